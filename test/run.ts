@@ -1,0 +1,85 @@
+/**
+ * Runs every uvu suite (`*.test.ts` under the source folders) in its own
+ * process, two at a time, and prints one closing line built from the real
+ * counts: `N passed, N failed`. A suite that crashes before reporting counts
+ * is one failure, so a broken file can never pass silently.
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { cpus } from 'node:os'
+
+const ROOTS = ['protocol', 'main', 'node', 'sim', 'cli', 'test']
+/** Kill a suite that runs longer than this: the whole run must stay under 15 minutes. */
+const SUITE_TIMEOUT_MS = 8 * 60_000
+
+function findSuites (dir: string, out: string[]): void {
+  let entries: string[]
+  try { entries = readdirSync(dir) } catch { return }
+  for (const name of entries) {
+    if (name === 'node_modules' || name.startsWith('.')) continue
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) findSuites(path, out)
+    else if (name.endsWith('.test.ts')) out.push(path)
+  }
+}
+
+const args = process.argv.slice(2)
+const onlyIdx = args.indexOf('--only')
+const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined
+const filters = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--only')
+
+const suites: string[] = []
+for (const root of ROOTS) findSuites(root, suites)
+suites.sort()
+const selected = suites.filter(s =>
+  (only === undefined || s.includes(only)) && (filters.length === 0 || filters.some(f => s.includes(f))))
+
+interface Result { file: string, passed: number, failed: number, output: string, ms: number }
+
+function runSuite (file: string): Promise<Result> {
+  const started = performance.now()
+  return new Promise(resolve => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    const timer = setTimeout(() => { output += `\n[run] suite timed out after ${SUITE_TIMEOUT_MS} ms\n`; child.kill('SIGKILL') }, SUITE_TIMEOUT_MS)
+    child.on('close', code => {
+      clearTimeout(timer)
+      const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN)
+      const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN)
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0)
+      let p = 0; let f = 0
+      if (Number.isFinite(total) && Number.isFinite(passed)) {
+        p = passed
+        f = total - passed - skipped
+        if (code !== 0 && f === 0) f = 1
+      } else {
+        f = 1
+      }
+      resolve({ file, passed: p, failed: f, output, ms: performance.now() - started })
+    })
+  })
+}
+
+const concurrency = Math.max(1, Math.min(2, cpus().length))
+const queue = [...selected]
+const results: Result[] = []
+async function worker (): Promise<void> {
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    const r = await runSuite(file)
+    results.push(r)
+    const status = r.failed === 0 ? 'ok  ' : 'FAIL'
+    console.log(`${status} ${relative('.', r.file)}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`)
+    if (r.failed > 0 || process.env.VERBOSE === '1') console.log(r.output.split('\n').map(l => '     ' + l).join('\n'))
+  }
+}
+await Promise.all(Array.from({ length: concurrency }, worker))
+const passed = results.reduce((n, r) => n + r.passed, 0)
+const failed = results.reduce((n, r) => n + r.failed, 0)
+console.log(`${passed} passed, ${failed} failed`)
+process.exitCode = failed === 0 && selected.length > 0 ? 0 : 1
