@@ -1,0 +1,281 @@
+/**
+ * Sign and verify each document type: a strict schema (exact fields, types,
+ * integer ranges, bounded lengths), the signed envelope of protocol/signing.ts,
+ * and the checks of the context the reader is in (clock, held rules version,
+ * which item, which peer). Every failure is a typed ProtocolError.
+ */
+import { z } from 'zod'
+import type { Directive, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
+import { ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError } from './errors.ts'
+import { bytesEqual } from './encoding.ts'
+import { peerIdOf, publicKeyOfPeerId, type Ed25519Impl, type Signer } from './keys.ts'
+import { openDocument, readEnvelope, signDocument, type TrustedKeys } from './signing.ts'
+import {
+  CLOCK_SKEW_MS, HASH_BYTES, MAX_ADDR_LENGTH, MAX_ADDRS_PER_NODE, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE,
+  MAX_DIRECTIVE_PEERS, MAX_HELD_ITEMS, MAX_ID_LENGTH, MAX_NODES_PER_REGION, MAX_PEER_ID_LENGTH,
+  MAX_PREPOSITION_ITEMS, MAX_REGIONS, MAX_TITLE_LENGTH, MIN_CHUNK_SIZE, PUBLIC_KEY_BYTES
+} from './limits.ts'
+
+// ---- schemas ---------------------------------------------------------------
+
+const id = z.string().min(1).max(MAX_ID_LENGTH).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+const peerId = z.string().min(1).max(MAX_PEER_ID_LENGTH).regex(/^[A-Za-z0-9]+$/, 'must be a base58/base32 PeerId')
+const addr = z.string().min(1).max(MAX_ADDR_LENGTH).regex(/^\/[\x21-\x7e]*$/, 'must be a multiaddr string')
+/** Times (ms since epoch), sizes, counters: whole, non-negative, exact in a double. */
+const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const hash = z.instanceof(Uint8Array).refine(b => b.length === HASH_BYTES, `must be ${HASH_BYTES} bytes`)
+const chunkSize = z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE)
+
+const nodeEntry = (role: 'parent' | 'edge') => z.strictObject({
+  peerId,
+  role: z.literal(role),
+  addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
+  capacityBytes: uint
+})
+
+export const RulesSchema = z.strictObject({
+  version: uint,
+  issuedAt: uint,
+  expiresAt: uint,
+  chunkSize,
+  regions: z.array(z.strictObject({
+    name: id,
+    parents: z.array(nodeEntry('parent')).max(MAX_NODES_PER_REGION),
+    edges: z.array(nodeEntry('edge')).max(MAX_NODES_PER_REGION),
+    preposition: z.array(id).max(MAX_PREPOSITION_ITEMS)
+  })).max(MAX_REGIONS)
+}).refine(r => r.issuedAt <= r.expiresAt, 'issuedAt must not be after expiresAt')
+  .refine(r => new Set(r.regions.map(g => g.name)).size === r.regions.length, 'region names must be unique')
+
+export const ManifestSchema = z.strictObject({
+  itemId: id,
+  title: z.string().min(1).max(MAX_TITLE_LENGTH),
+  size: uint,
+  chunkSize,
+  chunkCount: z.number().int().min(0).max(MAX_CHUNK_COUNT),
+  chunkHashes: z.array(hash).max(MAX_CHUNK_COUNT),
+  merkleRoot: hash,
+  version: uint
+}).refine(m => m.chunkHashes.length === m.chunkCount, 'chunkCount must equal the number of chunkHashes')
+  .refine(m => m.chunkCount === Math.ceil(m.size / m.chunkSize), 'chunkCount must be ceil(size / chunkSize)')
+
+export const LicenseSchema = z.strictObject({
+  licenseId: id,
+  accountId: id,
+  itemId: id,
+  notBefore: uint,
+  expiresAt: uint
+}).refine(l => l.notBefore <= l.expiresAt, 'notBefore must not be after expiresAt')
+
+export const DirectiveSchema = z.strictObject({
+  directiveId: id,
+  licenseId: id,
+  itemId: id,
+  clientPeerId: peerId,
+  region: id,
+  peers: z.array(z.strictObject({
+    peerId,
+    addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
+    role: z.enum(['parent', 'edge', 'peer'])
+  })).max(MAX_DIRECTIVE_PEERS),
+  rulesVersion: uint,
+  issuedAt: uint,
+  expiresAt: uint
+}).refine(d => d.issuedAt <= d.expiresAt, 'issuedAt must not be after expiresAt')
+
+export const HeartbeatSchema = z.strictObject({
+  peerId,
+  seq: uint,
+  sentAt: uint,
+  load: z.number().min(0).max(1),
+  freeBytes: uint,
+  bytesServed: z.strictObject({ edge: uint, parent: uint, peer: uint, client: uint }),
+  heldItems: z.array(id).max(MAX_HELD_ITEMS)
+})
+
+const SCHEMAS = {
+  rules: RulesSchema,
+  manifest: ManifestSchema,
+  license: LicenseSchema,
+  directive: DirectiveSchema,
+  heartbeat: HeartbeatSchema
+} as const
+
+interface DocOf { rules: Rules, manifest: Manifest, license: License, directive: Directive, heartbeat: Heartbeat }
+
+// The schemas must produce exactly the shared types (a compile-time check).
+const _typesMatch: { [T in DocType]: (x: z.infer<typeof SCHEMAS[T]>) => DocOf[T] } = {
+  rules: x => x, manifest: x => x, license: x => x, directive: x => x, heartbeat: x => x
+}
+void _typesMatch
+
+/** Check a value against its document schema; MalformedError naming the first offending field. */
+export function validateDocument<T extends DocType> (type: T, value: unknown): DocOf[T] {
+  const result = SCHEMAS[type].safeParse(value)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const where = issue === undefined || issue.path.length === 0 ? '' : `${issue.path.map(String).join('.')}: `
+    throw new MalformedError(`invalid ${type}: ${where}${issue?.message ?? 'does not match the schema'}`)
+  }
+  return result.data as DocOf[T]
+}
+
+// ---- context checks --------------------------------------------------------
+
+function checkNow (now: number): void {
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw new TypeError('now must be a number of ms since the epoch')
+}
+
+/** Valid from `from` to `until` inclusive, give or take CLOCK_SKEW_MS either side. */
+function checkWindow (type: DocType, now: number, from: number, until: number): void {
+  checkNow(now)
+  if (now + CLOCK_SKEW_MS < from) throw new NotYetValidError(`${type} is valid only from ${new Date(from).toISOString()}`)
+  if (now - CLOCK_SKEW_MS > until) throw new ExpiredError(`${type} expired at ${new Date(until).toISOString()}`)
+}
+
+function expect (type: DocType, field: string, got: unknown, want: unknown): void {
+  if (want !== undefined && got !== want) throw new MismatchError(`${type} is for ${field} ${String(got)}, not ${String(want)}`)
+}
+
+interface Verifying {
+  /** The pinned key (or key ring) of main. */
+  publicKey: TrustedKeys
+  impl?: Ed25519Impl
+}
+
+function open<T extends DocType> (type: T, bytes: Uint8Array, ctx: Verifying): DocOf[T] {
+  const { body } = openDocument(type, bytes, ctx.publicKey, { impl: ctx.impl })
+  return validateDocument(type, body)
+}
+
+function sign<T extends DocType> (type: T, doc: DocOf[T], signer: Signer): Uint8Array {
+  return signDocument(type, validateDocument(type, doc), signer)
+}
+
+// ---- rules -------------------------------------------------------------------
+
+export interface RulesContext extends Verifying {
+  now: number
+  /** The rules already held: anything older, or as old with other bytes, is a rollback/freeze attempt. */
+  held?: { version: number, bytes: Uint8Array }
+}
+
+export function signRules (rules: Rules, signer: Signer): Uint8Array {
+  return sign('rules', rules, signer)
+}
+
+export function verifyRules (bytes: Uint8Array, ctx: RulesContext): Rules {
+  const rules = open('rules', bytes, ctx)
+  if (ctx.held !== undefined) {
+    if (rules.version < ctx.held.version) throw new OlderVersionError(`rules version ${rules.version} is older than the held ${ctx.held.version}`)
+    if (rules.version === ctx.held.version && !bytesEqual(bytes, ctx.held.bytes)) {
+      throw new OlderVersionError(`rules version ${rules.version} differs from the held rules of the same version`)
+    }
+  }
+  checkWindow('rules', ctx.now, rules.issuedAt, rules.expiresAt)
+  return rules
+}
+
+// ---- manifest ----------------------------------------------------------------
+
+export interface ManifestContext extends Verifying {
+  itemId?: string
+}
+
+export function signManifest (manifest: Manifest, signer: Signer): Uint8Array {
+  return sign('manifest', manifest, signer)
+}
+
+export function verifyManifest (bytes: Uint8Array, ctx: ManifestContext): Manifest {
+  const manifest = open('manifest', bytes, ctx)
+  expect('manifest', 'item', manifest.itemId, ctx.itemId)
+  return manifest
+}
+
+// ---- license -----------------------------------------------------------------
+
+export interface LicenseContext extends Verifying {
+  now: number
+  itemId?: string
+  accountId?: string
+  licenseId?: string
+}
+
+export function signLicense (license: License, signer: Signer): Uint8Array {
+  return sign('license', license, signer)
+}
+
+export function verifyLicense (bytes: Uint8Array, ctx: LicenseContext): License {
+  const license = open('license', bytes, ctx)
+  expect('license', 'item', license.itemId, ctx.itemId)
+  expect('license', 'account', license.accountId, ctx.accountId)
+  expect('license', 'licenseId', license.licenseId, ctx.licenseId)
+  checkWindow('license', ctx.now, license.notBefore, license.expiresAt)
+  return license
+}
+
+// ---- directive ---------------------------------------------------------------
+
+export interface DirectiveContext extends Verifying {
+  now: number
+  /** The Noise-authenticated PeerId of the client presenting it: a copied directive names someone else. */
+  clientPeerId?: string
+  itemId?: string
+  rulesVersion?: number
+  licenseId?: string
+}
+
+export function signDirective (directive: Directive, signer: Signer): Uint8Array {
+  return sign('directive', directive, signer)
+}
+
+export function verifyDirective (bytes: Uint8Array, ctx: DirectiveContext): Directive {
+  const directive = open('directive', bytes, ctx)
+  expect('directive', 'client', directive.clientPeerId, ctx.clientPeerId)
+  expect('directive', 'item', directive.itemId, ctx.itemId)
+  expect('directive', 'rules version', directive.rulesVersion, ctx.rulesVersion)
+  expect('directive', 'licenseId', directive.licenseId, ctx.licenseId)
+  checkWindow('directive', ctx.now, directive.issuedAt, directive.expiresAt)
+  return directive
+}
+
+// ---- heartbeat ---------------------------------------------------------------
+
+export interface HeartbeatContext {
+  now: number
+  /** The node's own Ed25519 public key; if omitted it is taken from peerId (an Ed25519 PeerId embeds its key). */
+  publicKey?: Uint8Array
+  /** The PeerId the heartbeat claims to come from (e.g. the URL's :peerId). */
+  peerId?: string
+  impl?: Ed25519Impl
+}
+
+/** Sign a heartbeat with the node's own key (its libp2p identity); heartbeat.peerId must be that key's PeerId. */
+export function signHeartbeat (heartbeat: Heartbeat, signer: Signer): Uint8Array {
+  if (heartbeat?.peerId !== peerIdOf(signer.publicKey)) throw new MismatchError('heartbeat.peerId must be the PeerId of the signing key')
+  return sign('heartbeat', heartbeat, signer)
+}
+
+/**
+ * Verify a node's heartbeat: signed by the key its peerId names, from that
+ * peer, sent within CLOCK_SKEW_MS of now (either way).
+ */
+export function verifyHeartbeat (bytes: Uint8Array, ctx: HeartbeatContext): Heartbeat {
+  let publicKey = ctx.publicKey
+  if (publicKey === undefined) {
+    if (ctx.peerId === undefined) throw new TypeError('verifyHeartbeat needs publicKey or peerId')
+    publicKey = publicKeyOfPeerId(ctx.peerId)
+  }
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) throw new TypeError('publicKey must be 32 bytes')
+  const heartbeat = open('heartbeat', bytes, { publicKey, impl: ctx.impl })
+  expect('heartbeat', 'peer', heartbeat.peerId, ctx.peerId)
+  expect('heartbeat', 'peer', heartbeat.peerId, peerIdOf(publicKey))
+  checkWindow('heartbeat', ctx.now, heartbeat.sentAt, heartbeat.sentAt)
+  return heartbeat
+}
+
+/** The type and key id of an envelope, unverified: for routing or logging before a key is chosen. */
+export function peekDocument (bytes: Uint8Array): { type: DocType, keyId: string } {
+  const env = readEnvelope(bytes)
+  return { type: env.t, keyId: env.k }
+}

@@ -1,0 +1,71 @@
+/**
+ * Named size bounds shared by the codecs and the document checks. Each one
+ * protects a decoder or a store from input it was never meant to hold; every
+ * value errs on the side of what a real deployment needs, times ten.
+ */
+
+/** Any canonical CBOR value we decode is at most this big: the largest manifest (see MAX_CHUNK_COUNT) plus room. */
+export const MAX_ENCODED_BYTES = 8 * 1024 * 1024
+
+/**
+ * Containers (maps, arrays, tags) nest at most this deep. Our deepest document
+ * (rules → regions → region → parents → node → addrs) is six; the bound stops
+ * a hostile `[[[[…]]]]` from exhausting the decoder's stack.
+ */
+export const MAX_CBOR_DEPTH = 16
+
+/** Allowed disagreement between the signer's clock and the verifier's when checking validity windows. */
+export const CLOCK_SKEW_MS = 60_000
+
+/** Ed25519 sizes (RFC 8032), checked at every boundary. */
+export const PUBLIC_KEY_BYTES = 32
+export const SECRET_KEY_BYTES = 32
+export const SIGNATURE_BYTES = 64
+
+/** A key id is `ed25519:` plus 26 base32 characters; anything longer in an envelope is malformed. */
+export const MAX_KEY_ID_LENGTH = 64
+
+/**
+ * The largest envelope accepted per document type, checked before any parsing.
+ * A manifest carries one 32-byte hash per chunk; the rest are small.
+ */
+export const MAX_DOCUMENT_BYTES = {
+  rules: 4 * 1024 * 1024,
+  manifest: MAX_ENCODED_BYTES,
+  license: 4 * 1024,
+  directive: 256 * 1024,
+  heartbeat: 1024 * 1024
+} as const
+
+/** Identifiers (itemId, licenseId, accountId, directiveId, region names): printable ASCII, at most this long. */
+export const MAX_ID_LENGTH = 128
+/** A libp2p PeerId string (base58 `12D3KooW…` is 52 characters; CIDs a little more). */
+export const MAX_PEER_ID_LENGTH = 128
+/** A multiaddr string such as `/ip6/…/tcp/…/p2p/12D3KooW…`. */
+export const MAX_ADDR_LENGTH = 512
+/** Addresses listed for one node: a few interfaces times transports. */
+export const MAX_ADDRS_PER_NODE = 16
+/** A human title of a catalog item. */
+export const MAX_TITLE_LENGTH = 512
+
+/** Regions in one set of rules. */
+export const MAX_REGIONS = 256
+/** Parents, and separately edges, of one region. */
+export const MAX_NODES_PER_REGION = 1024
+/** Items an edge of one region is told to preposition. */
+export const MAX_PREPOSITION_ITEMS = 1024
+/** Peers listed in one directive: more than a client would ever dial. */
+export const MAX_DIRECTIVE_PEERS = 64
+/** Items a heartbeat may report as held complete. */
+export const MAX_HELD_ITEMS = 10_000
+
+/** Chunk size bounds: below 16 KiB the per-chunk overhead dominates; above 64 MiB one chunk is too much to hold in memory per request. */
+export const MIN_CHUNK_SIZE = 16 * 1024
+export const MAX_CHUNK_SIZE = 64 * 1024 * 1024
+/**
+ * Chunks in one manifest: 131,072 × 32-byte hashes ≈ 4.3 MiB of manifest,
+ * i.e. a 128 GiB item at 1 MiB chunks (larger items use larger chunks).
+ */
+export const MAX_CHUNK_COUNT = 131_072
+/** SHA-256 output, the size of every chunk hash and Merkle root. */
+export const HASH_BYTES = 32
