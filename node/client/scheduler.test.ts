@@ -1,0 +1,189 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createHash, randomBytes } from 'node:crypto'
+import { Scheduler, type DownloadSource, type SchedulerEvent, type SourceKind } from './scheduler.ts'
+
+const CHUNK = 1024
+const COUNT = 48
+const data = randomBytes(CHUNK * COUNT - 100) // last chunk short
+const chunkLength = (i: number): number => Math.min(CHUNK, data.length - i * CHUNK)
+const hashes = Array.from({ length: COUNT }, (_, i) => createHash('sha256').update(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))).digest())
+const verify = (i: number, b: Uint8Array): boolean => createHash('sha256').update(b).digest().equals(hashes[i] as Buffer)
+
+interface FakeOpts { delayMs?: number, corrupt?: boolean, dieAfter?: number, stall?: boolean, lacks?: (i: number) => boolean }
+
+function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return }
+    const t = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
+  })
+}
+
+function fake (id: string, kind: SourceKind, o: FakeOpts = {}): DownloadSource & { asked: number[] } {
+  let served = 0
+  const asked: number[] = []
+  return {
+    id,
+    kind,
+    asked,
+    async fetch (indexes, { signal, onChunk }) {
+      asked.push(...indexes)
+      for (const i of indexes) {
+        if (o.stall === true) await sleep(1e9, signal)
+        await sleep(o.delayMs ?? 1, signal)
+        if (o.dieAfter !== undefined && served >= o.dieAfter) throw new Error('connection reset')
+        if (o.lacks?.(i) === true) continue
+        const bytes = Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i)))
+        if (o.corrupt === true) bytes[0] = (bytes[0] ?? 0) ^ 0xff
+        served++
+        onChunk(i, bytes)
+      }
+    }
+  }
+}
+
+function harness (extra: Partial<ConstructorParameters<typeof Scheduler>[0]> = {}) {
+  const out = Buffer.alloc(data.length)
+  const stored: number[] = []
+  const events: SchedulerEvent[] = []
+  const sched = new Scheduler({
+    chunkCount: COUNT,
+    chunkLength,
+    verify,
+    store: async (i, b) => { Buffer.from(b).copy(out, i * CHUNK); stored.push(i) },
+    onEvent: e => events.push(e),
+    limits: { stallMs: 300, firstChunkMs: 300, tickMs: 20, backoffMs: 20, refillRetryMs: 20 },
+    ...extra
+  })
+  return { sched, out, stored, events }
+}
+
+test('a download from several sources is byte-exact and uses them all', async () => {
+  const { sched, out } = harness()
+  const a = fake('edge-a', 'edge', { delayMs: 1 })
+  const b = fake('edge-b', 'edge', { delayMs: 3 })
+  const c = fake('parent', 'parent', { delayMs: 6 })
+  sched.addSources([a, b, c])
+  const stats = await sched.run()
+  assert.ok(out.equals(data))
+  assert.equal(stats.doneBytes, data.length)
+  const used = stats.sources.filter(s => s.bytes > 0).length
+  assert.ok(used >= 2, `sources used: ${used}`)
+  const fast = stats.sources.find(s => s.id === 'edge-a')?.bytes ?? 0
+  const slow = stats.sources.find(s => s.id === 'parent')?.bytes ?? 0
+  assert.ok(fast > slow, `fast ${fast} > slow ${slow}`)
+  assert.equal(stats.byKind.edge + stats.byKind.parent, data.length)
+})
+
+test('a source that dies mid-download does not stop the download', async () => {
+  const { sched, out, events } = harness()
+  sched.addSources([fake('dies', 'edge', { dieAfter: 5 }), fake('ok', 'edge', { delayMs: 2 })])
+  await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok(events.some(e => e.type === 'failure' && e.source === 'dies'))
+})
+
+test('bad chunks are never stored; the sender is penalised and dropped', async () => {
+  const { sched, out, events } = harness()
+  const stored = new Set<number>()
+  const h = harness({ store: async (i, b) => { assert.ok(verify(i, b), `stored chunk ${i} verifies`); stored.add(i); Buffer.from(b).copy(out, i * CHUNK) } })
+  h.sched.addSources([fake('liar', 'peer', { delayMs: 1, corrupt: true }), fake('honest', 'edge', { delayMs: 2 })])
+  const stats = await h.sched.run()
+  assert.ok(out.equals(data))
+  const liar = stats.sources.find(s => s.id === 'liar')
+  assert.equal(liar?.dropped, 'bad-chunks')
+  assert.equal(liar?.bytes, 0)
+  assert.ok(h.events.some(e => e.type === 'bad-chunk' && e.source === 'liar'))
+  assert.ok(h.events.some(e => e.type === 'drop' && e.source === 'liar'))
+  void sched; void events
+})
+
+test('a stalled source is abandoned after its deadline and replaced', async () => {
+  const { sched, out, events } = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })] })
+  sched.addSources([fake('stuck', 'edge', { stall: true })])
+  const stats = await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok(events.some(e => e.type === 'failure' && e.source === 'stuck'))
+  assert.equal(stats.sources.find(s => s.id === 'stuck')?.bytes, 0)
+})
+
+test('endgame: a straggler on a slow source is duplicated to a fast one', async () => {
+  const { sched, out } = harness({ limits: { stallMs: 10_000, firstChunkMs: 10_000, tickMs: 20 } })
+  const started = performance.now()
+  sched.addSources([fake('slow', 'parent', { delayMs: 2000 }), fake('fast', 'edge', { delayMs: 1 })])
+  const stats = await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok(performance.now() - started < 1500, 'did not wait for the slow source')
+  assert.equal(stats.sources.find(s => s.id === 'fast')?.bytes, data.length)
+})
+
+test('resumed chunks are never fetched again', async () => {
+  const done = Array.from({ length: 30 }, (_, i) => i)
+  const out = Buffer.alloc(data.length)
+  data.copy(out, 0, 0, 30 * CHUNK)
+  const src = fake('e', 'edge')
+  const sched = new Scheduler({ chunkCount: COUNT, chunkLength, verify, done, store: async (i, b) => { Buffer.from(b).copy(out, i * CHUNK) } })
+  sched.addSources([src])
+  const stats = await sched.run()
+  assert.ok(out.equals(data))
+  assert.equal(stats.resumedChunks, 30)
+  assert.ok(src.asked.every(i => i >= 30), `asked only missing: ${src.asked.join(',')}`)
+  assert.equal(src.asked.length, COUNT - 30)
+})
+
+test('with no usable source left it asks for more (a new directive), and gives up when none come', async () => {
+  let asks = 0
+  const { sched, out, events } = harness({
+    moreSources: async () => { asks++; return asks === 1 ? [fake('fresh', 'edge')] : [] }
+  })
+  sched.addSources([fake('liar', 'edge', { corrupt: true })])
+  await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok(events.some(e => e.type === 'refill' && e.added === 1))
+
+  const h = harness({ moreSources: async () => [], limits: { maxEmptyRefills: 3, refillRetryMs: 10, tickMs: 10 } })
+  h.sched.addSources([fake('dead', 'edge', { dieAfter: 0 })])
+  try {
+    await h.sched.run()
+    assert.unreachable('should fail')
+  } catch (err) {
+    assert.equal((err as Error).name, 'NoSourcesError')
+  }
+})
+
+test('a source that lacks chunks is not asked for them again at once', async () => {
+  const { sched, out } = harness()
+  const partial = fake('half', 'peer', { lacks: i => i % 2 === 1 })
+  sched.addSources([partial, fake('full', 'parent', { delayMs: 4 })])
+  await sched.run()
+  assert.ok(out.equals(data))
+  const odd = partial.asked.filter(i => i % 2 === 1)
+  assert.equal(new Set(odd).size, odd.length, `an odd chunk was asked of 'half' twice: ${odd.join(',')}`)
+})
+
+test('prioritize: a seek to the end is served before the middle', async () => {
+  const { sched, stored } = harness({ limits: { maxWindow: 4 } })
+  sched.addSources([fake('one', 'edge', { delayMs: 5 })])
+  const run = sched.run()
+  await new Promise(resolve => setTimeout(resolve, 15))
+  sched.prioritize(COUNT - 1, COUNT - 1)
+  await sched.waitFor(COUNT - 1)
+  assert.ok(stored.length < COUNT / 2, `last chunk came after ${stored.length} chunks`)
+  await run
+})
+
+test('abort stops the download with DownloadAbortedError', async () => {
+  const ac = new AbortController()
+  const { sched } = harness({ signal: ac.signal })
+  sched.addSources([fake('slow', 'edge', { delayMs: 50 })])
+  setTimeout(() => ac.abort(), 30)
+  try {
+    await sched.run()
+    assert.unreachable()
+  } catch (err) {
+    assert.equal((err as Error).name, 'DownloadAbortedError')
+  }
+})
+
+test.run()

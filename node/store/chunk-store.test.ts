@@ -1,0 +1,157 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtemp, readdir, rm, truncate, writeFile, readFile, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER } from './chunk-store.ts'
+import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
+
+/** A minimal LRU, so these tests check the store and not a particular protocol/ policy. */
+function lru (capacityBytes: number): EvictionPolicy<string> {
+  const m = new Map<string, number>()
+  let used = 0
+  return {
+    name: 'test-lru',
+    capacityBytes,
+    get usedBytes () { return used },
+    get count () { return m.size },
+    has: k => m.has(k),
+    touch (k) { const s = m.get(k); if (s === undefined) return false; m.delete(k); m.set(k, s); return true },
+    insert (k, size) {
+      if (size > capacityBytes) return [k]
+      const out: string[] = []
+      for (const [key, s] of m) { if (used + size <= capacityBytes) break; m.delete(key); used -= s; out.push(key) }
+      m.set(k, size); used += size
+      return out
+    },
+    remove (k) { const s = m.get(k); if (s === undefined) return false; m.delete(k); used -= s; return true }
+  }
+}
+
+async function tmp (): Promise<string> { return await mkdtemp(join(tmpdir(), 'reelnet-store-')) }
+function chunk (n: number): { bytes: Uint8Array, hash: Uint8Array } { const bytes = randomBytes(n); return { bytes, hash: sha256(bytes) } }
+function fileOf (dir: string, hash: Uint8Array): string { const h = hex(hash); return join(dir, 'chunks', h.slice(0, 2), h) }
+
+test('a stored chunk reads back byte for byte, and survives a reopen', async () => {
+  const dir = await tmp()
+  try {
+    let s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const c = chunk(1000)
+    assert.ok(await s.put(c.hash, c.bytes))
+    assert.equal(Buffer.from((await s.get(c.hash))!), Buffer.from(c.bytes))
+    assert.is(s.usedBytes, 1000)
+    await s.close()
+    s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    assert.ok(s.has(c.hash))
+    assert.is(s.reconcile.kept, 1)
+    assert.equal(Buffer.from((await s.get(c.hash))!), Buffer.from(c.bytes))
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('bytes that do not match the hash are refused and leave nothing behind', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const c = chunk(100)
+    const bad = Uint8Array.from(c.bytes); bad[0] = bad[0]! ^ 1
+    try { await s.put(c.hash, bad); assert.unreachable('should refuse') } catch (e) { assert.is((e as Error).name, 'ChunkHashMismatchError') }
+    assert.not.ok(s.has(c.hash))
+    assert.is(s.usedBytes, 0)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('reconcile at open discards temp files, truncated files, corrupt orphans, and adopts good orphans', async () => {
+  const dir = await tmp()
+  try {
+    let s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const kept = chunk(500); const truncated = chunk(500)
+    await s.put(kept.hash, kept.bytes); await s.put(truncated.hash, truncated.bytes)
+    await s.close()
+    await truncate(fileOf(dir, truncated.hash), 100)
+    // a partial write left by a crash
+    const partial = chunk(500)
+    await mkdir(join(dir, 'chunks', hex(partial.hash).slice(0, 2)), { recursive: true })
+    await writeFile(fileOf(dir, partial.hash) + TEMP_MARKER + 'dead', partial.bytes.subarray(0, 200))
+    // renamed but never indexed (SIGKILL between rename and index write): good → adopted
+    const orphan = chunk(300)
+    await mkdir(join(dir, 'chunks', hex(orphan.hash).slice(0, 2)), { recursive: true })
+    await writeFile(fileOf(dir, orphan.hash), orphan.bytes)
+    // a file under a final name whose bytes are not its hash
+    const liar = chunk(300)
+    await mkdir(join(dir, 'chunks', hex(liar.hash).slice(0, 2)), { recursive: true })
+    await writeFile(fileOf(dir, liar.hash), randomBytes(300))
+
+    s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    assert.ok(s.has(kept.hash))
+    assert.ok(s.has(orphan.hash))
+    assert.not.ok(s.has(truncated.hash))
+    assert.not.ok(s.has(liar.hash))
+    assert.not.ok(s.has(partial.hash))
+    assert.is(s.reconcile.tempFilesRemoved, 1)
+    assert.is(s.reconcile.adopted, 1)
+    assert.is(s.usedBytes, 800)
+    const leftover = (await readdir(join(dir, 'chunks', hex(partial.hash).slice(0, 2))))
+    assert.not.ok(leftover.some(n => n.includes(TEMP_MARKER)))
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a chunk corrupted on disk is discarded on read, never returned', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const c = chunk(4096)
+    await s.put(c.hash, c.bytes)
+    const onDisk = await readFile(fileOf(dir, c.hash))
+    onDisk[17] = onDisk[17]! ^ 0x40
+    await writeFile(fileOf(dir, c.hash), onDisk)
+    assert.is(await s.get(c.hash), null)
+    assert.not.ok(s.has(c.hash))
+    assert.is(s.corruptOnRead, 1)
+    assert.is(s.usedBytes, 0)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('with a policy the store evicts to stay under capacity; without one it refuses when full', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(join(dir, 'a'), { capacityBytes: 3000, policy: lru(3000) })
+    const cs = [chunk(1000), chunk(1000), chunk(1000), chunk(1000), chunk(1000)]
+    for (const c of cs) { await s.put(c.hash, c.bytes); assert.ok(s.usedBytes <= 3000) }
+    assert.is(s.count, 3)
+    assert.not.ok(s.has(cs[0]!.hash))
+    assert.ok(s.has(cs[4]!.hash))
+    const files = (await readdir(join(dir, 'a', 'chunks'), { recursive: true })).filter(n => /[0-9a-f]{64}$/.test(n))
+    assert.is(files.length, 3)
+    assert.not.ok(await s.put(chunk(4000).hash, randomBytes(1)).catch(() => false))
+    await s.close()
+
+    const p = await ChunkStore.open(join(dir, 'b'), { capacityBytes: 2000, policy: null })
+    await p.put(cs[0]!.hash, cs[0]!.bytes); await p.put(cs[1]!.hash, cs[1]!.bytes)
+    try { await p.put(cs[2]!.hash, cs[2]!.bytes); assert.unreachable('should refuse') } catch (e) { assert.instance(e, StoreFullError) }
+    assert.is(p.count, 2)
+    await p.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('eviction order survives a restart', async () => {
+  const dir = await tmp()
+  try {
+    let s = await ChunkStore.open(dir, { capacityBytes: 3000, policy: lru(3000) })
+    const [a, b, c, d] = [chunk(1000), chunk(1000), chunk(1000), chunk(1000)]
+    await s.put(a.hash, a.bytes); await s.put(b.hash, b.bytes); await s.put(c.hash, c.bytes)
+    await s.get(a.hash) // a is now the most recently used; b the least
+    await s.close()
+    s = await ChunkStore.open(dir, { capacityBytes: 3000, policy: lru(3000) })
+    await s.put(d.hash, d.bytes)
+    assert.ok(s.has(a.hash))
+    assert.not.ok(s.has(b.hash))
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test.run()

@@ -1,0 +1,289 @@
+/**
+ * Chunks on disk, content-addressed by SHA-256: `<dir>/chunks/<hh>/<hex>`.
+ *
+ * A chunk is written to a temporary name, its hash checked, then renamed,
+ * so a file under a final name is always a whole chunk. A `level` index
+ * holds sizes and access order; a byte capacity is kept by an eviction
+ * policy from protocol/ (edges), or, with no policy, by refusing new chunks
+ * (parents hold everything). Reads re-hash: a file that no longer matches
+ * its name is discarded and reported as missing, never returned.
+ *
+ * No fsync: durability comes from verification instead. A file damaged by a
+ * crash fails its hash on read (or on adoption at open) and is refetched.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Level } from 'level'
+import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
+import { ChunkHashMismatchError } from '../../protocol/errors.ts'
+
+/** Chunk hashes are SHA-256. */
+export const HASH_BYTES = 32
+/** Temporary files carry this marker; any left at open are from a crash and are deleted. */
+export const TEMP_MARKER = '.tmp-'
+/** Files hashed in parallel while reconciling at open. */
+export const RECONCILE_CONCURRENCY = 8
+/** Access order is written to the index in batches of this many touched keys (and on close). */
+export const ACCESS_FLUSH_EVERY = 256
+
+export class StoreFullError extends Error {
+  name = 'StoreFullError'
+  code = 'store_full'
+}
+
+interface IndexEntry { size: number, seq: number }
+
+export interface ChunkStoreOptions {
+  capacityBytes: number
+  /** The eviction policy (its capacity should equal capacityBytes); null: never evict, refuse when full. */
+  policy: EvictionPolicy<string> | null
+}
+
+export interface ReconcileReport {
+  kept: number
+  adopted: number
+  discarded: number
+  tempFilesRemoved: number
+}
+
+export function sha256 (bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+export function hex (hash: Uint8Array): string {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('hex')
+}
+
+const HEX_RE = /^[0-9a-f]{64}$/
+
+export class ChunkStore {
+  private readonly sizes = new Map<string, number>()
+  private readonly writing = new Map<string, Promise<boolean>>()
+  private readonly touched = new Set<string>()
+  private seq = 0
+  private used = 0
+  private closed = false
+  /** What open() found and fixed. */
+  reconcile: ReconcileReport = { kept: 0, adopted: 0, discarded: 0, tempFilesRemoved: 0 }
+  /** Chunks found corrupt on read since open. */
+  corruptOnRead = 0
+  onEvict?: (hexHash: string) => void
+
+  private constructor (
+    readonly dir: string,
+    private readonly db: Level<string, IndexEntry>,
+    readonly capacityBytes: number,
+    private readonly policy: EvictionPolicy<string> | null
+  ) {}
+
+  static async open (dir: string, opts: ChunkStoreOptions): Promise<ChunkStore> {
+    if (!Number.isSafeInteger(opts.capacityBytes) || opts.capacityBytes <= 0) throw new RangeError('capacityBytes must be a positive integer')
+    await mkdir(join(dir, 'chunks'), { recursive: true })
+    const db = new Level<string, IndexEntry>(join(dir, 'index'), { valueEncoding: 'json' })
+    await db.open()
+    const store = new ChunkStore(dir, db, opts.capacityBytes, opts.policy)
+    await store.reconcileWithDisk()
+    return store
+  }
+
+  get usedBytes (): number { return this.used }
+  get freeBytes (): number { return Math.max(0, this.capacityBytes - this.used) }
+  get count (): number { return this.sizes.size }
+
+  private pathOf (h: string): string {
+    return join(this.dir, 'chunks', h.slice(0, 2), h)
+  }
+
+  has (hash: Uint8Array | string): boolean {
+    return this.sizes.has(typeof hash === 'string' ? hash : hex(hash))
+  }
+
+  /** Hex hashes of every chunk held. */
+  keys (): IterableIterator<string> {
+    return this.sizes.keys()
+  }
+
+  /**
+   * Store a chunk under its hash. Throws ChunkHashMismatchError if the bytes
+   * do not hash to `hash`, StoreFullError when full with no policy; returns
+   * false if the policy would not admit it (larger than the capacity).
+   */
+  async put (hash: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+    if (this.closed) throw new Error('store is closed')
+    if (hash.length !== HASH_BYTES) throw new RangeError(`hash must be ${HASH_BYTES} bytes`)
+    const h = hex(hash)
+    if (hex(sha256(bytes)) !== h) throw new ChunkHashMismatchError(`chunk does not hash to ${h.slice(0, 16)}…`)
+    if (this.sizes.has(h)) { this.touch(h); return true }
+    const pending = this.writing.get(h)
+    if (pending !== undefined) return await pending
+    const p = this.write(h, bytes).finally(() => this.writing.delete(h))
+    this.writing.set(h, p)
+    return await p
+  }
+
+  private async write (h: string, bytes: Uint8Array): Promise<boolean> {
+    const size = bytes.length
+    let evicted: string[] = []
+    if (this.policy !== null) {
+      evicted = this.policy.insert(h, size)
+      if (evicted.includes(h)) return false
+    } else if (this.used + size > this.capacityBytes) {
+      throw new StoreFullError(`store full: ${this.used} of ${this.capacityBytes} bytes used, chunk of ${size} refused`)
+    }
+    for (const e of evicted) await this.drop(e)
+    const path = this.pathOf(h)
+    await mkdir(join(this.dir, 'chunks', h.slice(0, 2)), { recursive: true })
+    const tmp = `${path}${TEMP_MARKER}${randomBytes(4).toString('hex')}`
+    try {
+      await writeFile(tmp, bytes)
+      await rename(tmp, path)
+    } catch (err) {
+      await rm(tmp, { force: true })
+      this.policy?.remove(h)
+      throw err
+    }
+    this.sizes.set(h, size)
+    this.used += size
+    await this.db.put(h, { size, seq: ++this.seq })
+    return true
+  }
+
+  /** Forget a chunk: index, policy and file. */
+  private async drop (h: string): Promise<void> {
+    const size = this.sizes.get(h)
+    if (size !== undefined) {
+      this.sizes.delete(h)
+      this.used -= size
+    }
+    this.touched.delete(h)
+    this.policy?.remove(h)
+    await this.db.del(h)
+    await rm(this.pathOf(h), { force: true })
+    this.onEvict?.(h)
+  }
+
+  private touch (h: string): void {
+    this.policy?.touch(h)
+    this.touched.add(h)
+    if (this.touched.size >= ACCESS_FLUSH_EVERY) void this.flushAccess().catch(() => {})
+  }
+
+  /** The chunk's bytes, re-hashed; null when not held or found corrupt (then discarded). */
+  async get (hash: Uint8Array | string): Promise<Uint8Array | null> {
+    const h = typeof hash === 'string' ? hash : hex(hash)
+    if (!this.sizes.has(h)) return null
+    let bytes: Uint8Array
+    try {
+      bytes = await readFile(this.pathOf(h))
+    } catch {
+      await this.drop(h)
+      return null
+    }
+    if (hex(sha256(bytes)) !== h) {
+      this.corruptOnRead++
+      await this.drop(h)
+      return null
+    }
+    this.touch(h)
+    return bytes
+  }
+
+  /** Remove a chunk on purpose (e.g. an item withdrawn). */
+  async delete (hash: Uint8Array | string): Promise<boolean> {
+    const h = typeof hash === 'string' ? hash : hex(hash)
+    if (!this.sizes.has(h)) return false
+    await this.drop(h)
+    return true
+  }
+
+  /** Persist the access order of recently used chunks, so eviction order survives a restart. */
+  async flushAccess (): Promise<void> {
+    if (this.touched.size === 0) return
+    const batch = this.db.batch()
+    for (const h of this.touched) {
+      const size = this.sizes.get(h)
+      if (size !== undefined) batch.put(h, { size, seq: ++this.seq })
+    }
+    this.touched.clear()
+    await batch.write()
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    await Promise.allSettled([...this.writing.values()])
+    await this.flushAccess()
+    this.closed = true
+    await this.db.close()
+  }
+
+  /**
+   * Make the index and the files agree: temp files are deleted; an index
+   * entry without its file (or with a file of another size) is dropped; a
+   * file without an index entry is adopted if it hashes to its name, else
+   * deleted. Entries enter the policy in stored access order.
+   */
+  private async reconcileWithDisk (): Promise<void> {
+    const report: ReconcileReport = { kept: 0, adopted: 0, discarded: 0, tempFilesRemoved: 0 }
+    const files = new Map<string, number>()
+    const root = join(this.dir, 'chunks')
+    for (const sub of await readdir(root)) {
+      const subdir = join(root, sub)
+      let names: string[]
+      try { names = await readdir(subdir) } catch { continue }
+      for (const name of names) {
+        const path = join(subdir, name)
+        if (name.includes(TEMP_MARKER) || !HEX_RE.test(name) || name.slice(0, 2) !== sub) {
+          await rm(path, { force: true, recursive: true })
+          if (name.includes(TEMP_MARKER)) report.tempFilesRemoved++
+          else report.discarded++
+          continue
+        }
+        files.set(name, (await stat(path)).size)
+      }
+    }
+    const entries: Array<[string, IndexEntry]> = []
+    const stale: string[] = []
+    for await (const [h, entry] of this.db.iterator()) {
+      const size = files.get(h)
+      if (size === undefined || size !== entry.size || !HEX_RE.test(h)) stale.push(h)
+      else entries.push([h, entry])
+      files.delete(h)
+    }
+    for (const h of stale) { await this.db.del(h); report.discarded++ }
+    // files with no index entry: renamed just before a crash, or foreign; adopt only if the bytes match the name
+    const orphans = [...files.keys()]
+    const adopt: Array<[string, IndexEntry]> = []
+    for (let i = 0; i < orphans.length; i += RECONCILE_CONCURRENCY) {
+      await Promise.all(orphans.slice(i, i + RECONCILE_CONCURRENCY).map(async h => {
+        const path = this.pathOf(h)
+        const bytes = await readFile(path)
+        if (hex(sha256(bytes)) === h) adopt.push([h, { size: bytes.length, seq: 0 }])
+        else { await rm(path, { force: true }); report.discarded++ }
+      }))
+    }
+    entries.sort((a, b) => a[1].seq - b[1].seq)
+    for (const [h, entry] of [...adopt, ...entries]) {
+      if (this.policy !== null) {
+        const evicted = this.policy.insert(h, entry.size)
+        for (const e of evicted) {
+          if (e === h) continue
+          const sz = this.sizes.get(e)
+          if (sz !== undefined) { this.sizes.delete(e); this.used -= sz }
+          await this.db.del(e)
+          await rm(this.pathOf(e), { force: true })
+          report.discarded++
+        }
+        if (evicted.includes(h)) { await this.db.del(h); await rm(this.pathOf(h), { force: true }); report.discarded++; continue }
+      }
+      this.sizes.set(h, entry.size)
+      this.used += entry.size
+      this.seq = Math.max(this.seq, entry.seq)
+    }
+    for (const [h, entry] of adopt) {
+      if (this.sizes.has(h)) { await this.db.put(h, { size: entry.size, seq: ++this.seq }); report.adopted++ }
+    }
+    report.kept = this.sizes.size - report.adopted
+    this.reconcile = report
+  }
+}
