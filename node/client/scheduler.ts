@@ -127,6 +127,7 @@ export interface DownloadStats {
   /** Bytes received that were not used: duplicates from the endgame and bad chunks. */
   wastedBytes: number
   resumedChunks: number
+  resumedBytes: number
   sources: SourceStats[]
 }
 
@@ -202,6 +203,7 @@ export class Scheduler {
   private receivedBytes = 0
   private wastedBytes = 0
   private resumedChunks = 0
+  private resumedBytes = 0
   private refilling = false
   private emptyRefills = 0
   private nextRefillAt = 0
@@ -228,6 +230,7 @@ export class Scheduler {
       this.remaining--
       this.remainingStores--
       this.resumedChunks++
+      this.resumedBytes += opts.chunkLength(i)
       this.doneBytes += opts.chunkLength(i)
     }
   }
@@ -333,6 +336,7 @@ export class Scheduler {
       receivedBytes: this.receivedBytes,
       wastedBytes: this.wastedBytes,
       resumedChunks: this.resumedChunks,
+      resumedBytes: this.resumedBytes,
       sources: [...this.states.values()].map(s => ({
         id: s.source.id,
         kind: s.source.kind,

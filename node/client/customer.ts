@@ -1,0 +1,209 @@
+/**
+ * One customer's client for one item: what `reelnet get` and `reelnet play`
+ * run. It verifies the manifest, opens (or resumes) the `.part` file, asks
+ * main for a directive bound to its own PeerId, starts a libp2p peer in the
+ * directive's region, serves what it holds to other licensed peers
+ * (peer-assist), downloads through the scheduler, keeps its directive fresh,
+ * reports its holdings to main, and announces the item in the region DHT.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { createHost, connectBootstrap, bareAddrs, type ReelnetHost } from '../host.ts'
+import { loadOrCreateKey } from '../key.ts'
+import { verifyChunk } from '../../protocol/chunking.ts'
+import { itemCid } from '../../protocol/cid.ts'
+import type { Manifest } from '../../protocol/types.ts'
+import { MainApi, type IssuedDirective } from './main-api.ts'
+import { PartFile } from './resume.ts'
+import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
+import { directiveSources, type SourceContext } from './sources.ts'
+import { startSeeding, type Seeder } from './seeder.ts'
+
+/** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
+export const DIRECTIVE_RENEW_FRACTION = 0.6
+/** After a failed renewal, try again this soon. */
+export const DIRECTIVE_RETRY_MS = 5_000
+/** Holdings are re-reported this often (main forgets them after two minutes). */
+export const HOLDINGS_REFRESH_MS = 45_000
+/** A partial holder re-reports this often while it downloads (it holds more each time). */
+export const HOLDINGS_PARTIAL_REFRESH_MS = 10_000
+/** A partial holding is first reported once this many chunks are held: before that we have little to give. */
+export const HOLDINGS_FIRST_REPORT_CHUNKS = 8
+/** Announcing in the region DHT takes at most this long; it is a hint, the directive is the authority. */
+export const PROVIDE_TIMEOUT_MS = 10_000
+
+export interface CustomerOptions {
+  mainUrl: string
+  token: string
+  mainKey: Uint8Array
+  itemId: string
+  licenseId: string
+  licenseExpiresAt: number
+  outPath: string
+  /** Where this customer's libp2p key lives (its config dir). */
+  keyDir: string
+  region?: string
+  listen?: string[]
+  maxUpload?: number
+  signal?: AbortSignal
+  limits?: Partial<SchedulerLimits>
+  onEvent?: (e: SchedulerEvent) => void
+  log?: (line: string) => void
+}
+
+export class Customer {
+  readonly opts: CustomerOptions
+  readonly api: MainApi
+  readonly manifest: Manifest
+  readonly part: PartFile
+  readonly host: ReelnetHost
+  readonly seeder: Seeder
+  readonly scheduler: Scheduler
+  readonly region: string
+  private directive: IssuedDirective
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private lastReportAt = 0
+  private stopped = false
+
+  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
+    this.opts = opts
+    this.api = api
+    this.manifest = manifest
+    this.part = part
+    this.host = host
+    this.seeder = seeder
+    this.directive = directive
+    this.region = directive.directive.region
+    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: manifest.itemId, credential: () => this.directive.bytes }
+    const self = host.peerId.toString()
+    this.scheduler = new Scheduler({
+      chunkCount: manifest.chunkCount,
+      chunkLength: i => i < manifest.chunkCount - 1 ? manifest.chunkSize : manifest.size - manifest.chunkSize * (manifest.chunkCount - 1),
+      done: part.resumed,
+      verify: (i, bytes) => { try { verifyChunk(manifest, i, bytes); return true } catch { return false } },
+      store: async (i, bytes) => { await part.write(i, bytes) },
+      moreSources: async (reason, signal) => {
+        await this.renewDirective(signal)
+        return directiveSources(ctx, this.directive.directive, self)
+      },
+      signal: opts.signal,
+      limits: opts.limits,
+      onEvent: opts.onEvent
+    })
+    this.scheduler.addSources(directiveSources(ctx, directive.directive, self))
+  }
+
+  static async start (opts: CustomerOptions): Promise<Customer> {
+    const api = new MainApi({ url: opts.mainUrl, token: opts.token, mainKey: opts.mainKey })
+    const { manifest } = await api.manifest(opts.itemId, { signal: opts.signal })
+    const part = await PartFile.open(opts.outPath, manifest)
+    let host: ReelnetHost | undefined
+    let seeder: Seeder | undefined
+    try {
+      const key = await loadOrCreateKey(opts.keyDir)
+      const peerId = key.peerId.toString()
+      const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
+      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen })
+      seeder = await startSeeding({
+        host: host as unknown as Libp2p,
+        part,
+        region: directive.directive.region,
+        mainKey: opts.mainKey,
+        licenseExpiresAt: opts.licenseExpiresAt,
+        maxUpload: opts.maxUpload,
+        onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
+      })
+      const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      c.scheduleRenewal()
+      c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
+      // join the region's DHT through the nodes the directive names (never peers of other regions)
+      void connectBootstrap(host, directive.directive.peers.filter(p => p.role !== 'peer'), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) }).catch(() => 0)
+      return c
+    } catch (err) {
+      await seeder?.stop().catch(() => {})
+      await host?.stop().catch(() => {})
+      await part.close().catch(() => {})
+      throw err
+    }
+  }
+
+  get peerId (): string { return this.host.peerId.toString() }
+
+  /** Download every missing chunk, then check the root and rename into place. */
+  async download (): Promise<DownloadStats> {
+    const stats = await this.scheduler.run()
+    await this.part.finish()
+    await this.reportHoldings(true)
+    void this.provide()
+    return stats
+  }
+
+  /** Keep serving until the license expires or `signal` fires. */
+  async seed (signal?: AbortSignal): Promise<void> {
+    const left = this.opts.licenseExpiresAt - Date.now()
+    if (left <= 0) return
+    await new Promise<void>(resolve => {
+      const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1))
+      signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
+    this.timers.clear()
+    await this.seeder.stop().catch(() => {})
+    await this.host.stop().catch(() => {})
+    await this.part.close().catch(() => {})
+  }
+
+  private schedule (fn: () => void, ms: number, repeat = false): void {
+    const t = repeat ? setInterval(fn, ms) : setTimeout(() => { this.timers.delete(t); fn() }, ms)
+    t.unref()
+    this.timers.add(t)
+  }
+
+  private scheduleRenewal (): void {
+    const d = this.directive.directive
+    const wait = Math.max(1_000, (d.expiresAt - d.issuedAt) * DIRECTIVE_RENEW_FRACTION - (Date.now() - d.issuedAt))
+    this.schedule(() => {
+      this.renewDirective().then(() => { this.scheduleRenewal() }, (err: unknown) => {
+        this.opts.log?.(`renewing the directive failed: ${(err as Error).message}`)
+        this.schedule(() => { this.scheduleRenewal() }, DIRECTIVE_RETRY_MS)
+      })
+    }, wait)
+  }
+
+  private async renewDirective (signal?: AbortSignal): Promise<void> {
+    const sig = signal === undefined ? this.opts.signal : (this.opts.signal === undefined ? signal : AbortSignal.any([signal, this.opts.signal]))
+    this.directive = await this.api.directive({ licenseId: this.opts.licenseId, itemId: this.opts.itemId, clientPeerId: this.peerId, region: this.region }, { signal: sig })
+  }
+
+  /** Tell main what we hold, so directives for others of our region can list us. */
+  private async reportHoldings (force: boolean): Promise<void> {
+    if (this.stopped || Date.now() >= this.opts.licenseExpiresAt) return
+    const held = this.scheduler.stats().doneChunks
+    const complete = held === this.manifest.chunkCount && this.part.isComplete
+    const now = Date.now()
+    if (!force) {
+      if (held < Math.min(HOLDINGS_FIRST_REPORT_CHUNKS, this.manifest.chunkCount)) return
+      const every = complete ? HOLDINGS_REFRESH_MS : HOLDINGS_PARTIAL_REFRESH_MS
+      if (this.lastReportAt > 0 && now - this.lastReportAt < every) return
+    }
+    this.lastReportAt = now
+    try {
+      await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete })
+    } catch (err) {
+      this.opts.log?.(`reporting holdings failed: ${(err as Error).message}`)
+    }
+  }
+
+  /** Announce the item (its CID) in the region DHT. */
+  private async provide (): Promise<void> {
+    try {
+      await this.host.services.dht.provide(itemCid(this.manifest.merkleRoot), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) })
+    } catch (err) {
+      this.opts.log?.(`announcing in the region DHT failed: ${(err as Error).message}`)
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The customer's calls to main (a session's Bearer token): manifest, rental,
+ * directive, holdings. Every answer is size-bounded, shape-checked, and
+ * every signed document in it verified against the pinned main key before
+ * anything uses it.
+ */
+import { z } from 'zod'
+import { fromText } from '../../protocol/signing.ts'
+import { verifyDirective, verifyLicense, verifyManifest } from '../../protocol/documents.ts'
+import { MAX_DOCUMENT_BYTES } from '../../protocol/limits.ts'
+import type { Directive, License, Manifest } from '../../protocol/types.ts'
+import { MainApiError } from './errors.ts'
+
+/** A call to main that takes longer than this has failed. */
+export const MAIN_CALL_TIMEOUT_MS = 15_000
+/** Answers carry at most one manifest (base64url, 4/3 of its bytes) plus a little JSON. */
+export const MAX_ANSWER_BYTES = Math.ceil(MAX_DOCUMENT_BYTES.manifest * 4 / 3) + 64 * 1024
+
+export interface MainApiOptions {
+  url: string
+  token: string
+  /** The pinned main public key: every document is verified against it. */
+  mainKey: Uint8Array
+  now?: () => number
+}
+
+export interface Rental { licenseId: string, license: License, licenseBytes: Uint8Array, expiresAt: number }
+export interface IssuedDirective { directive: Directive, bytes: Uint8Array, expiresAt: number }
+
+const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loose()
+const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
+const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number() }).loose()
+const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
+
+export class MainApi {
+  readonly url: string
+  private readonly opts: MainApiOptions
+  private readonly now: () => number
+
+  constructor (opts: MainApiOptions) {
+    this.url = opts.url.replace(/\/+$/, '')
+    this.opts = opts
+    this.now = opts.now ?? Date.now
+  }
+
+  async manifest (itemId: string, o: { signal?: AbortSignal } = {}): Promise<{ manifest: Manifest, bytes: Uint8Array }> {
+    const body = await this.call('GET', `/v1/items/${encodeURIComponent(itemId)}`, undefined, ItemAnswer, `fetch the manifest of ${itemId}`, o.signal)
+    const bytes = fromText(body.manifest, MAX_DOCUMENT_BYTES.manifest)
+    return { manifest: verifyManifest(bytes, { publicKey: this.opts.mainKey, itemId } as Parameters<typeof verifyManifest>[1]), bytes }
+  }
+
+  async rent (itemId: string, o: { signal?: AbortSignal } = {}): Promise<Rental> {
+    const body = await this.call('POST', '/v1/rentals', { itemId }, RentalAnswer, `rent ${itemId}`, o.signal)
+    const licenseBytes = fromText(body.license, MAX_DOCUMENT_BYTES.license)
+    const license = verifyLicense(licenseBytes, { publicKey: this.opts.mainKey, now: this.now(), itemId } as Parameters<typeof verifyLicense>[1])
+    return { licenseId: license.licenseId, license, licenseBytes, expiresAt: license.expiresAt }
+  }
+
+  async directive (req: { licenseId: string, itemId: string, clientPeerId: string, region?: string }, o: { signal?: AbortSignal } = {}): Promise<IssuedDirective> {
+    const body = await this.call('POST', '/v1/directives', { licenseId: req.licenseId, clientPeerId: req.clientPeerId, ...(req.region !== undefined ? { region: req.region } : {}) }, DirectiveAnswer, 'ask main for a directive', o.signal)
+    const bytes = fromText(body.directive, MAX_DOCUMENT_BYTES.directive)
+    const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
+    return { directive, bytes, expiresAt: directive.expiresAt }
+  }
+
+  async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.call('POST', '/v1/holdings', h, HoldingAnswer, 'report holdings to main', o.signal)
+  }
+
+  private async call<T> (method: string, path: string, json: unknown, schema: z.ZodType<T>, what: string, signal?: AbortSignal): Promise<T> {
+    const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
+    let res: Response
+    try {
+      res = await fetch(this.url + path, {
+        method,
+        headers: { authorization: `Bearer ${this.opts.token}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: json !== undefined ? JSON.stringify(json) : undefined,
+        signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+      })
+    } catch (err) {
+      throw new MainApiError(`${what}: main at ${this.url} is unreachable (${(err as Error).message})`, 0, 'unreachable')
+    }
+    const text = await readBounded(res, MAX_ANSWER_BYTES, what)
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch { throw new MainApiError(`${what}: HTTP ${res.status}, not JSON`, res.status) }
+    if (!res.ok) {
+      const e = (parsed as { error?: { code?: unknown, message?: unknown } })?.error
+      const message = typeof e?.message === 'string' ? e.message : `HTTP ${res.status}`
+      throw new MainApiError(`${what}: ${message}`, res.status, typeof e?.code === 'string' ? e.code : undefined)
+    }
+    const r = schema.safeParse(parsed)
+    if (!r.success) throw new MainApiError(`${what}: unexpected answer shape`, res.status, 'malformed')
+    return r.data
+  }
+}
+
+async function readBounded (res: Response, max: number, what: string): Promise<string> {
+  const len = Number(res.headers.get('content-length') ?? NaN)
+  if (Number.isFinite(len) && len > max) { await res.body?.cancel(); throw new MainApiError(`${what}: answer too large`, res.status, 'too_large') }
+  if (res.body === null) return ''
+  const parts: Uint8Array[] = []
+  let total = 0
+  for await (const part of res.body) {
+    total += part.byteLength
+    if (total > max) throw new MainApiError(`${what}: answer too large`, res.status, 'too_large')
+    parts.push(part)
+  }
+  return Buffer.concat(parts).toString('utf8')
+}

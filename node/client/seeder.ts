@@ -1,0 +1,82 @@
+/**
+ * Peer-assist: a customer's client serves the chunks it holds and has
+ * verified to other licensed peers of its region, on the same
+ * `/reelnet/chunk/1.0.0` and `/reelnet/have/1.0.0` protocols the edges
+ * speak. A requester must present an unexpired directive, signed by main,
+ * that names it (its Noise-authenticated PeerId), this item, this region and
+ * this client among its peers; and nothing is served once this client's own
+ * license has expired. Upload is capped when asked.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { serveChunks } from '../chunk-server.ts'
+import { createAuthorizer } from '../access.ts'
+import { AccessDeniedError } from '../errors.ts'
+import { TokenBucket } from '../token-bucket.ts'
+import { Bitfield } from '../../protocol/wire/have.ts'
+import { sha256 } from '../../protocol/chunking.ts'
+import { bytesEqual } from '../../protocol/encoding.ts'
+import type { PartFile } from './resume.ts'
+
+export interface SeederOptions {
+  host: Libp2p
+  part: PartFile
+  region: string
+  mainKey: Uint8Array
+  /** This client's own license: nothing is served after it. */
+  licenseExpiresAt: number
+  /** Upload cap, bytes/s (none if absent). */
+  maxUpload?: number
+  now?: () => number
+  onServed?: (peer: string, bytes: number) => void
+  onRefused?: (peer: string, reason: string) => void
+}
+
+export interface Seeder {
+  readonly servedBytes: number
+  stop: () => Promise<void>
+}
+
+export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
+  const now = opts.now ?? Date.now
+  const manifest = opts.part.manifest
+  const selfPeerId = opts.host.peerId.toString()
+  const licenseValid = (): boolean => now() < opts.licenseExpiresAt
+  const { authorize, mayAskHave } = createAuthorizer({
+    mainPublicKey: () => opts.mainKey,
+    selfPeerId,
+    isMember: () => false,
+    now,
+    extraCheck: d => {
+      if (!licenseValid()) throw new AccessDeniedError('this peer\'s license has expired: it no longer serves the item')
+      if (d.region !== opts.region) throw new AccessDeniedError(`the directive is for region ${d.region}, this peer serves ${opts.region}`)
+    },
+    onRefused: opts.onRefused
+  })
+  let servedBytes = 0
+  const unhandle = await serveChunks(opts.host, {
+    source: {
+      async getChunk (itemId, index) {
+        if (!licenseValid()) throw new AccessDeniedError('this peer\'s license has expired')
+        if (itemId !== manifest.itemId || index < 0 || index >= manifest.chunkCount || !opts.part.has(index)) return null
+        const bytes = await opts.part.readChunk(index)
+        // verified before it was written; checked again before it is passed on (a disk can rot)
+        if (!bytesEqual(sha256(bytes), manifest.chunkHashes[index] as Uint8Array)) return null
+        return bytes
+      },
+      async have (itemId) {
+        if (itemId !== manifest.itemId || !licenseValid()) return null
+        const bits = new Bitfield(manifest.chunkCount)
+        for (let i = 0; i < manifest.chunkCount; i++) if (opts.part.has(i)) bits.set(i)
+        return bits
+      }
+    },
+    authorize,
+    mayAskHave,
+    uploadLimiter: opts.maxUpload !== undefined && opts.maxUpload > 0 ? new TokenBucket(opts.maxUpload) : undefined,
+    onServed: (peer, bytes) => { servedBytes += bytes; opts.onServed?.(peer, bytes) }
+  })
+  return {
+    get servedBytes () { return servedBytes },
+    stop: unhandle
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Download sources over libp2p: one per peer a directive names, each
+ * presenting the current directive as its credential (fetched fresh at every
+ * request, so a renewed directive takes effect at once). A peer that answers
+ * `not_found` for some chunks is not failing: it lacks them (a customer peer
+ * holds part of the item), and the scheduler asks elsewhere.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { fetchChunks } from '../chunk-client.ts'
+import type { Directive, DirectivePeer } from '../../protocol/types.ts'
+import type { DownloadSource, SourceKind } from './scheduler.ts'
+
+export interface SourceContext {
+  host: Libp2p
+  itemId: string
+  /** The directive envelope bytes to present, current at the time of the call. */
+  credential: () => Uint8Array
+}
+
+export function sourceOf (ctx: SourceContext, peer: DirectivePeer): DownloadSource {
+  const kind: SourceKind = peer.role
+  return {
+    id: peer.peerId,
+    kind,
+    async fetch (indexes, { signal, onChunk }) {
+      try {
+        await fetchChunks(ctx.host, { peerId: peer.peerId, addrs: peer.addrs }, { itemId: ctx.itemId, indexes, credential: ctx.credential() }, { signal, onChunk })
+      } catch (err) {
+        // lacking some chunks is an answer, not a failure: the undelivered ones become "lacks"
+        if ((err as Error).name === 'ChunkNotFoundError') return
+        throw err
+      }
+    }
+  }
+}
+
+/** Sources for every peer the directive names, except ourselves. */
+export function directiveSources (ctx: SourceContext, directive: Directive, selfPeerId: string): DownloadSource[] {
+  return directive.peers.filter(p => p.peerId !== selfPeerId).map(p => sourceOf(ctx, p))
+}
