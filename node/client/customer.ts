@@ -120,7 +120,7 @@ export class Customer {
       return c
     } catch (err) {
       await seeder?.stop().catch(() => {})
-      await host?.stop().catch(() => {})
+      if (host !== undefined) await Promise.resolve(host.stop()).catch(() => {})
       await part.close().catch(() => {})
       throw err
     }
@@ -153,7 +153,7 @@ export class Customer {
     for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
     this.timers.clear()
     await this.seeder.stop().catch(() => {})
-    await this.host.stop().catch(() => {})
+    await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
   }
 
