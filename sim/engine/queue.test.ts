@@ -1,0 +1,52 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EventQueue } from './queue.ts'
+
+/** A tiny deterministic generator so this test does not depend on protocol/random.ts. */
+function lcg (seed: number): () => number {
+  let s = seed >>> 0
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 }
+}
+
+test('events leave in time order, ties in push order', () => {
+  const q = new EventQueue(2)
+  const rnd = lcg(7)
+  const pushed: Array<[number, number]> = []
+  for (let i = 0; i < 20_000; i++) {
+    const t = Math.floor(rnd() * 500) // many ties
+    q.push(t, i % 250, i)
+    pushed.push([t, i])
+  }
+  pushed.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+  const out: Array<[number, number]> = []
+  while (q.pop()) {
+    out.push([q.time, q.a])
+    assert.is(q.kind, q.a % 250)
+  }
+  assert.equal(out, pushed)
+  assert.is(q.size, 0)
+})
+
+test('interleaved pushes and pops keep the order (a simulation-like pattern)', () => {
+  const q = new EventQueue()
+  const rnd = lcg(99)
+  for (let i = 0; i < 1000; i++) q.push(rnd() * 10, 1, i)
+  let last = -1; let pops = 0
+  while (q.pop() && pops < 200_000) {
+    pops++
+    assert.ok(q.time >= last, `time went back: ${q.time} < ${last}`)
+    last = q.time
+    if (pops < 100_000) { q.push(q.time + rnd() * 5, 2, pops); if (rnd() < 0.5) q.push(q.time, 3, pops) }
+  }
+  assert.is(q.size, 0)
+})
+
+test('rejects times that would corrupt the order', () => {
+  const q = new EventQueue()
+  assert.throws(() => q.push(NaN, 0))
+  assert.throws(() => q.push(-1, 0))
+  assert.throws(() => q.push(Infinity, 0))
+  assert.is(q.pop(), false)
+})
+
+test.run()
