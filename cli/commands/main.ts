@@ -1,0 +1,105 @@
+/** `reelnet main`: run the main server until SIGTERM/SIGINT. */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parseFlags, intFlag, UsageError, CommandError, type Command } from '../command.ts'
+import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../../main/limits.ts'
+import { MIN_TOKEN_LENGTH } from '../../main/tokens.ts'
+
+/** The port main listens on unless told otherwise (and the one the CLI clients assume). */
+export const DEFAULT_MAIN_PORT = 8640
+
+function defaultDataDir (): string {
+  const base = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
+  return join(base, 'reelnet', 'main')
+}
+
+const usage = `usage: reelnet main [--data DIR] [--port P] [--host H] [flags]
+
+Run the main server: accounts, catalog and ingest, rentals, the node
+registry, signed rules and directives, /metrics and an operator page at /.
+State lives under --data; the first start creates main's signing key and
+prints its fingerprint, which nodes and clients pin.
+
+flags:
+  --data DIR                 data folder (default ${defaultDataDir()})
+  --port P                   TCP port, 0 for any free one (default ${DEFAULT_MAIN_PORT})
+  --host H                   address to listen on (default 127.0.0.1)
+  --admin-token T            admin token (or REELNET_ADMIN_TOKEN)
+  --operator-token T         operator token (or REELNET_OPERATOR_TOKEN)
+                             without either, tokens are generated on first start,
+                             kept in DATA/tokens.json (mode 0600) and printed
+  --rental-hours N           rental period (default 48)
+  --heartbeat-timeout-ms N   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
+  --directive-ttl-ms N       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS})
+  -h, --help                 show this help
+
+Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.`
+
+export const command: Command = {
+  name: 'main',
+  summary: 'run the main server (accounts, catalog, rentals, rules, directives)',
+  usage,
+  async run (argv) {
+    const { values } = parseFlags(argv, {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'admin-token': { type: 'string' },
+      'operator-token': { type: 'string' },
+      'rental-hours': { type: 'string' },
+      'heartbeat-timeout-ms': { type: 'string' },
+      'directive-ttl-ms': { type: 'string' }
+    })
+    const dataDir = values.data ?? defaultDataDir()
+    const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
+    const host = values.host ?? '127.0.0.1'
+    const rentalHours = intFlag('rental-hours', values['rental-hours'], 48, 1, 24 * 366)
+    const heartbeatTimeoutMs = intFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
+    const directiveTtlMs = intFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
+    const adminToken = values['admin-token'] ?? process.env.REELNET_ADMIN_TOKEN
+    const operatorToken = values['operator-token'] ?? process.env.REELNET_OPERATOR_TOKEN
+    for (const [name, t] of [['admin-token', adminToken], ['operator-token', operatorToken]] as const) {
+      if (t !== undefined && t.length < MIN_TOKEN_LENGTH) throw new UsageError(`--${name} must be at least ${MIN_TOKEN_LENGTH} characters`)
+    }
+
+    const { startMain } = await import('../../main/server.ts')
+    const { pino } = await import('pino')
+    const logger = pino({ name: 'reelnet-main' }, pino.destination(2))
+    let running
+    try {
+      running = await startMain({
+        dataDir, port, host, adminToken, operatorToken,
+        rentalMs: rentalHours * 3600_000, heartbeatTimeoutMs, directiveTtlMs,
+        processMetrics: true,
+        log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }
+      })
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'EADDRINUSE') throw new CommandError(`port ${port} on ${host} is already in use`)
+      if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(e.message ?? '')) throw new CommandError(`the data folder ${dataDir} is in use by another main (or not writable): ${e.message}`)
+      throw new CommandError(`cannot start main: ${e.message}`)
+    }
+    const { main } = running
+    if (main.keyCreated) console.log(`created main's signing key in ${dataDir} (fingerprint ${main.signer.keyId})`)
+    if (main.tokens.generated) {
+      console.log(`generated tokens (kept in ${join(dataDir, 'tokens.json')}):`)
+      console.log(`  admin token:    ${main.tokens.adminToken}`)
+      console.log(`  operator token: ${main.tokens.operatorToken}`)
+    }
+    console.log(`reelnet main listening on ${running.url} key ${main.signer.keyId}`)
+
+    await new Promise<void>(resolve => {
+      const stop = (signal: string): void => {
+        process.off('SIGTERM', onTerm)
+        process.off('SIGINT', onInt)
+        logger.info({ signal }, 'shutting down')
+        running.close().then(resolve, (err: unknown) => { logger.error({ err: String(err) }, 'close failed'); resolve() })
+      }
+      const onTerm = (): void => { stop('SIGTERM') }
+      const onInt = (): void => { stop('SIGINT') }
+      process.on('SIGTERM', onTerm)
+      process.on('SIGINT', onInt)
+    })
+    return 0
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * `createMain(options)`: one main instance — its stores, services and the
+ * Hono app with one sub-app per resource under /v1. Tests drive `app.request()`;
+ * main/server.ts puts it on a port.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { routePath } from 'hono/route'
+import type { Signer } from '../protocol/keys.ts'
+import { DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
+import { openStore, type MainStore } from './store.ts'
+import { loadOrCreateSigner } from './signing-key.ts'
+import { resolveTokens, type Tokens } from './tokens.ts'
+import { PasswordHasher, type ScryptParams } from './passwords.ts'
+import { Accounts, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './accounts.ts'
+import { OriginStore } from './origin.ts'
+import { Catalog } from './catalog.ts'
+import { Licenses } from './licenses.ts'
+import { Registry } from './registry.ts'
+import { RulesPublisher } from './rules.ts'
+import { Directives } from './directives.ts'
+import { createMetrics } from './metrics.ts'
+import { toErrorResponse, tooLarge } from './errors.ts'
+import type { MainEnv } from './auth.ts'
+import type { MainServices } from './services.ts'
+import { accountRoutes } from './routes/accounts.ts'
+import { itemRoutes } from './routes/items.ts'
+import { rentalRoutes } from './routes/rentals.ts'
+import { directiveRoutes } from './routes/directives.ts'
+import { nodeRoutes } from './routes/nodes.ts'
+import { ruleRoutes } from './routes/rules.ts'
+import { operatorPage } from './page.ts'
+import {
+  DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
+} from './limits.ts'
+
+/** How often main checks whether the rules need re-signing before they expire. */
+export const RULES_REFRESH_CHECK_MS = 60_000
+
+export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void
+
+export interface MainOptions {
+  dataDir: string
+  adminToken?: string
+  operatorToken?: string
+  rentalMs?: number
+  heartbeatTimeoutMs?: number
+  directiveTtlMs?: number
+  rulesTtlMs?: number
+  chunkSize?: number
+  /** Largest item ingest accepts (default MAX_ITEM_BYTES). */
+  maxItemBytes?: number
+  /** Password hashing cost; OWASP's by default. Tests lower it to stay fast. */
+  scrypt?: ScryptParams
+  loginLimits?: LoginLimits
+  /** The clock (ms since epoch); tests pass a fake one. */
+  now?: () => number
+  log?: LogFn
+  /** Add prom-client's process metrics (CPU, memory, event loop) to /metrics. */
+  processMetrics?: boolean
+}
+
+export interface Main {
+  app: Hono<MainEnv>
+  services: MainServices
+  tokens: Tokens
+  signer: Signer
+  /** True if this start generated the signing key. */
+  keyCreated: boolean
+  store: MainStore
+  close: () => Promise<void>
+}
+
+export async function createMain (opts: MainOptions): Promise<Main> {
+  const now = opts.now ?? Date.now
+  const log: LogFn = opts.log ?? (() => {})
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
+  const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
+  const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
+  const store = await openStore(join(opts.dataDir, 'db'))
+  try {
+    const origin = new OriginStore(opts.dataDir)
+    await origin.init()
+    const accounts = new Accounts(store, new PasswordHasher(opts.scrypt), now, opts.loginLimits ?? DEFAULT_LOGIN_LIMITS)
+    const catalog = new Catalog(store, origin, signer, now, opts.maxItemBytes)
+    await catalog.load()
+    const licenses = new Licenses(store, signer, now, opts.rentalMs ?? DEFAULT_RENTAL_MS)
+    const registry = new Registry(store, now, opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS)
+    await registry.load()
+    const rules = new RulesPublisher(store, registry, signer, now, opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.rulesTtlMs ?? RULES_TTL_MS)
+    registry.onRulesChange = async () => { await rules.publish() }
+    const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), defaultMetrics: opts.processMetrics })
+    rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
+    await rules.load()
+    const directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
+    await directives.load()
+    directives.onIssued = () => { metrics.directives.inc() }
+    accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
+
+    const services: MainServices = {
+      signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
+      adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now()
+    }
+    const app = buildApp(services, log)
+    const timer = setInterval(() => {
+      rules.refreshIfAging().catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
+    }, RULES_REFRESH_CHECK_MS)
+    timer.unref()
+    let closed = false
+    return {
+      app, services, tokens, signer, keyCreated, store,
+      close: async () => {
+        if (closed) return
+        closed = true
+        clearInterval(timer)
+        await store.close()
+      }
+    }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}
+
+export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
+  const app = new Hono<MainEnv>()
+  const jsonLimit = bodyLimit({ maxSize: MAX_JSON_BODY_BYTES, onError: () => { throw tooLarge(`request body larger than ${MAX_JSON_BODY_BYTES} bytes`) } })
+  const heartbeatLimit = bodyLimit({ maxSize: MAX_HEARTBEAT_BODY_BYTES, onError: () => { throw tooLarge(`heartbeat larger than ${MAX_HEARTBEAT_BODY_BYTES} bytes`) } })
+
+  app.use('*', async function measure (c, next) {
+    const started = performance.now()
+    await next()
+    const route = c.res.status === 404 && c.req.routePath === '*' ? 'unmatched' : routePath(c)
+    s.metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) })
+    s.metrics.latency.observe({ method: c.req.method, route }, (performance.now() - started) / 1000)
+  })
+
+  // Every body is bounded: ingest streams and counts itself; heartbeats may list many held items.
+  app.use('/v1/*', async function limitBody (c, next) {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return await next()
+    const path = c.req.path
+    if (path === '/v1/items') return await next()
+    if (path.endsWith('/heartbeat')) return await heartbeatLimit(c, next)
+    return await jsonLimit(c, next)
+  })
+
+  app.onError((err, c) => {
+    const r = toErrorResponse(err)
+    if (r.internal) log('error', 'request failed', { method: c.req.method, path: c.req.path, err: (err as Error)?.stack ?? String(err) })
+    return c.json(r.body, r.status, r.headers)
+  })
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404))
+
+  app.get('/healthz', (c) => c.json({
+    ok: true,
+    rulesVersion: s.rules.version,
+    keyId: s.signer.keyId,
+    items: s.catalog.list().length,
+    nodes: s.registry.all().length,
+    uptimeS: Math.round((s.now() - s.startedAt) / 1000)
+  }))
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', s.metrics.registry.contentType)
+    return c.body(await s.metrics.registry.metrics())
+  })
+  app.get('/', (c) => c.html(operatorPage()))
+
+  app.route('/v1', accountRoutes(s))
+  app.route('/v1', itemRoutes(s))
+  app.route('/v1', rentalRoutes(s))
+  app.route('/v1', directiveRoutes(s))
+  app.route('/v1', nodeRoutes(s))
+  app.route('/v1', ruleRoutes(s))
+  return app
+}

@@ -1,0 +1,134 @@
+/**
+ * The catalog: items ingested from a byte stream into origin chunk files and
+ * a signed manifest. Memory stays bounded whatever the item's size: the
+ * stream is folded chunk by chunk and each chunk is written before more is
+ * read. Ingests run one at a time (an admin operation that saturates the
+ * disk anyway), which also makes the clean-up of a failed ingest safe.
+ */
+import type { Manifest } from '../protocol/types.ts'
+import type { Signer } from '../protocol/keys.ts'
+import { ManifestBuilder, DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
+import { signManifest, verifyManifest } from '../protocol/documents.ts'
+import { toText, fromText } from '../protocol/signing.ts'
+import type { MainStore, ItemRecord } from './store.ts'
+import type { OriginStore } from './origin.ts'
+import { Lru } from './lru.ts'
+import { invalid, tooLarge } from './errors.ts'
+import { MAX_ITEM_BYTES, MAX_CHUNK_COUNT } from './limits.ts'
+
+/** Parsed manifests kept in memory for chunk serving; a manifest of a large item is a few MiB, so only a few. */
+export const MANIFEST_CACHE_ENTRIES = 64
+
+export interface IngestResult { item: ItemRecord, created: boolean }
+
+function hex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** The itemId: the first 16 bytes of the Merkle root in hex, so the same bytes (and chunk size) always give the same id. */
+export function itemIdOf (merkleRoot: Uint8Array): string {
+  return hex(merkleRoot.subarray(0, 16))
+}
+
+export class Catalog {
+  readonly #store: MainStore
+  readonly #origin: OriginStore
+  readonly #signer: Signer
+  readonly #now: () => number
+  readonly #items = new Map<string, ItemRecord>()
+  readonly #manifests = new Lru<string, Manifest>(MANIFEST_CACHE_ENTRIES)
+  #ingesting: Promise<unknown> = Promise.resolve()
+  readonly maxItemBytes: number
+
+  constructor (store: MainStore, origin: OriginStore, signer: Signer, now: () => number, maxItemBytes = MAX_ITEM_BYTES) {
+    this.maxItemBytes = maxItemBytes
+    this.#store = store
+    this.#origin = origin
+    this.#signer = signer
+    this.#now = now
+  }
+
+  async load (): Promise<void> {
+    for await (const [id, item] of this.#store.items.iterator()) this.#items.set(id, item)
+  }
+
+  get (itemId: string): ItemRecord | undefined {
+    return this.#items.get(itemId)
+  }
+
+  list (): ItemRecord[] {
+    return [...this.#items.values()].sort((a, b) => a.createdAt - b.createdAt || a.itemId.localeCompare(b.itemId))
+  }
+
+  /** The parsed, verified manifest of an item (cached). */
+  manifest (itemId: string): Manifest | undefined {
+    const cached = this.#manifests.get(itemId)
+    if (cached !== undefined) return cached
+    const item = this.#items.get(itemId)
+    if (item === undefined) return undefined
+    const manifest = verifyManifest(fromText(item.manifest), { publicKey: this.#signer.publicKey, itemId })
+    this.#manifests.set(itemId, manifest)
+    return manifest
+  }
+
+  /** Ingest a stream; serialised with other ingests. `declaredSize` (Content-Length) is checked up front when known. */
+  async ingest (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+    const run = this.#ingesting.then(async () => await this.#ingestNow(body, opts))
+    this.#ingesting = run.catch(() => {})
+    return await run
+  }
+
+  async #ingestNow (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
+    const maxBytes = Math.min(this.maxItemBytes, MAX_CHUNK_COUNT * chunkSize)
+    if (opts.declaredSize !== undefined && opts.declaredSize > maxBytes) {
+      await body.cancel().catch(() => {})
+      throw tooLarge(`item is ${opts.declaredSize} bytes; at most ${maxBytes} at chunk size ${chunkSize}`)
+    }
+    const builder = new ManifestBuilder(chunkSize)
+    const ready: Array<{ hash: string, bytes: Uint8Array }> = []
+    builder.onChunk = (_index, bytes, hash) => { ready.push({ hash: hex(hash), bytes }) }
+    const created: string[] = []
+    const reader = body.getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        if (builder.size + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
+        builder.push(value)
+        while (ready.length > 0) {
+          const c = ready.shift()!
+          if (await this.#origin.put(c.hash, c.bytes)) created.push(c.hash)
+        }
+      }
+      if (builder.size === 0) throw invalid('the item is empty')
+      const draft = builder.finish({ itemId: 'pending', title: opts.title, version: 1 })
+      for (const c of ready.splice(0)) {
+        if (await this.#origin.put(c.hash, c.bytes)) created.push(c.hash)
+      }
+      const itemId = itemIdOf(draft.merkleRoot)
+      const existing = this.#items.get(itemId)
+      if (existing !== undefined) {
+        created.length = 0
+        return { item: existing, created: false }
+      }
+      const manifest: Manifest = { ...draft, itemId }
+      const envelope = toText(signManifest(manifest, this.#signer))
+      const item: ItemRecord = {
+        itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: this.#now()
+      }
+      await this.#store.items.put(itemId, item)
+      this.#items.set(itemId, item)
+      this.#manifests.set(itemId, manifest)
+      created.length = 0
+      return { item, created: true }
+    } catch (err) {
+      reader.releaseLock()
+      await body.cancel().catch(() => {})
+      throw err
+    } finally {
+      // Chunks written by a failed ingest belong to no item: remove them.
+      for (const h of created) await this.#origin.remove(h)
+    }
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Directives: a signed, short-lived list of where a licensed client may
+ * fetch an item in its region. The hot path (thousands per second) does no
+ * disk reads: sessions and licenses are cached, and the ranked peers of a
+ * region and item are computed at most once per RANK_CACHE_MS or registry
+ * change. Also kept here: which customer peers hold which items
+ * (peer-assist) and which clients are admitted in which region (for nodes).
+ */
+import { randomUUID } from 'node:crypto'
+import type { Directive, DirectivePeer } from '../protocol/types.ts'
+import type { Signer } from '../protocol/keys.ts'
+import { signDirective } from '../protocol/documents.ts'
+import { toText } from '../protocol/signing.ts'
+import { rankPeers } from './rank-temp.ts'
+import type { MainStore, LicenseRecord } from './store.ts'
+import type { Registry } from './registry.ts'
+import type { RulesPublisher } from './rules.ts'
+import { forbidden, ApiError } from './errors.ts'
+import { DIRECTIVE_PEER_LIMIT, RANK_CACHE_MS, HOLDING_TTL_MS } from './limits.ts'
+
+/** A customer may report at most this many of its own peers (devices) as holders per license: bounds memory per rental. */
+export const MAX_HOLDERS_PER_LICENSE = 4
+/** Admissions kept per region before the oldest are dropped: bounds memory and heartbeat answers. */
+export const MAX_ADMISSIONS_PER_REGION = 100_000
+
+interface Holding {
+  peerId: string
+  licenseId: string
+  addrs: string[]
+  region: string
+  complete: boolean
+  reportedAt: number
+  expiresAt: number
+}
+
+interface RankEntry { peers: DirectivePeer[], computedAt: number, generation: number }
+
+export interface IssueRequest {
+  license: LicenseRecord
+  accountId: string
+  clientPeerId: string
+  region: string
+}
+
+/** Check that a license may be used by this account now: 403 (with a precise code) otherwise. */
+export function checkLicenseUse (license: LicenseRecord | undefined, accountId: string, now: number): LicenseRecord {
+  if (license === undefined) throw new ApiError(403, 'license_unknown', 'no such license')
+  if (license.accountId !== accountId) throw new ApiError(403, 'license_foreign', 'this license belongs to another account')
+  if (license.expiresAt <= now) throw new ApiError(403, 'license_expired', 'this license has expired; rent the item again')
+  if (license.notBefore > now) throw forbidden('this license is not valid yet')
+  return license
+}
+
+export class Directives {
+  readonly #store: MainStore
+  readonly #registry: Registry
+  readonly #rules: RulesPublisher
+  readonly #signer: Signer
+  readonly #now: () => number
+  readonly ttlMs: number
+  /** itemId → peerId → holding */
+  readonly #holdings = new Map<string, Map<string, Holding>>()
+  #holdingsGeneration = 0
+  /** region → clientPeerId → expiry of its latest directive there */
+  readonly #admissions = new Map<string, Map<string, number>>()
+  readonly #rankCache = new Map<string, RankEntry>()
+  onIssued: () => void = () => {}
+
+  constructor (store: MainStore, registry: Registry, rules: RulesPublisher, signer: Signer, now: () => number, ttlMs: number) {
+    this.#store = store
+    this.#registry = registry
+    this.#rules = rules
+    this.#signer = signer
+    this.#now = now
+    this.ttlMs = ttlMs
+  }
+
+  async load (): Promise<void> {
+    const now = this.#now()
+    const stale: string[] = []
+    for await (const [key, expiresAt] of this.#store.admissions.iterator()) {
+      const slash = key.indexOf('/')
+      if (expiresAt <= now || slash < 0) { stale.push(key); continue }
+      this.#admit(key.slice(0, slash), key.slice(slash + 1), expiresAt)
+    }
+    if (stale.length > 0) await this.#store.admissions.batch(stale.map(key => ({ type: 'del' as const, key })))
+  }
+
+  /** The region a directive is for: asked, else the account's, else the first region of the rules. */
+  regionFor (asked: string | undefined, accountRegion: string | undefined): string | undefined {
+    return asked ?? accountRegion ?? this.#rules.rules.regions[0]?.name
+  }
+
+  async issue (req: IssueRequest): Promise<{ directive: string, expiresAt: number, body: Directive }> {
+    const now = this.#now()
+    const { license, clientPeerId, region } = req
+    const peers = this.#ranked(region, license.itemId, now).filter(p => p.peerId !== clientPeerId).slice(0, DIRECTIVE_PEER_LIMIT)
+    const body: Directive = {
+      directiveId: randomUUID(),
+      licenseId: license.licenseId,
+      itemId: license.itemId,
+      clientPeerId,
+      region,
+      peers,
+      rulesVersion: this.#rules.version,
+      issuedAt: now,
+      expiresAt: Math.min(now + this.ttlMs, license.expiresAt)
+    }
+    const directive = toText(signDirective(body, this.#signer))
+    const previous = this.#admissions.get(region)?.get(clientPeerId)
+    if (previous === undefined || previous < body.expiresAt) {
+      this.#admit(region, clientPeerId, body.expiresAt)
+      await this.#store.admissions.put(`${region}/${clientPeerId}`, body.expiresAt)
+    }
+    this.onIssued()
+    return { directive, expiresAt: body.expiresAt, body }
+  }
+
+  #admit (region: string, peerId: string, expiresAt: number): void {
+    let m = this.#admissions.get(region)
+    if (m === undefined) {
+      m = new Map()
+      this.#admissions.set(region, m)
+    }
+    m.delete(peerId)
+    m.set(peerId, expiresAt)
+    if (m.size > MAX_ADMISSIONS_PER_REGION) {
+      const oldest = m.keys().next()
+      if (oldest.done !== true) m.delete(oldest.value)
+    }
+  }
+
+  /** Customer peers holding an unexpired directive for `region` (what a node of that region may serve). */
+  admittedPeers (region: string): string[] {
+    const m = this.#admissions.get(region)
+    if (m === undefined) return []
+    const now = this.#now()
+    const out: string[] = []
+    for (const [peerId, expiresAt] of m) {
+      if (expiresAt <= now) m.delete(peerId)
+      else out.push(peerId)
+    }
+    return out
+  }
+
+  /** A customer peer reports holding (part of) a licensed item. */
+  reportHolding (license: LicenseRecord, h: { peerId: string, addrs: string[], region: string, complete: boolean }): { expiresAt: number } {
+    const now = this.#now()
+    let byPeer = this.#holdings.get(license.itemId)
+    if (byPeer === undefined) {
+      byPeer = new Map()
+      this.#holdings.set(license.itemId, byPeer)
+    }
+    const existing = byPeer.get(h.peerId)
+    if (existing === undefined || existing.licenseId !== license.licenseId) {
+      let mine = 0
+      for (const x of byPeer.values()) if (x.licenseId === license.licenseId && x.expiresAt > now) mine++
+      if (mine >= MAX_HOLDERS_PER_LICENSE) throw new ApiError(429, 'too_many_holders', `at most ${MAX_HOLDERS_PER_LICENSE} peers may report holdings under one license`)
+    }
+    const holding: Holding = {
+      peerId: h.peerId,
+      licenseId: license.licenseId,
+      addrs: h.addrs,
+      region: h.region,
+      complete: h.complete,
+      reportedAt: now,
+      expiresAt: Math.min(now + HOLDING_TTL_MS, license.expiresAt)
+    }
+    byPeer.set(h.peerId, holding)
+    this.#holdingsGeneration++
+    return { expiresAt: holding.expiresAt }
+  }
+
+  #ranked (region: string, itemId: string, now: number): DirectivePeer[] {
+    const key = `${region}\n${itemId}`
+    const generation = this.#registry.generation * 1_000_003 + this.#holdingsGeneration + this.#rules.version * 7
+    const hit = this.#rankCache.get(key)
+    if (hit !== undefined && hit.generation === generation && now - hit.computedAt < RANK_CACHE_MS) return hit.peers
+    const candidates: Parameters<typeof rankPeers>[0] = []
+    for (const n of this.#registry.all()) {
+      if (n.region !== region || n.drained || !this.#registry.isUp(n, now)) continue
+      candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: n.lastSeen, load: n.load, drained: n.drained })
+    }
+    const holders = this.#holdings.get(itemId)
+    if (holders !== undefined) {
+      for (const [peerId, h] of holders) {
+        if (h.expiresAt <= now) { holders.delete(peerId); continue }
+        if (h.region !== region) continue
+        // A partial holder is a weaker source than a complete one: rank it as more loaded.
+        candidates.push({ peerId, role: 'peer', region, addrs: h.addrs, lastHeartbeat: now, load: h.complete ? 0 : 0.5 })
+      }
+    }
+    const ranked = rankPeers(candidates, { now, region, heartbeatTimeoutMs: this.#registry.heartbeatTimeoutMs, limit: DIRECTIVE_PEER_LIMIT + 1 })
+    const peers: DirectivePeer[] = ranked.map(p => ({ peerId: p.peerId, addrs: p.addrs, role: p.role }))
+    if (this.#rankCache.size > 10_000) this.#rankCache.clear()
+    this.#rankCache.set(key, { peers, computedAt: now, generation })
+    return peers
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Rentals: a signed license per rental, stored before it is returned, and
+ * cached in memory because every directive request looks one up.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Signer } from '../protocol/keys.ts'
+import type { License } from '../protocol/types.ts'
+import { signLicense } from '../protocol/documents.ts'
+import { toText } from '../protocol/signing.ts'
+import type { MainStore, LicenseRecord } from './store.ts'
+import { Lru } from './lru.ts'
+import { LICENSE_CACHE_ENTRIES } from './limits.ts'
+
+export class Licenses {
+  readonly #store: MainStore
+  readonly #signer: Signer
+  readonly #now: () => number
+  readonly #rentalMs: number
+  readonly #cache = new Lru<string, LicenseRecord>(LICENSE_CACHE_ENTRIES)
+
+  constructor (store: MainStore, signer: Signer, now: () => number, rentalMs: number) {
+    this.#store = store
+    this.#signer = signer
+    this.#now = now
+    this.#rentalMs = rentalMs
+  }
+
+  async rent (accountId: string, itemId: string): Promise<LicenseRecord> {
+    const now = this.#now()
+    const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + this.#rentalMs }
+    const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
+    await this.#store.licenses.put(record.licenseId, record)
+    this.#cache.set(record.licenseId, record)
+    return record
+  }
+
+  async get (licenseId: string): Promise<LicenseRecord | undefined> {
+    let r = this.#cache.get(licenseId)
+    if (r === undefined) {
+      r = await this.#store.licenses.get(licenseId)
+      if (r !== undefined) this.#cache.set(licenseId, r)
+    }
+    return r
+  }
+}

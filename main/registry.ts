@@ -1,0 +1,130 @@
+/**
+ * The node registry: every parent and edge an operator registered, with
+ * what its latest signed heartbeat said. Small (hundreds to thousands of
+ * nodes), so it lives in memory and is written through to level.
+ */
+import type { Heartbeat } from '../protocol/types.ts'
+import type { MainStore, NodeRecord } from './store.ts'
+import { notFound, conflict } from './errors.ts'
+
+export interface Registration {
+  peerId: string
+  role: 'parent' | 'edge'
+  region: string
+  addrs: string[]
+  capacityBytes: number
+}
+
+export interface NodeView extends NodeRecord {
+  status: 'up' | 'down'
+}
+
+export class Registry {
+  readonly #store: MainStore
+  readonly #now: () => number
+  readonly heartbeatTimeoutMs: number
+  readonly #nodes = new Map<string, NodeRecord>()
+  /** Bumped on any change that can alter rankings (registration, drain, heartbeat). */
+  generation = 0
+  /** Called after a change that alters the signed rules (a new version must be published). */
+  onRulesChange: () => Promise<void> = async () => {}
+
+  constructor (store: MainStore, now: () => number, heartbeatTimeoutMs: number) {
+    this.#store = store
+    this.#now = now
+    this.heartbeatTimeoutMs = heartbeatTimeoutMs
+  }
+
+  async load (): Promise<void> {
+    for await (const [id, node] of this.#store.nodes.iterator()) this.#nodes.set(id, node)
+  }
+
+  get (peerId: string): NodeRecord | undefined {
+    return this.#nodes.get(peerId)
+  }
+
+  all (): NodeRecord[] {
+    return [...this.#nodes.values()]
+  }
+
+  isUp (node: NodeRecord, now = this.#now()): boolean {
+    return now - node.lastSeen <= this.heartbeatTimeoutMs
+  }
+
+  view (node: NodeRecord, now = this.#now()): NodeView {
+    return { ...node, status: this.isUp(node, now) ? 'up' : 'down' }
+  }
+
+  /** Register a node, or update its addresses, capacity, role or region. Returns whether it was new. */
+  async register (reg: Registration): Promise<{ node: NodeRecord, created: boolean }> {
+    const now = this.#now()
+    const old = this.#nodes.get(reg.peerId)
+    const node: NodeRecord = old === undefined
+      ? {
+          ...reg,
+          registeredAt: now,
+          drained: false,
+          lastSeen: now,
+          lastSeq: -1,
+          lastSentAt: 0,
+          load: 0,
+          freeBytes: reg.capacityBytes,
+          bytesServed: { edge: 0, parent: 0, peer: 0, client: 0 },
+          heldItems: []
+        }
+      : { ...old, ...reg, lastSeen: now }
+    await this.#store.nodes.put(node.peerId, node)
+    this.#nodes.set(node.peerId, node)
+    this.generation++
+    const rulesChanged = old === undefined || old.role !== node.role || old.region !== node.region ||
+      old.capacityBytes !== node.capacityBytes || old.addrs.join('\n') !== node.addrs.join('\n')
+    if (rulesChanged) await this.onRulesChange()
+    return { node, created: old === undefined }
+  }
+
+  /** Apply a verified heartbeat: 404 for an unregistered node, 409 for one not newer than the last accepted. */
+  async heartbeat (hb: Heartbeat): Promise<NodeRecord> {
+    const old = this.#nodes.get(hb.peerId)
+    if (old === undefined) throw notFound(`node ${hb.peerId} is not registered`)
+    // Order by (sentAt, seq): a replayed or reordered heartbeat is refused, and a restarted node (seq back at 0) is accepted once its clock has moved on.
+    if (hb.sentAt < old.lastSentAt || (hb.sentAt === old.lastSentAt && hb.seq <= old.lastSeq)) {
+      throw conflict('heartbeat is not newer than the last one accepted')
+    }
+    const node: NodeRecord = {
+      ...old,
+      lastSeen: this.#now(),
+      lastSeq: hb.seq,
+      lastSentAt: hb.sentAt,
+      load: hb.load,
+      freeBytes: hb.freeBytes,
+      bytesServed: hb.bytesServed,
+      heldItems: hb.heldItems
+    }
+    await this.#store.nodes.put(node.peerId, node)
+    this.#nodes.set(node.peerId, node)
+    this.generation++
+    return node
+  }
+
+  async drain (peerId: string, drained: boolean): Promise<NodeRecord> {
+    const old = this.#nodes.get(peerId)
+    if (old === undefined) throw notFound(`node ${peerId} is not registered`)
+    const node = { ...old, drained }
+    await this.#store.nodes.put(peerId, node)
+    this.#nodes.set(peerId, node)
+    this.generation++
+    return node
+  }
+
+  regions (): string[] {
+    return [...new Set([...this.#nodes.values()].map(n => n.region))].sort()
+  }
+
+  upCountByRegion (now = this.#now()): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const n of this.#nodes.values()) {
+      out.set(n.region, (out.get(n.region) ?? 0) + (this.isUp(n, now) && !n.drained ? 1 : 0))
+    }
+    return out
+  }
+}

@@ -1,0 +1,44 @@
+/** `POST /v1/accounts` (sign up) and `POST /v1/sessions` (log in). */
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
+import type { MainEnv } from '../auth.ts'
+import type { MainServices } from '../services.ts'
+import { validate, regionSchema } from '../validate.ts'
+import { USERNAME_RE, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from '../limits.ts'
+
+const accountBody = z.strictObject({
+  username: z.string().regex(USERNAME_RE, 'a username is 3–32 of A-Z, a-z, 0-9, _ . -'),
+  password: z.string().min(MIN_PASSWORD_LENGTH, `a password has at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH),
+  region: regionSchema.optional()
+})
+
+const sessionBody = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH)
+})
+
+/** The caller's address for rate limiting; 'local' when there is no socket (in-process requests). */
+function addressOf (c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown'
+  } catch {
+    return 'local'
+  }
+}
+
+export function accountRoutes (s: MainServices): Hono<MainEnv> {
+  const app = new Hono<MainEnv>()
+  app.post('/accounts', validate('json', accountBody), async (c) => {
+    const { username, password, region } = c.req.valid('json')
+    const a = await s.accounts.create(username, password, region)
+    return c.json({ accountId: a.accountId, username: a.username, region: a.region ?? null }, 201)
+  })
+  app.post('/sessions', validate('json', sessionBody), async (c) => {
+    const { username, password } = c.req.valid('json')
+    const session = await s.accounts.login(username, password, addressOf(c))
+    return c.json(session, 201)
+  })
+  return app
+}

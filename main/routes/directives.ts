@@ -1,0 +1,49 @@
+/**
+ * `POST /v1/directives` (a signed list of where to fetch a licensed item)
+ * and `POST /v1/holdings` (a customer peer reports what it holds, so others
+ * of its region may be directed to it).
+ */
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { MainEnv } from '../auth.ts'
+import { requireSession } from '../auth.ts'
+import type { MainServices } from '../services.ts'
+import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
+import { checkLicenseUse } from '../directives.ts'
+import { ApiError } from '../errors.ts'
+
+const directiveBody = z.strictObject({
+  licenseId: licenseIdSchema,
+  clientPeerId: peerIdSchema,
+  region: regionSchema.optional()
+})
+
+const holdingBody = z.strictObject({
+  licenseId: licenseIdSchema,
+  peerId: peerIdSchema,
+  addrs: addrsSchema.min(1),
+  region: regionSchema,
+  complete: z.boolean()
+})
+
+export function directiveRoutes (s: MainServices): Hono<MainEnv> {
+  const app = new Hono<MainEnv>()
+  app.post('/directives', requireSession(s), validate('json', directiveBody), async (c) => {
+    const { licenseId, clientPeerId, region } = c.req.valid('json')
+    const accountId = c.get('accountId')
+    const license = checkLicenseUse(await s.licenses.get(licenseId), accountId, s.now())
+    const account = region === undefined ? await s.accounts.get(accountId) : undefined
+    const r = s.directives.regionFor(region, account?.region)
+    if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
+    const { directive, expiresAt } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
+    return c.json({ directive, expiresAt }, 201)
+  })
+
+  app.post('/holdings', requireSession(s), validate('json', holdingBody), async (c) => {
+    const { licenseId, peerId, addrs, region, complete } = c.req.valid('json')
+    const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
+    const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
+    return c.json({ ok: true, expiresAt })
+  })
+  return app
+}

@@ -1,0 +1,67 @@
+/**
+ * The catalog: `GET /v1/catalog`, `GET /v1/items/:id` (signed manifest),
+ * `POST /v1/items` (admin ingest, streamed), and
+ * `GET /v1/items/:id/chunks/:index` (origin chunks, for registered nodes).
+ */
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { MainEnv } from '../auth.ts'
+import { requireAdmin, requireNode } from '../auth.ts'
+import type { MainServices } from '../services.ts'
+import { validate, itemIdSchema } from '../validate.ts'
+import { badRequest, notFound } from '../errors.ts'
+import { MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_TITLE_LENGTH } from '../limits.ts'
+
+const ingestQuery = z.strictObject({
+  title: z.string().trim().min(1, 'title is required').max(MAX_TITLE_LENGTH),
+  chunkSize: z.string().regex(/^\d{1,9}$/, 'chunkSize is a whole number of bytes').transform(Number)
+    .pipe(z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE)).optional()
+})
+
+const itemParam = z.strictObject({ id: itemIdSchema })
+const chunkParam = z.strictObject({ id: itemIdSchema, index: z.string().regex(/^\d{1,9}$/, 'index is a whole number').transform(Number) })
+
+export function itemRoutes (s: MainServices): Hono<MainEnv> {
+  const app = new Hono<MainEnv>()
+
+  app.get('/catalog', (c) => {
+    return c.json({ items: s.catalog.list().map(i => ({ itemId: i.itemId, title: i.title, size: i.size, chunkSize: i.chunkSize, chunkCount: i.chunkCount })) })
+  })
+
+  app.post('/items', requireAdmin(s), validate('query', ingestQuery), async (c) => {
+    const { title, chunkSize } = c.req.valid('query')
+    const body = c.req.raw.body
+    if (body === null) throw badRequest('send the file as the request body')
+    const length = c.req.header('content-length')
+    let declaredSize: number | undefined
+    if (length !== undefined) {
+      if (!/^\d{1,20}$/.test(length)) throw badRequest('bad Content-Length')
+      declaredSize = Number(length)
+    }
+    const { item, created } = await s.catalog.ingest(body, { title, chunkSize, declaredSize })
+    if (created) s.metrics.itemsIngested.inc()
+    return c.json({ itemId: item.itemId, title: item.title, size: item.size, chunkCount: item.chunkCount, manifest: item.manifest }, created ? 201 : 200)
+  })
+
+  app.get('/items/:id', validate('param', itemParam), (c) => {
+    const { id } = c.req.valid('param')
+    const item = s.catalog.get(id)
+    if (item === undefined) throw notFound(`no item ${id}`)
+    return c.json({ itemId: item.itemId, manifest: item.manifest })
+  })
+
+  app.get('/items/:id/chunks/:index', requireNode(s.registry, s.now), validate('param', chunkParam), async (c) => {
+    const { id, index } = c.req.valid('param')
+    const manifest = s.catalog.manifest(id)
+    if (manifest === undefined) throw notFound(`no item ${id}`)
+    const hash = manifest.chunkHashes[index]
+    if (hash === undefined) throw notFound(`item ${id} has ${manifest.chunkCount} chunks; no chunk ${index}`)
+    const bytes = await s.origin.get(Buffer.from(hash).toString('hex'))
+    // readFile allocates a dedicated ArrayBuffer for a file this size, so the view covers exactly the chunk.
+    return c.body(new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength), 200, {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': 'private, max-age=31536000, immutable'
+    })
+  })
+  return app
+}

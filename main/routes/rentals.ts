@@ -1,0 +1,22 @@
+/** `POST /v1/rentals`: a logged-in customer rents an item and receives its signed license. */
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { MainEnv } from '../auth.ts'
+import { requireSession } from '../auth.ts'
+import type { MainServices } from '../services.ts'
+import { validate, itemIdSchema } from '../validate.ts'
+import { notFound } from '../errors.ts'
+
+const rentalBody = z.strictObject({ itemId: itemIdSchema })
+
+export function rentalRoutes (s: MainServices): Hono<MainEnv> {
+  const app = new Hono<MainEnv>()
+  app.post('/rentals', requireSession(s), validate('json', rentalBody), async (c) => {
+    const { itemId } = c.req.valid('json')
+    if (s.catalog.get(itemId) === undefined) throw notFound(`no item ${itemId}`)
+    const l = await s.licenses.rent(c.get('accountId'), itemId)
+    s.metrics.licensesIssued.inc()
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt }, 201)
+  })
+  return app
+}

@@ -1,0 +1,136 @@
+/**
+ * The signed rules: every registered node by region, the chunk size and
+ * each region's preposition list. Any change to these publishes a new
+ * version; versions only grow, across restarts too (the counter is stored
+ * before a version is served), and rules are re-signed well before they
+ * expire so that no node ever holds only expired rules.
+ */
+import type { Rules, RegionRules, NodeEntry } from '../protocol/types.ts'
+import type { Signer } from '../protocol/keys.ts'
+import { signRules } from '../protocol/documents.ts'
+import { toText } from '../protocol/signing.ts'
+import type { MainStore, RulesState } from './store.ts'
+import type { Registry } from './registry.ts'
+import { RULES_TTL_MS } from './limits.ts'
+
+const RULES_KEY = 'rules'
+
+export class RulesPublisher {
+  readonly #store: MainStore
+  readonly #registry: Registry
+  readonly #signer: Signer
+  readonly #now: () => number
+  readonly chunkSize: number
+  readonly ttlMs: number
+  readonly #preposition = new Map<string, string[]>()
+  #current: RulesState | undefined
+  #rules: Rules | undefined
+  #chain: Promise<unknown> = Promise.resolve()
+  /** Called after each new version is stored. */
+  onPublish: (state: RulesState) => void = () => {}
+
+  constructor (store: MainStore, registry: Registry, signer: Signer, now: () => number, chunkSize: number, ttlMs = RULES_TTL_MS) {
+    this.#store = store
+    this.#registry = registry
+    this.#signer = signer
+    this.#now = now
+    this.chunkSize = chunkSize
+    this.ttlMs = ttlMs
+  }
+
+  /** Load the stored version and preposition lists, then publish the next version (so a restart never reuses a number). */
+  async load (): Promise<void> {
+    for await (const [region, items] of this.#store.preposition.iterator()) this.#preposition.set(region, items)
+    this.#current = await this.#store.meta.get(RULES_KEY) as RulesState | undefined
+    await this.publish()
+  }
+
+  get current (): RulesState {
+    if (this.#current === undefined) throw new Error('rules not loaded')
+    return this.#current
+  }
+
+  get rules (): Rules {
+    if (this.#rules === undefined) throw new Error('rules not loaded')
+    return this.#rules
+  }
+
+  get version (): number {
+    return this.#current?.version ?? 0
+  }
+
+  preposition (region: string): string[] {
+    return this.#preposition.get(region) ?? []
+  }
+
+  async setPreposition (region: string, itemIds: string[]): Promise<RulesState> {
+    return await this.#serial(async () => {
+      if (itemIds.length === 0) {
+        await this.#store.preposition.del(region)
+        this.#preposition.delete(region)
+      } else {
+        await this.#store.preposition.put(region, itemIds)
+        this.#preposition.set(region, itemIds)
+      }
+      return await this.#publishNow()
+    })
+  }
+
+  /** Publish a new version from the current registry and preposition lists. */
+  async publish (): Promise<RulesState> {
+    return await this.#serial(async () => await this.#publishNow())
+  }
+
+  /** Re-sign if more than half of the current rules' lifetime has passed; true if it did. */
+  async refreshIfAging (): Promise<boolean> {
+    const cur = this.#current
+    if (cur !== undefined && this.#now() < cur.issuedAt + this.ttlMs / 2) return false
+    await this.publish()
+    return true
+  }
+
+  async #serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn)
+    this.#chain = run.catch(() => {})
+    return await run
+  }
+
+  #build (version: number, now: number): Rules {
+    const regions = new Map<string, RegionRules>()
+    const regionOf = (name: string): RegionRules => {
+      let r = regions.get(name)
+      if (r === undefined) {
+        r = { name, parents: [], edges: [], preposition: this.#preposition.get(name) ?? [] }
+        regions.set(name, r)
+      }
+      return r
+    }
+    for (const name of this.#preposition.keys()) regionOf(name)
+    const nodes = this.#registry.all().sort((a, b) => a.peerId.localeCompare(b.peerId))
+    for (const n of nodes) {
+      const entry: NodeEntry = { peerId: n.peerId, role: n.role, addrs: n.addrs, capacityBytes: n.capacityBytes }
+      const r = regionOf(n.region)
+      if (n.role === 'parent') r.parents.push(entry)
+      else r.edges.push(entry)
+    }
+    return {
+      version,
+      issuedAt: now,
+      expiresAt: now + this.ttlMs,
+      chunkSize: this.chunkSize,
+      regions: [...regions.values()].sort((a, b) => a.name.localeCompare(b.name))
+    }
+  }
+
+  async #publishNow (): Promise<RulesState> {
+    const now = this.#now()
+    const version = (this.#current?.version ?? 0) + 1
+    const rules = this.#build(version, now)
+    const state: RulesState = { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
+    await this.#store.meta.put(RULES_KEY, state)
+    this.#current = state
+    this.#rules = rules
+    this.onPublish(state)
+    return state
+  }
+}

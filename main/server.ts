@@ -1,0 +1,64 @@
+/**
+ * Put a main instance on a TCP port with @hono/node-server, and close it
+ * gracefully: stop accepting, let requests in flight finish (bounded by
+ * CLOSE_GRACE_MS), then close the database.
+ */
+import { serve, type ServerType } from '@hono/node-server'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { createMain, type Main, type MainOptions } from './app.ts'
+
+/** In-flight requests get this long to finish on shutdown before their connections are cut. */
+export const CLOSE_GRACE_MS = 5_000
+/** Idle keep-alive connections are closed after this: bounds sockets held by clients that went quiet. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000
+/** Headers must arrive within this (slowloris). */
+export const HEADERS_TIMEOUT_MS = 10_000
+
+export interface RunningMain {
+  main: Main
+  server: ServerType
+  url: string
+  host: string
+  port: number
+  close: () => Promise<void>
+}
+
+export async function startMain (opts: MainOptions & { host?: string, port?: number }): Promise<RunningMain> {
+  const main = await createMain(opts)
+  const host = opts.host ?? '127.0.0.1'
+  let server: ServerType
+  let info: AddressInfo
+  try {
+    info = await new Promise<AddressInfo>((resolve, reject) => {
+      server = serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host }, resolve)
+      server.once('error', reject)
+    })
+  } catch (err) {
+    await main.close()
+    throw err
+  }
+  const http = server! as Server
+  http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
+  http.headersTimeout = HEADERS_TIMEOUT_MS
+  const shownHost = host.includes(':') ? `[${host}]` : host
+  let closing: Promise<void> | undefined
+  return {
+    main,
+    server: http,
+    url: `http://${shownHost}:${info.port}`,
+    host,
+    port: info.port,
+    close: async () => {
+      closing ??= (async () => {
+        const done = new Promise<void>(resolve => http.close(() => { resolve() }))
+        http.closeIdleConnections()
+        const timer = setTimeout(() => { http.closeAllConnections() }, CLOSE_GRACE_MS)
+        await done
+        clearTimeout(timer)
+        await main.close()
+      })()
+      await closing
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/** What the route factories are handed: the services of one main instance. */
+import type { Signer } from '../protocol/keys.ts'
+import type { Accounts } from './accounts.ts'
+import type { Catalog } from './catalog.ts'
+import type { Licenses } from './licenses.ts'
+import type { Registry } from './registry.ts'
+import type { RulesPublisher } from './rules.ts'
+import type { Directives } from './directives.ts'
+import type { OriginStore } from './origin.ts'
+import type { MainMetrics } from './metrics.ts'
+import type { Credentials } from './auth.ts'
+
+export interface MainServices extends Credentials {
+  signer: Signer
+  now: () => number
+  catalog: Catalog
+  licenses: Licenses
+  registry: Registry
+  rules: RulesPublisher
+  directives: Directives
+  origin: OriginStore
+  metrics: MainMetrics
+  startedAt: number
+}
