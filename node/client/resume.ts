@@ -143,17 +143,18 @@ export class PartFile {
   /** Read bytes [offset, offset+length) of the item; the caller makes sure the chunks are held. */
   async read (offset: number, length: number): Promise<Buffer> {
     const buf = Buffer.alloc(length)
-    const f = this.file ?? await open(this.outPath, 'r')
-    try {
-      let done = 0
-      while (done < length) {
-        const { bytesRead } = await f.read(buf, done, length - done, offset + done)
-        if (bytesRead === 0) throw new PartFileError(`short read at ${offset + done}`)
-        done += bytesRead
+    const held = this.file
+    if (held !== undefined) {
+      try {
+        await readFully(held, buf, offset)
+        return buf
+      } catch (err) {
+        // closed under us by finish(): the file is now at outPath
+        if (this.file !== undefined) throw err
       }
-    } finally {
-      if (f !== this.file) await f.close()
     }
+    const f = await open(this.outPath, 'r')
+    try { await readFully(f, buf, offset) } finally { await f.close() }
     return buf
   }
 
@@ -175,9 +176,11 @@ export class PartFile {
     if (f === undefined) throw new PartFileError('part file is closed')
     await f.truncate(this.manifest.size)
     await f.sync()
-    await f.close()
-    this.file = undefined
+    // rename while the handle stays open: readers (play, seeding) keep reading through it meanwhile
     await rename(this.partPath, this.outPath)
+    this.complete = true
+    this.file = undefined
+    await f.close()
     await this.journal?.close()
     this.journal = undefined
     await rm(this.journalPath, { force: true })
@@ -191,6 +194,15 @@ export class PartFile {
     await this.journal?.close()
     this.file = undefined
     this.journal = undefined
+  }
+}
+
+async function readFully (f: FileHandle, buf: Buffer, offset: number): Promise<void> {
+  let done = 0
+  while (done < buf.length) {
+    const { bytesRead } = await f.read(buf, done, buf.length - done, offset + done)
+    if (bytesRead === 0) throw new PartFileError(`short read at ${offset + done}`)
+    done += bytesRead
   }
 }
 

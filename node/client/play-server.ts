@@ -1,0 +1,133 @@
+/**
+ * `reelnet play`: the item on a local HTTP port while it downloads, with
+ * the Range semantics media players rely on (RFC 9110: 206 with
+ * Content-Range, 416 with `bytes *\/size`, Accept-Ranges, exact
+ * Content-Length, HEAD). A request moves the chunks it needs to the front of
+ * the download queue (a seek jumps the queue) and reads ahead of itself;
+ * bytes go out only once their chunk is verified and on disk.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Manifest } from '../../protocol/types.ts'
+import type { Scheduler } from './scheduler.ts'
+import type { PartFile } from './resume.ts'
+
+/** Chunks fetched ahead of the one a response is sending: keeps a player's buffer filling. */
+export const READAHEAD_CHUNKS = 8
+/** A response waiting this long for one chunk gives up (the player retries). */
+export const CHUNK_WAIT_TIMEOUT_MS = 60_000
+/** Headers longer than this are refused by node:http itself; a Range header longer than this is not one we parse. */
+export const MAX_RANGE_HEADER = 256
+
+export interface ByteRange { start: number, end: number }
+
+/**
+ * Parse a Range header for an item of `size` bytes: a single range, or
+ * undefined (serve the whole item), or 'unsatisfiable'. Multiple ranges are
+ * answered with the whole item, which RFC 9110 allows.
+ */
+export function parseRange (header: string | undefined, size: number): ByteRange | undefined | 'unsatisfiable' {
+  if (header === undefined || header.length > MAX_RANGE_HEADER) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null) return undefined
+  const [, a = '', b = ''] = m
+  if (a === '' && b === '') return undefined
+  if (a === '') {
+    const n = Number(b)
+    if (n === 0) return 'unsatisfiable'
+    return { start: Math.max(0, size - n), end: size - 1 }
+  }
+  const start = Number(a)
+  if (start >= size) return 'unsatisfiable'
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1)
+  if (end < start) return undefined // syntactically invalid: ignore the header
+  return { start, end }
+}
+
+export function contentTypeOf (title: string): string {
+  const ext = /\.([a-z0-9]+)$/i.exec(title)?.[1]?.toLowerCase()
+  const types: Record<string, string> = { mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', mov: 'video/quicktime', mp3: 'audio/mpeg', ts: 'video/mp2t' }
+  return (ext !== undefined ? types[ext] : undefined) ?? 'application/octet-stream'
+}
+
+export interface PlayServerOptions {
+  manifest: Manifest
+  scheduler: Scheduler
+  part: PartFile
+  port?: number
+  host?: string
+}
+
+export interface PlayServer {
+  server: Server
+  url: string
+  close: () => Promise<void>
+}
+
+export async function startPlayServer (opts: PlayServerOptions): Promise<PlayServer> {
+  const { manifest, scheduler, part } = opts
+  const size = manifest.size
+  const path = `/${encodeURIComponent(manifest.itemId)}`
+
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname !== path && url.pathname !== '/') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; the item is at ${path}\n`)
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n')
+      return
+    }
+    const range = parseRange(req.headers.range, size)
+    const common = { 'accept-ranges': 'bytes', 'content-type': contentTypeOf(manifest.title), 'cache-control': 'no-store' }
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { ...common, 'content-range': `bytes */${size}`, 'content-length': '0' }).end()
+      return
+    }
+    const { start, end } = range ?? { start: 0, end: size - 1 }
+    const length = size === 0 ? 0 : end - start + 1
+    res.writeHead(range === undefined ? 200 : 206, {
+      ...common,
+      'content-length': String(length),
+      ...(range !== undefined ? { 'content-range': `bytes ${start}-${end}/${size}` } : {})
+    })
+    if (req.method === 'HEAD' || length === 0) { res.end(); return }
+    const ac = new AbortController()
+    res.on('close', () => { ac.abort() })
+    const first = Math.floor(start / manifest.chunkSize)
+    const last = Math.floor(end / manifest.chunkSize)
+    for (let i = first; i <= last && !ac.signal.aborted; i++) {
+      if (!scheduler.isStored(i) || !scheduler.isStored(Math.min(last, i + READAHEAD_CHUNKS))) scheduler.prioritize(i, Math.min(manifest.chunkCount - 1, i + READAHEAD_CHUNKS))
+      await scheduler.waitFor(i, AbortSignal.any([ac.signal, AbortSignal.timeout(CHUNK_WAIT_TIMEOUT_MS)]))
+      const chunkStart = i * manifest.chunkSize
+      const from = Math.max(start, chunkStart)
+      const to = Math.min(end, chunkStart + manifest.chunkSize - 1)
+      const bytes = await part.read(from, to - from + 1)
+      if (!res.write(bytes)) await new Promise<void>(resolve => { res.once('drain', resolve); res.once('close', resolve) })
+    }
+    res.end()
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      // headers are out already: cutting the connection is the only honest signal
+      if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('download failed\n')
+      else res.destroy()
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve() })
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return {
+    server,
+    url: `http://${host}:${addr.port}${path}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
