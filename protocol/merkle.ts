@@ -114,6 +114,9 @@ function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
  * `index` of a tree of `count` chunks with root `root` (RFC 9162 §2.1.3.2).
  * Any malformed argument (wrong sizes, index out of range, proof too long or
  * short) simply fails: the inputs usually come from the network.
+ * `count` must come from the signed manifest, as the tree size comes from a
+ * signed tree head in RFC 9162: the root alone does not bind the count (the
+ * proof of chunk 0 of 3 also passes for "chunk 0 of 4" under the same root).
  */
 export function verifyMerkleProof (
   root: Uint8Array, index: number, count: number, chunkHash: Uint8Array, proof: readonly Uint8Array[]
