@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { createSigner, peerIdOf } from './keys.ts'
 import { signDocument } from './signing.ts'
 import {
-  signDirective, signHeartbeat, signLicense, signManifest, signRules,
+  signDirective, signHeartbeat, signHeartbeatRaw, signLicense, signManifest, signRules,
   verifyDirective, verifyHeartbeat, verifyLicense, verifyManifest, verifyRules, peekDocument
 } from './documents.ts'
 import {
@@ -259,6 +259,16 @@ test('a heartbeat verifies by the node\'s PeerId alone, since an Ed25519 PeerId 
   const bytes = signHeartbeat(heartbeat, nodeKey)
   assert.equal(verifyHeartbeat(bytes, { peerId: NODE, now: T }), heartbeat)
   assert.equal(verifyHeartbeat(bytes, { publicKey: nodeKey.publicKey, now: T, impl: 'noble' }), heartbeat)
+})
+
+test('signHeartbeatRaw signs with libp2p\'s 64-byte node key, the same bytes as the seed', async () => {
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const key = await generateKeyPair('Ed25519')
+  const peerId = peerIdOf(key.publicKey.raw)
+  const hb = { ...heartbeat, peerId }
+  const bytes = signHeartbeatRaw(hb, key.raw)
+  assert.equal(bytes, signHeartbeatRaw(hb, key.raw.subarray(0, 32), 'noble'))
+  assert.equal(verifyHeartbeat(bytes, { peerId, now: T }), hb)
 })
 
 test('a heartbeat cannot speak for another node', () => {

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { Directive, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
 import { ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError } from './errors.ts'
 import { bytesEqual } from './encoding.ts'
-import { peerIdOf, publicKeyOfPeerId, type Ed25519Impl, type Signer } from './keys.ts'
+import { createSigner, peerIdOf, publicKeyOfPeerId, type Ed25519Impl, type Signer } from './keys.ts'
 import { openDocument, readEnvelope, signDocument, type TrustedKeys } from './signing.ts'
 import {
   CLOCK_SKEW_MS, HASH_BYTES, MAX_ADDR_LENGTH, MAX_ADDRS_PER_NODE, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE,
@@ -254,6 +254,11 @@ export interface HeartbeatContext {
 export function signHeartbeat (heartbeat: Heartbeat, signer: Signer): Uint8Array {
   if (heartbeat?.peerId !== peerIdOf(signer.publicKey)) throw new MismatchError('heartbeat.peerId must be the PeerId of the signing key')
   return sign('heartbeat', heartbeat, signer)
+}
+
+/** Sign a heartbeat with the node's raw Ed25519 secret (32-byte seed, or libp2p's 64-byte seed + public key). */
+export function signHeartbeatRaw (heartbeat: Heartbeat, secretKey: Uint8Array, impl: Ed25519Impl = 'node'): Uint8Array {
+  return signHeartbeat(heartbeat, createSigner(secretKey, impl))
 }
 
 /**

@@ -125,6 +125,12 @@ test('a malleated signature (S + L) is rejected before verifying, by both implem
   for (let i = 32; i < 64; i++) { bad[i] = Number(twin & 0xffn); twin >>= 8n }
   assert.ok(isCanonicalSignature(sig))
   assert.not.ok(isCanonicalSignature(bad))
+  // The boundary: S = L - 1 is reduced, S = L is not, and neither is 2^256 - 1.
+  const withS = (v: bigint) => { const out = new Uint8Array(64); for (let i = 32; i < 64; i++) { out[i] = Number(v & 0xffn); v >>= 8n } return out }
+  assert.ok(isCanonicalSignature(withS(L - 1n)))
+  assert.not.ok(isCanonicalSignature(withS(L)))
+  assert.not.ok(isCanonicalSignature(withS(2n ** 256n - 1n)))
+  assert.ok(isCanonicalSignature(withS(0n)))
   for (const impl of IMPLS) assert.not.ok(verifySignature(signer.publicKey, msg, bad, impl), impl)
 })
 

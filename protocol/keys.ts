@@ -31,6 +31,8 @@ export interface Signer {
 
 /** The prime order of the Ed25519 base point (RFC 8032's L); a signature's S must be below it. */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n
+/** L as 32 little-endian bytes, for a cheap comparison with S. */
+const L_BYTES = Uint8Array.from({ length: 32 }, (_, i) => Number((L >> BigInt(8 * i)) & 0xffn))
 
 /** ASN.1 prefixes that wrap a raw 32-byte key as PKCS#8 (private) or SPKI (public) DER for node:crypto. */
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
@@ -131,9 +133,13 @@ export function isValidPublicKey (publicKey: Uint8Array): boolean {
 /** True when S (the signature's second half, little-endian) is reduced mod L. */
 export function isCanonicalSignature (signature: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false
-  let s = 0n
-  for (let i = SIGNATURE_BYTES - 1; i >= SIGNATURE_BYTES / 2; i--) s = (s << 8n) | BigInt(signature[i]!)
-  return s < L
+  // Compare S with L from the most significant byte down.
+  for (let i = 31; i >= 0; i--) {
+    const s = signature[32 + i]!
+    const l = L_BYTES[i]!
+    if (s !== l) return s < l
+  }
+  return false
 }
 
 function nodeKeyOf (publicKey: Uint8Array): KeyObject {
