@@ -1,0 +1,85 @@
+/**
+ * `reelnet node`: run a parent or edge of a region.
+ */
+import { bytesFlag, CommandError, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
+
+const usage = `usage: reelnet node --role parent|edge --region R --main URL --data DIR --operator-token T [flags]
+
+Run a parent (holds every item, copied from main) or an edge (fills on
+demand from its region, prepositions what main names) of one region.
+On first start the node creates its key in --data and registers with main.
+Prints 'reelnet node <role> <region> <peerId> listening on <multiaddrs>' when ready.
+
+flags:
+  --role parent|edge      the node's role (required)
+  --region R              its region, e.g. eu-west (required)
+  --main URL              main's base URL, e.g. http://127.0.0.1:8080 (required)
+  --data DIR              data folder: key, chunk store, state (required)
+  --operator-token T      operator token for registration (required; or REELNET_OPERATOR_TOKEN)
+  --listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable, comma-separated)
+  --capacity BYTES        store capacity, e.g. 64GiB (default: parent 1TiB, edge 16GiB)
+  --main-key BASE64URL    pin main's public key (default: the stored one, or fetched once and stored)
+  --heartbeat-ms N        heartbeat interval (default 3000)
+  --rules-poll-ms N       rules and catalog poll interval (default 2000)
+  --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
+  -h, --help              show this help`
+
+export const command: Command = {
+  name: 'node',
+  summary: 'run a parent or edge node of a region',
+  usage,
+  async run (argv) {
+    const { values } = parseFlags(argv, {
+      role: { type: 'string' },
+      region: { type: 'string' },
+      main: { type: 'string' },
+      data: { type: 'string' },
+      'operator-token': { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      capacity: { type: 'string' },
+      'main-key': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'rules-poll-ms': { type: 'string' },
+      'max-upload': { type: 'string' }
+    })
+    const role = values.role
+    if (role !== 'parent' && role !== 'edge') throw new UsageError('--role must be parent or edge')
+    if (values.region === undefined || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(values.region)) throw new UsageError('--region is required: lower-case letters, digits and dashes, at most 32')
+    if (values.main === undefined) throw new UsageError('--main URL is required')
+    try { new URL(values.main) } catch { throw new UsageError(`--main must be a URL, got '${values.main}'`) }
+    if (values.data === undefined) throw new UsageError('--data DIR is required')
+    const operatorToken = values['operator-token'] ?? process.env.REELNET_OPERATOR_TOKEN
+    if (operatorToken === undefined || operatorToken === '') throw new UsageError('--operator-token is required')
+    const listen = (values.listen ?? ['/ip4/127.0.0.1/tcp/0']).flatMap(l => l.split(',')).map(s => s.trim()).filter(s => s !== '')
+    const capacityBytes = bytesFlag('capacity', values.capacity, role === 'parent' ? 1024 ** 4 : 16 * 1024 ** 3)
+    if (capacityBytes < 1024 * 1024) throw new UsageError('--capacity must be at least 1MiB')
+    const heartbeatMs = intFlag('heartbeat-ms', values['heartbeat-ms'], 3000, 100, 600_000)
+    const rulesPollMs = intFlag('rules-poll-ms', values['rules-poll-ms'], 2000, 100, 600_000)
+    const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'].replace(/\/s$/, ''), 0) : undefined
+    if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
+
+    const { startNode } = await import('../../node/run.ts')
+    const log = (line: string): void => { console.error(`[node ${role} ${values.region}] ${line}`) }
+    let node
+    try {
+      node = await startNode({
+        role, region: values.region, mainUrl: values.main, dataDir: values.data, listen, operatorToken, capacityBytes,
+        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, log
+      })
+    } catch (err) {
+      const e = err as Error & { status?: number }
+      if (e.name === 'MainHttpError') throw new CommandError(`main refused: ${e.message}`)
+      if (e.name === 'TypeError' && /fetch failed/.test(e.message)) throw new CommandError(`main is not reachable at ${values.main}`)
+      throw new CommandError(e.message)
+    }
+    console.log(`reelnet node ${role} ${values.region} ${node.peerId} listening on ${node.addrs.join(',')}`)
+    const onSignal = (sig: string): void => {
+      log(`${sig}: shutting down`)
+      void node.stop()
+    }
+    process.once('SIGTERM', () => { onSignal('SIGTERM') })
+    process.once('SIGINT', () => { onSignal('SIGINT') })
+    await node.done
+    return 0
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Filling the store on a miss. A miss for chunk i of an item starts one
+ * fetch of a short run of missing chunks (i and the next few: readahead)
+ * from the best source that has them — a region edge that holds them
+ * (found through the region DHT and have-bitfields), else a parent of the
+ * region, else main's origin. Concurrent misses for the same chunk share
+ * that fetch (request collapsing). Each chunk is verified against the
+ * manifest, stored, and handed to every waiter as soon as it arrives; a
+ * source that fails or sends a bad chunk hands the rest to the next source.
+ */
+import type { PeerId } from '@libp2p/interface'
+import { verifyChunk } from '../protocol/chunking.ts'
+import { itemCid } from '../protocol/cid.ts'
+import type { Manifest, NodeEntry } from '../protocol/types.ts'
+import { fetchChunks } from './chunk-client.ts'
+import { fetchHave } from './have-client.ts'
+import { NoSourceError, penaltyFor } from './errors.ts'
+import type { ReelnetHost } from './host.ts'
+import type { MainClient } from './main-client.ts'
+import { hex, type ChunkStore } from './store/chunk-store.ts'
+
+/** Chunks fetched together on a miss: the missed one plus readahead, so a sequential reader never waits a round trip per chunk. */
+export const FILL_BATCH_CHUNKS = 16
+/** One batch from one source taking longer than this is abandoned to the next source. */
+export const FILL_SOURCE_TIMEOUT_MS = 30_000
+/** How long DHT provider lookups (and have answers) for an item are reused. */
+export const PROVIDER_CACHE_MS = 3_000
+/** A DHT provider lookup is cut off after this long; a region's DHT answers in tens of ms. */
+export const FIND_PROVIDERS_TIMEOUT_MS = 2_000
+/** Origin chunks fetched in parallel per batch (HTTP, one chunk per request). */
+export const ORIGIN_CONCURRENCY = 4
+/** A peer that sent a bad chunk or broke the protocol is skipped for this long. */
+export const BAD_PEER_MS = 10 * 60_000
+
+export type SourceKind = 'edge' | 'parent' | 'origin'
+
+export interface FillStats {
+  bytes: Record<SourceKind, number>
+  bySource: Record<string, number>
+  failures: number
+  collapsed: number
+}
+
+interface Waiter { resolve: (b: Uint8Array) => void, reject: (e: Error) => void, promise: Promise<Uint8Array> }
+
+export interface FillerOptions {
+  host: ReelnetHost
+  store: ChunkStore
+  main: MainClient
+  selfPeerId: string
+  role: 'parent' | 'edge'
+  /** The region's parents and edges in the current rules. */
+  regionMembers: () => { parents: NodeEntry[], edges: NodeEntry[] }
+  /** Stops every fetch at shutdown. */
+  signal: AbortSignal
+  log?: (msg: string) => void
+  /** A chunk of this item was stored (edges announce the item in the DHT). */
+  onStored?: (manifest: Manifest, index: number) => void
+}
+
+interface Source { kind: SourceKind, id: string, peer?: NodeEntry, has?: (i: number) => boolean }
+
+export class Filler {
+  readonly stats: FillStats = { bytes: { edge: 0, parent: 0, origin: 0 }, bySource: {}, failures: 0, collapsed: 0 }
+  private readonly pending = new Map<string, Waiter>()
+  private readonly badPeers = new Map<string, number>()
+  private readonly providerCache = new Map<string, { at: number, edges: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> }>()
+
+  constructor (private readonly opts: FillerOptions) {}
+
+  /** Chunks being fetched right now. */
+  get inFlight (): number { return this.pending.size }
+
+  /** The verified bytes of chunk `index`, from the store or fetched. */
+  async get (manifest: Manifest, index: number, signal: AbortSignal): Promise<Uint8Array> {
+    const hash = manifest.chunkHashes[index]
+    if (hash === undefined) throw new RangeError(`chunk ${index} out of range for ${manifest.itemId}`)
+    const stored = await this.opts.store.get(hash)
+    if (stored !== null) return stored
+    const key = `${manifest.itemId}:${index}`
+    let w = this.pending.get(key)
+    if (w !== undefined) this.stats.collapsed++
+    else {
+      const batch = [index]
+      for (let i = index + 1; i < manifest.chunkCount && batch.length < FILL_BATCH_CHUNKS; i++) {
+        const h = manifest.chunkHashes[i]!
+        if (this.opts.store.has(h) || this.pending.has(`${manifest.itemId}:${i}`)) break
+        batch.push(i)
+      }
+      for (const i of batch) this.pending.set(`${manifest.itemId}:${i}`, deferred())
+      w = this.pending.get(key)!
+      void this.fetchBatch(manifest, batch)
+    }
+    return await raceSignal(w.promise, signal)
+  }
+
+  private settle (manifest: Manifest, index: number, bytes: Uint8Array | Error): void {
+    const key = `${manifest.itemId}:${index}`
+    const w = this.pending.get(key)
+    if (w === undefined) return
+    this.pending.delete(key)
+    if (bytes instanceof Error) w.reject(bytes)
+    else w.resolve(bytes)
+  }
+
+  private isBad (peerId: string): boolean {
+    const until = this.badPeers.get(peerId)
+    return until !== undefined && until > Date.now()
+  }
+
+  /** Region edges (not us) that hold some of the item, with their bitfields; from the DHT, cached briefly. */
+  private async edgeHolders (manifest: Manifest): Promise<Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }>> {
+    const cached = this.providerCache.get(manifest.itemId)
+    if (cached !== undefined && Date.now() - cached.at < PROVIDER_CACHE_MS) return cached.edges
+    const { edges } = this.opts.regionMembers()
+    const byId = new Map(edges.filter(e => e.peerId !== this.opts.selfPeerId && !this.isBad(e.peerId)).map(e => [e.peerId, e]))
+    const found = new Set<string>()
+    if (byId.size > 0) {
+      const signal = AbortSignal.any([this.opts.signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)])
+      try {
+        for await (const evt of this.opts.host.services.dht.findProviders(itemCid(manifest.merkleRoot), { signal })) {
+          if (evt.name === 'PROVIDER') {
+            for (const p of evt.providers) {
+              const id = (p.id as PeerId).toString()
+              if (byId.has(id)) found.add(id)
+            }
+            if (found.size >= byId.size) break
+          }
+        }
+      } catch { /* timeout or empty DHT: fall back to parents */ }
+    }
+    const holders: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> = []
+    await Promise.all([...found].map(async id => {
+      const peer = byId.get(id)!
+      try {
+        const bits = await fetchHave(this.opts.host, peer, { itemId: manifest.itemId }, { signal: this.opts.signal })
+        if (bits !== null && bits.length === manifest.chunkCount) holders.push({ peer, bits })
+      } catch { /* unreachable edge */ }
+    }))
+    this.providerCache.set(manifest.itemId, { at: Date.now(), edges: holders })
+    return holders
+  }
+
+  private async sourcesFor (manifest: Manifest, batch: number[]): Promise<Source[]> {
+    const sources: Source[] = []
+    if (this.opts.role === 'edge') {
+      const holders = await this.edgeHolders(manifest)
+      holders.sort((a, b) => batch.filter(i => b.bits.get(i)).length - batch.filter(i => a.bits.get(i)).length)
+      for (const h of holders) sources.push({ kind: 'edge', id: h.peer.peerId, peer: h.peer, has: i => h.bits.get(i) })
+      for (const p of this.opts.regionMembers().parents) {
+        if (p.peerId !== this.opts.selfPeerId && !this.isBad(p.peerId)) sources.push({ kind: 'parent', id: p.peerId, peer: p })
+      }
+    }
+    sources.push({ kind: 'origin', id: 'origin' })
+    return sources
+  }
+
+  private async deliver (manifest: Manifest, index: number, bytes: Uint8Array, source: Source): Promise<void> {
+    verifyChunk(manifest, index, bytes)
+    // a copy: the frame's buffer may be a view into a larger receive buffer
+    const own = Uint8Array.from(bytes)
+    try {
+      await this.opts.store.put(manifest.chunkHashes[index]!, own)
+      this.opts.onStored?.(manifest, index)
+    } catch (err) {
+      this.opts.log?.(`chunk ${manifest.itemId}#${index} not stored: ${(err as Error).message}`)
+    }
+    this.stats.bytes[source.kind] += own.length
+    this.stats.bySource[source.id] = (this.stats.bySource[source.id] ?? 0) + own.length
+    this.settle(manifest, index, own)
+  }
+
+  private async fetchBatch (manifest: Manifest, batch: number[]): Promise<void> {
+    let remaining = new Set(batch)
+    let lastError: Error | undefined
+    try {
+      const sources = await this.sourcesFor(manifest, batch)
+      for (const source of sources) {
+        if (remaining.size === 0) break
+        if (this.opts.signal.aborted) break
+        const want = [...remaining].filter(i => source.has?.(i) ?? true)
+        if (want.length === 0) continue
+        const signal = AbortSignal.any([this.opts.signal, AbortSignal.timeout(FILL_SOURCE_TIMEOUT_MS)])
+        try {
+          if (source.kind === 'origin') {
+            await this.fromOrigin(manifest, want, source, remaining, signal)
+          } else {
+            await fetchChunks(this.opts.host, source.peer!, { itemId: manifest.itemId, indexes: want }, {
+              signal,
+              onChunk: async (i, bytes) => { await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
+            })
+          }
+        } catch (err) {
+          lastError = err as Error
+          this.stats.failures++
+          if (source.kind !== 'origin') {
+            const p = penaltyFor(err)
+            if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, Date.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
+            this.providerCache.delete(manifest.itemId)
+          }
+          this.opts.log?.(`fill ${manifest.itemId} [${want[0]}..] from ${source.kind} ${source.id.slice(-8)} failed (${(err as Error).name}: ${(err as Error).message}); ${remaining.size} chunks to the next source`)
+        }
+        remaining = new Set([...remaining].filter(i => this.pending.has(`${manifest.itemId}:${i}`)))
+      }
+    } catch (err) {
+      lastError = err as Error
+    }
+    for (const i of remaining) {
+      this.settle(manifest, i, new NoSourceError(`no source could provide chunk ${i} of ${manifest.itemId}${lastError !== undefined ? `: ${lastError.message}` : ''}`))
+    }
+  }
+
+  private async fromOrigin (manifest: Manifest, want: number[], source: Source, remaining: Set<number>, signal: AbortSignal): Promise<void> {
+    let next = 0
+    let firstError: Error | undefined
+    const worker = async (): Promise<void> => {
+      while (next < want.length && firstError === undefined) {
+        const i = want[next++]!
+        try {
+          const bytes = await this.opts.main.getOriginChunk(manifest.itemId, i, { signal })
+          await this.deliver(manifest, i, bytes, source)
+          remaining.delete(i)
+        } catch (err) {
+          firstError ??= err as Error
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(ORIGIN_CONCURRENCY, want.length) }, worker))
+    if (firstError !== undefined) throw firstError
+  }
+
+  /** Is every chunk of the item in the store? */
+  isComplete (manifest: Manifest): boolean {
+    return manifest.chunkHashes.every(h => this.opts.store.has(h))
+  }
+
+  /** Missing chunk indexes of an item. */
+  missing (manifest: Manifest): number[] {
+    const out: number[] = []
+    manifest.chunkHashes.forEach((h, i) => { if (!this.opts.store.has(h)) out.push(i) })
+    return out
+  }
+}
+
+function deferred (): Waiter {
+  let resolve!: (b: Uint8Array) => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej })
+  promise.catch(() => {})
+  return { resolve, reject, promise }
+}
+
+async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(v => { signal.removeEventListener('abort', onAbort); resolve(v) }, e => { signal.removeEventListener('abort', onAbort); reject(e) })
+  })
+}
+
+export { hex }
