@@ -1,0 +1,221 @@
+/**
+ * `reelnet get ITEM`: download a rented item from the network, verified,
+ * resumable, from several sources at once; serve it to other licensed peers
+ * of the region meanwhile (and afterwards with --seed).
+ */
+import { basename, resolve } from 'node:path'
+import { parseFlags, bytesFlag, UsageError, CommandError, type Command } from '../command.ts'
+import type { SchedulerEvent } from '../../node/client/scheduler.ts'
+import type { Customer } from '../../node/client/customer.ts'
+import type { Progress } from '../../node/client/progress.ts'
+
+/** cli/session.ts (the main helper's): imported by name so this file type-checks while it is being written. */
+const SESSION_MODULE = '../session.ts'
+
+const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent] [--max-upload B/s] [--json | --quiet]
+
+Download ITEM (an itemId from 'reelnet catalog') for the logged-in customer.
+main is asked for a directive (a signed list of edges, parents and peers of
+your region); chunks come from several of them at once, each verified
+against the signed manifest before it is written. A bad chunk is dropped
+and its sender avoided; a dead or stalled source is replaced. The file is
+written to FILE.part and renamed to FILE only once every chunk is verified
+and the Merkle root matches; an interrupted download (even by SIGKILL)
+resumes where it stopped. While it runs, the client serves the chunks it
+holds to other licensed peers of its region.
+
+flags:
+  -o, --output FILE     where to write (default: ./<title>, else ./<ITEM>)
+  --rent                rent ITEM first (else the license from 'reelnet rent' is used)
+  --seed                after the download, keep serving it until the license expires (Ctrl-C stops)
+  --max-upload B/s      cap on what this client uploads to peers, e.g. 2MiB (default: none)
+  --region R            the region to download in (default: the account's)
+  --listen ADDR         libp2p listen address (default /ip4/127.0.0.1/tcp/0)
+  --json                progress and the summary as JSON lines on stdout
+  --quiet               print nothing but errors
+  -h, --help            show this help
+
+Session and license come from the config folder ($REELNET_CONFIG_DIR, else
+~/.config/reelnet): run 'reelnet login' and 'reelnet rent ITEM' first.`
+
+export interface CustomerSession {
+  mainUrl: string
+  token: string
+  mainKey: Uint8Array
+  region?: string
+  configDir: string
+}
+
+export interface LicenseRef { licenseId: string, expiresAt: number }
+
+/** Read the logged-in session (cli/session.ts, owned by the main helper), normalised to what the client needs. */
+export async function loadCustomerSession (): Promise<CustomerSession> {
+  const mod = await import(SESSION_MODULE) as Record<string, unknown>
+  const load = mod.loadSession as (() => Promise<Record<string, unknown>> | Record<string, unknown>) | undefined
+  if (typeof load !== 'function') throw new CommandError('this build has no session support (cli/session.ts)')
+  let s: Record<string, unknown> | undefined
+  try { s = await load() } catch (err) { throw new CommandError((err as Error).message) }
+  if (s === undefined || s === null) throw new CommandError('not logged in: run reelnet login --main URL --user U --password P')
+  const mainUrl = s.mainUrl
+  const token = s.token
+  if (typeof mainUrl !== 'string' || typeof token !== 'string') throw new CommandError('not logged in: run reelnet login --main URL --user U --password P')
+  const mainKey = await keyBytes(s.mainKey ?? s.mainPublicKey)
+  const configDir = typeof s.configDir === 'string' ? s.configDir : configDirOf()
+  return { mainUrl, token, mainKey, region: typeof s.region === 'string' ? s.region : undefined, configDir }
+}
+
+async function keyBytes (k: unknown): Promise<Uint8Array> {
+  if (k instanceof Uint8Array) return k
+  if (typeof k === 'string') {
+    const { fromBase64url } = await import('../../protocol/encoding.ts')
+    const clean = k.includes(':') ? k.slice(k.lastIndexOf(':') + 1) : k
+    const bytes = /^[0-9a-f]{64}$/i.test(clean) ? Buffer.from(clean, 'hex') : fromBase64url(clean, 64)
+    if (bytes.length === 32) return bytes
+  }
+  if (typeof k === 'object' && k !== null && 'publicKey' in k) return await keyBytes((k as { publicKey: unknown }).publicKey)
+  throw new CommandError('the session has no pinned main key: run reelnet login again')
+}
+
+function configDirOf (): string {
+  const env = process.env.REELNET_CONFIG_DIR
+  if (env !== undefined && env !== '') return resolve(env)
+  const base = process.env.XDG_CONFIG_HOME ?? resolve(process.env.HOME ?? '.', '.config')
+  return resolve(base, 'reelnet')
+}
+
+/** The license for `itemId`: rented now with `rent`, else the one `reelnet rent` kept. */
+export async function licenseFor (session: CustomerSession, itemId: string, rent: boolean, signal?: AbortSignal): Promise<LicenseRef> {
+  const { MainApi } = await import('../../node/client/main-api.ts')
+  if (rent) {
+    const api = new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey })
+    const r = await api.rent(itemId, { signal })
+    return { licenseId: r.licenseId, expiresAt: r.expiresAt }
+  }
+  const mod = await import(SESSION_MODULE) as Record<string, unknown>
+  for (const name of ['loadLicense', 'findLicense', 'getLicense', 'licenseFor']) {
+    const f = mod[name]
+    if (typeof f !== 'function') continue
+    const l = await (f as (id: string) => unknown)(itemId) as Record<string, unknown> | undefined | null
+    if (l !== undefined && l !== null && typeof l.licenseId === 'string') {
+      const expiresAt = typeof l.expiresAt === 'number' ? l.expiresAt : Number.MAX_SAFE_INTEGER
+      if (expiresAt <= Date.now()) throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
+      return { licenseId: l.licenseId, expiresAt }
+    }
+  }
+  throw new CommandError(`no license for ${itemId}: run reelnet rent ${itemId}, or pass --rent`)
+}
+
+/** Map the client's typed errors to one line for the user. */
+export function commandErrorOf (err: unknown): Error {
+  const e = err as Error & { status?: number, code?: string }
+  if (e.name === 'UsageError' || e.name === 'CommandError') return e
+  if (e.name === 'MainApiError') {
+    if (e.status === 401) return new CommandError('your session has expired: run reelnet login again')
+    return new CommandError(e.message)
+  }
+  if (e.name === 'NoSourcesError') return new CommandError(`download stopped: ${e.message}`)
+  if (e.name === 'ExpiredError' || e.name === 'InvalidSignatureError' || e.name === 'MismatchError') return new CommandError(`main sent a document that does not verify: ${e.message}`)
+  return new CommandError(e.message)
+}
+
+/** One AbortController for Ctrl-C and SIGTERM; the returned function removes the handlers. */
+export function interruptSignal (): { signal: AbortSignal, dispose: () => void, which: () => string | undefined } {
+  const ac = new AbortController()
+  let got: string | undefined
+  const on = (sig: string) => () => { got = sig; ac.abort(new Error(`stopped by ${sig}`)) }
+  const onInt = on('SIGINT')
+  const onTerm = on('SIGTERM')
+  process.once('SIGINT', onInt)
+  process.once('SIGTERM', onTerm)
+  return { signal: ac.signal, which: () => got, dispose: () => { process.off('SIGINT', onInt); process.off('SIGTERM', onTerm) } }
+}
+
+export const command: Command = {
+  name: 'get',
+  summary: 'download a rented item from the network, verified',
+  usage,
+  async run (argv) {
+    const { values, positionals } = parseFlags(argv, {
+      output: { type: 'string', short: 'o' },
+      rent: { type: 'boolean' },
+      seed: { type: 'boolean' },
+      'max-upload': { type: 'string' },
+      region: { type: 'string' },
+      listen: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' }
+    }, true)
+    if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet get --help)')
+    const itemId = positionals[0] as string
+    if (!/^[\x21-\x7e]{1,128}$/.test(itemId)) throw new UsageError(`'${itemId}' is not an item id`)
+    if (values.json === true && values.quiet === true) throw new UsageError('--json and --quiet do not go together')
+    const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
+    if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
+
+    const { Customer: CustomerClass } = await import('../../node/client/customer.ts')
+    const { Progress: ProgressClass, chooseMode } = await import('../../node/client/progress.ts')
+    const session = await loadCustomerSession()
+    const stop = interruptSignal()
+    let customer: Customer | undefined
+    let progress: Progress | undefined
+    const mode = chooseMode({ json: values.json, quiet: values.quiet }, process.stderr.isTTY === true)
+    const events: SchedulerEvent[] = []
+    try {
+      const license = await licenseFor(session, itemId, values.rent === true, stop.signal)
+      const { MainApi } = await import('../../node/client/main-api.ts')
+      const outPath = resolve(values.output ?? await defaultOutput(new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey }), itemId, stop.signal))
+      customer = await CustomerClass.start({
+        mainUrl: session.mainUrl,
+        token: session.token,
+        mainKey: session.mainKey,
+        itemId,
+        licenseId: license.licenseId,
+        licenseExpiresAt: license.expiresAt,
+        outPath,
+        keyDir: session.configDir,
+        region: values.region ?? session.region,
+        listen: values.listen !== undefined ? [values.listen] : undefined,
+        maxUpload,
+        signal: stop.signal,
+        onEvent: e => { if (e.type !== 'chunk') events.push(e); progress?.event(e) },
+        log: line => { if (mode !== 'quiet' && mode !== 'json') process.stderr.write(`${line}\n`) }
+      })
+      const c = customer
+      progress = new ProgressClass({ mode, label: basename(outPath), stats: () => c.scheduler.stats() })
+      if (mode === 'json') {
+        progress.json({ type: 'start', itemId, peerId: c.peerId, region: c.region, output: outPath, size: c.manifest.size, chunkCount: c.manifest.chunkCount, resumedChunks: c.part.resumed.length, addrs: c.host.getMultiaddrs().map((a: { toString: () => string }) => a.toString()) })
+      }
+      progress.start()
+      await c.download()
+      progress.stop({ ok: true })
+      if (mode !== 'json' && mode !== 'quiet') process.stderr.write(`wrote ${outPath}\n`)
+      if (values.seed === true && !stop.signal.aborted) {
+        if (mode === 'json') progress.json({ type: 'seeding', peerId: c.peerId, until: license.expiresAt })
+        else if (mode !== 'quiet') process.stderr.write(`seeding ${itemId} to licensed peers of ${c.region} until ${new Date(license.expiresAt).toISOString()} (Ctrl-C stops)\n`)
+        await c.seed(stop.signal)
+        if (mode === 'json') progress.json({ type: 'seeded', servedBytes: c.seeder.servedBytes })
+        else if (mode !== 'quiet') process.stderr.write(`served ${(c.seeder.servedBytes / 1048576).toFixed(1)} MiB to peers\n`)
+      }
+      return 0
+    } catch (err) {
+      progress?.stop({ ok: false, message: (err as Error).message })
+      if (stop.signal.aborted) {
+        if (mode !== 'quiet') process.stderr.write(`\nstopped; run the same command again to resume\n`)
+        return stop.which() === 'SIGTERM' ? 143 : 130
+      }
+      throw commandErrorOf(err)
+    } finally {
+      stop.dispose()
+      await customer?.stop()
+    }
+  }
+}
+
+async function defaultOutput (api: { manifest: (id: string, o: { signal?: AbortSignal }) => Promise<{ manifest: { title: string } }> }, itemId: string, signal: AbortSignal): Promise<string> {
+  try {
+    const { manifest } = await api.manifest(itemId, { signal })
+    const name = manifest.title.replace(/[/\\\0]/g, '_').replace(/^\.+/, '').trim()
+    if (name !== '' && name.length <= 200) return name
+  } catch { /* fall back to the id; Customer.start reports main's error properly */ }
+  return itemId.replace(/[/\\]/g, '_')
+}
