@@ -1,0 +1,57 @@
+/** `reelnet rent ITEM`: rent an item; the signed license is verified and kept in the config folder. */
+import { parseFlags, UsageError, CommandError, type Command } from '../command.ts'
+import { callMain } from '../http.ts'
+import { loadSession, saveLicense } from '../session.ts'
+import { verifyLicense } from '../../protocol/documents.ts'
+import { fromText } from '../../protocol/signing.ts'
+import { fromBase64url } from '../../protocol/encoding.ts'
+import type { CatalogItem } from './catalog.ts'
+
+const usage = `usage: reelnet rent ITEM [--json]
+
+Rent ITEM (an itemId, or a title from 'reelnet catalog') as the logged-in
+customer. main's signed license is checked against the pinned key and kept
+under licenses/ in the config folder; 'reelnet get ITEM' then downloads it.
+
+flags:
+  --json       print the license as JSON
+  -h, --help   show this help`
+
+/** Resolve an itemId or an exact (case-insensitive) title to an itemId. */
+async function resolveItem (mainUrl: string, item: string): Promise<string> {
+  if (/^[0-9a-f]{32}$/.test(item)) return item
+  const { items } = await callMain<{ items: CatalogItem[] }>(mainUrl, 'GET', '/v1/catalog', { what: 'fetch the catalog' })
+  const matches = items.filter(i => i.title.toLowerCase() === item.toLowerCase())
+  if (matches.length === 1) return matches[0]!.itemId
+  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; rent by itemId (see reelnet catalog)`)
+  throw new CommandError(`no item '${item}' in the catalog (see reelnet catalog)`)
+}
+
+export const command: Command = {
+  name: 'rent',
+  summary: 'rent an item and receive its signed license',
+  usage,
+  async run (argv) {
+    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' } }, true)
+    if (positionals.length !== 1) throw new UsageError('usage: reelnet rent ITEM')
+    const session = await loadSession()
+    const itemId = await resolveItem(session.mainUrl, positionals[0]!)
+    const r = await callMain<{ licenseId: string, license: string, expiresAt: number }>(session.mainUrl, 'POST', '/v1/rentals', {
+      json: { itemId }, token: session.token, what: `rent ${itemId}`
+    })
+    let license
+    try {
+      license = verifyLicense(fromText(r.license), { publicKey: fromBase64url(session.mainKey), now: Date.now(), itemId, accountId: session.accountId, licenseId: r.licenseId })
+    } catch (err) {
+      throw new CommandError(`main's license does not verify against the pinned key: ${(err as Error).message}`)
+    }
+    const path = await saveLicense({ licenseId: license.licenseId, itemId, license: r.license, expiresAt: license.expiresAt, mainUrl: session.mainUrl })
+    if (values.json === true) {
+      console.log(JSON.stringify({ licenseId: license.licenseId, itemId, expiresAt: license.expiresAt, license: r.license, path }, null, 2))
+    } else {
+      console.log(`rented ${itemId} until ${new Date(license.expiresAt).toISOString()} (license ${license.licenseId})`)
+      console.log(`license kept in ${path}; next: reelnet get ${itemId}`)
+    }
+    return 0
+  }
+}
