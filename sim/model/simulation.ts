@@ -1,0 +1,696 @@
+/**
+ * The model: requests arrive, main answers each with a directive ranked by
+ * protocol's rankPeers, the client pulls chunks from the directive's sources
+ * through each sender's uplink queue, edges fill on miss (and on
+ * prepositioning) under protocol's eviction policy, clients seed what they
+ * hold while online and licensed, and clients come and go.
+ *
+ * Transfers are modelled per chunk: a chunk sent by node s to node r starts
+ * when the request reaches s and s's uplink is free (uplinks are FIFO
+ * queues: `upFree[s]` is when the last queued chunk leaves), takes
+ * size/uplink, then needs r's downlink (another FIFO) and one latency more.
+ * Each chunk is one event, at its arrival.
+ */
+import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
+import { createEvictionPolicy } from './eviction-shim.ts'
+import { EventQueue } from '../engine/queue.ts'
+import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
+import type { Scenario } from '../scenario.ts'
+import { Catalog } from './catalog.ts'
+import { rankSources, type SourceCandidate } from './directive.ts'
+import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
+import { Samples, Series, Totals } from './metrics.ts'
+import { ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
+
+// event kinds
+const EV_ARRIVAL = 0
+const EV_SPIKE_ARRIVAL = 1
+const EV_FLASH = 2
+const EV_DL_START = 3
+const EV_CHUNK = 4
+const EV_REFRESH = 5
+const EV_CHURN = 6
+const EV_SAMPLE = 7
+const EV_PREPOSITION = 8
+const EV_RELEASE = 9
+
+/** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
+export const RAREST_SAMPLES = 4
+/** A download that finds no source holding any chunk it needs looks again after this long (seconds). */
+export const STALL_RETRY_SECONDS = 1
+/** Random picks from an item's holder list per directive, as a multiple of the sources wanted. */
+export const PEER_SAMPLE_FACTOR = 2
+/** Kademlia resolves about this many bits of the key per hop (log2(n)/4 hops: α = 3 parallel lookups, 16-wide buckets). */
+export const DHT_BITS_PER_HOP = 4
+/** A source's load for ranking: its queued upload seconds over this horizon, capped at 1. */
+export const LOAD_HORIZON_SECONDS = 10
+/** The run checks its progress (and the callback) every this many events. */
+export const PROGRESS_EVERY = 1 << 16
+
+export interface SimOptions {
+  /** Called every PROGRESS_EVERY events with the simulated time (s) and events processed. */
+  onProgress?: (simSeconds: number, events: number) => void
+  /** Called at each edge request with the policy's answer (for the policy-identity test). */
+  onEdgeRequest?: (edge: number, item: number, hit: boolean) => void
+}
+
+export class Simulation {
+  readonly s: Scenario
+  readonly seed: number
+  readonly world: World
+  readonly catalog: Catalog
+  readonly q = new EventQueue()
+  readonly dl: Downloads
+  readonly totals = new Totals()
+  readonly series = new Series()
+  readonly downloadTimes = new Samples()
+  readonly startupDelays = new Samples()
+  readonly end: number
+  events = 0
+
+  private readonly rngArrivals: Rng
+  private readonly rngItems: Rng
+  private readonly rngClients: Rng
+  private readonly rngChurn: Rng
+  private readonly rngChunks: Rng
+  private readonly rngPeers: Rng
+  private readonly rngSpike: Rng
+  private readonly zipf: Zipf
+  private readonly opts: SimOptions
+
+  // per-client columns
+  private readonly clientDl: Int32Array
+  private readonly pendingOffline: Uint8Array
+  private readonly keep: number
+  private readonly heldItem: Int32Array
+  private readonly heldUntil: Float64Array
+  private readonly heldNext: Uint8Array
+  /** Online clients of each region, as a list with positions (O(1) pick, add, remove). */
+  private readonly onlineList: Int32Array
+  private readonly onlinePos: Int32Array
+  private readonly onlineCount: Int32Array
+  private onlineTotal = 0
+
+  // infrastructure state
+  private readonly policies: Array<EvictionPolicy<number>> = []
+  /** edge·items + item → the fill download in flight. */
+  private readonly edgeFill = new Map<number, number>()
+  /** parent·items + item → 1 once the parent holds the item. */
+  private readonly parentHas: Uint8Array
+  private readonly parentFill = new Map<number, number>()
+  /** region·items + item → clients that hold it or are fetching it (pruned lazily). */
+  private readonly holders = new Map<number, number[]>()
+  /** region·items + item → per chunk, how many region downloads have requested it (rarest-first). */
+  private readonly swarm = new Map<number, Int32Array>()
+  /** Requests per item since the last preposition plan, per region. */
+  private readonly demand: Array<Map<number, number>>
+
+  private readonly penalty = new Float64Array(4)
+  private readonly window: number
+  private readonly startupChunks: number
+  private readonly peerAssist: boolean
+  private readonly licenseSeconds: number
+  private readonly maxSources: number
+  private readonly refresh: number
+  private readonly maxRate: number
+  private readonly dhtDelay: number
+  private lastRow: number[] = []
+
+  constructor (s: Scenario, seed: number, opts: SimOptions = {}) {
+    this.s = s
+    this.seed = seed
+    this.opts = opts
+    this.world = new World(s, seed)
+    this.catalog = new Catalog(s, seed)
+    this.end = s.durationHours * 3600
+    this.maxSources = s.directive.maxSources
+    this.refresh = s.directive.refreshSeconds
+    this.dl = new Downloads(this.maxSources + 1)
+    this.rngArrivals = createStream(seed, 'arrivals')
+    this.rngItems = createStream(seed, 'items')
+    this.rngClients = createStream(seed, 'clients')
+    this.rngChurn = createStream(seed, 'churn')
+    this.rngChunks = createStream(seed, 'chunks')
+    this.rngPeers = createStream(seed, 'peers')
+    this.rngSpike = createStream(seed, 'spike')
+    this.zipf = new Zipf(s.catalog.items, s.catalog.zipfAlpha)
+
+    const w = this.world
+    const nc = w.clientCount
+    this.clientDl = new Int32Array(nc).fill(-1)
+    this.pendingOffline = new Uint8Array(nc)
+    this.keep = s.peerAssist.keepItems
+    this.heldItem = new Int32Array(nc * this.keep).fill(-1)
+    this.heldUntil = new Float64Array(nc * this.keep)
+    this.heldNext = new Uint8Array(nc)
+    this.onlineList = new Int32Array(nc)
+    this.onlinePos = new Int32Array(nc).fill(-1)
+    this.onlineCount = new Int32Array(w.regions)
+    this.demand = Array.from({ length: w.regions }, () => new Map<number, number>())
+
+    const items = this.catalog.count
+    for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
+    this.parentHas = new Uint8Array(w.regions * w.parentsPerRegion * items)
+    for (let i = 0; i < items; i++) {
+      if (this.catalog.releasedAt[i] === 0) for (let p = 0; p < w.regions * w.parentsPerRegion; p++) this.parentHas[p * items + i] = 1
+    }
+
+    this.penalty[ROLE_PARENT] = s.download.parentPenaltyMs / 1000
+    this.penalty[ROLE_ORIGIN] = s.download.parentPenaltyMs / 1000
+    this.penalty[ROLE_EDGE] = s.download.edgePenaltyMs / 1000
+    this.penalty[ROLE_CLIENT] = s.download.peerPenaltyMs / 1000
+    this.window = s.download.window
+    this.startupChunks = s.download.startupChunks
+    this.peerAssist = s.peerAssist.enabled
+    this.licenseSeconds = s.peerAssist.licenseHours * 3600
+    const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
+    this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
+
+    const wl = s.workload
+    this.maxRate = wl.type === 'poisson' ? wl.requestsPerHour / 3600 * (1 + (wl.diurnal?.amplitude ?? 0)) : 0
+    this.init()
+  }
+
+  private init (): void {
+    const s = this.s; const w = this.world; const q = this.q
+    // who is online at the start: churn's stationary share, else everyone
+    const churn = s.churn
+    const pOnline = churn === undefined ? 1 : churn.meanOnlineMinutes / (churn.meanOnlineMinutes + churn.meanOfflineMinutes)
+    for (let c = 0; c < w.clientCount; c++) {
+      const on = churn === undefined || this.rngChurn.next() < pOnline
+      if (on) this.setOnline(c)
+      else w.online[w.firstClient + c] = 0
+      if (churn !== undefined) q.push(exponential(this.rngChurn, (on ? churn.meanOnlineMinutes : churn.meanOfflineMinutes) * 60), EV_CHURN, c)
+    }
+    const wl = s.workload
+    if (wl.type === 'poisson') {
+      q.push(exponential(this.rngArrivals, 1 / this.maxRate), EV_ARRIVAL)
+      if (wl.spike !== undefined) {
+        q.push(wl.spike.atHour * 3600, EV_RELEASE, wl.spike.item)
+      }
+    } else {
+      q.push(wl.atSeconds, EV_FLASH, wl.item)
+    }
+    if (s.preposition?.enabled === true) q.push(s.preposition.intervalMinutes * 60, EV_PREPOSITION)
+    this.lastRow = this.row(0)
+    q.push(Math.min(s.sampleIntervalSeconds, this.end), EV_SAMPLE)
+  }
+
+  /** Process events up to the scenario's end (or maxEvents). */
+  run (): void {
+    const q = this.q; const end = this.end
+    const maxEvents = this.s.maxEvents ?? Infinity
+    let nextProgress = PROGRESS_EVERY
+    while (q.peekTime() <= end && this.events < maxEvents) {
+      q.pop()
+      this.events++
+      this.dispatch(q.kind, q.a, q.b, q.c)
+      if (this.events >= nextProgress) {
+        nextProgress += PROGRESS_EVERY
+        this.opts.onProgress?.(q.now, this.events)
+      }
+    }
+    // close the last partial interval so the series covers the whole run
+    if (this.series.rows.length === 0 || this.series.rows[this.series.rows.length - 1]![0]! < q.now) this.sample(q.now, false)
+    this.opts.onProgress?.(q.now, this.events)
+  }
+
+  private dispatch (kind: number, a: number, b: number, c: number): void {
+    switch (kind) {
+      case EV_CHUNK: this.onChunk(a, b, c); break
+      case EV_ARRIVAL: this.onArrival(); break
+      case EV_SPIKE_ARRIVAL: this.onSpikeArrival(); break
+      case EV_DL_START: if (this.dl.gen[a] === b) this.pump(a); break
+      case EV_REFRESH: this.onRefresh(a, b); break
+      case EV_CHURN: this.onChurn(a); break
+      case EV_SAMPLE: this.sample(this.q.now, true); break
+      case EV_FLASH: this.onFlash(a); break
+      case EV_RELEASE: this.onRelease(a); break
+      case EV_PREPOSITION: this.onPreposition(); break
+      default: throw new Error(`unknown event kind ${kind}`)
+    }
+  }
+
+  // ---- demand ---------------------------------------------------------------
+
+  private rateAt (t: number): number {
+    const wl = this.s.workload
+    if (wl.type !== 'poisson') return 0
+    const base = wl.requestsPerHour / 3600
+    if (wl.diurnal === undefined) return base
+    return base * (1 + wl.diurnal.amplitude * Math.cos(2 * Math.PI * (t / 3600 - wl.diurnal.peakHour) / 24))
+  }
+
+  private onArrival (): void {
+    const now = this.q.now
+    this.q.push(now + exponential(this.rngArrivals, 1 / this.maxRate), EV_ARRIVAL)
+    // thinning: accept with probability rate(t)/maxRate (Lewis–Shedler)
+    if (this.rngArrivals.next() * this.maxRate >= this.rateAt(now)) return
+    let item = this.zipf.sample(this.rngItems)
+    if (this.catalog.releasedAt[item]! > now) return // not out yet: no one can rent it
+    this.request(item)
+  }
+
+  private spikeRate (t: number): number {
+    const wl = this.s.workload
+    if (wl.type !== 'poisson' || wl.spike === undefined) return 0
+    const since = t - wl.spike.atHour * 3600
+    return since < 0 ? 0 : wl.spike.requestsPerHour / 3600 * Math.exp(-since / (wl.spike.decayHours * 3600))
+  }
+
+  private onSpikeArrival (): void {
+    const wl = this.s.workload
+    if (wl.type !== 'poisson' || wl.spike === undefined) return
+    const now = this.q.now
+    const peak = wl.spike.requestsPerHour / 3600
+    if (peak <= 0) return
+    // thinning against the peak rate; stop once the spike has decayed below 1/1000 of its peak
+    if (this.spikeRate(now) < peak / 1000) return
+    this.q.push(now + exponential(this.rngSpike, 1 / peak), EV_SPIKE_ARRIVAL)
+    if (this.rngSpike.next() * peak < this.spikeRate(now)) this.request(wl.spike.item)
+  }
+
+  private onFlash (item: number): void {
+    const w = this.world
+    for (let c = 0; c < w.clientCount; c++) if (w.online[w.firstClient + c] === 1) this.startRequest(c, item)
+  }
+
+  /** A request from a random online, idle client of a region chosen by its share of clients. */
+  private request (item: number): void {
+    const w = this.world
+    const region = w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
+    const n = this.onlineCount[region]!
+    const pick = Math.floor(this.rngClients.next() * n)
+    if (n === 0) { this.totals.skippedBusy++; return }
+    const c = this.onlineList[region * w.clientsPerRegion + pick]!
+    if (this.clientDl[c] !== -1) { this.totals.skippedBusy++; return }
+    this.startRequest(c, item)
+  }
+
+  private holds (c: number, item: number): boolean {
+    const k = this.keep; const now = this.q.now
+    for (let j = c * k, e = j + k; j < e; j++) if (this.heldItem[j] === item && this.heldUntil[j]! > now) return true
+    return false
+  }
+
+  private startRequest (c: number, item: number): void {
+    const w = this.world; const cat = this.catalog; const t = this.totals; const now = this.q.now
+    const node = w.firstClient + c
+    const region = w.region[node]!
+    t.requests++
+    t.requestedBytes += cat.size[item]!
+    const dm = this.demand[region]!
+    dm.set(item, (dm.get(item) ?? 0) + 1)
+    if (this.holds(c, item)) { t.alreadyHeld++; return }
+    const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now)
+    this.clientDl[c] = d
+    if (this.peerAssist) this.addHolder(region, item, c)
+    this.direct(d)
+    // the directive's first edge is where the client's request lands
+    const dl = this.dl
+    for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
+      const src = dl.sources[d * dl.maxSources + j]!
+      if (w.role[src] === ROLE_EDGE) { this.edgeRequest(src, item); break }
+    }
+    const delay = 2 * w.latency(node, 0) + this.dhtDelay
+    this.q.push(now + delay, EV_DL_START, d, dl.gen[d]!)
+    this.q.push(now + delay + this.refresh, EV_REFRESH, d, dl.gen[d]!)
+  }
+
+  // ---- directives --------------------------------------------------------------
+
+  private candidates: SourceCandidate[] = []
+
+  private candidate (node: number): void {
+    const w = this.world
+    const queued = w.upFree[node]! - this.q.now
+    this.candidates.push({ node, role: w.role[node]!, load: queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS) })
+  }
+
+  /** (Re)build d's sources: a directive for clients, region holders and parents for fills. */
+  private direct (d: number): void {
+    const w = this.world; const dl = this.dl
+    const node = dl.node[d]!; const item = dl.item[d]!; const kind = dl.kind[d]!
+    const region = w.region[node]!
+    this.candidates.length = 0
+    if (kind === DL_PARENT_FILL) {
+      this.candidate(0)
+    } else {
+      if (kind === DL_CLIENT) for (let j = 0; j < w.edgesPerRegion; j++) this.candidate(w.edge(region, j))
+      if (this.peerAssist) this.samplePeers(region, item, node)
+      for (let j = 0; j < w.parentsPerRegion; j++) this.candidate(w.parent(region, j))
+    }
+    const ranked = rankSources(w, this.candidates, this.maxSources)
+    // parents are the last resort and always reachable: make sure the directive keeps one
+    if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
+      if (ranked.length >= this.maxSources) ranked.pop()
+      ranked.push(w.parent(region, 0))
+    }
+    const base = d * dl.maxSources
+    for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
+    dl.sourceCount[d] = ranked.length
+  }
+
+  private addHolder (region: number, item: number, c: number): void {
+    const key = region * this.catalog.count + item
+    let list = this.holders.get(key)
+    if (list === undefined) { list = []; this.holders.set(key, list) }
+    list.push(c)
+  }
+
+  /** Is client c a live holder (or fetcher) of item: licensed, holding it or fetching it. */
+  private isHolderOf (c: number, item: number): boolean {
+    const d = this.clientDl[c]!
+    return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
+  }
+
+  private samplePeers (region: number, item: number, self: number): void {
+    const list = this.holders.get(region * this.catalog.count + item)
+    if (list === undefined) return
+    const w = this.world
+    const want = this.maxSources * PEER_SAMPLE_FACTOR
+    const seen = new Set<number>()
+    if (list.length <= want) {
+      for (let i = 0; i < list.length; i++) {
+        const c: number = list[i]!
+        if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); i--; continue }
+        const node = w.firstClient + c
+        if (node !== self && w.online[node] === 1 && !seen.has(c)) { seen.add(c); this.candidate(node) }
+      }
+      return
+    }
+    for (let tries = 0; tries < want && list.length > 0; tries++) {
+      const i = Math.floor(this.rngPeers.next() * list.length)
+      const c: number = list[i]!
+      if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); continue }
+      const node = w.firstClient + c
+      if (node !== self && w.online[node] === 1 && !seen.has(c)) { seen.add(c); this.candidate(node) }
+    }
+  }
+
+  private onRefresh (d: number, gen: number): void {
+    const dl = this.dl
+    if (dl.gen[d] !== gen || dl.state[d] === null || dl.aborted[d] === 1) return
+    this.direct(d)
+    this.pump(d)
+    this.q.push(this.q.now + this.refresh, EV_REFRESH, d, gen)
+  }
+
+  // ---- edges and parents ---------------------------------------------------
+
+  private edgeRequest (edge: number, item: number): void {
+    const t = this.totals; const cat = this.catalog
+    const e = this.world.edgeIndex(edge)
+    const policy = this.policies[e]!
+    t.edgeRequests++
+    t.edgeRequestBytes += cat.size[item]!
+    const hit = policy.touch(item)
+    this.opts.onEdgeRequest?.(edge, item, hit)
+    if (hit) { t.edgeHits++; t.edgeHitBytes += cat.size[item]!; return }
+    this.admit(edge, item)
+  }
+
+  /** Put item into edge's cache under its policy and start filling it. */
+  private admit (edge: number, item: number): boolean {
+    const e = this.world.edgeIndex(edge); const items = this.catalog.count
+    const policy = this.policies[e]!
+    const evicted = policy.insert(item, this.catalog.size[item]!)
+    if (evicted.length === 1 && evicted[0] === item && !policy.has(item)) return false // larger than the whole cache
+    for (const x of evicted) {
+      this.totals.edgeEvictions++
+      const f = this.edgeFill.get(e * items + x)
+      if (f !== undefined) { this.dl.aborted[f] = 1; this.edgeFill.delete(e * items + x); this.maybeClose(f) }
+    }
+    const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
+    this.edgeFill.set(e * items + item, d)
+    this.direct(d)
+    this.pump(d)
+    this.q.push(this.q.now + this.refresh, EV_REFRESH, d, this.dl.gen[d]!)
+    return true
+  }
+
+  private onRelease (item: number): void {
+    const w = this.world; const items = this.catalog.count
+    for (let p = 0; p < w.regions * w.parentsPerRegion; p++) {
+      const node = w.firstParent + p
+      const d = this.dl.open(node, item, DL_PARENT_FILL, this.catalog.chunks[item]!, this.q.now)
+      this.parentFill.set(p * items + item, d)
+      this.direct(d)
+      this.pump(d)
+    }
+    const wl = this.s.workload
+    if (wl.type === 'poisson' && wl.spike !== undefined && wl.spike.item === item && wl.spike.requestsPerHour > 0) {
+      this.q.push(this.q.now + exponential(this.rngSpike, 3600 / wl.spike.requestsPerHour), EV_SPIKE_ARRIVAL)
+    }
+  }
+
+  private onPreposition (): void {
+    // filled in by the planner from protocol/policy/preposition.ts
+    const p = this.s.preposition
+    if (p !== undefined) this.q.push(this.q.now + p.intervalMinutes * 60, EV_PREPOSITION)
+  }
+
+  // ---- chunks ------------------------------------------------------------------
+
+  /** Does node n hold chunk k of item (complete, or already received in a download in flight)? */
+  private has (n: number, item: number, k: number): boolean {
+    const w = this.world; const items = this.catalog.count
+    switch (w.role[n]) {
+      case ROLE_CLIENT: {
+        if (w.online[n] === 0) return false
+        const c = n - w.firstClient
+        const d = this.clientDl[c]!
+        if (d >= 0 && this.dl.item[d] === item && this.dl.state[d]![k] === CHUNK_HAVE) return true
+        return this.holds(c, item)
+      }
+      case ROLE_EDGE: {
+        const e = n - w.firstEdge
+        if (!this.policies[e]!.has(item)) return false
+        const f = this.edgeFill.get(e * items + item)
+        return f === undefined || this.dl.state[f]![k] === CHUNK_HAVE
+      }
+      case ROLE_PARENT: {
+        const p = n - w.firstParent
+        if (this.parentHas[p * items + item] === 1) return true
+        const f = this.parentFill.get(p * items + item)
+        return f !== undefined && this.dl.state[f]![k] === CHUNK_HAVE
+      }
+      default: return true // the origin holds everything
+    }
+  }
+
+  private swarmOf (region: number, item: number): Int32Array {
+    const key = region * this.catalog.count + item
+    let s = this.swarm.get(key)
+    if (s === undefined) { s = new Int32Array(this.catalog.chunks[item]!); this.swarm.set(key, s) }
+    return s
+  }
+
+  /** Keep d's window of chunk requests full. */
+  private pump (d: number): void {
+    const dl = this.dl
+    if (dl.aborted[d] === 1) return
+    const w = this.world; const now = this.q.now
+    const item = dl.item[d]!; const node = dl.node[d]!
+    const state = dl.state[d]!
+    const chunks = state.length
+    const isClient = dl.kind[d] === DL_CLIENT
+    const swarm = isClient ? this.swarmOf(w.region[node]!, item) : null
+    const base = d * dl.maxSources; const nsrc = dl.sourceCount[d]!
+    let failures = 0
+    while (dl.outstanding[d]! < this.window && dl.missLen[d]! > 0 && failures < RAREST_SAMPLES) {
+      // choose a chunk: the startup chunks in order, then the rarest of a few random ones
+      let k = -1
+      let io = dl.nextInOrder[d]!
+      while (io < chunks && io < this.startupChunks && state[io] !== CHUNK_MISSING) io++
+      dl.nextInOrder[d] = io
+      if (io < this.startupChunks && io < chunks && failures === 0) {
+        k = io
+      } else {
+        const miss = dl.miss[d]!; const n = dl.missLen[d]!
+        let best = Infinity
+        for (let j = 0; j < RAREST_SAMPLES; j++) {
+          const cand = miss[Math.floor(this.rngChunks.next() * n)]!
+          const score = swarm === null ? 0 : swarm[cand]!
+          if (score < best) { best = score; k = cand }
+        }
+      }
+      // choose a source: earliest uplink completion plus the role's penalty
+      let src = -1; let bestCost = Infinity
+      for (let j = 0; j < nsrc; j++) {
+        const s = dl.sources[base + j]!
+        if (s === node || !this.has(s, item, k)) continue
+        const free = w.upFree[s]!
+        const cost = (free > now ? free - now : 0) + this.penalty[w.role[s]!]!
+        if (cost < bestCost) { bestCost = cost; src = s }
+      }
+      if (src < 0) { failures++; continue }
+      this.send(d, k, src, node, item)
+      if (swarm !== null) swarm[k]!++
+    }
+    if (dl.outstanding[d] === 0 && dl.missLen[d]! > 0) {
+      // nothing could be asked of anyone: look again shortly
+      this.q.push(now + STALL_RETRY_SECONDS, EV_DL_START, d, dl.gen[d]!)
+    }
+  }
+
+  private send (d: number, k: number, src: number, dst: number, item: number): void {
+    const w = this.world; const dl = this.dl; const now = this.q.now
+    const bytes = this.catalog.chunkBytes(item, k)
+    const lat = w.latency(src, dst)
+    const reqAt = now + lat
+    const upFree = w.upFree[src]!
+    const sent = (reqAt > upFree ? reqAt : upFree) + bytes / w.up[src]!
+    w.upFree[src] = sent
+    const viaDown = w.downFree[dst]! + bytes / w.down[dst]!
+    const arrive = sent + lat > viaDown ? sent + lat : viaDown
+    w.downFree[dst] = arrive
+    dl.state[d]![k] = CHUNK_REQUESTED
+    dl.take(d, k)
+    dl.outstanding[d]!++
+    this.q.push(arrive, EV_CHUNK, d, k, src)
+  }
+
+  private onChunk (d: number, k: number, src: number): void {
+    const dl = this.dl; const w = this.world; const t = this.totals
+    const item = dl.item[d]!
+    const bytes = this.catalog.chunkBytes(item, k)
+    const srcRole = w.role[src]!
+    t.chunkTransfers++
+    switch (dl.kind[d]) {
+      case DL_CLIENT:
+        if (srcRole === ROLE_EDGE) t.clientBytesFromEdges += bytes
+        else if (srcRole === ROLE_CLIENT) t.clientBytesFromPeers += bytes
+        else t.clientBytesFromParents += bytes
+        break
+      case DL_EDGE_FILL:
+        if (srcRole === ROLE_CLIENT) t.edgeBytesFromPeers += bytes
+        else t.edgeBytesFromParents += bytes
+        break
+      default:
+        t.originBytes += bytes
+    }
+    const state = dl.state[d]!
+    state[k] = CHUNK_HAVE
+    dl.have[d]!++
+    dl.outstanding[d]!--
+    if (dl.playableAt[d]! < 0) {
+      let p = dl.prefix[d]!
+      while (p < state.length && state[p] === CHUNK_HAVE) p++
+      dl.prefix[d] = p
+      if (p >= Math.min(this.startupChunks, state.length)) {
+        dl.playableAt[d] = this.q.now
+        if (dl.kind[d] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
+      }
+    }
+    if (dl.have[d] === state.length) this.complete(d)
+    else if (dl.aborted[d] === 1) this.maybeClose(d)
+    else this.pump(d)
+  }
+
+  private maybeClose (d: number): void {
+    if (this.dl.outstanding[d] === 0 && this.dl.state[d] !== null) this.dl.close(d)
+  }
+
+  private complete (d: number): void {
+    const dl = this.dl; const w = this.world; const now = this.q.now; const items = this.catalog.count
+    const node = dl.node[d]!; const item = dl.item[d]!
+    switch (dl.kind[d]) {
+      case DL_CLIENT: {
+        const c = node - w.firstClient
+        this.totals.downloadsDone++
+        this.downloadTimes.add(now - dl.startedAt[d]!)
+        const j = c * this.keep + this.heldNext[c]!
+        this.heldNext[c] = (this.heldNext[c]! + 1) % this.keep
+        this.heldItem[j] = item
+        this.heldUntil[j] = dl.startedAt[d]! + this.licenseSeconds
+        this.clientDl[c] = -1
+        if (this.pendingOffline[c] === 1) { this.pendingOffline[c] = 0; this.setOffline(c) }
+        break
+      }
+      case DL_EDGE_FILL: {
+        const key = w.edgeIndex(node) * items + item
+        if (this.edgeFill.get(key) === d) this.edgeFill.delete(key)
+        break
+      }
+      default: {
+        const key = w.parentIndex(node) * items + item
+        this.parentHas[key] = 1
+        this.parentFill.delete(key)
+      }
+    }
+    dl.close(d)
+  }
+
+  // ---- churn -----------------------------------------------------------------
+
+  private setOnline (c: number): void {
+    const w = this.world
+    const node = w.firstClient + c
+    const region = w.region[node]!
+    w.online[node] = 1
+    const i = this.onlineCount[region]!++
+    this.onlineList[region * w.clientsPerRegion + i] = c
+    this.onlinePos[c] = i
+    this.onlineTotal++
+  }
+
+  private setOffline (c: number): void {
+    const w = this.world
+    const node = w.firstClient + c
+    const region = w.region[node]!
+    w.online[node] = 0
+    const base = region * w.clientsPerRegion
+    const i = this.onlinePos[c]!
+    const last = --this.onlineCount[region]!
+    const moved = this.onlineList[base + last]!
+    this.onlineList[base + i] = moved
+    this.onlinePos[moved] = i
+    this.onlinePos[c] = -1
+    this.onlineTotal--
+  }
+
+  private onChurn (c: number): void {
+    const churn = this.s.churn!
+    const w = this.world
+    const online = w.online[w.firstClient + c] === 1 && this.pendingOffline[c] === 0
+    if (online) {
+      // a client finishes its download before it goes (the download is what it came for)
+      if (this.clientDl[c] !== -1) this.pendingOffline[c] = 1
+      else this.setOffline(c)
+      this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOfflineMinutes * 60), EV_CHURN, c)
+    } else {
+      if (this.pendingOffline[c] === 1) this.pendingOffline[c] = 0
+      else this.setOnline(c)
+      this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOnlineMinutes * 60), EV_CHURN, c)
+    }
+  }
+
+  // ---- sampling ----------------------------------------------------------------
+
+  private row (time: number): number[] {
+    const t = this.totals
+    const fromParents = t.clientBytesFromParents + t.edgeBytesFromParents
+    return [
+      time, t.requests, t.edgeRequests, t.edgeHits, t.downloadsDone,
+      t.clientBytesFromEdges + t.clientBytesFromPeers + t.clientBytesFromParents,
+      t.clientBytesFromEdges, t.clientBytesFromPeers + t.edgeBytesFromPeers, fromParents, t.originBytes,
+      t.clientBytesFromParents, t.edgeBytesFromParents, this.onlineTotal, this.dl.active, this.q.size
+    ]
+  }
+
+  /** Append the interval ending now (cumulative columns become per-interval deltas; gauges stay). */
+  private sample (now: number, reschedule: boolean): void {
+    const cur = this.row(now)
+    const GAUGES = 3 // online_clients, active_downloads, pending_events
+    const out = cur.map((v, i) => i === 0 || i >= cur.length - GAUGES ? v : v - this.lastRow[i]!)
+    this.series.rows.push(out)
+    this.lastRow = cur
+    if (!reschedule) return
+    const next = now + this.s.sampleIntervalSeconds
+    // a flash crowd ends when its downloads do; other runs go to the end
+    const idle = this.s.workload.type === 'flash' && this.dl.active === 0 && this.q.size === 0
+    if (!idle && next <= this.end) this.q.push(next, EV_SAMPLE)
+    else if (!idle && now < this.end) this.q.push(this.end, EV_SAMPLE)
+  }
+}
