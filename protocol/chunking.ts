@@ -4,6 +4,7 @@
  * it holds one running SHA-256 and, only when asked to hand chunks out, one
  * partial chunk — memory stays bounded whatever the item's size.
  */
+import { Buffer } from 'node:buffer'
 import { createHash, type Hash } from 'node:crypto'
 import { ChunkHashMismatchError, TooLargeError } from './errors.ts'
 import { HASH_BYTES, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './limits.ts'
@@ -22,6 +23,12 @@ export function sha256 (bytes: Uint8Array): Uint8Array {
 /** Number of chunks of an item of `size` bytes: ⌈size / chunkSize⌉ (0 for an empty item). */
 export function chunkCountFor (size: number, chunkSize: number): number {
   return Math.ceil(size / chunkSize)
+}
+
+/** A chunk-sized buffer, not zero-filled (saves a pass over every chunk): full chunks are written through before they are handed out. */
+function newChunkBuffer (size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
 /** Called for each completed chunk. `bytes` is freshly allocated and belongs to the callee. */
@@ -86,7 +93,7 @@ export class ManifestBuilder {
         if (this.#buffer === undefined && this.#filled > 0) {
           throw new Error('ManifestBuilder: set onChunk before pushing bytes')
         }
-        this.#buffer ??= new Uint8Array(chunkSize)
+        this.#buffer ??= newChunkBuffer(chunkSize)
         this.#buffer.set(slice, this.#filled)
       }
       this.#filled += take
@@ -109,7 +116,8 @@ export class ManifestBuilder {
     this.#buffer = undefined
     this.#filled = 0
     if (this.onChunk !== undefined && buffer !== undefined) {
-      this.onChunk(index, filled === buffer.length ? buffer : buffer.subarray(0, filled), hash)
+      // The last, partial chunk is copied out so no unwritten (uninitialised) bytes stay reachable through .buffer.
+      this.onChunk(index, filled === buffer.length ? buffer : buffer.slice(0, filled), hash)
     }
   }
 
