@@ -6,6 +6,10 @@
  * Keys are generic so the simulator can use integers and nodes can use
  * chunk hashes as strings.
  */
+import { LruPolicy } from './lru.ts'
+import { S3FifoPolicy } from './s3fifo.ts'
+import { SievePolicy } from './sieve.ts'
+
 export interface EvictionPolicy<K = string> {
   readonly name: string
   readonly capacityBytes: number
@@ -27,3 +31,33 @@ export interface EvictionPolicy<K = string> {
 }
 
 export type EvictionPolicyName = 'lru' | 'sieve' | 's3fifo'
+
+/** Every policy name, in the order a help text lists them. */
+export const EVICTION_POLICY_NAMES: readonly EvictionPolicyName[] = ['lru', 'sieve', 's3fifo']
+
+export function isEvictionPolicyName (name: string): name is EvictionPolicyName {
+  return (EVICTION_POLICY_NAMES as readonly string[]).includes(name)
+}
+
+/** A new, empty policy of the given kind. Throws RangeError for an unknown name or a bad capacity. */
+export function createEvictionPolicy<K = string> (name: EvictionPolicyName, capacityBytes: number): EvictionPolicy<K> {
+  switch (name) {
+    case 'lru': return new LruPolicy<K>(capacityBytes)
+    case 'sieve': return new SievePolicy<K>(capacityBytes)
+    case 's3fifo': return new S3FifoPolicy<K>(capacityBytes)
+    default: throw new RangeError(`unknown eviction policy ${JSON.stringify(name)}; expected one of ${EVICTION_POLICY_NAMES.join(', ')}`)
+  }
+}
+
+export interface AccessResult<K> {
+  /** The object was held. */
+  hit: boolean
+  /** Keys evicted to admit it on a miss (`[key]` alone if it was refused as too large); empty on a hit. */
+  evicted: K[]
+}
+
+/** One request for `key` of `size` bytes: a hit updates the policy, a miss admits the object. */
+export function access<K> (policy: EvictionPolicy<K>, key: K, size: number): AccessResult<K> {
+  if (policy.touch(key)) return { hit: true, evicted: [] }
+  return { hit: false, evicted: policy.insert(key, size) }
+}
