@@ -49,6 +49,14 @@ export class Rng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1
   }
 
+  /** A generator with the exact xoshiro128** state given (for known-answer tests against the reference code). */
+  static fromState (s0: number, s1: number, s2: number, s3: number): Rng {
+    if (((s0 | s1 | s2 | s3) >>> 0) === 0) throw new RangeError('xoshiro128** state must not be all zero')
+    const r = new Rng(0)
+    r.s0 = s0 | 0; r.s1 = s1 | 0; r.s2 = s2 | 0; r.s3 = s3 | 0
+    return r
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextU32 (): number {
     const s1 = this.s1
