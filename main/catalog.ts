@@ -19,6 +19,13 @@ import { MAX_ITEM_BYTES, MAX_CHUNK_COUNT } from './limits.ts'
 /** Parsed manifests kept in memory for chunk serving; a manifest of a large item is a few MiB, so only a few. */
 export const MANIFEST_CACHE_ENTRIES = 64
 
+/**
+ * Chunk files written at once during an ingest: overlaps disk latency
+ * (write + sync + rename) with reading and hashing, while holding at most
+ * this many chunks in memory (4 × 16 MiB at the largest chunk size).
+ */
+export const MAX_INFLIGHT_CHUNK_WRITES = 4
+
 export interface IngestResult { item: ItemRecord, created: boolean }
 
 function hex (bytes: Uint8Array): string {
@@ -89,6 +96,21 @@ export class Catalog {
     const ready: Array<{ hash: string, bytes: Uint8Array }> = []
     builder.onChunk = (_index, bytes, hash) => { ready.push({ hash: hex(hash), bytes }) }
     const created: string[] = []
+    const inflight = new Set<Promise<void>>()
+    let writeError: unknown
+    const write = async (c: { hash: string, bytes: Uint8Array }): Promise<void> => {
+      while (inflight.size >= MAX_INFLIGHT_CHUNK_WRITES) await Promise.race(inflight)
+      if (writeError !== undefined) throw writeError
+      const p: Promise<void> = this.#origin.put(c.hash, c.bytes).then(
+        (isNew) => { if (isNew) created.push(c.hash) },
+        (err: unknown) => { writeError ??= err }
+      ).finally(() => { inflight.delete(p) })
+      inflight.add(p)
+    }
+    const drain = async (): Promise<void> => {
+      await Promise.all(inflight)
+      if (writeError !== undefined) throw writeError
+    }
     const reader = body.getReader()
     try {
       for (;;) {
@@ -96,16 +118,12 @@ export class Catalog {
         if (done) break
         if (builder.size + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
         builder.push(value)
-        while (ready.length > 0) {
-          const c = ready.shift()!
-          if (await this.#origin.put(c.hash, c.bytes)) created.push(c.hash)
-        }
+        for (const c of ready.splice(0)) await write(c)
       }
       if (builder.size === 0) throw invalid('the item is empty')
       const draft = builder.finish({ itemId: 'pending', title: opts.title, version: 1 })
-      for (const c of ready.splice(0)) {
-        if (await this.#origin.put(c.hash, c.bytes)) created.push(c.hash)
-      }
+      for (const c of ready.splice(0)) await write(c)
+      await drain()
       const itemId = itemIdOf(draft.merkleRoot)
       const existing = this.#items.get(itemId)
       if (existing !== undefined) {
@@ -123,6 +141,7 @@ export class Catalog {
       created.length = 0
       return { item, created: true }
     } catch (err) {
+      await Promise.allSettled(inflight)
       reader.releaseLock()
       await body.cancel().catch(() => {})
       throw err
