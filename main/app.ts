@@ -19,7 +19,7 @@ import { OriginStore } from './origin.ts'
 import { Catalog } from './catalog.ts'
 import { Licenses } from './licenses.ts'
 import { Registry } from './registry.ts'
-import { RulesPublisher } from './rules.ts'
+import { RulesPublisher, AUTO_PREPOSITION_TOP_N, AUTO_PREPOSITION_MIN_REQUESTS } from './rules.ts'
 import { Directives } from './directives.ts'
 import { createMetrics } from './metrics.ts'
 import { toErrorResponse, tooLarge } from './errors.ts'
@@ -38,6 +38,9 @@ import {
 
 /** How often main checks whether the rules need re-signing before they expire. */
 export const RULES_REFRESH_CHECK_MS = 60_000
+
+/** How often main re-plans prepositioning from demand (a new rules version only when a list changes). */
+export const PREPOSITION_PLAN_INTERVAL_MS = 5 * 60_000
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void
 
@@ -58,6 +61,8 @@ export interface MainOptions {
   /** The clock (ms since epoch); tests pass a fake one. */
   now?: () => number
   log?: LogFn
+  /** Re-plan prepositioning from demand this often; 0 turns automatic prepositioning off. */
+  prepositionPlanIntervalMs?: number
   /** Add prom-client's process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean
 }
@@ -108,6 +113,11 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       rules.refreshIfAging().catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
     }, RULES_REFRESH_CHECK_MS)
     timer.unref()
+    const planEvery = opts.prepositionPlanIntervalMs ?? PREPOSITION_PLAN_INTERVAL_MS
+    const planTimer = planEvery > 0
+      ? setInterval(() => { replanPreposition(services).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
+      : undefined
+    planTimer?.unref()
     let closed = false
     return {
       app, services, tokens, signer, keyCreated, store,
@@ -115,6 +125,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         if (closed) return
         closed = true
         clearInterval(timer)
+        clearInterval(planTimer)
         await store.close()
       }
     }
@@ -122,6 +133,17 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await store.close()
     throw err
   }
+}
+
+/** Re-plan every region's automatic preposition list from the directives of the last hour. */
+export async function replanPreposition (s: MainServices): Promise<boolean> {
+  const now = s.now()
+  const plan = s.directives.demand.plan(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
+  const filtered = new Map<string, string[]>()
+  for (const [region, items] of plan) {
+    filtered.set(region, items.filter(id => s.directives.demand.count(region, id) >= AUTO_PREPOSITION_MIN_REQUESTS).slice(0, AUTO_PREPOSITION_TOP_N))
+  }
+  return await s.rules.setAutoPlan(filtered)
 }
 
 export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { newKit, nodeKey, customer, ingest, OPERATOR, ADMIN, T0, type Kit } from './test-kit.ts'
 import { verifyLicense, verifyDirective, verifyRules, signHeartbeat } from '../protocol/documents.ts'
 import { fromText, toText } from '../protocol/signing.ts'
+import { replanPreposition } from './app.ts'
 import { DEFAULT_RENTAL_MS, DEFAULT_DIRECTIVE_TTL_MS, HOLDING_TTL_MS } from './limits.ts'
 
 let kit: Kit
@@ -160,6 +161,27 @@ test('without any region, a directive is 503; the first region of the rules is t
   assert.is(verifyDirective(fromText(res.directive), { publicKey: await kit.publicKey(), now: kit.clock.now }).region, 'ap')
   const rules = await (await kit.req('GET', '/v1/rules')).json() as { rules: string }
   assert.is(verifyRules(fromText(rules.rules), { publicKey: await kit.publicKey(), now: kit.clock.now }).regions[0]!.name, 'ap')
+})
+
+test('items in demand in a region are prepositioned there automatically (a new rules version only on change)', async () => {
+  await register('edge', 'eu')
+  const other = await ingest(kit, new Uint8Array(100_000).fill(9), 'B-side')
+  const { token } = await customer(kit, 'hal', 'eu')
+  const l = await rent(token)
+  const lo = await rent(token, other)
+  for (let i = 0; i < 3; i++) assert.is((await directive(token, l.licenseId, nodeKey().peerId)).status, 201)
+  assert.is((await directive(token, lo.licenseId, nodeKey().peerId)).status, 201)
+  const before = ((await (await kit.req('GET', '/v1/rules')).json()) as { version: number }).version
+  assert.is(await replanPreposition(kit.main.services), true)
+  assert.is(await replanPreposition(kit.main.services), false)
+  const res = await (await kit.req('GET', '/v1/rules')).json() as { version: number, rules: string }
+  assert.is(res.version, before + 1)
+  const r = verifyRules(fromText(res.rules), { publicKey: await kit.publicKey(), now: kit.clock.now })
+  assert.equal(r.regions.find(x => x.name === 'eu')?.preposition, [itemId])
+  // the operator's own list comes first
+  assert.is((await kit.req('PUT', '/v1/regions/eu/preposition', { token: OPERATOR, json: { itemIds: [other] } })).status, 200)
+  const again = await (await kit.req('GET', '/v1/rules')).json() as { rules: string }
+  assert.equal(verifyRules(fromText(again.rules), { publicKey: await kit.publicKey(), now: kit.clock.now }).regions.find(x => x.name === 'eu')?.preposition, [other, itemId])
 })
 
 test('metrics count directives; healthz and the operator page answer', async () => {

@@ -11,7 +11,8 @@ import type { Directive, DirectivePeer } from '../protocol/types.ts'
 import type { Signer } from '../protocol/keys.ts'
 import { signDirective } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
-import { rankPeers } from '../protocol/policy/rank.ts'
+import { rankPeers, type RankCandidate } from '../protocol/policy/rank.ts'
+import { DemandCounter } from '../protocol/policy/preposition.ts'
 import type { MainStore, LicenseRecord } from './store.ts'
 import type { Registry } from './registry.ts'
 import type { RulesPublisher } from './rules.ts'
@@ -22,6 +23,8 @@ import { DIRECTIVE_PEER_LIMIT, RANK_CACHE_MS, HOLDING_TTL_MS } from './limits.ts
 export const MAX_HOLDERS_PER_LICENSE = 4
 /** Admissions kept per region before the oldest are dropped: bounds memory and heartbeat answers. */
 export const MAX_ADMISSIONS_PER_REGION = 100_000
+/** Demand for automatic prepositioning is counted over the last hour: recent enough to follow a release, long enough to be more than noise. */
+export const DEMAND_WINDOW_MS = 3600_000
 
 interface Holding {
   peerId: string
@@ -65,6 +68,8 @@ export class Directives {
   readonly #admissions = new Map<string, Map<string, number>>()
   readonly #rankCache = new Map<string, RankEntry>()
   onIssued: () => void = () => {}
+  /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
+  readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
 
   constructor (store: MainStore, registry: Registry, rules: RulesPublisher, signer: Signer, now: () => number, ttlMs: number) {
     this.#store = store
@@ -112,6 +117,7 @@ export class Directives {
       this.#admit(region, clientPeerId, body.expiresAt)
       await this.#store.admissions.put(`${region}/${clientPeerId}`, body.expiresAt)
     }
+    this.demand.record(region, license.itemId, now)
     this.onIssued()
     return { directive, expiresAt: body.expiresAt, body }
   }
@@ -176,7 +182,7 @@ export class Directives {
     const generation = this.#registry.generation * 1_000_003 + this.#holdingsGeneration + this.#rules.version * 7
     const hit = this.#rankCache.get(key)
     if (hit !== undefined && hit.generation === generation && now - hit.computedAt < RANK_CACHE_MS) return hit.peers
-    const candidates: Parameters<typeof rankPeers>[0] = []
+    const candidates: RankCandidate[] = []
     for (const n of this.#registry.all()) {
       if (n.region !== region || n.drained || !this.#registry.isUp(n, now)) continue
       candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: n.lastSeen, load: n.load, drained: n.drained })

@@ -11,9 +11,15 @@ import { signRules } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import type { MainStore, RulesState } from './store.ts'
 import type { Registry } from './registry.ts'
-import { RULES_TTL_MS } from './limits.ts'
+import { RULES_TTL_MS, MAX_PREPOSITION_ITEMS } from './limits.ts'
 
 const RULES_KEY = 'rules'
+const AUTO_KEY = 'autoPreposition'
+
+/** Items the demand plan adds per region, after the operator's own list. */
+export const AUTO_PREPOSITION_TOP_N = 10
+/** An item enters a region's automatic plan only after this many directives there in the demand window: one curious customer is not a trend. */
+export const AUTO_PREPOSITION_MIN_REQUESTS = 3
 
 export class RulesPublisher {
   readonly #store: MainStore
@@ -23,6 +29,8 @@ export class RulesPublisher {
   readonly chunkSize: number
   readonly ttlMs: number
   readonly #preposition = new Map<string, string[]>()
+  /** region → items the demand plan adds (persisted, so a restart publishes the same lists). */
+  #auto = new Map<string, string[]>()
   #current: RulesState | undefined
   #rules: Rules | undefined
   #chain: Promise<unknown> = Promise.resolve()
@@ -42,6 +50,8 @@ export class RulesPublisher {
   async load (): Promise<void> {
     for await (const [region, items] of this.#store.preposition.iterator()) this.#preposition.set(region, items)
     this.#current = await this.#store.meta.get(RULES_KEY) as RulesState | undefined
+    const auto = await this.#store.meta.get(AUTO_KEY) as Record<string, string[]> | undefined
+    if (auto !== undefined) this.#auto = new Map(Object.entries(auto))
     await this.publish()
   }
 
@@ -59,8 +69,24 @@ export class RulesPublisher {
     return this.#current?.version ?? 0
   }
 
+  /** A region's list as published: the operator's items, then the demand plan's, without repeats. */
   preposition (region: string): string[] {
-    return this.#preposition.get(region) ?? []
+    const own = this.#preposition.get(region) ?? []
+    const auto = (this.#auto.get(region) ?? []).filter(id => !own.includes(id))
+    return [...own, ...auto].slice(0, MAX_PREPOSITION_ITEMS)
+  }
+
+  /** Replace the demand plan; publishes a new version only if any region's list changed. */
+  async setAutoPlan (plan: Map<string, string[]>): Promise<boolean> {
+    return await this.#serial(async () => {
+      const next = new Map([...plan].filter(([, items]) => items.length > 0))
+      const same = next.size === this.#auto.size && [...next].every(([r, items]) => (this.#auto.get(r) ?? []).join() === items.join())
+      if (same) return false
+      await this.#store.meta.put(AUTO_KEY, Object.fromEntries(next))
+      this.#auto = next
+      await this.#publishNow()
+      return true
+    })
   }
 
   async setPreposition (region: string, itemIds: string[]): Promise<RulesState> {
@@ -100,12 +126,13 @@ export class RulesPublisher {
     const regionOf = (name: string): RegionRules => {
       let r = regions.get(name)
       if (r === undefined) {
-        r = { name, parents: [], edges: [], preposition: this.#preposition.get(name) ?? [] }
+        r = { name, parents: [], edges: [], preposition: this.preposition(name) }
         regions.set(name, r)
       }
       return r
     }
     for (const name of this.#preposition.keys()) regionOf(name)
+    for (const name of this.#auto.keys()) regionOf(name)
     const nodes = this.#registry.all().sort((a, b) => a.peerId.localeCompare(b.peerId))
     for (const n of nodes) {
       const entry: NodeEntry = { peerId: n.peerId, role: n.role, addrs: n.addrs, capacityBytes: n.capacityBytes }
