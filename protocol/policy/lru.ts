@@ -34,11 +34,11 @@ export class LruPolicy<K = string> implements EvictionPolicy<K> {
     return true
   }
 
-  /** A key already held is replaced (as if removed first) with its new size. */
+  /** A key already held is replaced, as if removed first (so a too-large replacement leaves it not held). */
   insert (key: K, size: number): K[] {
     checkSize(size)
-    if (size > this.capacityBytes) return [key]
     this.remove(key)
+    if (size > this.capacityBytes) return [key]
     const evicted: K[] = []
     const list = this.list
     while (list.bytes + size > this.capacityBytes) {
