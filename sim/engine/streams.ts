@@ -5,7 +5,7 @@
  * model change stays local in its effect on a run.
  */
 import { createHash } from 'node:crypto'
-import { Rng, Zipf } from './random-shim.ts'
+import { Rng, Zipf } from '../../protocol/random.ts'
 
 export { Zipf }
 export type { Rng }

@@ -1,23 +1,37 @@
 /**
  * Directives in the simulator: the candidate sources of a download (the
- * region's edges, licensed peers found for the item, the region's parents)
+ * client's edge, licensed peers found for the item, the region's parents)
  * ranked by protocol's rankPeers, exactly as main ranks them for real
- * clients. The candidates carry the node number so the ranked list maps
- * back to columns.
+ * clients. Each candidate carries its node number so the ranked list maps
+ * back to the columns.
  */
-import { ROLE_CLIENT, ROLE_EDGE, ROLE_PARENT, type World } from './world.ts'
+import { rankPeers, type RankCandidate } from '../../protocol/policy/rank.ts'
+import type { Role } from '../../protocol/types.ts'
+import { ROLE_CLIENT, ROLE_EDGE } from './world.ts'
 
-export interface SourceCandidate {
+/**
+ * Simulated nodes heartbeat continuously (an offline client is left out
+ * before ranking), so every candidate's heartbeat is "now" and this timeout
+ * only has to be positive.
+ */
+export const SIM_HEARTBEAT_TIMEOUT_MS = 30_000
+
+export interface SourceCandidate extends RankCandidate {
   node: number
-  role: number
-  /** 0..1: how busy the node's uplink is (its queued seconds over the refresh horizon). */
-  load: number
 }
 
-/** TEMPORARY until protocol/policy/rank.ts lands: edges, then peers, then parents, each by load. */
-export function rankSources (world: World, cands: SourceCandidate[], limit: number): number[] {
-  const order = (r: number): number => r === ROLE_EDGE ? 0 : r === ROLE_CLIENT ? 1 : r === ROLE_PARENT ? 2 : 3
-  const sorted = cands.slice().sort((a, b) => order(a.role) - order(b.role) || a.load - b.load || a.node - b.node)
-  void world
-  return sorted.slice(0, limit).map(c => c.node)
+const NO_ADDRS: string[] = []
+
+/** Region names as rankPeers sees them (it compares regions by string). */
+export function regionName (region: number): string { return `r${region}` }
+
+export function candidateOf (node: number, role: number, region: number, load: number, nowMs: number): SourceCandidate {
+  const r: Role = role === ROLE_EDGE ? 'edge' : role === ROLE_CLIENT ? 'peer' : 'parent'
+  return { node, peerId: `n${node}`, role: r, region: regionName(region), addrs: NO_ADDRS, lastHeartbeat: nowMs, load }
+}
+
+/** The directive's sources, best first, as node numbers. */
+export function rankSources (cands: SourceCandidate[], region: number, nowMs: number, limit: number): number[] {
+  const ranked = rankPeers(cands, { now: nowMs, region: regionName(region), heartbeatTimeoutMs: SIM_HEARTBEAT_TIMEOUT_MS, limit })
+  return ranked.map(c => (c as SourceCandidate).node)
 }

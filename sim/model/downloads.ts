@@ -32,6 +32,8 @@ export class Downloads {
   prefix: Int32Array
   missLen: Int32Array
   aborted: Uint8Array
+  /** 1 while a stall retry is scheduled (so retries never multiply). */
+  retrying: Uint8Array
   sources: Int32Array
   sourceCount: Int32Array
   state: Array<Uint8Array | null> = []
@@ -57,6 +59,7 @@ export class Downloads {
     this.prefix = new Int32Array(cap)
     this.missLen = new Int32Array(cap)
     this.aborted = new Uint8Array(cap)
+    this.retrying = new Uint8Array(cap)
     this.sources = new Int32Array(cap * maxSources)
     this.sourceCount = new Int32Array(cap)
   }
@@ -72,7 +75,7 @@ export class Downloads {
     this.gen[d] = (this.gen[d]! + 1) | 0
     this.startedAt[d] = now; this.playableAt[d] = -1
     this.have[d] = 0; this.outstanding[d] = 0; this.nextInOrder[d] = 0; this.prefix[d] = 0
-    this.aborted[d] = 0; this.sourceCount[d] = 0
+    this.aborted[d] = 0; this.retrying[d] = 0; this.sourceCount[d] = 0
     this.state[d] = new Uint8Array(chunks)
     const miss = new Int32Array(chunks); const pos = new Int32Array(chunks)
     for (let k = 0; k < chunks; k++) { miss[k] = k; pos[k] = k }
@@ -81,6 +84,7 @@ export class Downloads {
   }
 
   close (d: number): void {
+    this.gen[d] = (this.gen[d]! + 1) | 0 // timers of the closed download are now stale
     this.state[d] = null; this.miss[d] = null; this.pos[d] = null
     this.free.push(d)
     this.active--
@@ -103,7 +107,7 @@ export class Downloads {
     this.node = i32(this.node); this.item = i32(this.item); this.kind = u8(this.kind); this.gen = i32(this.gen)
     this.startedAt = f64(this.startedAt); this.playableAt = f64(this.playableAt)
     this.have = i32(this.have); this.outstanding = i32(this.outstanding); this.nextInOrder = i32(this.nextInOrder)
-    this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted)
+    this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted); this.retrying = u8(this.retrying)
     this.sources = i32(this.sources, cap * this.maxSources); this.sourceCount = i32(this.sourceCount)
     this.cap = cap
   }

@@ -12,12 +12,13 @@
  * Each chunk is one event, at its arrival.
  */
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
-import { createEvictionPolicy } from './eviction-shim.ts'
+import { createEvictionPolicy } from '../../protocol/policy/eviction.ts'
+import { planPreposition, PREPOSITION_MAX_TOP_N, type DemandEvent } from '../../protocol/policy/preposition.ts'
 import { EventQueue } from '../engine/queue.ts'
 import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
 import type { Scenario } from '../scenario.ts'
 import { Catalog } from './catalog.ts'
-import { rankSources, type SourceCandidate } from './directive.ts'
+import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
 import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
 import { ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
@@ -33,11 +34,12 @@ const EV_CHURN = 6
 const EV_SAMPLE = 7
 const EV_PREPOSITION = 8
 const EV_RELEASE = 9
+const EV_RETRY = 10
 
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
-export const RAREST_SAMPLES = 4
-/** A download that finds no source holding any chunk it needs looks again after this long (seconds). */
-export const STALL_RETRY_SECONDS = 1
+export const RAREST_SAMPLES = 8
+/** A download that finds no source it may ask (none holds a missing chunk, or all are queued full) looks again after this long (seconds). */
+export const STALL_RETRY_SECONDS = 0.25
 /** Random picks from an item's holder list per directive, as a multiple of the sources wanted. */
 export const PEER_SAMPLE_FACTOR = 2
 /** Kademlia resolves about this many bits of the key per hop (log2(n)/4 hops: α = 3 parallel lookups, 16-wide buckets). */
@@ -102,11 +104,16 @@ export class Simulation {
   private readonly holders = new Map<number, number[]>()
   /** region·items + item → per chunk, how many region downloads have requested it (rarest-first). */
   private readonly swarm = new Map<number, Int32Array>()
-  /** Requests per item since the last preposition plan, per region. */
-  private readonly demand: Array<Map<number, number>>
+  /** Requests since the last preposition plan, as protocol's planner takes them. */
+  private demand: DemandEvent[] = []
 
   private readonly penalty = new Float64Array(4)
+  /** Scratch: the current download's per-source costs. */
+  private readonly costs = new Float64Array(256)
+  private readonly order = new Int32Array(256)
   private readonly window: number
+  private readonly prepositionOn: boolean
+  private readonly maxQueue: number
   private readonly startupChunks: number
   private readonly peerAssist: boolean
   private readonly licenseSeconds: number
@@ -146,7 +153,6 @@ export class Simulation {
     this.onlineList = new Int32Array(nc)
     this.onlinePos = new Int32Array(nc).fill(-1)
     this.onlineCount = new Int32Array(w.regions)
-    this.demand = Array.from({ length: w.regions }, () => new Map<number, number>())
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
@@ -160,6 +166,8 @@ export class Simulation {
     this.penalty[ROLE_EDGE] = s.download.edgePenaltyMs / 1000
     this.penalty[ROLE_CLIENT] = s.download.peerPenaltyMs / 1000
     this.window = s.download.window
+    this.prepositionOn = s.preposition?.enabled === true && w.edgesPerRegion > 0
+    this.maxQueue = s.download.maxQueueSeconds
     this.startupChunks = s.download.startupChunks
     this.peerAssist = s.peerAssist.enabled
     this.licenseSeconds = s.peerAssist.licenseHours * 3600
@@ -191,7 +199,7 @@ export class Simulation {
     } else {
       q.push(wl.atSeconds, EV_FLASH, wl.item)
     }
-    if (s.preposition?.enabled === true) q.push(s.preposition.intervalMinutes * 60, EV_PREPOSITION)
+    if (this.prepositionOn) q.push(s.preposition!.intervalMinutes * 60, EV_PREPOSITION)
     this.lastRow = this.row(0)
     q.push(Math.min(s.sampleIntervalSeconds, this.end), EV_SAMPLE)
   }
@@ -221,6 +229,7 @@ export class Simulation {
       case EV_ARRIVAL: this.onArrival(); break
       case EV_SPIKE_ARRIVAL: this.onSpikeArrival(); break
       case EV_DL_START: if (this.dl.gen[a] === b) this.pump(a); break
+      case EV_RETRY: if (this.dl.gen[a] === b) { this.dl.retrying[a] = 0; this.pump(a) } break
       case EV_REFRESH: this.onRefresh(a, b); break
       case EV_CHURN: this.onChurn(a); break
       case EV_SAMPLE: this.sample(this.q.now, true); break
@@ -299,8 +308,7 @@ export class Simulation {
     const region = w.region[node]!
     t.requests++
     t.requestedBytes += cat.size[item]!
-    const dm = this.demand[region]!
-    dm.set(item, (dm.get(item) ?? 0) + 1)
+    if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
     if (this.holds(c, item)) { t.alreadyHeld++; return }
     const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now)
     this.clientDl[c] = d
@@ -324,7 +332,8 @@ export class Simulation {
   private candidate (node: number): void {
     const w = this.world
     const queued = w.upFree[node]! - this.q.now
-    this.candidates.push({ node, role: w.role[node]!, load: queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS) })
+    const load = queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS)
+    this.candidates.push(candidateOf(node, w.role[node]!, w.region[node]!, load, this.q.now * 1000))
   }
 
   /** (Re)build d's sources: a directive for clients, region holders and parents for fills. */
@@ -333,14 +342,16 @@ export class Simulation {
     const node = dl.node[d]!; const item = dl.item[d]!; const kind = dl.kind[d]!
     const region = w.region[node]!
     this.candidates.length = 0
+    let ranked: number[]
     if (kind === DL_PARENT_FILL) {
-      this.candidate(0)
+      ranked = [0] // parents fetch from the origin, which is no region's node
     } else {
-      if (kind === DL_CLIENT) for (let j = 0; j < w.edgesPerRegion; j++) this.candidate(w.edge(region, j))
+      // a client talks to its home edge (the nearest; clients are spread evenly over a region's edges)
+      if (kind === DL_CLIENT && w.edgesPerRegion > 0) this.candidate(this.homeEdge(node))
       if (this.peerAssist) this.samplePeers(region, item, node)
       for (let j = 0; j < w.parentsPerRegion; j++) this.candidate(w.parent(region, j))
+      ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
     }
-    const ranked = rankSources(w, this.candidates, this.maxSources)
     // parents are the last resort and always reachable: make sure the directive keeps one
     if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
       if (ranked.length >= this.maxSources) ranked.pop()
@@ -349,6 +360,11 @@ export class Simulation {
     const base = d * dl.maxSources
     for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
     dl.sourceCount[d] = ranked.length
+  }
+
+  private homeEdge (client: number): number {
+    const w = this.world
+    return w.edge(w.region[client]!, (client - w.firstClient) % w.edgesPerRegion)
   }
 
   private addHolder (region: number, item: number, c: number): void {
@@ -444,10 +460,26 @@ export class Simulation {
     }
   }
 
+  /** Main plans from the last interval's requests (protocol's planner); each region's edges fetch what they lack. */
   private onPreposition (): void {
-    // filled in by the planner from protocol/policy/preposition.ts
-    const p = this.s.preposition
-    if (p !== undefined) this.q.push(this.q.now + p.intervalMinutes * 60, EV_PREPOSITION)
+    const p = this.s.preposition!
+    const w = this.world; const now = this.q.now
+    const windowMs = p.intervalMinutes * 60_000
+    const regions = Array.from({ length: w.regions }, (_, r) => regionName(r))
+    const plan = planPreposition(this.demand, { now: now * 1000, windowMs, topN: Math.min(p.maxItemsPerEdge, PREPOSITION_MAX_TOP_N), regions })
+    this.demand = []
+    for (let r = 0; r < w.regions; r++) {
+      for (const id of plan.get(regionName(r)) ?? []) {
+        const item = Number(id)
+        if (this.catalog.releasedAt[item]! > now) continue
+        for (let j = 0; j < w.edgesPerRegion; j++) {
+          const edge = w.edge(r, j)
+          if (this.policies[w.edgeIndex(edge)]!.has(item)) continue
+          if (this.admit(edge, item)) this.totals.prepositioned++
+        }
+      }
+    }
+    this.q.push(now + p.intervalMinutes * 60, EV_PREPOSITION)
   }
 
   // ---- chunks ------------------------------------------------------------------
@@ -497,40 +529,71 @@ export class Simulation {
     const isClient = dl.kind[d] === DL_CLIENT
     const swarm = isClient ? this.swarmOf(w.region[node]!, item) : null
     const base = d * dl.maxSources; const nsrc = dl.sourceCount[d]!
+    // each source's cost now: queued upload seconds plus its role's penalty; a source whose
+    // queue is already maxQueue long is not asked more (a server's bounded request queue)
+    const cost = this.costs; const order = this.order
+    let usable = 0
+    for (let j = 0; j < nsrc; j++) {
+      const s = dl.sources[base + j]!
+      const free = w.upFree[s]!
+      const wait = free > now ? free - now : 0
+      if (s === node || wait > this.maxQueue) continue
+      const c = wait + this.penalty[w.role[s]!]!
+      cost[j] = c
+      // insertion sort by (cost, rank): the scan below stops at the first source holding the chunk
+      let i = usable++
+      while (i > 0 && cost[order[i - 1]!]! > c) { order[i] = order[i - 1]!; i-- }
+      order[i] = j
+    }
     let failures = 0
-    while (dl.outstanding[d]! < this.window && dl.missLen[d]! > 0 && failures < RAREST_SAMPLES) {
-      // choose a chunk: the startup chunks in order, then the rarest of a few random ones
-      let k = -1
+    while (usable > 0 && dl.outstanding[d]! < this.window && dl.missLen[d]! > 0 && failures < 2) {
+      // choose a chunk and its source together: the startup chunks in order, then among a few
+      // random missing chunks the one a source can deliver soonest, the rarer one on a tie
+      let k = -1; let at = -1
       let io = dl.nextInOrder[d]!
       while (io < chunks && io < this.startupChunks && state[io] !== CHUNK_MISSING) io++
       dl.nextInOrder[d] = io
       if (io < this.startupChunks && io < chunks && failures === 0) {
         k = io
+        for (let i = 0; i < usable; i++) if (this.has(dl.sources[base + order[i]!]!, item, k)) { at = i; break }
       } else {
         const miss = dl.miss[d]!; const n = dl.missLen[d]!
-        let best = Infinity
-        for (let j = 0; j < RAREST_SAMPLES; j++) {
-          const cand = miss[Math.floor(this.rngChunks.next() * n)]!
-          const score = swarm === null ? 0 : swarm[cand]!
-          if (score < best) { best = score; k = cand }
+        let bestAt = usable; let bestRarity = Infinity
+        const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
+        for (let t = 0; t < samples; t++) {
+          const cand = n === samples ? miss[t]! : miss[Math.floor(this.rngChunks.next() * n)]!
+          const rarity = swarm === null ? 0 : swarm[cand]!
+          for (let i = 0; i <= bestAt && i < usable; i++) {
+            if (this.has(dl.sources[base + order[i]!]!, item, cand)) {
+              if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
+              break
+            }
+          }
         }
+        if (bestAt < usable) at = bestAt
       }
-      // choose a source: earliest uplink completion plus the role's penalty
-      let src = -1; let bestCost = Infinity
-      for (let j = 0; j < nsrc; j++) {
-        const s = dl.sources[base + j]!
-        if (s === node || !this.has(s, item, k)) continue
-        const free = w.upFree[s]!
-        const cost = (free > now ? free - now : 0) + this.penalty[w.role[s]!]!
-        if (cost < bestCost) { bestCost = cost; src = s }
-      }
-      if (src < 0) { failures++; continue }
+      if (at < 0) { failures++; continue }
+      const j = order[at]!
+      const src = dl.sources[base + j]!
       this.send(d, k, src, node, item)
       if (swarm !== null) swarm[k]!++
+      // the chosen source is now busier: move it back in the order, or drop it once full
+      const wait = w.upFree[src]! - now
+      if (wait > this.maxQueue) {
+        for (let i = at; i < usable - 1; i++) order[i] = order[i + 1]!
+        usable--
+      } else {
+        const c = wait + this.penalty[w.role[src]!]!
+        cost[j] = c
+        let i = at
+        while (i + 1 < usable && (cost[order[i + 1]!]! < c || (cost[order[i + 1]!]! === c && order[i + 1]! < j))) { order[i] = order[i + 1]!; i++ }
+        order[i] = j
+      }
     }
-    if (dl.outstanding[d] === 0 && dl.missLen[d]! > 0) {
+    if (dl.outstanding[d] === 0 && dl.missLen[d]! > 0 && dl.retrying[d] === 0) {
       // nothing could be asked of anyone: look again shortly
-      this.q.push(now + STALL_RETRY_SECONDS, EV_DL_START, d, dl.gen[d]!)
+      dl.retrying[d] = 1
+      this.q.push(now + STALL_RETRY_SECONDS, EV_RETRY, d, dl.gen[d]!)
     }
   }
 
