@@ -10,7 +10,7 @@
 export const SERIES_COLUMNS = [
   'time_s', 'requests', 'edge_requests', 'edge_hits', 'downloads_done',
   'bytes_to_clients', 'bytes_from_edges', 'bytes_from_peers', 'bytes_from_parents', 'bytes_from_origin',
-  'parent_bytes_to_clients', 'parent_bytes_to_edges', 'online_clients', 'active_downloads', 'pending_events'
+  'peer_bytes_to_clients', 'parent_bytes_to_clients', 'parent_bytes_to_edges', 'online_clients', 'active_downloads', 'pending_events'
 ] as const
 export type SeriesColumn = typeof SERIES_COLUMNS[number]
 

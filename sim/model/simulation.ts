@@ -738,7 +738,7 @@ export class Simulation {
       time, t.requests, t.edgeRequests, t.edgeHits, t.downloadsDone,
       t.clientBytesFromEdges + t.clientBytesFromPeers + t.clientBytesFromParents,
       t.clientBytesFromEdges, t.clientBytesFromPeers + t.edgeBytesFromPeers, fromParents, t.originBytes,
-      t.clientBytesFromParents, t.edgeBytesFromParents, this.onlineTotal, this.dl.active, this.q.size
+      t.clientBytesFromPeers, t.clientBytesFromParents, t.edgeBytesFromParents, this.onlineTotal, this.dl.active, this.q.size
     ]
   }
 
