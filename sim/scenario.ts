@@ -134,8 +134,10 @@ export const scenarioSchema = z.object({
      */
     parentPenaltyMs: z.number().min(0).max(1e7).default(2000),
     edgePenaltyMs: z.number().min(0).max(1e7).default(0),
-    peerPenaltyMs: z.number().min(0).max(1e7).default(0)
-  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0 }),
+    peerPenaltyMs: z.number().min(0).max(1e7).default(0),
+    /** A source with this many seconds of uploads queued takes no more requests until it drains (a bounded request queue). */
+    maxQueueSeconds: z.number().positive().max(3600).default(2)
+  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: 2 }),
   preposition: z.object({
     enabled: z.boolean(),
     /** How often main plans prepositioning from recent demand. */
