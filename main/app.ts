@@ -126,6 +126,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         closed = true
         clearInterval(timer)
         clearInterval(planTimer)
+        await directives.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }
     }

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { newKit, nodeKey, customer, ingest, OPERATOR, ADMIN, T0, type Kit } from './test-kit.ts'
 import { verifyLicense, verifyDirective, verifyRules, signHeartbeat } from '../protocol/documents.ts'
 import { fromText, toText } from '../protocol/signing.ts'
+import { rm } from 'node:fs/promises'
 import { replanPreposition } from './app.ts'
 import { DEFAULT_RENTAL_MS, DEFAULT_DIRECTIVE_TTL_MS, HOLDING_TTL_MS } from './limits.ts'
 
@@ -182,6 +183,23 @@ test('items in demand in a region are prepositioned there automatically (a new r
   assert.is((await kit.req('PUT', '/v1/regions/eu/preposition', { token: OPERATOR, json: { itemIds: [other] } })).status, 200)
   const again = await (await kit.req('GET', '/v1/rules')).json() as { rules: string }
   assert.equal(verifyRules(fromText(again.rules), { publicKey: await kit.publicKey(), now: kit.clock.now }).regions.find(x => x.name === 'eu')?.preposition, [other, itemId])
+})
+
+test('admissions survive a restart of main', async () => {
+  const edge = await register('edge', 'eu')
+  const { token } = await customer(kit, 'ivy', 'eu')
+  const l = await rent(token)
+  const client = nodeKey().peerId
+  assert.is((await directive(token, l.licenseId, client)).status, 201)
+  const dir = kit.dir
+  await kit.main.close()
+  const again = await newKit({ heartbeatTimeoutMs: 15_000 }, dir)
+  again.clock.now = kit.clock.now
+  const hb = toText(signHeartbeat({ peerId: edge.peerId, seq: 1, sentAt: again.clock.now, load: 0, freeBytes: 0, bytesServed: { edge: 0, parent: 0, peer: 0, client: 0 }, heldItems: [] }, edge.signer))
+  const answer = await (await again.req('POST', `/v1/nodes/${edge.peerId}/heartbeat`, { json: { heartbeat: hb } })).json() as { admittedPeers: string[] }
+  assert.equal(answer.admittedPeers, [client])
+  await again.main.close()
+  kit = { ...kit, close: async () => { await rm(dir, { recursive: true, force: true }) } }
 })
 
 test('metrics count directives; healthz and the operator page answer', async () => {

@@ -23,6 +23,13 @@ import { DIRECTIVE_PEER_LIMIT, RANK_CACHE_MS, HOLDING_TTL_MS } from './limits.ts
 export const MAX_HOLDERS_PER_LICENSE = 4
 /** Admissions kept per region before the oldest are dropped: bounds memory and heartbeat answers. */
 export const MAX_ADMISSIONS_PER_REGION = 100_000
+/**
+ * Admissions are written to level in batches this often rather than one
+ * write per directive (thousands a second): a crash forgets at most this
+ * much of them, and an admission is only a hint to nodes — the directive the
+ * client holds is its credential.
+ */
+export const ADMISSION_FLUSH_MS = 1_000
 /** Demand for automatic prepositioning is counted over the last hour: recent enough to follow a release, long enough to be more than noise. */
 export const DEMAND_WINDOW_MS = 3600_000
 
@@ -67,6 +74,10 @@ export class Directives {
   /** region → clientPeerId → expiry of its latest directive there */
   readonly #admissions = new Map<string, Map<string, number>>()
   readonly #rankCache = new Map<string, RankEntry>()
+  /** Admissions not yet written: key → expiry. */
+  #dirty = new Map<string, number>()
+  #flushTimer: ReturnType<typeof setInterval> | undefined
+  #flushing: Promise<void> = Promise.resolve()
   onIssued: () => void = () => {}
   /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
   readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
@@ -89,6 +100,27 @@ export class Directives {
       this.#admit(key.slice(0, slash), key.slice(slash + 1), expiresAt)
     }
     if (stale.length > 0) await this.#store.admissions.batch(stale.map(key => ({ type: 'del' as const, key })))
+    this.#flushTimer = setInterval(() => { void this.flush() }, ADMISSION_FLUSH_MS)
+    this.#flushTimer.unref()
+  }
+
+  /** Write pending admissions (and drop expired ones) in one batch. */
+  async flush (): Promise<void> {
+    const run = this.#flushing.then(async () => {
+      if (this.#dirty.size === 0) return
+      const now = this.#now()
+      const batch = [...this.#dirty].map(([key, expiresAt]) => expiresAt <= now ? { type: 'del' as const, key } : { type: 'put' as const, key, value: expiresAt })
+      this.#dirty = new Map()
+      await this.#store.admissions.batch(batch)
+    })
+    this.#flushing = run.catch(() => {})
+    await run
+  }
+
+  /** Stop the flush timer and write what is pending. */
+  async close (): Promise<void> {
+    clearInterval(this.#flushTimer)
+    await this.flush()
   }
 
   /** The region a directive is for: asked, else the account's, else the first region of the rules. */
@@ -115,7 +147,7 @@ export class Directives {
     const previous = this.#admissions.get(region)?.get(clientPeerId)
     if (previous === undefined || previous < body.expiresAt) {
       this.#admit(region, clientPeerId, body.expiresAt)
-      await this.#store.admissions.put(`${region}/${clientPeerId}`, body.expiresAt)
+      this.#dirty.set(`${region}/${clientPeerId}`, body.expiresAt)
     }
     this.demand.record(region, license.itemId, now)
     this.onIssued()
