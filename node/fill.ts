@@ -21,8 +21,8 @@ import { hex, type ChunkStore } from './store/chunk-store.ts'
 
 /** Chunks fetched together on a miss: the missed one plus readahead, so a sequential reader never waits a round trip per chunk. */
 export const FILL_BATCH_CHUNKS = 16
-/** One batch from one source taking longer than this is abandoned to the next source. */
-export const FILL_SOURCE_TIMEOUT_MS = 30_000
+/** A source that delivers no chunk for this long is abandoned to the next source (a deadline per chunk, not per batch, so a slow but steady source keeps going). */
+export const FILL_STALL_TIMEOUT_MS = 15_000
 /** How long DHT provider lookups (and have answers) for an item are reused. */
 export const PROVIDER_CACHE_MS = 3_000
 /** A DHT provider lookup is cut off after this long; a region's DHT answers in tens of ms. */
@@ -180,17 +180,25 @@ export class Filler {
         if (this.opts.signal.aborted) break
         const want = [...remaining].filter(i => source.has?.(i) ?? true)
         if (want.length === 0) continue
-        const signal = AbortSignal.any([this.opts.signal, AbortSignal.timeout(FILL_SOURCE_TIMEOUT_MS)])
+        const stall = new AbortController()
+        let timer = setTimeout(() => { stall.abort(new Error(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }, FILL_STALL_TIMEOUT_MS)
+        const progress = (): void => {
+          clearTimeout(timer)
+          timer = setTimeout(() => { stall.abort(new Error(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }, FILL_STALL_TIMEOUT_MS)
+        }
+        const signal = AbortSignal.any([this.opts.signal, stall.signal])
         try {
           if (source.kind === 'origin') {
-            await this.fromOrigin(manifest, want, source, remaining, signal)
+            await this.fromOrigin(manifest, want, source, remaining, signal, progress)
           } else {
             await fetchChunks(this.opts.host, source.peer!, { itemId: manifest.itemId, indexes: want }, {
               signal,
-              onChunk: async (i, bytes) => { await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
+              onChunk: async (i, bytes) => { progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
             })
           }
+          clearTimeout(timer)
         } catch (err) {
+          clearTimeout(timer)
           lastError = err as Error
           this.stats.failures++
           if (source.kind !== 'origin') {
@@ -210,7 +218,7 @@ export class Filler {
     }
   }
 
-  private async fromOrigin (manifest: Manifest, want: number[], source: Source, remaining: Set<number>, signal: AbortSignal): Promise<void> {
+  private async fromOrigin (manifest: Manifest, want: number[], source: Source, remaining: Set<number>, signal: AbortSignal, progress: () => void): Promise<void> {
     let next = 0
     let firstError: Error | undefined
     const worker = async (): Promise<void> => {
@@ -218,6 +226,7 @@ export class Filler {
         const i = want[next++]!
         try {
           const bytes = await this.opts.main.getOriginChunk(manifest.itemId, i, { signal })
+          progress()
           await this.deliver(manifest, i, bytes, source)
           remaining.delete(i)
         } catch (err) {

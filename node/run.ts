@@ -241,7 +241,13 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }
   }
 
+  let statusWrite: Promise<void> = Promise.resolve()
   async function writeStatus (): Promise<void> {
+    statusWrite = statusWrite.then(writeStatusNow, writeStatusNow)
+    await statusWrite
+  }
+  async function writeStatusNow (): Promise<void> {
+    if (signal.aborted) return
     const status = {
       peerId, role: opts.role, region: opts.region, addrs: listenAddrs(h),
       rulesVersion: rules.rules?.version ?? null,

@@ -80,6 +80,9 @@ export const command: Command = {
     process.once('SIGTERM', () => { onSignal('SIGTERM') })
     process.once('SIGINT', () => { onSignal('SIGINT') })
     await node.done
+    log('stopped')
+    // libp2p may leave idle sockets and timers behind: do not let them hold the process
+    setTimeout(() => process.exit(0), 500).unref()
     return 0
   }
 }

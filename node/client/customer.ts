@@ -86,6 +86,7 @@ export class Customer {
         return directiveSources(ctx, this.directive.directive, self)
       },
       signal: opts.signal,
+      fallbackKinds: ['parent'],
       limits: opts.limits,
       onEvent: opts.onEvent
     })

@@ -13,6 +13,8 @@ import { MainApiError } from './errors.ts'
 
 /** A call to main that takes longer than this has failed. */
 export const MAIN_CALL_TIMEOUT_MS = 15_000
+/** Network failures (not HTTP errors) are retried this many times in all. */
+export const MAIN_CALL_ATTEMPTS = 3
 /** Answers carry at most one manifest (base64url, 4/3 of its bytes) plus a little JSON. */
 export const MAX_ANSWER_BYTES = Math.ceil(MAX_DOCUMENT_BYTES.manifest * 4 / 3) + 64 * 1024
 
@@ -69,16 +71,24 @@ export class MainApi {
 
   private async call<T> (method: string, path: string, json: unknown, schema: z.ZodType<T>, what: string, signal?: AbortSignal): Promise<T> {
     const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
-    let res: Response
-    try {
-      res = await fetch(this.url + path, {
-        method,
-        headers: { authorization: `Bearer ${this.opts.token}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: json !== undefined ? JSON.stringify(json) : undefined,
-        signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline])
-      })
-    } catch (err) {
-      throw new MainApiError(`${what}: main at ${this.url} is unreachable (${(err as Error).message})`, 0, 'unreachable')
+    let res: Response | undefined
+    for (let attempt = 1; res === undefined; attempt++) {
+      try {
+        res = await fetch(this.url + path, {
+          method,
+          headers: { authorization: `Bearer ${this.opts.token}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: json !== undefined ? JSON.stringify(json) : undefined,
+          signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+        })
+      } catch (err) {
+        // a kept-alive socket that main closed meanwhile fails at once: every call here is safe to repeat
+        if (attempt < MAIN_CALL_ATTEMPTS && signal?.aborted !== true && !deadline.aborted) {
+          await new Promise(resolve => setTimeout(resolve, 200 * attempt))
+          continue
+        }
+        const cause = (err as Error & { cause?: Error }).cause
+        throw new MainApiError(`${what}: main at ${this.url} is unreachable (${(err as Error).message}${cause !== undefined ? `: ${cause.message}` : ''})`, 0, 'unreachable')
+      }
     }
     const text = await readBounded(res, MAX_ANSWER_BYTES, what)
     let parsed: unknown

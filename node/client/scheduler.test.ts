@@ -53,7 +53,7 @@ function harness (extra: Partial<ConstructorParameters<typeof Scheduler>[0]> = {
     verify,
     store: async (i, b) => { Buffer.from(b).copy(out, i * CHUNK); stored.push(i) },
     onEvent: e => events.push(e),
-    limits: { stallMs: 300, firstChunkMs: 300, tickMs: 20, backoffMs: 20, refillRetryMs: 20 },
+    limits: { stallMs: 2000, firstChunkMs: 2000, tickMs: 20, backoffMs: 20, refillRetryMs: 20 },
     ...extra
   })
   return { sched, out, stored, events }
@@ -100,7 +100,7 @@ test('bad chunks are never stored; the sender is penalised and dropped', async (
 })
 
 test('a stalled source is abandoned after its deadline and replaced', async () => {
-  const { sched, out, events } = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })] })
+  const { sched, out, events } = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })], limits: { stallMs: 300, firstChunkMs: 300, tickMs: 20, backoffMs: 20 } })
   sched.addSources([fake('stuck', 'edge', { stall: true })])
   const stats = await sched.run()
   assert.ok(out.equals(data))
@@ -184,6 +184,20 @@ test('abort stops the download with DownloadAbortedError', async () => {
   } catch (err) {
     assert.equal((err as Error).name, 'DownloadAbortedError')
   }
+})
+
+test('parents are a last resort: used only when no edge or peer can help', async () => {
+  const log: string[] = []
+  const { sched, out } = harness({ fallbackKinds: ['parent'], onEvent: e => { if (e.type !== 'chunk') log.push(e.type) } })
+  const parent = fake('parent', 'parent', { delayMs: 1 })
+  const fetchParent = parent.fetch.bind(parent)
+  parent.fetch = async (idx, o) => { log.push('parent-asked'); await fetchParent(idx, o) }
+  sched.addSources([fake('edge', 'edge', { delayMs: 2, dieAfter: 20 }), parent])
+  const stats = await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok((stats.sources.find(s => s.id === 'edge')?.bytes ?? 0) >= 20 * CHUNK - CHUNK, 'the edge served first')
+  assert.ok((stats.sources.find(s => s.id === 'parent')?.bytes ?? 0) > 0, 'the parent took over')
+  assert.ok(log.indexOf('failure') >= 0 && log.indexOf('failure') < log.indexOf('parent-asked'), `order: ${log.slice(0, 6).join(',')}`)
 })
 
 test.run()

@@ -86,12 +86,12 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   stallMs: 6_000,
   firstChunkMs: 15_000,
   maxBadChunks: 2,
-  maxFailures: 3,
+  maxFailures: 5,
   backoffMs: 250,
   maxRequestersPerChunk: 2,
   lackRetryMs: 2_000,
-  deadCooldownMs: 30_000,
-  maxEmptyRefills: 8,
+  deadCooldownMs: 5_000,
+  maxEmptyRefills: 20,
   refillRetryMs: 1_000,
   tickMs: 100
 }
@@ -143,6 +143,8 @@ export interface SchedulerOptions {
   /** Ask for more sources (a new directive); resolve with the ones to add (may repeat current ones). */
   moreSources?: (reason: string, signal: AbortSignal) => Promise<DownloadSource[]>
   signal?: AbortSignal
+  /** Kinds asked only while no other source can help (the customer client passes ['parent']). */
+  fallbackKinds?: SourceKind[]
   limits?: Partial<SchedulerLimits>
   now?: () => number
   onEvent?: (event: SchedulerEvent) => void
@@ -193,6 +195,7 @@ export class Scheduler {
   private readonly waiters = new Map<number, Array<() => void>>()
   private readonly pendingStores = new Set<Promise<void>>()
   private readonly controller = new AbortController()
+  private readonly fallbackKinds: ReadonlySet<SourceKind>
   private urgent: number[] = []
   private readHead = 0
   private remaining = 0
@@ -216,6 +219,7 @@ export class Scheduler {
     this.opts = opts
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
     this.now = opts.now ?? (() => performance.now())
+    this.fallbackKinds = new Set(opts.fallbackKinds ?? [])
     this.verified = new Uint8Array(opts.chunkCount)
     this.storedFlags = new Uint8Array(opts.chunkCount)
     let total = 0
@@ -427,8 +431,12 @@ export class Scheduler {
     if (this.remaining === 0) { this.checkFinished(); return }
     const now = this.now()
     let anyUsable = false
-    for (const s of this.usable()) {
+    const sources = this.usable()
+    // parents are the last resort (DESIGN flow 5): asked only while no edge or peer can help
+    const primaryCanHelp = sources.some(s => !this.isFallback(s) && s.retryAt <= now && (s.inFlight > 0 || this.canServeSomething(s, now)))
+    for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
+      if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
       let room = this.windowOf(s) - s.inFlight
       let progressed = true
       while (room > 0 && progressed) {
@@ -450,6 +458,10 @@ export class Scheduler {
       if (s.inFlight > 0 || this.canServeSomething(s, now)) anyUsable = true
     }
     if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
+  }
+
+  private isFallback (s: SourceState): boolean {
+    return this.fallbackKinds.has(s.source.kind)
   }
 
   private canServeSomething (s: SourceState, now: number): boolean {
