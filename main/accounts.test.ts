@@ -106,6 +106,15 @@ test('one address guessing across many accounts is 429 too', async () => {
   assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'user9', password: 'whatever-guess' } })).status, 429)
 })
 
+test('sign-ups per address are limited (429)', async () => {
+  kit = await (async () => { await kit.close(); return await newKit({ loginLimits: { perAccount: 5, perAddress: 20, windowMs: 60_000, signupsPerAddressPerHour: 2 } }) })()
+  assert.is((await kit.req('POST', '/v1/accounts', { json: { username: 'one', password: PW } })).status, 201)
+  assert.is((await kit.req('POST', '/v1/accounts', { json: { username: 'two', password: PW } })).status, 201)
+  assert.is((await kit.req('POST', '/v1/accounts', { json: { username: 'three', password: PW } })).status, 429)
+  kit.clock.now += 3600_001
+  assert.is((await kit.req('POST', '/v1/accounts', { json: { username: 'three', password: PW } })).status, 201)
+})
+
 test('a session expires', async () => {
   const { token } = await customer(kit, 'erin')
   const rent = async (): Promise<number> => (await kit.req('POST', '/v1/rentals', { json: { itemId: '0'.repeat(32) }, token })).status
@@ -130,7 +139,11 @@ test('passwords are hashed with OWASP scrypt parameters and verify in constant t
   assert.is(h.p, 1)
   assert.ok(await hasher.verify(PW, h))
   assert.not.ok(await hasher.verify(PW + '!', h))
-  assert.not.ok(await hasher.verify(PW, undefined))
+})
+
+test('an unknown user costs a hash too (no timing shortcut), and never verifies', async () => {
+  const hasher = new PasswordHasher({ N: 2 ** 10, r: 8, p: 1 })
+  assert.not.ok(await hasher.verify('reelnet-dummy-password', undefined))
 })
 
 test('stored passwords are never in the clear', async () => {

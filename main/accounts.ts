@@ -10,11 +10,13 @@ import type { PasswordHasher } from './passwords.ts'
 import { LoginLimiter } from './login-limiter.ts'
 import { Lru } from './lru.ts'
 import { conflict, unauthorized, tooManyRequests } from './errors.ts'
-import { SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } from './limits.ts'
+import { SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, ACCOUNTS_PER_ADDRESS_PER_HOUR } from './limits.ts'
 
-export interface LoginLimits { perAccount: number, perAddress: number, windowMs: number }
+export interface LoginLimits { perAccount: number, perAddress: number, windowMs: number, signupsPerAddressPerHour?: number }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: LOGIN_FAILURES_PER_ACCOUNT, perAddress: LOGIN_FAILURES_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  perAccount: LOGIN_FAILURES_PER_ACCOUNT, perAddress: LOGIN_FAILURES_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS, signupsPerAddressPerHour: ACCOUNTS_PER_ADDRESS_PER_HOUR
+}
 
 export function hashToken (token: string): string {
   return createHash('sha256').update(token).digest('hex')
@@ -26,6 +28,7 @@ export class Accounts {
   readonly #now: () => number
   readonly #byAccount: LoginLimiter
   readonly #byAddress: LoginLimiter
+  readonly #signups: LoginLimiter
   readonly #sessions = new Lru<string, SessionRecord>(SESSION_CACHE_ENTRIES)
   readonly #accounts = new Lru<string, AccountRecord>(SESSION_CACHE_ENTRIES)
   /** Usernames being created right now: main is one process, so this closes the check-then-write race. */
@@ -38,9 +41,12 @@ export class Accounts {
     this.#now = now
     this.#byAccount = new LoginLimiter(limits.perAccount, limits.windowMs)
     this.#byAddress = new LoginLimiter(limits.perAddress, limits.windowMs)
+    this.#signups = new LoginLimiter(limits.signupsPerAddressPerHour ?? ACCOUNTS_PER_ADDRESS_PER_HOUR, 3600_000)
   }
 
-  async create (username: string, password: string, region: string | undefined): Promise<AccountRecord> {
+  async create (username: string, password: string, region: string | undefined, address: string): Promise<AccountRecord> {
+    const wait = this.#signups.retryAfterMs(address, this.#now())
+    if (wait > 0) throw tooManyRequests('too many accounts created from this address; try again later', wait / 1000)
     const key = username.toLowerCase()
     if (this.#creating.has(key) || await this.#store.usernames.get(key) !== undefined) throw conflict(`username '${username}' is taken`)
     this.#creating.add(key)
@@ -52,6 +58,7 @@ export class Accounts {
         { type: 'put', sublevel: this.#store.accounts, key: record.accountId, value: record },
         { type: 'put', sublevel: this.#store.usernames, key, value: record.accountId }
       ] as never)
+      this.#signups.fail(address, this.#now())
       return record
     } finally {
       this.#creating.delete(key)

@@ -40,7 +40,8 @@ const PROTOCOL_STATUS: Record<string, ContentfulStatusCode> = {
   OlderVersionError: 409,
   UnknownKeyError: 401,
   MismatchError: 403,
-  ChunkHashMismatchError: 400
+  ChunkHashMismatchError: 400,
+  HasherBusyError: 503
 }
 
 export interface ErrorBody { error: { code: string, message: string } }
@@ -58,7 +59,7 @@ export function toErrorResponse (err: unknown): { status: ContentfulStatusCode, 
   const e = err as { name?: string, code?: unknown, message?: string }
   const status = e?.name !== undefined ? PROTOCOL_STATUS[e.name] : undefined
   if (status !== undefined) {
-    const code = typeof e.code === 'string' ? e.code : 'protocol_error'
+    const code = typeof e.code === 'string' ? e.code : status === 503 ? 'busy' : 'protocol_error'
     return { status, headers: {}, body: { error: { code, message: e.message ?? code } }, internal: false }
   }
   return { status: 500, headers: {}, body: { error: { code: 'internal', message: 'internal error' } }, internal: true }

@@ -55,6 +55,11 @@ export const SCRYPT_PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const
 /** Password hashes running at once: each takes 128 MiB, so this bounds main's memory under a login storm. */
 export const MAX_CONCURRENT_HASHES = 2
 
+/** Requests waiting for a password hash beyond this are refused (503): a login storm must not queue without end. */
+export const MAX_QUEUED_HASHES = 64
+/** Accounts one client address may create per hour: each costs a 128 MiB scrypt hash, so sign-ups must not be a free way to load main. */
+export const ACCOUNTS_PER_ADDRESS_PER_HOUR = 20
+
 /** Username, password and region bounds. */
 export const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/
 export const MIN_PASSWORD_LENGTH = 8

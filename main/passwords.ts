@@ -5,7 +5,12 @@
  * MAX_CONCURRENT_HASHES run at once: each needs 128 MiB.
  */
 import { scrypt, randomBytes, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { MAX_CONCURRENT_HASHES, SCRYPT_PARAMS } from './limits.ts'
+import { MAX_CONCURRENT_HASHES, MAX_QUEUED_HASHES, SCRYPT_PARAMS } from './limits.ts'
+
+/** Too many password hashes are already waiting; the caller answers 503. */
+export class HasherBusyError extends Error {
+  name = 'HasherBusyError'
+}
 
 export interface ScryptParams { N: number, r: number, p: number }
 
@@ -38,6 +43,7 @@ class Gate {
   constructor (n: number) { this.#free = n }
   async run<T> (fn: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free--
+    else if (this.#waiting.length >= MAX_QUEUED_HASHES) throw new HasherBusyError('too many logins at once; try again in a moment')
     else await new Promise<void>(resolve => this.#waiting.push(resolve))
     try { return await fn() } finally {
       const next = this.#waiting.shift()

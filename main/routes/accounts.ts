@@ -32,7 +32,7 @@ export function accountRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/accounts', validate('json', accountBody), async (c) => {
     const { username, password, region } = c.req.valid('json')
-    const a = await s.accounts.create(username, password, region)
+    const a = await s.accounts.create(username, password, region, addressOf(c))
     return c.json({ accountId: a.accountId, username: a.username, region: a.region ?? null }, 201)
   })
   app.post('/sessions', validate('json', sessionBody), async (c) => {
