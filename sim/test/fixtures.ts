@@ -39,3 +39,40 @@ export function flashCrowd (o: SwarmOptions): Scenario {
     download: { window: o.window ?? 8, startupChunks: 0, parentPenaltyMs: o.parentPenaltyMs ?? 2000 }
   })
 }
+
+export interface EdgeCacheOptions {
+  items: number
+  zipfAlpha: number
+  /** Cache capacity in items (all items are one chunk of the same size). */
+  cacheItems: number
+  requestsPerSecond: number
+  seconds: number
+  eviction?: 'lru' | 'sieve' | 's3fifo'
+}
+
+/**
+ * One region with one edge in front of a parent, unit-size items, Poisson
+ * requests with Zipf popularity, no peer-assist and no prepositioning:
+ * the edge sees the independent reference model that Che's approximation
+ * describes. Licenses are short so clients never skip a re-request.
+ */
+export function edgeCache (o: EdgeCacheOptions): Scenario {
+  const item = 1024
+  return parseScenario({
+    name: 'edge-cache',
+    durationHours: o.seconds / 3600,
+    sampleIntervalSeconds: 10,
+    chunkSizeBytes: item,
+    catalog: { items: o.items, sizeBytes: item, zipfAlpha: o.zipfAlpha },
+    regions: { count: 1, parentsPerRegion: 1, edgesPerRegion: 1, clientsPerRegion: 20_000 },
+    origin: { uplinkMbps: 10_000 },
+    parent: { uplinkMbps: 100_000, downlinkMbps: 100_000 },
+    edge: { uplinkMbps: 100_000, downlinkMbps: 100_000, capacityBytes: o.cacheItems * item, eviction: o.eviction ?? 'lru' },
+    client: { uplinkMbps: 100, downlinkMbps: 1000 },
+    latency: { intraRegionMs: [1, 1], interRegionMs: [1, 1] },
+    workload: { type: 'poisson', requestsPerHour: o.requestsPerSecond * 3600 },
+    peerAssist: { enabled: false, licenseHours: 1e-7, keepItems: 1 },
+    directive: { maxSources: 4, refreshSeconds: 86_400 },
+    download: { window: 1, startupChunks: 1 }
+  })
+}
