@@ -9,12 +9,12 @@ import type { SchedulerEvent } from '../../node/client/scheduler.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
 
-/** cli/session.ts (the main helper's): imported by name so this file type-checks while it is being written. */
-const SESSION_MODULE = '../session.ts'
+import { loadSession, loadLicense, saveLicense, configDir } from '../session.ts'
+import { fromBase64url } from '../../protocol/encoding.ts'
 
 const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent] [--max-upload B/s] [--json | --quiet]
 
-Download ITEM (an itemId from 'reelnet catalog') for the logged-in customer.
+Download ITEM (an itemId or title from 'reelnet catalog') for the logged-in customer.
 main is asked for a directive (a signed list of edges, parents and peers of
 your region); chunks come from several of them at once, each verified
 against the signed manifest before it is written. A bad chunk is dropped
@@ -41,6 +41,7 @@ Session and license come from the config folder ($REELNET_CONFIG_DIR, else
 export interface CustomerSession {
   mainUrl: string
   token: string
+  accountId: string
   mainKey: Uint8Array
   region?: string
   configDir: string
@@ -48,61 +49,50 @@ export interface CustomerSession {
 
 export interface LicenseRef { licenseId: string, expiresAt: number }
 
-/** Read the logged-in session (cli/session.ts, owned by the main helper), normalised to what the client needs. */
+/** The logged-in session (cli/session.ts), with main's pinned key as bytes. */
 export async function loadCustomerSession (): Promise<CustomerSession> {
-  const mod = await import(SESSION_MODULE) as Record<string, unknown>
-  const load = mod.loadSession as (() => Promise<Record<string, unknown>> | Record<string, unknown>) | undefined
-  if (typeof load !== 'function') throw new CommandError('this build has no session support (cli/session.ts)')
-  let s: Record<string, unknown> | undefined
-  try { s = await load() } catch (err) { throw new CommandError((err as Error).message) }
-  if (s === undefined || s === null) throw new CommandError('not logged in: run reelnet login --main URL --user U --password P')
-  const mainUrl = s.mainUrl
-  const token = s.token
-  if (typeof mainUrl !== 'string' || typeof token !== 'string') throw new CommandError('not logged in: run reelnet login --main URL --user U --password P')
-  const mainKey = await keyBytes(s.mainKey ?? s.mainPublicKey)
-  const configDir = typeof s.configDir === 'string' ? s.configDir : configDirOf()
-  return { mainUrl, token, mainKey, region: typeof s.region === 'string' ? s.region : undefined, configDir }
+  const s = await loadSession()
+  let mainKey: Uint8Array
+  try { mainKey = fromBase64url(s.mainKey, 64) } catch { mainKey = new Uint8Array(0) }
+  if (mainKey.length !== 32) throw new CommandError('the session has no usable pinned main key: run reelnet login again')
+  return { mainUrl: s.mainUrl, token: s.token, accountId: s.accountId, mainKey, region: s.region, configDir: configDir() }
 }
 
-async function keyBytes (k: unknown): Promise<Uint8Array> {
-  if (k instanceof Uint8Array) return k
-  if (typeof k === 'string') {
-    const { fromBase64url } = await import('../../protocol/encoding.ts')
-    const clean = k.includes(':') ? k.slice(k.lastIndexOf(':') + 1) : k
-    const bytes = /^[0-9a-f]{64}$/i.test(clean) ? Buffer.from(clean, 'hex') : fromBase64url(clean, 64)
-    if (bytes.length === 32) return bytes
-  }
-  if (typeof k === 'object' && k !== null && 'publicKey' in k) return await keyBytes((k as { publicKey: unknown }).publicKey)
-  throw new CommandError('the session has no pinned main key: run reelnet login again')
+/** An itemId, or an exact (case-insensitive) title from the catalog. */
+export async function resolveItem (session: CustomerSession, item: string, signal?: AbortSignal): Promise<string> {
+  if (/^[0-9a-f]{32}$/.test(item)) return item
+  const res = await fetch(`${session.mainUrl.replace(/\/+$/, '')}/v1/catalog`, { signal: AbortSignal.any([AbortSignal.timeout(15_000), ...(signal !== undefined ? [signal] : [])]) })
+    .catch((err: Error) => { throw new CommandError(`main at ${session.mainUrl} is unreachable: ${err.message}`) })
+  if (!res.ok) throw new CommandError(`fetch the catalog: HTTP ${res.status}`)
+  const body = await res.json() as { items?: Array<{ itemId: string, title: string }> }
+  const matches = (body.items ?? []).filter(i => i.title.toLowerCase() === item.toLowerCase())
+  if (matches.length === 1) return (matches[0] as { itemId: string }).itemId
+  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; use the itemId (see reelnet catalog)`)
+  throw new CommandError(`no item '${item}' in the catalog (see reelnet catalog)`)
 }
 
-function configDirOf (): string {
-  const env = process.env.REELNET_CONFIG_DIR
-  if (env !== undefined && env !== '') return resolve(env)
-  const base = process.env.XDG_CONFIG_HOME ?? resolve(process.env.HOME ?? '.', '.config')
-  return resolve(base, 'reelnet')
-}
-
-/** The license for `itemId`: rented now with `rent`, else the one `reelnet rent` kept. */
+/** The license for `itemId`: rented now with `rent` (and kept, as 'reelnet rent' does), else the one kept. */
 export async function licenseFor (session: CustomerSession, itemId: string, rent: boolean, signal?: AbortSignal): Promise<LicenseRef> {
-  const { MainApi } = await import('../../node/client/main-api.ts')
   if (rent) {
+    const { MainApi } = await import('../../node/client/main-api.ts')
+    const { toText } = await import('../../protocol/signing.ts')
     const api = new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey })
     const r = await api.rent(itemId, { signal })
+    if (r.license.accountId !== session.accountId) throw new CommandError('main issued a license for another account')
+    await saveLicense({ licenseId: r.licenseId, itemId, license: toText(r.licenseBytes), expiresAt: r.expiresAt, mainUrl: session.mainUrl })
     return { licenseId: r.licenseId, expiresAt: r.expiresAt }
   }
-  const mod = await import(SESSION_MODULE) as Record<string, unknown>
-  for (const name of ['loadLicense', 'findLicense', 'getLicense', 'licenseFor']) {
-    const f = mod[name]
-    if (typeof f !== 'function') continue
-    const l = await (f as (id: string) => unknown)(itemId) as Record<string, unknown> | undefined | null
-    if (l !== undefined && l !== null && typeof l.licenseId === 'string') {
-      const expiresAt = typeof l.expiresAt === 'number' ? l.expiresAt : Number.MAX_SAFE_INTEGER
-      if (expiresAt <= Date.now()) throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
-      return { licenseId: l.licenseId, expiresAt }
-    }
+  const l = await loadLicense(itemId)
+  if (l === undefined) throw new CommandError(`no license for ${itemId}: run reelnet rent ${itemId}, or pass --rent`)
+  const { verifyLicense } = await import('../../protocol/documents.ts')
+  const { fromText } = await import('../../protocol/signing.ts')
+  try {
+    verifyLicense(fromText(l.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId: l.licenseId })
+  } catch (err) {
+    if ((err as Error).name === 'ExpiredError') throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
+    throw new CommandError(`the kept license for ${itemId} does not verify: ${(err as Error).message}; rent it again`)
   }
-  throw new CommandError(`no license for ${itemId}: run reelnet rent ${itemId}, or pass --rent`)
+  return { licenseId: l.licenseId, expiresAt: l.expiresAt }
 }
 
 /** Map the client's typed errors to one line for the user. */
@@ -146,8 +136,8 @@ export const command: Command = {
       quiet: { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet get --help)')
-    const itemId = positionals[0] as string
-    if (!/^[\x21-\x7e]{1,128}$/.test(itemId)) throw new UsageError(`'${itemId}' is not an item id`)
+    const item = positionals[0] as string
+    if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     if (values.json === true && values.quiet === true) throw new UsageError('--json and --quiet do not go together')
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
     if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
@@ -161,6 +151,7 @@ export const command: Command = {
     const mode = chooseMode({ json: values.json, quiet: values.quiet }, process.stderr.isTTY === true)
     const events: SchedulerEvent[] = []
     try {
+      const itemId = await resolveItem(session, item, stop.signal)
       const license = await licenseFor(session, itemId, values.rent === true, stop.signal)
       const { MainApi } = await import('../../node/client/main-api.ts')
       const outPath = resolve(values.output ?? await defaultOutput(new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey }), itemId, stop.signal))

