@@ -11,7 +11,7 @@ import {
   ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError, ProtocolError,
   UnknownKeyError, WrongTypeError
 } from './errors.ts'
-import { CLOCK_SKEW_MS, MAX_PREPOSITION_ITEMS } from './limits.ts'
+import { CLOCK_SKEW_MS, MAX_CHUNK_SIZE, MAX_PREPOSITION_ITEMS } from './limits.ts'
 import type { Directive, Heartbeat, License, Manifest, Rules } from './types.ts'
 
 const main = createSigner(new Uint8Array(32).fill(1))
@@ -64,14 +64,14 @@ const nodeEntry = <R extends 'parent' | 'edge'>(role: R) =>
 const rulesArb: fc.Arbitrary<Rules> = fc.record({
   version: uint,
   window,
-  chunkSize: fc.integer({ min: 16384, max: 1 << 26 }),
+  chunkSize: fc.integer({ min: 16384, max: MAX_CHUNK_SIZE }),
   regions: fc.uniqueArray(fc.record({
     name: id, parents: fc.array(nodeEntry('parent'), { maxLength: 3 }), edges: fc.array(nodeEntry('edge'), { maxLength: 3 }), preposition: fc.array(id, { maxLength: 4 })
   }), { selector: r => r.name, maxLength: 3 })
 }).map(({ window: [from, len], ...r }) => ({ version: r.version, issuedAt: from, expiresAt: from + len, chunkSize: r.chunkSize, regions: r.regions }))
 
 const manifestArb: fc.Arbitrary<Manifest> = fc.record({
-  itemId: id, title: fc.string({ minLength: 1, maxLength: 60 }), chunkSize: fc.integer({ min: 16384, max: 1 << 22 }),
+  itemId: id, title: fc.string({ minLength: 1, maxLength: 60 }), chunkSize: fc.integer({ min: 16384, max: MAX_CHUNK_SIZE }),
   hashes: fc.array(hash, { maxLength: 6 }), lastFill: fc.double({ min: 0, max: 1, noNaN: true }), merkleRoot: hash, version: uint
 }).map(({ hashes, chunkSize, lastFill, ...m }) => {
   const last = hashes.length === 0 ? 0 : 1 + Math.floor(lastFill * (chunkSize - 1))

@@ -59,9 +59,13 @@ export const MAX_DIRECTIVE_PEERS = 64
 /** Items a heartbeat may report as held complete. */
 export const MAX_HELD_ITEMS = 10_000
 
-/** Chunk size bounds: below 16 KiB the per-chunk overhead dominates; above 64 MiB one chunk is too much to hold in memory per request. */
+/**
+ * Chunk size bounds: below 16 KiB the per-chunk overhead dominates; above
+ * 4 MiB a chunk no longer fits one wire frame (protocol/wire/limits.ts
+ * MAX_WIRE_CHUNK_BYTES), so such an item could be signed but never served.
+ */
 export const MIN_CHUNK_SIZE = 16 * 1024
-export const MAX_CHUNK_SIZE = 64 * 1024 * 1024
+export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
 /**
  * Chunks in one manifest: 131,072 × 32-byte hashes ≈ 4.3 MiB of manifest,
  * i.e. a 128 GiB item at 1 MiB chunks (larger items use larger chunks).

@@ -12,8 +12,8 @@ import { MAX_CHUNK_COUNT, MAX_DOCUMENT_BYTES, MAX_ID_LENGTH } from '../limits.ts
  * The largest chunk the wire carries. Four times the default chunk size, so
  * an operator may pick larger chunks for huge items, and small enough that a
  * peer holds a few frames in memory per stream without strain.
- * (protocol/limits.ts allows manifests with chunks up to MAX_CHUNK_SIZE; such
- * items cannot be served over this protocol version.)
+ * protocol/limits.ts caps manifests' chunk size at the same figure, so every
+ * signed item can be served.
  */
 export const MAX_WIRE_CHUNK_BYTES = 4 * 1024 * 1024
 
