@@ -57,7 +57,7 @@ export class Accounts {
       await this.#store.db.batch([
         { type: 'put', sublevel: this.#store.accounts, key: record.accountId, value: record },
         { type: 'put', sublevel: this.#store.usernames, key, value: record.accountId }
-      ] as never)
+      ])
       this.#signups.fail(address, this.#now())
       return record
     } finally {
