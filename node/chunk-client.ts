@@ -17,8 +17,12 @@ export { CHUNK_PROTOCOL }
 
 /** Yamux lets a sender run this far ahead of our reads (its largest stream window). */
 export const YAMUX_MAX_WINDOW_BYTES = 16 * 1024 * 1024
-/** What may sit unread in our buffer: two frames plus whatever the window let through while we were paused. */
-export const CLIENT_MAX_BUFFER_BYTES = 2 * MAX_CHUNK_FRAME_BYTES + YAMUX_MAX_WINDOW_BYTES
+/**
+ * What may sit unread in our buffer while onChunk works: yamux grants window as data arrives, not
+ * as it is consumed (FACTS.md), so this must absorb a consumer that falls behind for a while:
+ * sixteen of the largest frames plus a full window.
+ */
+export const CLIENT_MAX_BUFFER_BYTES = 16 * MAX_CHUNK_FRAME_BYTES + YAMUX_MAX_WINDOW_BYTES
 /** Opening a stream (dial included) longer than this is a dead peer. */
 export const OPEN_STREAM_TIMEOUT_MS = 5_000
 
@@ -30,7 +34,7 @@ export interface ChunkFetchRequest {
 
 export interface ChunkFetchOptions {
   signal: AbortSignal
-  /** Awaited before the next frame is read: a slow consumer slows the sender (the stream is paused meanwhile). */
+  /** Awaited before the next frame is read. Frames arriving meanwhile are buffered (up to CLIENT_MAX_BUFFER_BYTES). */
   onChunk: (index: number, bytes: Uint8Array) => void | Promise<void>
 }
 
@@ -102,14 +106,10 @@ export async function fetchChunks (host: Libp2p, peer: PeerRef, req: ChunkFetchR
         throw e
       }
       if (!wanted.delete(frame.index)) throw new PeerProtocolError(`peer sent chunk ${frame.index}, which was not asked for (or twice)`)
-      // pause only while the stream still reads (after the remote's end it may already be closing)
-      const paused = stream.readStatus === 'readable'
-      if (paused) stream.pause()
-      try {
-        await opts.onChunk(frame.index, frame.bytes)
-      } finally {
-        if (paused && stream.readStatus === 'paused') stream.resume()
-      }
+      // No stream.pause()/resume() here: resuming sends a window update, which fails once our
+      // write side is closed and broke transfers under load. The read buffer bound
+      // (CLIENT_MAX_BUFFER_BYTES) absorbs a consumer that falls behind for a while.
+      await opts.onChunk(frame.index, frame.bytes)
     }
     if (wanted.size > 0) throw new PeerProtocolError(`peer ended the response with ${wanted.size} chunks missing`)
     if (notFound !== undefined) throw notFound

@@ -68,6 +68,7 @@ test("an edge asked for the item fills from its own region's parent, and serves 
     }, 10_000, 500)
     const got = await fetchItem(c.host, { peerId: edgeA.peerId, addrs: edgeA.addrs }, manifest, d.bytes)
     assert.ok(got.equals(item), 'bytes from edge a match the item')
+    await waitFor('the status file to catch up', async () => { const st = await status(edgeA.dataDir); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
     const s = await status(edgeA.dataDir)
     assert.is(s.fetched.bytes.parent, SIZE, 'every byte came from a parent')
     assert.is(s.fetched.bySource[parentA.peerId], SIZE, "…from region a's parent")
@@ -78,7 +79,7 @@ test("an edge asked for the item fills from its own region's parent, and serves 
 test('the DHT of region a never contains a peer of region b, and the reverse', async () => {
   const a = new Set([parentA.peerId, edgeA.peerId])
   const b = new Set([parentB.peerId, edgeB.peerId])
-  await waitFor('routing tables to fill', async () => (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId), 10_000)
+  await waitFor('routing tables to fill', async () => (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId), 30_000)
   for (const n of [parentA, edgeA]) {
     const s = await status(n.dataDir)
     assert.ok(s.routingTable.length > 0, 'region a has a routing table')
@@ -124,6 +125,7 @@ test('a parent killed mid-transfer: the edge falls back and still serves correct
     })
     await killed
     assert.ok(out.equals(item), 'bytes from edge b match the item')
+    await waitFor('the status file to catch up', async () => { const st = await status(edgeB.dataDir); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
     const s = await status(edgeB.dataDir)
     assert.ok(s.fetched.bytes.parent > 0, 'started from the parent')
     assert.ok(s.fetched.bytes.origin > 0, 'finished from the fallback (origin)')
