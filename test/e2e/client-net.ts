@@ -163,3 +163,57 @@ export class Network {
     for (const p of all) if (p.child.exitCode === null) p.kill('SIGKILL')
   }
 }
+
+// ---- customers ---------------------------------------------------------------
+
+export interface CustomerInfo { name: string, configDir: string, token: string, accountId: string, region: string }
+
+/** Create an account and a logged-in session in its own config folder (as `reelnet account create` + `login` would). */
+export async function createCustomer (net: Network, name: string, region: string): Promise<CustomerInfo> {
+  const password = `pw-${name}-0123456789`
+  await net.api('POST', '/v1/accounts', { username: name, password, region })
+  const s = await net.api('POST', '/v1/sessions', { username: name, password }) as { token: string, accountId: string, expiresAt: number }
+  const configDir = join(net.opts.dir, `cust-${name}`)
+  mkdirSync(configDir, { recursive: true })
+  const { saveSession } = await import('../../cli/session.ts')
+  const before = process.env.REELNET_CONFIG_DIR
+  process.env.REELNET_CONFIG_DIR = configDir
+  try {
+    await saveSession({ mainUrl: net.mainUrl, token: s.token, accountId: s.accountId, username: name, region, mainKey: net.mainKeyText, mainKeyId: 'test', expiresAt: s.expiresAt })
+  } finally {
+    if (before === undefined) delete process.env.REELNET_CONFIG_DIR
+    else process.env.REELNET_CONFIG_DIR = before
+  }
+  return { name, configDir, token: s.token, accountId: s.accountId, region }
+}
+
+/** Run a client command (`get`/`play`) as customer `c`. */
+export function runClient (c: CustomerInfo, args: string[]): Proc {
+  return spawnReelnet(args, { env: { REELNET_CONFIG_DIR: c.configDir }, name: c.name, cwd: c.configDir })
+}
+
+/** The JSON lines a client printed with --json. */
+export function jsonLines (p: Proc): Array<Record<string, any>> {
+  const out: Array<Record<string, any>> = []
+  for (const line of p.stdoutLines()) {
+    if (!line.startsWith('{')) continue
+    try { out.push(JSON.parse(line) as Record<string, any>) } catch { /* partial line */ }
+  }
+  return out
+}
+
+/** Wait for a JSON line satisfying `pred`. */
+export async function waitJson (p: Proc, pred: (o: Record<string, any>) => boolean, timeoutMs = 120_000): Promise<Record<string, any>> {
+  const started = Date.now()
+  while (true) {
+    const hit = jsonLines(p).find(pred)
+    if (hit !== undefined) return hit
+    if (p.child.exitCode !== null) {
+      const again = jsonLines(p).find(pred)
+      if (again !== undefined) return again
+      throw new Error(`${p.child.spawnargs.slice(2, 4).join(' ')} exited (${p.child.exitCode}) first:\n${p.output().slice(-3000)}`)
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for a JSON line:\n${p.output().slice(-3000)}`)
+    await new Promise(resolve => setTimeout(resolve, 40))
+  }
+}
