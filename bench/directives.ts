@@ -48,6 +48,16 @@ async function call<T> (url: string, method: string, path: string, json: unknown
   return body
 }
 
+/** Ed25519 signs per second in this process right now: the machines are shared, so figures are read against this (FACTS.md: ~47,700/s idle). */
+function calibrate (): number {
+  const signer = createSigner(new Uint8Array(32).fill(7))
+  const msg = new Uint8Array(1500)
+  const start = performance.now()
+  let n = 0
+  while (performance.now() - start < 500) { for (let i = 0; i < 50; i++) signer.sign(msg); n += 50 }
+  return n / ((performance.now() - start) / 1000)
+}
+
 export async function run (seconds = 10, connections = 32): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'reelnet-bench-directives-'))
   const main = await startMainProcess(join(dir, 'main'), ['--admin-token', ADMIN, '--operator-token', OPERATOR, '--heartbeat-timeout-ms', String(3600_000)])
@@ -96,6 +106,7 @@ export async function run (seconds = 10, connections = 32): Promise<void> {
     console.log(`  ${Math.round(result.requests.average)} directives/s (${result.requests.total} total, non-2xx ${result.non2xx}, errors ${result.errors})`)
     console.log(`  latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`)
     console.log(`  goal: >= 5000/s with p99 <= 10 ms; main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
+    console.log(`  calibration: node:crypto ed25519 signs ${Math.round(calibrate())}/s in this run (idle machine: ~47,700/s); load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')}`)
   } finally {
     await main.stop()
     await rm(dir, { recursive: true, force: true })

@@ -52,6 +52,7 @@ export async function run (mib = DEFAULT_MIB): Promise<void> {
       if (res.status !== 201) throw new Error(`ingest failed: ${res.status} ${JSON.stringify(answer)}`)
       const peak = await main.peakRssBytes()
       console.log(`ingest ${mib} MiB (${answer.chunkCount} chunks of 1 MiB) over HTTP: ${s.toFixed(1)} s, ${(size / 2 ** 20 / s).toFixed(0)} MiB/s`)
+      console.log(`load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`)
       console.log(`main peak RSS: ${(peak / 1e6).toFixed(0)} MB (after start-up: ${(rssBefore / 1e6).toFixed(0)} MB; target < 300 MB)`)
     } finally {
       await main.stop()
