@@ -1,6 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
+import { readFileSync } from 'node:fs'
+import { toBase64url } from './encoding.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createSigner, peerIdOf } from './keys.ts'
 import { nodeAuthMessage, formatNodeAuth, parseNodeAuth, signNodeAuth, verifyNodeAuth, NODE_AUTH_TAG } from './node-auth.ts'
@@ -75,6 +77,20 @@ test('any flipped bit of the signature fails', () => {
       return (e as Error).name === 'InvalidSignatureError'
     }
   }), { numRuns: 200 })
+})
+
+test('known-answer vectors (protocol/node-auth.vectors.json) reproduce with noble and node:crypto', () => {
+  const file = JSON.parse(readFileSync(new URL('./node-auth.vectors.json', import.meta.url), 'utf8')) as { vectors: Array<{ seed: string, method: string, path: string, ts: number, peerId: string, message: string, header: string }> }
+  assert.ok(file.vectors.length >= 2)
+  for (const v of file.vectors) {
+    for (const impl of ['noble', 'node'] as const) {
+      const s = createSigner(new Uint8Array(Buffer.from(v.seed, 'hex')), impl)
+      assert.is(peerIdOf(s.publicKey), v.peerId)
+      assert.is(toBase64url(nodeAuthMessage(v.method, v.path, v.ts)), v.message)
+      assert.is(signNodeAuth(v.peerId, v.method, v.path, v.ts, m => s.sign(m)), v.header)
+      assert.is(verifyNodeAuth(parseNodeAuth(v.header), { method: v.method, pathWithQuery: v.path, now: v.ts, impl }), v.peerId)
+    }
+  }
 })
 
 test.run()
