@@ -49,4 +49,28 @@ test('rejects times that would corrupt the order', () => {
   assert.is(q.pop(), false)
 })
 
+
+test('far-future buckets keep (time, seq) order, including ties across buckets and the zero-delay ring', () => {
+  for (const width of [0.5, 3, 1000]) {
+    const q = new EventQueue(4, width)
+    const rnd = lcg(5)
+    const expected: Array<[number, number]> = []
+    let id = 0
+    for (let i = 0; i < 3000; i++) { const t = Math.floor(rnd() * 200) / 2; q.push(t, 1, id); expected.push([t, id++]) }
+    const out: Array<[number, number]> = []
+    while (q.pop()) {
+      out.push([q.time, q.a])
+      // handlers schedule more: some at this instant, some ahead (possibly far ahead)
+      if (id < 9000) {
+        const r = rnd()
+        const t = r < 0.3 ? q.time : q.time + Math.floor(rnd() * 40) / 2
+        q.push(t, 1, id); expected.push([t, id++])
+      }
+    }
+    // order is by time, then by push order (the id is the push order here)
+    expected.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+    assert.equal(out, expected, `bucket width ${width}`)
+  }
+})
+
 test.run()

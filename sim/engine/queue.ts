@@ -12,6 +12,12 @@
  * the cache: at 10^7 pending events a binary heap is 24 levels deep, this
  * one 12.
  *
+ * Events beyond the current time bucket (`bucketSeconds` wide) wait in
+ * unsorted per-bucket lists and enter the heap only when their bucket comes
+ * up, keeping their original sequence number. The heap then holds only the
+ * near future (a few thousand events, cache-resident) even when 10^6 clients
+ * each have a churn timer pending hours ahead.
+ *
  * Events scheduled for the current instant (zero delay) skip the heap: they
  * go to a FIFO ring that is drained after any heap event at the same instant
  * (those were pushed earlier, so their sequence is lower) — the same order
@@ -29,6 +35,9 @@ export const INITIAL_QUEUE_CAPACITY = 1 << 12
 export const MAX_PENDING_EVENTS = 1 << 26
 
 const ARITY = 4
+
+/** Default width of a far-future bucket: wider than most chunk arrivals reach (they stay in the heap), far shorter than churn and license timers (they wait outside it). */
+export const DEFAULT_BUCKET_SECONDS = 60
 
 export class QueueOverflowError extends Error {
   name = 'QueueOverflowError'
@@ -53,6 +62,12 @@ export class EventQueue {
   private ringHead = 0
   private ringLen = 0
   private nextSeq = 0
+  // far-future events: bucket index → flat [time, seq, slot, time, seq, slot, ...]
+  private readonly bucketWidth: number
+  private readonly far = new Map<number, number[]>()
+  private farCount = 0
+  /** Every pending event before (bucket + 1) × width is in the heap or the ring. */
+  private bucket = 0
   /** The time of the last popped event: the simulation clock. */
   now = 0
 
@@ -63,7 +78,9 @@ export class EventQueue {
   b = 0
   c = 0
 
-  constructor (capacity = INITIAL_QUEUE_CAPACITY) {
+  constructor (capacity = INITIAL_QUEUE_CAPACITY, bucketSeconds = DEFAULT_BUCKET_SECONDS) {
+    if (!(bucketSeconds > 0) || !Number.isFinite(bucketSeconds)) throw new RangeError('bucketSeconds must be positive and finite')
+    this.bucketWidth = bucketSeconds
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PENDING_EVENTS || (capacity & (capacity - 1)) !== 0) throw new RangeError(`queue capacity must be a power of two in 1..${MAX_PENDING_EVENTS}`)
     this.times = new Float64Array(capacity)
     this.seqs = new Float64Array(capacity)
@@ -76,14 +93,27 @@ export class EventQueue {
     this.ring = new Int32Array(capacity)
   }
 
-  get size (): number { return this.n + this.ringLen }
+  get size (): number { return this.n + this.ringLen + this.farCount }
   /** How many events were ever pushed (the sequence counter). */
   get pushed (): number { return this.nextSeq }
 
   /** Time of the earliest pending event, or Infinity if none. */
   peekTime (): number {
     if (this.ringLen > 0) return this.now
+    this.fill()
     return this.n === 0 ? Infinity : this.times[0]!
+  }
+
+  /** Pour far buckets into the heap until its top is the earliest pending event. */
+  private fill (): void {
+    while (this.farCount > 0 && (this.n === 0 || this.times[0]! >= (this.bucket + 1) * this.bucketWidth)) {
+      const b = ++this.bucket
+      const list = this.far.get(b)
+      if (list === undefined) continue
+      this.far.delete(b)
+      this.farCount -= list.length / 3
+      for (let i = 0; i < list.length; i += 3) this.heapPush(list[i]!, list[i + 1]!, list[i + 2]!)
+    }
   }
 
   push (time: number, kind: number, a = 0, b = 0, c = 0): void {
@@ -97,6 +127,18 @@ export class EventQueue {
       this.ringLen++
       return
     }
+    const bucket = Math.floor(time / this.bucketWidth) | 0
+    if (bucket > this.bucket) {
+      let list = this.far.get(bucket)
+      if (list === undefined) { list = []; this.far.set(bucket, list) }
+      list.push(time, seq, slot)
+      this.farCount++
+      return
+    }
+    this.heapPush(time, seq, slot)
+  }
+
+  private heapPush (time: number, seq: number, slot: number): void {
     const times = this.times; const seqs = this.seqs; const slots = this.slots
     let i = this.n++
     while (i > 0) {
@@ -117,7 +159,8 @@ export class EventQueue {
       this.ringHead = (this.ringHead + 1) & (this.ring.length - 1)
       this.ringLen--
       this.time = this.now
-    } else if (this.n > 0) {
+    } else if (this.n > 0 || this.farCount > 0) {
+      this.fill()
       slot = this.popHeap()
     } else {
       return false

@@ -52,6 +52,8 @@ export const PROGRESS_EVERY = 1 << 16
 export interface SimOptions {
   /** Called every PROGRESS_EVERY events with the simulated time (s) and events processed. */
   onProgress?: (simSeconds: number, events: number) => void
+  /** Checked every PROGRESS_EVERY events: true ends the run early (a wall-clock budget). */
+  shouldStop?: () => boolean
   /** Called at each edge request with the policy's answer (for the policy-identity test). */
   onEdgeRequest?: (edge: number, item: number, hit: boolean) => void
 }
@@ -69,6 +71,10 @@ export class Simulation {
   readonly startupDelays = new Samples()
   readonly end: number
   events = 0
+  /** True if shouldStop ended the run before the scenario's end. */
+  stoppedEarly = false
+  /** Wall time spent building the initial state (a bench figure, never in the metrics). */
+  setupSeconds = 0
 
   private readonly rngArrivals: Rng
   private readonly rngItems: Rng
@@ -124,6 +130,7 @@ export class Simulation {
   private lastRow: number[] = []
 
   constructor (s: Scenario, seed: number, opts: SimOptions = {}) {
+    const started = performance.now()
     this.s = s
     this.seed = seed
     this.opts = opts
@@ -177,6 +184,7 @@ export class Simulation {
     const wl = s.workload
     this.maxRate = wl.type === 'poisson' ? wl.requestsPerHour / 3600 * (1 + (wl.diurnal?.amplitude ?? 0)) : 0
     this.init()
+    this.setupSeconds = (performance.now() - started) / 1000
   }
 
   private init (): void {
@@ -216,6 +224,7 @@ export class Simulation {
       if (this.events >= nextProgress) {
         nextProgress += PROGRESS_EVERY
         this.opts.onProgress?.(q.now, this.events)
+        if (this.opts.shouldStop?.() === true) { this.stoppedEarly = true; break }
       }
     }
     // close the last partial interval so the series covers the whole run
