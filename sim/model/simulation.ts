@@ -36,6 +36,11 @@ const EV_PREPOSITION = 8
 const EV_RELEASE = 9
 const EV_RETRY = 10
 
+const HOLD_NONE = 0
+const HOLD_ALL = 1
+const HOLD_SOME = 2
+const EMPTY_STATE = new Uint8Array(0)
+
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
 export const RAREST_SAMPLES = 8
 /** A download that finds no source it may ask (none holds a missing chunk, or all are queued full) looks again after this long (seconds). */
@@ -117,6 +122,9 @@ export class Simulation {
   /** Scratch: the current download's per-source costs. */
   private readonly costs = new Float64Array(256)
   private readonly order = new Int32Array(256)
+  /** Scratch: per source of the current download, its chunk states (null: holds the whole item). */
+  private readonly srcState: Array<Uint8Array | null> = new Array<Uint8Array | null>(256).fill(null)
+  private partial: Uint8Array = EMPTY_STATE
   private readonly window: number
   private readonly prepositionOn: boolean
   private readonly maxQueue: number
@@ -493,30 +501,35 @@ export class Simulation {
 
   // ---- chunks ------------------------------------------------------------------
 
-  /** Does node n hold chunk k of item (complete, or already received in a download in flight)? */
-  private has (n: number, item: number, k: number): boolean {
+  /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partial is its chunk states). */
+  private holding (n: number, item: number): number {
     const w = this.world; const items = this.catalog.count
     switch (w.role[n]) {
       case ROLE_CLIENT: {
-        if (w.online[n] === 0) return false
+        if (w.online[n] === 0) return HOLD_NONE
         const c = n - w.firstClient
+        if (this.holds(c, item)) return HOLD_ALL
         const d = this.clientDl[c]!
-        if (d >= 0 && this.dl.item[d] === item && this.dl.state[d]![k] === CHUNK_HAVE) return true
-        return this.holds(c, item)
+        if (d >= 0 && this.dl.item[d] === item) { this.partial = this.dl.state[d]!; return HOLD_SOME }
+        return HOLD_NONE
       }
       case ROLE_EDGE: {
         const e = n - w.firstEdge
-        if (!this.policies[e]!.has(item)) return false
+        if (!this.policies[e]!.has(item)) return HOLD_NONE
         const f = this.edgeFill.get(e * items + item)
-        return f === undefined || this.dl.state[f]![k] === CHUNK_HAVE
+        if (f === undefined) return HOLD_ALL
+        this.partial = this.dl.state[f]!
+        return HOLD_SOME
       }
       case ROLE_PARENT: {
         const p = n - w.firstParent
-        if (this.parentHas[p * items + item] === 1) return true
+        if (this.parentHas[p * items + item] === 1) return HOLD_ALL
         const f = this.parentFill.get(p * items + item)
-        return f !== undefined && this.dl.state[f]![k] === CHUNK_HAVE
+        if (f === undefined) return HOLD_NONE
+        this.partial = this.dl.state[f]!
+        return HOLD_SOME
       }
-      default: return true // the origin holds everything
+      default: return HOLD_ALL // the origin holds everything
     }
   }
 
@@ -542,11 +555,15 @@ export class Simulation {
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
     const cost = this.costs; const order = this.order
     let usable = 0
+    const srcState = this.srcState
     for (let j = 0; j < nsrc; j++) {
       const s = dl.sources[base + j]!
       const free = w.upFree[s]!
       const wait = free > now ? free - now : 0
       if (s === node || wait > this.maxQueue) continue
+      const h = this.holding(s, item)
+      if (h === HOLD_NONE) continue
+      srcState[j] = h === HOLD_ALL ? null : this.partial
       const c = wait + this.penalty[w.role[s]!]!
       cost[j] = c
       // insertion sort by (cost, rank): the scan below stops at the first source holding the chunk
@@ -564,7 +581,7 @@ export class Simulation {
       dl.nextInOrder[d] = io
       if (io < this.startupChunks && io < chunks && failures === 0) {
         k = io
-        for (let i = 0; i < usable; i++) if (this.has(dl.sources[base + order[i]!]!, item, k)) { at = i; break }
+        for (let i = 0; i < usable; i++) { const st = srcState[order[i]!]!; if (st === null || st[k] === CHUNK_HAVE) { at = i; break } }
       } else {
         const miss = dl.miss[d]!; const n = dl.missLen[d]!
         let bestAt = usable; let bestRarity = Infinity
@@ -573,7 +590,8 @@ export class Simulation {
           const cand = n === samples ? miss[t]! : miss[Math.floor(this.rngChunks.next() * n)]!
           const rarity = swarm === null ? 0 : swarm[cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
-            if (this.has(dl.sources[base + order[i]!]!, item, cand)) {
+            const st = srcState[order[i]!]!
+            if (st === null || st[cand] === CHUNK_HAVE) {
               if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
               break
             }
