@@ -100,11 +100,14 @@ export async function run (seconds = 10, connections = 32): Promise<void> {
     }
     // warm-up, then the measured run
     await autocannon({ url: `${url}/v1/directives`, connections, duration: 2, requests: [{ method: 'POST', setupRequest: setup }] })
+    const cpuBefore = await main.cpuSeconds()
     const result = await autocannon({ url: `${url}/v1/directives`, connections, duration: seconds, requests: [{ method: 'POST', setupRequest: setup }] })
+    const cpuPerRequestUs = (await main.cpuSeconds() - cpuBefore) / Math.max(1, result.requests.total) * 1e6
     const peak = await main.peakRssBytes()
     console.log(`directives over HTTP, ${LICENSES} licenses, ${connections} connections, ${seconds} s (autocannon in the same 2 cores):`)
     console.log(`  ${Math.round(result.requests.average)} directives/s (${result.requests.total} total, non-2xx ${result.non2xx}, errors ${result.errors})`)
     console.log(`  latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`)
+    console.log(`  main CPU per directive: ${cpuPerRequestUs.toFixed(0)} µs (so one core of main sustains ~${Math.round(1e6 / cpuPerRequestUs)}/s at this machine's current speed)`)
     console.log(`  goal: >= 5000/s with p99 <= 10 ms; main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
     console.log(`  calibration: node:crypto ed25519 signs ${Math.round(calibrate())}/s in this run (idle machine: ~47,700/s); load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')}`)
   } finally {

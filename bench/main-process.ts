@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
-export interface MainProcess { child: ChildProcess, url: string, stop: () => Promise<void>, peakRssBytes: () => Promise<number> }
+export interface MainProcess { child: ChildProcess, url: string, stop: () => Promise<void>, peakRssBytes: () => Promise<number>, cpuSeconds: () => Promise<number> }
 
 const ROOT = new URL('..', import.meta.url).pathname
 
@@ -27,6 +27,13 @@ export async function startMainProcess (dataDir: string, args: string[] = []): P
     child,
     url,
     stop: async () => { child.kill('SIGTERM'); await exited },
+    /** CPU time (user + system) main has used so far: with the machines shared, CPU per request is steadier than requests per wall second. */
+    cpuSeconds: async () => {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in clock ticks (100/s on Linux).
+      return (Number(fields[11]) + Number(fields[12])) / 100
+    },
     /** VmHWM: the resident set's high-water mark since the process started (Linux). */
     peakRssBytes: async () => {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
