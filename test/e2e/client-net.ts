@@ -14,12 +14,17 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath
 export const REELNET = join(ROOT, 'bin', 'reelnet.js')
 /** A process that has not printed its ready line in this long has failed to start. */
-export const READY_TIMEOUT_MS = 90_000
+export const READY_TIMEOUT_MS = 180_000
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef'
 export const OPERATOR_TOKEN = 'operator-token-for-tests-0123456789abcdef'
 
 const live = new Set<ChildProcess>()
-process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL') } catch {} } })
+function killAll (): void { for (const c of live) { try { c.kill('SIGKILL') } catch {} } }
+process.on('exit', killAll)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { killAll(); process.exit(130) })
+/** The test runner SIGKILLs a suite after 8 minutes, which would orphan our children: give up a little before. */
+export const SUITE_WATCHDOG_MS = 7 * 60_000
+setTimeout(() => { console.error(`[client-net] watchdog: still running after ${SUITE_WATCHDOG_MS / 60_000} min; stopping every process`); killAll(); process.exit(1) }, SUITE_WATCHDOG_MS).unref()
 
 export interface Proc {
   child: ChildProcess

@@ -49,8 +49,14 @@ async function intruderHost (): Promise<ReelnetHost> {
 }
 
 test.before(async () => {
-  await net.start()
-  itemId = await net.ingest(data, 'movie.bin')
+  try {
+    await net.start()
+    itemId = await net.ingest(data, 'movie.bin')
+  } catch (err) {
+    // uvu reports a failed hook without its reason: say it here
+    console.error('network startup failed:', err)
+    throw err
+  }
 })
 
 test.after(async () => {
