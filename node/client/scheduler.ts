@@ -420,7 +420,8 @@ export class Scheduler {
       }
       if (mine || !this.mayAsk(s, i, now)) continue
       // duplicate only what the current holder is slow on: never a chunk just asked for
-      if (now - oldest < Math.min(this.limits.stallMs / 4, 500) && (s.rate === 0 || [...reqs].every(r => r.state.rate >= s.rate))) continue
+      // (a holder not yet measured gets the same grace: it may just be dialling)
+      if (now - oldest < Math.min(this.limits.stallMs / 4, 500) && (s.rate === 0 || [...reqs].every(r => r.state.rate === 0 || r.state.rate >= s.rate))) continue
       if (oldest < bestStart) { bestStart = oldest; best = i }
     }
     return best
@@ -529,15 +530,17 @@ export class Scheduler {
     req.gotAny = true
     this.sampleRate(s, bytes.length, now)
     this.release(req, index)
-    if (this.verified[index] === 1) {
+    let ok = false
+    try { ok = bytes.length === this.opts.chunkLength(index) && this.opts.verify(index, bytes) } catch { ok = false }
+    if (ok && this.verified[index] === 1) {
+      // a duplicate from the endgame: good, just late
       this.wastedBytes += bytes.length
       this.maybeAbandon(req)
       this.pump()
       return
     }
-    let ok = false
-    try { ok = bytes.length === this.opts.chunkLength(index) && this.opts.verify(index, bytes) } catch { ok = false }
     if (!ok) {
+      // bad is bad even when the chunk came from elsewhere already: the sender is penalised either way
       this.wastedBytes += bytes.length
       s.badChunks++
       this.emit({ type: 'bad-chunk', index, source: s.source.id, kind: s.source.kind, strikes: s.badChunks })
