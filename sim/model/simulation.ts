@@ -39,6 +39,7 @@ const EV_RETRY = 10
 const HOLD_NONE = 0
 const HOLD_ALL = 1
 const HOLD_SOME = 2
+const HOLD_UNKNOWN = 3
 const EMPTY_STATE = new Uint8Array(0)
 
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
@@ -123,7 +124,8 @@ export class Simulation {
   private readonly costs = new Float64Array(256)
   private readonly order = new Int32Array(256)
   /** Scratch: per source of the current download, its chunk states (null: holds the whole item). */
-  private readonly srcState: Array<Uint8Array | null> = new Array<Uint8Array | null>(256).fill(null)
+  private readonly srcState: Uint8Array[] = new Array<Uint8Array>(256).fill(EMPTY_STATE)
+  private readonly srcKind = new Uint8Array(256)
   private partial: Uint8Array = EMPTY_STATE
   private readonly window: number
   private readonly prepositionOn: boolean
@@ -501,6 +503,17 @@ export class Simulation {
 
   // ---- chunks ------------------------------------------------------------------
 
+  /** Does source j of the download being pumped hold chunk k? (Classifies the source on first use.) */
+  private sourceHas (base: number, j: number, item: number, k: number): boolean {
+    let h = this.srcKind[j]!
+    if (h === HOLD_UNKNOWN) {
+      h = this.holding(this.dl.sources[base + j]!, item)
+      this.srcKind[j] = h
+      this.srcState[j] = this.partial
+    }
+    return h === HOLD_ALL || (h === HOLD_SOME && this.srcState[j]![k] === CHUNK_HAVE)
+  }
+
   /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partial is its chunk states). */
   private holding (n: number, item: number): number {
     const w = this.world; const items = this.catalog.count
@@ -555,15 +568,14 @@ export class Simulation {
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
     const cost = this.costs; const order = this.order
     let usable = 0
-    const srcState = this.srcState
+    // what each source holds is looked up lazily (most pumps refill one slot from the first source or two)
+    const srcKind = this.srcKind
     for (let j = 0; j < nsrc; j++) {
       const s = dl.sources[base + j]!
       const free = w.upFree[s]!
       const wait = free > now ? free - now : 0
       if (s === node || wait > this.maxQueue) continue
-      const h = this.holding(s, item)
-      if (h === HOLD_NONE) continue
-      srcState[j] = h === HOLD_ALL ? null : this.partial
+      srcKind[j] = HOLD_UNKNOWN
       const c = wait + this.penalty[w.role[s]!]!
       cost[j] = c
       // insertion sort by (cost, rank): the scan below stops at the first source holding the chunk
@@ -581,7 +593,7 @@ export class Simulation {
       dl.nextInOrder[d] = io
       if (io < this.startupChunks && io < chunks && failures === 0) {
         k = io
-        for (let i = 0; i < usable; i++) { const st = srcState[order[i]!]!; if (st === null || st[k] === CHUNK_HAVE) { at = i; break } }
+        for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else {
         const miss = dl.miss[d]!; const n = dl.missLen[d]!
         let bestAt = usable; let bestRarity = Infinity
@@ -590,8 +602,7 @@ export class Simulation {
           const cand = n === samples ? miss[t]! : miss[Math.floor(this.rngChunks.next() * n)]!
           const rarity = swarm === null ? 0 : swarm[cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
-            const st = srcState[order[i]!]!
-            if (st === null || st[cand] === CHUNK_HAVE) {
+            if (this.sourceHas(base, order[i]!, item, cand)) {
               if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
               break
             }
