@@ -9,7 +9,6 @@
  * or REELNET_BENCH_MIB. Run: node_modules/.bin/node --import tsx bench/node-throughput.ts
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createConnection, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -30,7 +29,10 @@ const SELF = new URL(import.meta.url).pathname
 
 /** A synthetic manifest over deterministic chunks (no Merkle root needed: the bench skips the DHT). */
 function makeItem (mib: number): { manifest: Manifest, chunk: (i: number) => Uint8Array } {
-  const seed = randomBytes(CHUNK)
+  // the same bytes in every process: a fixed xorshift stream, not randomBytes
+  const seed = Buffer.alloc(CHUNK)
+  let x = 0x9e3779b9
+  for (let o = 0; o < CHUNK; o += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; seed.writeInt32LE(x | 0, o) }
   const chunk = (i: number): Uint8Array => { const b = Buffer.from(seed); b.writeUInt32BE(i, 0); return b }
   const chunkHashes = Array.from({ length: mib }, (_, i) => sha256(chunk(i)))
   return { manifest: { itemId: 'bench', title: 'bench', size: mib * CHUNK, chunkSize: CHUNK, chunkCount: mib, chunkHashes, merkleRoot: new Uint8Array(32), version: 1 }, chunk }
@@ -70,7 +72,7 @@ async function worker (mode: string, dir: string, mib: number, upstream?: string
   } else {
     getChunk = async (_id, i) => await store.get(manifest.chunkHashes[i]!)
   }
-  await serveChunks(host, { source: { getChunk, have: async () => null }, authorize: async () => {}, mayAskHave: () => true })
+  await serveChunks(host, { source: { getChunk, have: async () => null }, authorize: async () => {}, mayAskHave: () => true, log: m => { console.error(`[${mode}] ${m}`) } })
   console.log(`READY p2p ${host.peerId.toString()},${listenAddrs(host).join(',')}`)
 }
 

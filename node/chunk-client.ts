@@ -50,7 +50,15 @@ export function errorOfFrame (code: ChunkErrorCode, message: string, index?: num
 
 export async function openStream (host: Libp2p, peer: PeerRef, protocol: string, signal: AbortSignal): Promise<Stream> {
   const id = await rememberPeer(host, peer)
-  return await host.dialProtocol(id, protocol, { signal: AbortSignal.any([signal, AbortSignal.timeout(OPEN_STREAM_TIMEOUT_MS)]) })
+  // A cleared timer rather than AbortSignal.timeout: the signal given to dialProtocol stays tied to
+  // the stream, and a timeout signal firing later would abort a long transfer.
+  const ctl = new AbortController()
+  const timer = setTimeout(() => { ctl.abort(new Error(`could not open ${protocol} within ${OPEN_STREAM_TIMEOUT_MS} ms`)) }, OPEN_STREAM_TIMEOUT_MS)
+  try {
+    return await host.dialProtocol(id, protocol, { signal: AbortSignal.any([signal, ctl.signal]) })
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**

@@ -104,13 +104,13 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
     const remote = connection.remotePeer.toString()
     const ctl = new AbortController()
     active.add(ctl)
-    const onClose = (): void => { ctl.abort(new Error('stream closed')) }
+    const onClose = (evt: Event): void => { ctl.abort(new Error(`stream closed: ${String((evt as Event & { error?: Error }).error?.message)}`)) }
     stream.addEventListener('close', onClose)
     const lp = lpStream(stream, { maxDataLength: Math.max(MAX_CHUNK_REQUEST_BYTES, MAX_CHUNK_FRAME_BYTES), maxBufferSize: 2 * MAX_CHUNK_REQUEST_BYTES })
     const count = (perPeer.get(remote) ?? 0) + 1
     perPeer.set(remote, count)
     const sendError = async (code: ChunkErrorCode, message: string, index?: number): Promise<void> => {
-      await lp.write(encodeChunkFrame({ type: 'error', code, message, index }), { signal: AbortSignal.timeout(SEND_STALL_TIMEOUT_MS) })
+      await lp.write(encodeChunkFrame({ type: 'error', code, message, index }), { signal: ctl.signal })
     }
     try {
       if (count > maxPerPeer) {
@@ -119,14 +119,19 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
         return
       }
       let req
+      // A timer, not AbortSignal.timeout: a timeout signal handed to a stream read outlives the read
+      // and, when it fires later, closed streams mid-transfer (seen on transfers longer than 10 s).
+      const deadline = setTimeout(() => { ctl.abort(new Error('no request in time')) }, REQUEST_TIMEOUT_MS)
       try {
-        const raw = await lp.read({ signal: AbortSignal.any([ctl.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
+        const raw = await lp.read({ signal: ctl.signal })
         req = decodeChunkRequest(raw)
       } catch (err) {
+        clearTimeout(deadline)
         await sendError('bad_request', `bad request: ${(err as Error).message}`).catch(() => {})
         await stream.close().catch(() => {})
         return
       }
+      clearTimeout(deadline)
       try {
         await opts.authorize({ connection, itemId: req.itemId, credential: req.credential })
       } catch (err) {
@@ -135,10 +140,10 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
         return
       }
       await sendChunks(lp, remote, req.itemId, req.indexes, ctl.signal, sendError)
-      await lp.write(encodeChunkFrame({ type: 'end' }), { signal: AbortSignal.any([ctl.signal, AbortSignal.timeout(SEND_STALL_TIMEOUT_MS)]) })
-      await stream.close({ signal: AbortSignal.timeout(SEND_STALL_TIMEOUT_MS) })
+      await lp.write(encodeChunkFrame({ type: 'end' }), { signal: ctl.signal })
+      await stream.close()
     } catch (err) {
-      if (!ctl.signal.aborted) opts.log?.(`chunk stream from ${remote} failed: ${(err as Error).message}`)
+      opts.log?.(`chunk stream from ${remote} failed: ${(err as Error).name}: ${(err as Error).message}${ctl.signal.aborted ? ` (${String((ctl.signal.reason as Error)?.message)})` : ''}`)
       stream.abort(err as Error)
     } finally {
       stream.removeEventListener('close', onClose)
@@ -173,7 +178,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
         try {
           if (opts.uploadLimiter !== undefined) await opts.uploadLimiter.take(bytes.length, { signal })
           const frame: Uint8ArrayList = encodeChunkDataFrame(index, bytes)
-          await lp.write(frame, { signal: AbortSignal.any([signal, AbortSignal.timeout(SEND_STALL_TIMEOUT_MS)]) })
+          await lp.write(frame, { signal })
           opts.onServed?.(remote, bytes.length)
         } finally {
           budget.release(IN_FLIGHT_SLOT_BYTES)
