@@ -77,7 +77,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   if (mainKey.source === 'first-use') log(`trusting main's key ${mainKey.fingerprint} (first use; stored in ${join(opts.dataDir, 'main.pub')})`)
 
   const state = await StateDb.open(opts.dataDir)
-  const policy = opts.role === 'edge' ? await evictionPolicyFor(DEFAULT_POLICY, opts.capacityBytes, log) : null
+  const policy = opts.role === 'edge' ? evictionPolicyFor(DEFAULT_POLICY, opts.capacityBytes) : null
   const store = await ChunkStore.open(join(opts.dataDir, 'store'), { capacityBytes: opts.capacityBytes, policy })
   const rec = store.reconcile
   if (rec.discarded + rec.tempFilesRemoved + rec.adopted > 0) {
