@@ -49,6 +49,9 @@ async function call<T> (url: string, method: string, path: string, json: unknown
 }
 
 /** Ed25519 signs per second in this process right now: the machines are shared, so figures are read against this (FACTS.md: ~47,700/s idle). */
+/** FACTS.md: node:crypto ed25519 signs per second on these machines when idle. */
+const IDLE_SIGNS_PER_S = 47_700
+
 function calibrate (): number {
   const signer = createSigner(new Uint8Array(32).fill(7))
   const msg = new Uint8Array(1500)
@@ -109,7 +112,10 @@ export async function run (seconds = 10, connections = 32): Promise<void> {
     console.log(`  latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`)
     console.log(`  main CPU per directive: ${cpuPerRequestUs.toFixed(0)} µs (so one core of main sustains ~${Math.round(1e6 / cpuPerRequestUs)}/s at this machine's current speed)`)
     console.log(`  goal: >= 5000/s with p99 <= 10 ms; main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
-    console.log(`  calibration: node:crypto ed25519 signs ${Math.round(calibrate())}/s in this run (idle machine: ~47,700/s); load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')}`)
+    const signsPerS = calibrate()
+    const signEquivalents = cpuPerRequestUs / (1e6 / signsPerS)
+    console.log(`  calibration: node:crypto ed25519 signs ${Math.round(signsPerS)}/s in this run (idle machine: ~47,700/s); load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')}`)
+    console.log(`  main's CPU per directive = ${signEquivalents.toFixed(1)} ed25519 signs; at the idle rate that is ~${Math.round(IDLE_SIGNS_PER_S / signEquivalents)} directives/s per core of main`)
   } finally {
     await main.stop()
     await rm(dir, { recursive: true, force: true })
