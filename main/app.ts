@@ -85,6 +85,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
   const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
   const store = await openStore(join(opts.dataDir, 'db'))
+  let directives: Directives | undefined
   try {
     const origin = new OriginStore(opts.dataDir)
     await origin.init()
@@ -99,9 +100,10 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), defaultMetrics: opts.processMetrics })
     rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
     await rules.load()
-    const directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
+    directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
     await directives.load()
     directives.onIssued = () => { metrics.directives.inc() }
+    directives.onFlushError = (err) => { log('error', 'writing admissions failed; will retry', { err: String(err) }) }
     accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
 
     const services: MainServices = {
@@ -126,11 +128,12 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         closed = true
         clearInterval(timer)
         clearInterval(planTimer)
-        await directives.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
+        await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }
     }
   } catch (err) {
+    await directives?.close().catch(() => {})
     await store.close()
     throw err
   }

@@ -79,6 +79,8 @@ export class Directives {
   #flushTimer: ReturnType<typeof setInterval> | undefined
   #flushing: Promise<void> = Promise.resolve()
   onIssued: () => void = () => {}
+  /** A background write of admissions failed (it is retried on the next tick). */
+  onFlushError: (err: unknown) => void = () => {}
   /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
   readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
 
@@ -100,7 +102,7 @@ export class Directives {
       this.#admit(key.slice(0, slash), key.slice(slash + 1), expiresAt)
     }
     if (stale.length > 0) await this.#store.admissions.batch(stale.map(key => ({ type: 'del' as const, key })))
-    this.#flushTimer = setInterval(() => { void this.flush() }, ADMISSION_FLUSH_MS)
+    this.#flushTimer = setInterval(() => { this.flush().catch((err: unknown) => { this.onFlushError(err) }) }, ADMISSION_FLUSH_MS)
     this.#flushTimer.unref()
   }
 
@@ -109,9 +111,16 @@ export class Directives {
     const run = this.#flushing.then(async () => {
       if (this.#dirty.size === 0) return
       const now = this.#now()
-      const batch = [...this.#dirty].map(([key, expiresAt]) => expiresAt <= now ? { type: 'del' as const, key } : { type: 'put' as const, key, value: expiresAt })
+      const pending = this.#dirty
       this.#dirty = new Map()
-      await this.#store.admissions.batch(batch)
+      const batch = [...pending].map(([key, expiresAt]) => expiresAt <= now ? { type: 'del' as const, key } : { type: 'put' as const, key, value: expiresAt })
+      try {
+        await this.#store.admissions.batch(batch)
+      } catch (err) {
+        // Keep what was not written for the next attempt, unless a newer admission replaced it meanwhile.
+        for (const [key, expiresAt] of pending) if (!this.#dirty.has(key)) this.#dirty.set(key, expiresAt)
+        throw err
+      }
     })
     this.#flushing = run.catch(() => {})
     await run
