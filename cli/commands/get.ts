@@ -142,9 +142,9 @@ export const command: Command = {
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
     if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
 
+    const session = await loadCustomerSession()
     const { Customer: CustomerClass } = await import('../../node/client/customer.ts')
     const { Progress: ProgressClass, chooseMode } = await import('../../node/client/progress.ts')
-    const session = await loadCustomerSession()
     const stop = interruptSignal()
     let customer: Customer | undefined
     let progress: Progress | undefined

@@ -51,11 +51,11 @@ export const command: Command = {
     const { bytesFlag } = await import('../command.ts')
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
 
+    const session = await loadCustomerSession()
     const { Customer: CustomerClass } = await import('../../node/client/customer.ts')
     const { Progress: ProgressClass, chooseMode } = await import('../../node/client/progress.ts')
     const { startPlayServer } = await import('../../node/client/play-server.ts')
     const { MainApi } = await import('../../node/client/main-api.ts')
-    const session = await loadCustomerSession()
     const stop = interruptSignal()
     const mode = chooseMode({ json: values.json, quiet: values.quiet }, process.stderr.isTTY === true)
     let customer: Customer | undefined
