@@ -18,6 +18,7 @@ import { EventQueue } from '../engine/queue.ts'
 import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
 import type { Scenario } from '../scenario.ts'
 import { Catalog } from './catalog.ts'
+import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
 import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
@@ -93,17 +94,7 @@ export class Simulation {
   private readonly opts: SimOptions
 
   // per-client columns
-  private readonly clientDl: Int32Array
-  private readonly pendingOffline: Uint8Array
-  private readonly keep: number
-  private readonly heldItem: Int32Array
-  private readonly heldUntil: Float64Array
-  private readonly heldNext: Uint8Array
-  /** Online clients of each region, as a list with positions (O(1) pick, add, remove). */
-  private readonly onlineList: Int32Array
-  private readonly onlinePos: Int32Array
-  private readonly onlineCount: Int32Array
-  private onlineTotal = 0
+  private readonly clients: Clients
 
   // infrastructure state
   private readonly policies: Array<EvictionPolicy<number>> = []
@@ -160,16 +151,7 @@ export class Simulation {
     this.zipf = new Zipf(s.catalog.items, s.catalog.zipfAlpha)
 
     const w = this.world
-    const nc = w.clientCount
-    this.clientDl = new Int32Array(nc).fill(-1)
-    this.pendingOffline = new Uint8Array(nc)
-    this.keep = s.peerAssist.keepItems
-    this.heldItem = new Int32Array(nc * this.keep).fill(-1)
-    this.heldUntil = new Float64Array(nc * this.keep)
-    this.heldNext = new Uint8Array(nc)
-    this.onlineList = new Int32Array(nc)
-    this.onlinePos = new Int32Array(nc).fill(-1)
-    this.onlineCount = new Int32Array(w.regions)
+    this.clients = new Clients(w, s.peerAssist.keepItems)
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
@@ -204,7 +186,7 @@ export class Simulation {
     const pOnline = churn === undefined ? 1 : churn.meanOnlineMinutes / (churn.meanOnlineMinutes + churn.meanOfflineMinutes)
     for (let c = 0; c < w.clientCount; c++) {
       const on = churn === undefined || this.rngChurn.next() < pOnline
-      if (on) this.setOnline(c)
+      if (on) this.clients.setOnline(c)
       else w.online[w.firstClient + c] = 0
       if (churn !== undefined) q.push(exponential(this.rngChurn, (on ? churn.meanOnlineMinutes : churn.meanOfflineMinutes) * 60), EV_CHURN, c)
     }
@@ -307,18 +289,16 @@ export class Simulation {
   private request (item: number): void {
     const w = this.world
     const region = w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
-    const n = this.onlineCount[region]!
+    const n = this.clients.onlineIn(region)
     const pick = Math.floor(this.rngClients.next() * n)
     if (n === 0) { this.totals.skippedBusy++; return }
-    const c = this.onlineList[region * w.clientsPerRegion + pick]!
-    if (this.clientDl[c] !== -1) { this.totals.skippedBusy++; return }
+    const c = this.clients.onlineAt(region, pick)
+    if (this.clients.download[c] !== -1) { this.totals.skippedBusy++; return }
     this.startRequest(c, item)
   }
 
   private holds (c: number, item: number): boolean {
-    const k = this.keep; const now = this.q.now
-    for (let j = c * k, e = j + k; j < e; j++) if (this.heldItem[j] === item && this.heldUntil[j]! > now) return true
-    return false
+    return this.clients.holds(c, item, this.q.now)
   }
 
   private startRequest (c: number, item: number): void {
@@ -330,7 +310,7 @@ export class Simulation {
     if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
     if (this.holds(c, item)) { t.alreadyHeld++; return }
     const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now)
-    this.clientDl[c] = d
+    this.clients.download[c] = d
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
     // the directive's first edge is where the client's request lands
@@ -395,7 +375,7 @@ export class Simulation {
 
   /** Is client c a live holder (or fetcher) of item: licensed, holding it or fetching it. */
   private isHolderOf (c: number, item: number): boolean {
-    const d = this.clientDl[c]!
+    const d = this.clients.download[c]!
     return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
   }
 
@@ -522,7 +502,7 @@ export class Simulation {
         if (w.online[n] === 0) return HOLD_NONE
         const c = n - w.firstClient
         if (this.holds(c, item)) return HOLD_ALL
-        const d = this.clientDl[c]!
+        const d = this.clients.download[c]!
         if (d >= 0 && this.dl.item[d] === item) { this.partial = this.dl.state[d]!; return HOLD_SOME }
         return HOLD_NONE
       }
@@ -701,12 +681,9 @@ export class Simulation {
         const c = node - w.firstClient
         this.totals.downloadsDone++
         this.downloadTimes.add(now - dl.startedAt[d]!)
-        const j = c * this.keep + this.heldNext[c]!
-        this.heldNext[c] = (this.heldNext[c]! + 1) % this.keep
-        this.heldItem[j] = item
-        this.heldUntil[j] = dl.startedAt[d]! + this.licenseSeconds
-        this.clientDl[c] = -1
-        if (this.pendingOffline[c] === 1) { this.pendingOffline[c] = 0; this.setOffline(c) }
+        this.clients.keepItem(c, item, dl.startedAt[d]! + this.licenseSeconds)
+        this.clients.download[c] = -1
+        if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
         break
       }
       case DL_EDGE_FILL: {
@@ -725,44 +702,18 @@ export class Simulation {
 
   // ---- churn -----------------------------------------------------------------
 
-  private setOnline (c: number): void {
-    const w = this.world
-    const node = w.firstClient + c
-    const region = w.region[node]!
-    w.online[node] = 1
-    const i = this.onlineCount[region]!++
-    this.onlineList[region * w.clientsPerRegion + i] = c
-    this.onlinePos[c] = i
-    this.onlineTotal++
-  }
-
-  private setOffline (c: number): void {
-    const w = this.world
-    const node = w.firstClient + c
-    const region = w.region[node]!
-    w.online[node] = 0
-    const base = region * w.clientsPerRegion
-    const i = this.onlinePos[c]!
-    const last = --this.onlineCount[region]!
-    const moved = this.onlineList[base + last]!
-    this.onlineList[base + i] = moved
-    this.onlinePos[moved] = i
-    this.onlinePos[c] = -1
-    this.onlineTotal--
-  }
-
   private onChurn (c: number): void {
     const churn = this.s.churn!
     const w = this.world
-    const online = w.online[w.firstClient + c] === 1 && this.pendingOffline[c] === 0
+    const online = w.online[w.firstClient + c] === 1 && this.clients.pendingOffline[c] === 0
     if (online) {
       // a client finishes its download before it goes (the download is what it came for)
-      if (this.clientDl[c] !== -1) this.pendingOffline[c] = 1
-      else this.setOffline(c)
+      if (this.clients.download[c] !== -1) this.clients.pendingOffline[c] = 1
+      else this.clients.setOffline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOfflineMinutes * 60), EV_CHURN, c)
     } else {
-      if (this.pendingOffline[c] === 1) this.pendingOffline[c] = 0
-      else this.setOnline(c)
+      if (this.clients.pendingOffline[c] === 1) this.clients.pendingOffline[c] = 0
+      else this.clients.setOnline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOnlineMinutes * 60), EV_CHURN, c)
     }
   }
@@ -776,7 +727,7 @@ export class Simulation {
       time, t.requests, t.edgeRequests, t.edgeHits, t.downloadsDone,
       t.clientBytesFromEdges + t.clientBytesFromPeers + t.clientBytesFromParents,
       t.clientBytesFromEdges, t.clientBytesFromPeers + t.edgeBytesFromPeers, fromParents, t.originBytes,
-      t.clientBytesFromPeers, t.clientBytesFromParents, t.edgeBytesFromParents, this.onlineTotal, this.dl.active, this.q.size
+      t.clientBytesFromPeers, t.clientBytesFromParents, t.edgeBytesFromParents, this.clients.onlineTotal, this.dl.active, this.q.size
     ]
   }
 
