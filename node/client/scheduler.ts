@@ -157,6 +157,9 @@ interface SourceState {
   rate: number
   /** When the rate sampler last saw an event while busy. */
   lastSampleAt: number
+  samples: Array<{ bytes: number, dt: number }>
+  sampleBytes: number
+  sampleTime: number
   bytes: number
   chunks: number
   badChunks: number
@@ -179,8 +182,10 @@ interface Request {
 
 class StallError extends Error { name = 'StallError' }
 
-/** Ewma weight of a new throughput sample: reacts within a few chunks, ignores one odd gap. */
-const RATE_ALPHA = 0.25
+/** Throughput is measured over this many recent chunks: reacts within a window, ignores one odd gap. */
+const RATE_SAMPLES = 16
+/** ...and over at least this much time. */
+const MIN_RATE_SPAN_MS = 100
 
 export class Scheduler {
   readonly limits: SchedulerLimits
@@ -255,6 +260,9 @@ export class Scheduler {
         requests: new Set(),
         rate: 0,
         lastSampleAt: now,
+        samples: [],
+        sampleBytes: 0,
+        sampleTime: 0,
         bytes: existing?.bytes ?? 0,
         chunks: existing?.chunks ?? 0,
         badChunks: existing?.badChunks ?? 0,
@@ -582,11 +590,24 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Throughput over the source's recent busy time: bytes of the last
+   * RATE_SAMPLES chunks over the busy time they took, never over less than
+   * MIN_RATE_SPAN_MS (a first chunk that was already buffered must not look
+   * like gigabytes per second and open a huge window).
+   */
   private sampleRate (s: SourceState, bytes: number, now: number): void {
-    const dt = Math.max(now - s.lastSampleAt, 0.5)
-    const sample = bytes / (dt / 1000)
-    s.rate = s.rate === 0 ? sample : s.rate + RATE_ALPHA * (sample - s.rate)
+    const dt = Math.max(now - s.lastSampleAt, 0)
     s.lastSampleAt = now
+    s.samples.push({ bytes, dt })
+    s.sampleBytes += bytes
+    s.sampleTime += dt
+    while (s.samples.length > RATE_SAMPLES) {
+      const old = s.samples.shift() as { bytes: number, dt: number }
+      s.sampleBytes -= old.bytes
+      s.sampleTime -= old.dt
+    }
+    s.rate = s.sampleBytes / (Math.max(s.sampleTime, MIN_RATE_SPAN_MS) / 1000)
   }
 
   private onRequestEnd (req: Request, err: Error | undefined): void {
