@@ -7,7 +7,7 @@
  *
  * Transfers are modelled per chunk: a chunk sent by node s to node r starts
  * when the request reaches s and s's uplink is free (uplinks are FIFO
- * queues: `upFree[s]` is when the last queued chunk leaves), takes
+ * queues: the link column `LINK_UP_FREE` says when the last queued chunk leaves), takes
  * size/uplink, then needs r's downlink (another FIFO) and one latency more.
  * Each chunk is one event, at its arrival.
  */
@@ -22,7 +22,7 @@ import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
 import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
-import { ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
+import { LINK_DOWN, LINK_DOWN_FREE, LINK_FIELDS, LINK_UP, LINK_UP_FREE, ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
 
 // event kinds
 const EV_ARRIVAL = 0
@@ -330,7 +330,7 @@ export class Simulation {
 
   private candidate (node: number): void {
     const w = this.world
-    const queued = w.upFree[node]! - this.q.now
+    const queued = w.link[node * LINK_FIELDS + LINK_UP_FREE]! - this.q.now
     const load = queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS)
     this.candidates.push(candidateOf(node, w.role[node]!, w.region[node]!, load, this.q.now * 1000))
   }
@@ -552,7 +552,7 @@ export class Simulation {
     const srcKind = this.srcKind
     for (let j = 0; j < nsrc; j++) {
       const s = dl.sources[base + j]!
-      const free = w.upFree[s]!
+      const free = w.link[s * LINK_FIELDS + LINK_UP_FREE]!
       const wait = free > now ? free - now : 0
       if (s === node || wait > this.maxQueue) continue
       srcKind[j] = HOLD_UNKNOWN
@@ -596,7 +596,7 @@ export class Simulation {
       this.send(d, k, src, node, item)
       if (swarm !== null) swarm[k]!++
       // the chosen source is now busier: move it back in the order, or drop it once full
-      const wait = w.upFree[src]! - now
+      const wait = w.link[src * LINK_FIELDS + LINK_UP_FREE]! - now
       if (wait > this.maxQueue) {
         for (let i = at; i < usable - 1; i++) order[i] = order[i + 1]!
         usable--
@@ -620,12 +620,13 @@ export class Simulation {
     const bytes = this.catalog.chunkBytes(item, k)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
-    const upFree = w.upFree[src]!
-    const sent = (reqAt > upFree ? reqAt : upFree) + bytes / w.up[src]!
-    w.upFree[src] = sent
-    const viaDown = w.downFree[dst]! + bytes / w.down[dst]!
+    const link = w.link; const sl = src * LINK_FIELDS; const dl4 = dst * LINK_FIELDS
+    const upFree = link[sl + LINK_UP_FREE]!
+    const sent = (reqAt > upFree ? reqAt : upFree) + bytes / link[sl + LINK_UP]!
+    link[sl + LINK_UP_FREE] = sent
+    const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
-    w.downFree[dst] = arrive
+    link[dl4 + LINK_DOWN_FREE] = arrive
     dl.state[d]![k] = CHUNK_REQUESTED
     dl.take(d, k)
     dl.outstanding[d]!++

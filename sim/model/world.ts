@@ -14,6 +14,12 @@ export const ROLE_EDGE = 2
 export const ROLE_CLIENT = 3
 export const ROLE_NAMES = ['origin', 'parent', 'edge', 'client'] as const
 
+export const LINK_FIELDS = 4
+export const LINK_UP_FREE = 0
+export const LINK_UP = 1
+export const LINK_DOWN_FREE = 2
+export const LINK_DOWN = 3
+
 /** 1 Mbit/s in bytes per second. */
 export const MBPS = 125_000
 
@@ -30,12 +36,14 @@ export class World {
 
   readonly role: Uint8Array
   readonly region: Int32Array
-  /** Upload and download capacity, bytes per second. */
-  readonly up: Float64Array
-  readonly down: Float64Array
-  /** When each node's uplink (a FIFO of chunk transmissions) and downlink next fall idle. */
-  readonly upFree: Float64Array
-  readonly downFree: Float64Array
+  /**
+   * Each node's links, four numbers side by side (one cache line holds a
+   * node's, which the transfer path reads together): when its uplink (a FIFO
+   * of chunk transmissions) next falls idle, its upload capacity (bytes/s),
+   * when its downlink next falls idle, its download capacity. Index with
+   * node * LINK_FIELDS + LINK_*.
+   */
+  readonly link: Float64Array
   /** 1 while a node is online (infrastructure always is). */
   readonly online: Uint8Array
 
@@ -56,24 +64,18 @@ export class World {
     const n = this.nodeCount
     this.role = new Uint8Array(n)
     this.region = new Int32Array(n)
-    this.up = new Float64Array(n)
-    this.down = new Float64Array(n)
-    this.upFree = new Float64Array(n)
-    this.downFree = new Float64Array(n)
+    this.link = new Float64Array(n * LINK_FIELDS)
     this.online = new Uint8Array(n).fill(1)
 
     this.role[0] = ROLE_ORIGIN
     this.region[0] = -1
-    this.up[0] = s.origin.uplinkMbps * MBPS
-    this.down[0] = s.origin.uplinkMbps * MBPS
+    this.setLinks(0, s.origin.uplinkMbps, s.origin.uplinkMbps)
     for (let g = 0; g < r.count; g++) {
       for (let j = 0; j < r.parentsPerRegion; j++) this.setNode(this.parent(g, j), ROLE_PARENT, g, s.parent.uplinkMbps, s.parent.downlinkMbps)
       for (let j = 0; j < r.edgesPerRegion; j++) this.setNode(this.edge(g, j), ROLE_EDGE, g, s.edge.uplinkMbps, s.edge.downlinkMbps)
     }
-    const cu = s.client.uplinkMbps * MBPS; const cd = s.client.downlinkMbps * MBPS
     this.role.fill(ROLE_CLIENT, this.firstClient)
-    this.up.fill(cu, this.firstClient)
-    this.down.fill(cd, this.firstClient)
+    for (let i = this.firstClient; i < n; i++) this.setLinks(i, s.client.uplinkMbps, s.client.downlinkMbps)
     for (let g = 0; g < r.count; g++) this.region.fill(g, this.client(g, 0), this.client(g, 0) + r.clientsPerRegion)
 
     this.latSeed = seed >>> 0
@@ -83,7 +85,12 @@ export class World {
 
   private setNode (i: number, role: number, region: number, upMbps: number, downMbps: number): void {
     this.role[i] = role; this.region[i] = region
-    this.up[i] = upMbps * MBPS; this.down[i] = downMbps * MBPS
+    this.setLinks(i, upMbps, downMbps)
+  }
+
+  private setLinks (i: number, upMbps: number, downMbps: number): void {
+    this.link[i * LINK_FIELDS + LINK_UP] = upMbps * MBPS
+    this.link[i * LINK_FIELDS + LINK_DOWN] = downMbps * MBPS
   }
 
   parent (region: number, j: number): number { return this.firstParent + region * this.parentsPerRegion + j }
