@@ -158,6 +158,8 @@ interface SourceState {
   /** When the rate sampler last saw an event while busy. */
   lastSampleAt: number
   samples: Array<{ bytes: number, dt: number }>
+  /** First-chunk latencies of recent requests (ms). */
+  latencies: number[]
   sampleBytes: number
   sampleTime: number
   bytes: number
@@ -184,6 +186,8 @@ class StallError extends Error { name = 'StallError' }
 
 /** Throughput is measured over this many recent chunks: reacts within a window, ignores one odd gap. */
 const RATE_SAMPLES = 16
+/** The base round trip of a source is the fastest of this many recent first-chunk latencies. */
+const LATENCY_SAMPLES = 16
 /** ...and over at least this much time. */
 const MIN_RATE_SPAN_MS = 100
 
@@ -261,6 +265,7 @@ export class Scheduler {
         rate: 0,
         lastSampleAt: now,
         samples: [],
+        latencies: [],
         sampleBytes: 0,
         sampleTime: 0,
         bytes: existing?.bytes ?? 0,
@@ -377,7 +382,10 @@ export class Scheduler {
     const { initialWindow, minWindow, maxWindow, targetQueueMs } = this.limits
     if (s.rate <= 0) return initialWindow
     const chunk = this.opts.chunkLength(0) || 1
-    const w = Math.ceil((s.rate * targetQueueMs / 1000) / chunk) + 1
+    // cover at least twice the source's base round trip (its fastest recent first-chunk latency),
+    // else a slow round trip would cap the window, which caps the measured rate, which caps the window
+    const horizonMs = Math.max(targetQueueMs, 2 * (s.latencies.length > 0 ? Math.min(...s.latencies) : 0))
+    const w = Math.ceil((s.rate * horizonMs / 1000) / chunk) + 1
     return Math.max(minWindow, Math.min(maxWindow, w))
   }
 
@@ -535,6 +543,10 @@ export class Scheduler {
       return
     }
     req.lastProgressAt = now
+    if (!req.gotAny) {
+      s.latencies.push(now - req.startedAt)
+      if (s.latencies.length > LATENCY_SAMPLES) s.latencies.shift()
+    }
     req.gotAny = true
     this.sampleRate(s, bytes.length, now)
     this.release(req, index)
