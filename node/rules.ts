@@ -6,7 +6,7 @@
  */
 import { verifyRules } from '../protocol/documents.ts'
 import { toText, fromText } from '../protocol/signing.ts'
-import { MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
+import { CLOCK_SKEW_MS, MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
 import type { NodeEntry, RegionRules, Rules } from '../protocol/types.ts'
 import type { MainClient } from './main-client.ts'
 import type { StateDb } from './state.ts'
@@ -30,6 +30,8 @@ export class RulesFollower {
   /** Why the last poll did not take new rules (for status). */
   lastError: string | undefined
   private readonly now: () => number
+  /** The newest validly signed rules ever held, expired or not: nothing older may replace them. */
+  private floor: { version: number, bytes: Uint8Array } | undefined
 
   constructor (private readonly opts: RulesFollowerOptions) {
     this.now = opts.now ?? Date.now
@@ -41,18 +43,17 @@ export class RulesFollower {
     if (text === undefined) return
     try {
       const bytes = fromText(text, MAX_DOCUMENT_BYTES.rules)
-      // verify at their own issue time: an expired set still tells us the version we must not go below
-      const probe = verifyRules(bytes, { publicKey: this.opts.mainPublicKey, now: this.now() })
-      this.accept(probe, bytes)
-    } catch (err) {
-      const name = (err as Error).name
-      if (name === 'ExpiredError') {
+      // signature and schema first: even an expired set tells us the version we must not go below
+      const stored = verifyRules(bytes, { publicKey: this.opts.mainPublicKey, now: this.now(), ignoreWindow: true })
+      this.floor = { version: stored.version, bytes }
+      try {
+        this.accept(verifyRules(bytes, { publicKey: this.opts.mainPublicKey, now: this.now() }), bytes)
+      } catch (err) {
         // keep the bytes as the rollback floor, but act on nothing until fresh rules arrive
-        this.bytes = fromText(text, MAX_DOCUMENT_BYTES.rules)
-        this.lastError = 'stored rules expired'
-      } else {
-        this.opts.log?.(`stored rules ignored: ${(err as Error).message}`)
+        this.lastError = `stored rules not in force: ${(err as Error).message}`
       }
+    } catch (err) {
+      this.opts.log?.(`stored rules ignored: ${(err as Error).message}`)
     }
   }
 
@@ -60,25 +61,22 @@ export class RulesFollower {
     const changed = this.rules?.version !== rules.version
     this.rules = rules
     this.bytes = bytes
+    this.floor = { version: rules.version, bytes }
     this.lastError = undefined
     if (changed) this.opts.onChange?.(rules)
   }
 
   private heldVersion (): { version: number, bytes: Uint8Array } | undefined {
-    if (this.bytes === undefined) return undefined
-    if (this.rules !== undefined) return { version: this.rules.version, bytes: this.bytes }
-    return undefined
+    if (this.rules !== undefined && this.bytes !== undefined) return { version: this.rules.version, bytes: this.bytes }
+    return this.floor
   }
 
   /** One poll. Returns true when new rules were taken. Never throws: a failure keeps the last good rules. */
   async poll (opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    this.dropIfExpired()
     try {
       const answer = await this.opts.main.getRules(this.rules !== undefined ? this.etag : undefined, opts)
-      if (answer.notModified) {
-        // still check expiry of what we hold: frozen rules stop being acted on
-        if (this.rules !== undefined && this.rules.expiresAt < this.now()) this.lastError = 'rules expired and main sends no newer ones'
-        return false
-      }
+      if (answer.notModified) return false
       if (this.bytes !== undefined && this.rules !== undefined && Buffer.from(answer.bytes).equals(Buffer.from(this.bytes))) {
         this.etag = answer.etag
         return false
@@ -94,6 +92,17 @@ export class RulesFollower {
       this.lastError = msg
       return false
     }
+  }
+
+  /** Rules past their expiry (beyond the allowed clock skew) stop being acted on (freeze); they stay the rollback floor. */
+  private dropIfExpired (): void {
+    if (this.rules === undefined || this.now() - CLOCK_SKEW_MS <= this.rules.expiresAt) return
+    const msg = `rules version ${this.rules.version} expired at ${new Date(this.rules.expiresAt).toISOString()}: acting on none until main sends newer ones`
+    this.opts.log?.(msg)
+    this.lastError = msg
+    this.rules = undefined
+    this.bytes = undefined
+    this.etag = undefined
   }
 
   /** This node's region in the current rules (undefined until rules name it). */

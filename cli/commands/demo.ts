@@ -38,7 +38,7 @@ flags:
 /** The sample item's default size: big enough to need many chunks and sources, small enough for 3 minutes on 2 cores. */
 export const DEFAULT_SAMPLE_SIZE = 256 * 1024 * 1024
 /** A child that has not printed its ready line in this long has failed to start. */
-export const READY_TIMEOUT_MS = 60_000
+export const READY_TIMEOUT_MS = 120_000
 /** On shutdown, children get this long to exit on SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 3_000
 const MIB = 1024 * 1024

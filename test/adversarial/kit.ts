@@ -19,9 +19,21 @@ import { ManifestBuilder } from '../../protocol/chunking.ts'
 export function caseOf (suite: Test, name: string, fn: () => Promise<void> | void): void {
   suite(name, async () => {
     const started = performance.now()
-    await fn()
+    try {
+      await fn()
+    } catch (err) {
+      // said at once: a suite stopped later by a watchdog would otherwise never show why
+      console.log(`  ✘ ${name}  (${((performance.now() - started) / 1000).toFixed(1)} s): ${(err as Error).message?.slice(0, 2000)}`)
+      throw err
+    }
     console.log(`  ✓ ${name}  (${((performance.now() - started) / 1000).toFixed(1)} s)`)
   })
+}
+
+const suiteStart = performance.now()
+/** A progress line with the time since the suite started (network suites: where the minutes go). */
+export function step (what: string): void {
+  console.log(`  [${((performance.now() - suiteStart) / 1000).toFixed(1)} s] ${what}`)
 }
 
 /** Run `fn` and return the error it throws (assertion failure if it does not). */
