@@ -1,7 +1,10 @@
 /**
  * Runs every uvu suite (`*.test.ts` under the source folders) in its own
- * process, two at a time, and prints one closing line built from the real
- * counts: `N passed, N failed`. A suite that crashes before reporting counts
+ * process and prints one closing line built from the real counts:
+ * `N passed, N failed`. Two lanes run side by side: the network suites
+ * (many processes each, timing-sensitive) one after another, longest first,
+ * and the unit suites one after another beside them — two processes at a
+ * time on two cores, never two networks competing for them. A suite that crashes before reporting counts
  * is one failure, so a broken file can never pass silently.
  */
 import { spawn } from 'node:child_process'
@@ -87,10 +90,17 @@ function runSuite (file: string): Promise<Result> {
   })
 }
 
-const concurrency = Math.max(1, Math.min(2, cpus().length))
-const queue = [...selected]
+/** Suites that start a network of processes; they run one at a time, in this order (the longest first), then any others found. */
+const NETWORK_ORDER = [
+  'test/e2e/client-network', 'test/adversarial/network', 'test/adversarial/faults', 'test/e2e/demo',
+  'test/e2e/node-edge-store', 'test/e2e/node-regions', 'test/adversarial/wire', 'test/e2e/main-restart'
+]
+const isNetwork = (f: string): boolean => f.startsWith(join('test', 'e2e')) || NETWORK_ORDER.some(n => f.startsWith(n))
+const rank = (f: string): number => { const i = NETWORK_ORDER.findIndex(n => f.startsWith(n)); return i < 0 ? NETWORK_ORDER.length : i }
+const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
+const unitQueue = selected.filter(f => !isNetwork(f))
 const results: Result[] = []
-async function worker (): Promise<void> {
+async function lane (queue: string[]): Promise<void> {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     const r = await runSuite(file)
     results.push(r)
@@ -99,7 +109,9 @@ async function worker (): Promise<void> {
     if (r.failed > 0 || process.env.VERBOSE === '1') console.log(r.output.split('\n').map(l => '     ' + l).join('\n'))
   }
 }
-await Promise.all(Array.from({ length: concurrency }, worker))
+// on one core, one lane
+if (cpus().length < 2) await lane([...networkQueue, ...unitQueue])
+else await Promise.all([lane(networkQueue), lane(unitQueue)])
 const passed = results.reduce((n, r) => n + r.passed, 0)
 const failed = results.reduce((n, r) => n + r.failed, 0)
 console.log(`${passed} passed, ${failed} failed`)

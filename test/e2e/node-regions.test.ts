@@ -79,7 +79,9 @@ test("an edge asked for the item fills from its own region's parent, and serves 
 test('the DHT of region a never contains a peer of region b, and the reverse', async () => {
   const a = new Set([parentA.peerId, edgeA.peerId])
   const b = new Set([parentB.peerId, edgeB.peerId])
-  await waitFor('routing tables to fill', async () => (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId), 30_000)
+  // each side learns of the other on its own schedule (identify, then a DHT query), and status.json is written every few seconds
+  await waitFor('routing tables to fill', async () =>
+    (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId) && (await status(parentA.dataDir)).routingTable.includes(edgeA.peerId), 30_000)
   for (const n of [parentA, edgeA]) {
     const s = await status(n.dataDir)
     assert.ok(s.routingTable.length > 0, 'region a has a routing table')

@@ -1,0 +1,333 @@
+/**
+ * Adversarial cases against a real network on 127.0.0.1 (one shared
+ * startup, test/e2e/client-net.ts): a `reelnet main`, one parent and two
+ * capped edges as processes, customers as `reelnet get` processes, and
+ * intruders as libp2p hosts in this process. Cases 16, 20, 21, 24, 26, 27;
+ * the ones that kill processes run last.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { caseOf, step } from './kit.ts'
+import {
+  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN,
+  type CustomerInfo, type Proc, type NodeInfo
+} from '../e2e/client-net.ts'
+import { createHost, type ReelnetHost } from '../../node/host.ts'
+import { fetchChunks } from '../../node/chunk-client.ts'
+import { CHUNK_PROTOCOL } from '../../protocol/wire/chunk.ts'
+import { signDirective } from '../../protocol/documents.ts'
+import { createSigner } from '../../protocol/keys.ts'
+import { fromBase64url } from '../../protocol/encoding.ts'
+import { fromText } from '../../protocol/signing.ts'
+import { encodeChunkRequest } from '../../protocol/wire/chunk.ts'
+import { lpStream } from '@libp2p/utils'
+
+const MIB = 1024 * 1024
+/** 24 chunks of 1 MiB: long enough to interrupt at two edges of 2 MiB/s each, short enough for a loaded box. */
+const SIZE = 24 * MIB
+const EDGE_CAP = '2MiB'
+const REGION = 'eu'
+
+const dir = mkdtempSync(join(tmpdir(), 'reelnet-adv-net-'))
+const net = new Network({ dir, regions: [{ name: REGION, parents: 1, edges: 2, edgeMaxUpload: EDGE_CAP }] })
+const data = randomBytes(SIZE)
+const other = randomBytes(MIB + 17)
+let itemId = ''
+let otherId = ''
+const hosts: ReelnetHost[] = []
+const procs: Proc[] = []
+let seeder: { peerId: string, addrs: string[] } | undefined
+
+function client (c: CustomerInfo, args: string[]): Proc {
+  const p = runClient(c, args)
+  procs.push(p)
+  return p
+}
+
+async function intruder (): Promise<ReelnetHost> {
+  const h = await createHost({ privateKey: await generateKeyPair('Ed25519'), region: REGION, dht: false })
+  hosts.push(h)
+  return h
+}
+
+function addrsOf (n: NodeInfo): string[] {
+  return (/listening on (\S+)/.exec(n.proc.output())?.[1] ?? '').split(',')
+}
+
+function alive (n: NodeInfo): boolean {
+  return n.proc.child.exitCode === null && n.proc.child.signalCode === null
+}
+
+async function status (n: NodeInfo): Promise<any> {
+  return JSON.parse(readFileSync(join(n.dataDir, 'status.json'), 'utf8'))
+}
+
+async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    try { if (await check()) return } catch { /* not yet */ }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+test.before(async () => {
+  try {
+    await net.start()
+    step('network started')
+    itemId = await net.ingest(data, 'movie.bin')
+    otherId = await net.ingest(other, 'short.bin')
+    step('items ingested')
+    // the parent holds every item before anyone downloads (a main-down download then needs no origin)
+    const parent = net.nodesOf(REGION, 'parent')[0]!
+    await until('the parent to hold both items', async () => { const s = await status(parent); return s.heldItems.includes(itemId) && s.heldItems.includes(otherId) }, 120_000)
+    step('the parent holds the items')
+  } catch (err) {
+    console.error('network startup failed:', err)
+    throw err
+  }
+})
+
+test.after(async () => {
+  for (const p of procs) p.kill('SIGKILL')
+  for (const h of hosts) await Promise.resolve(h.stop()).catch(() => {})
+  await net.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+// ---- 16 ---------------------------------------------------------------------
+
+caseOf(test, '16. no directive, another peer\'s, one for another item, or an expired one → refused by the parent, every edge and a seeding client', async () => {
+  const first = await createCustomer(net, 'seeder16', REGION)
+  const p = client(first, ['get', itemId, '--rent', '--json', '--seed', '-o', join(first.configDir, 'movie.bin')])
+  const start = await waitJson(p, o => o.type === 'start', 180_000)
+  await waitJson(p, o => o.type === 'seeding', 180_000)
+  step('the seeder downloaded and seeds')
+  assert.ok(readFileSync(join(first.configDir, 'movie.bin')).equals(data), 'the seeder\'s copy is byte-exact')
+  seeder = { peerId: start.peerId, addrs: start.addrs }
+
+  const targets = [
+    ...net.nodes.filter(n => n.region === REGION).map(n => ({ name: `${n.role} ${n.peerId.slice(-6)}`, role: n.role as 'parent' | 'edge' | 'peer', peerId: n.peerId, addrs: addrsOf(n) })),
+    { name: 'seeding client', role: 'peer' as const, peerId: seeder.peerId, addrs: seeder.addrs }
+  ]
+  const c = await createCustomer(net, 'intruder16', REGION)
+  const rental = await net.api('POST', '/v1/rentals', { itemId }, c.token) as { licenseId: string }
+  const otherRental = await net.api('POST', '/v1/rentals', { itemId: otherId }, c.token) as { licenseId: string }
+  const directiveFor = async (licenseId: string, peerId: string): Promise<{ bytes: Uint8Array }> => {
+    const d = await net.api('POST', '/v1/directives', { licenseId, clientPeerId: peerId, region: REGION }, c.token) as { directive: string }
+    const bytes = fromText(d.directive)
+    return { bytes }
+  }
+  const keyFile = JSON.parse(readFileSync(join(dir, 'main', 'main-key.json'), 'utf8')) as { secretKey: string }
+  const mainSigner = createSigner(fromBase64url(keyFile.secretKey), 'node')
+  const expiredFor = (peerId: string): Uint8Array => signDirective({
+    directiveId: 'expired-directive', licenseId: rental.licenseId, itemId, clientPeerId: peerId, region: REGION,
+    peers: targets.map(t => ({ peerId: t.peerId, addrs: [], role: t.role })),
+    rulesVersion: 1, issuedAt: Date.now() - 3 * 3600_000, expiresAt: Date.now() - 2 * 3600_000
+  }, mainSigner)
+
+  const withCred = async (t: typeof targets[number], h: ReelnetHost, credential?: Uint8Array): Promise<string> => {
+    try {
+      let got = 0
+      await fetchChunks(h as any, t, { itemId, indexes: [0], credential }, { signal: AbortSignal.timeout(20_000), onChunk: () => { got++ } })
+      return got > 0 ? 'served' : 'empty'
+    } catch (err) { return (err as Error).name }
+  }
+  const results: Record<string, Record<string, string>> = {}
+  for (const t of targets) {
+    const r: Record<string, string> = {}
+    r.none = await withCred(t, await intruder())
+    const thief = await intruder()
+    r.another = await withCred(t, thief, (await directiveFor(rental.licenseId, (await intruder()).peerId.toString())).bytes)
+    const wrongItem = await intruder()
+    r.otherItem = await withCred(t, wrongItem, (await directiveFor(otherRental.licenseId, wrongItem.peerId.toString())).bytes)
+    const late = await intruder()
+    r.expired = await withCred(t, late, expiredFor(late.peerId.toString()))
+    const honest = await intruder()
+    r.valid = await withCred(t, honest, (await directiveFor(rental.licenseId, honest.peerId.toString())).bytes)
+    results[t.name] = r
+  }
+  for (const [name, r] of Object.entries(results)) {
+    for (const k of ['none', 'another', 'otherItem', 'expired']) {
+      assert.ok(r[k] === 'AccessDeniedError', `${name}, ${k}: ${r[k]} (all: ${JSON.stringify(results)})`)
+    }
+  }
+  // the control: with its own valid directive the same request is served by every target the directive lists
+  for (const t of targets) {
+    if (t.role === 'parent') continue // parents are a last resort: served only if the directive lists them
+    assert.is(results[t.name]!.valid, 'served', `${t.name}: a valid directive is served (all: ${JSON.stringify(results)})`)
+  }
+})
+
+// ---- 20 ---------------------------------------------------------------------
+
+caseOf(test, '20. a peer not in the rules dials a node → probation only (no DHT, no ping), then denied at the connection gater', async () => {
+  for (const n of net.nodes.filter(x => x.region === REGION && alive(x)).slice(0, 2)) {
+    const stranger = await intruder()
+    const ma = multiaddr(addrsOf(n)[0]!)
+    await stranger.dial(ma, { signal: AbortSignal.timeout(10_000) })
+    // during probation only the chunk and have protocols are open
+    let pinged = true
+    try { await stranger.services.ping.ping(ma, { signal: AbortSignal.timeout(5_000) }) } catch { pinged = false }
+    assert.not.ok(pinged, `${n.role}: ping refused on probation`)
+    let dhtOpen = true
+    try {
+      const s = await stranger.dialProtocol(ma, `/reelnet/${REGION}/kad/1.0.0`, { signal: AbortSignal.timeout(5_000) })
+      // the stream may open and then be reset by the middleware: a read shows it
+      for await (const _ of s) { break }
+      dhtOpen = s.status === 'open'
+    } catch { dhtOpen = false }
+    assert.not.ok(dhtOpen, `${n.role}: the region DHT refused on probation`)
+    // no directive within the probation: hung up, then refused at the gater
+    await until(`${n.role} to hang up on the stranger`, () => stranger.getConnections(n.peerId as any).length === 0 && !stranger.getConnections().some(c => c.remotePeer.toString() === n.peerId), 20_000)
+    let redialed = true
+    try { await stranger.dial(ma, { signal: AbortSignal.timeout(10_000) }) } catch { redialed = false }
+    if (redialed) {
+      // an outbound dial may complete the handshake before the remote's gater closes it: it must not stay open
+      await until('the re-dial to be closed by the gater', () => !stranger.getConnections().some(c => c.remotePeer.toString() === n.peerId && c.status === 'open'), 10_000)
+    }
+    let served = 'no'
+    try { await fetchChunks(stranger as any, { peerId: n.peerId, addrs: addrsOf(n) }, { itemId, indexes: [0] }, { signal: AbortSignal.timeout(10_000), onChunk: () => { served = 'yes' } }) } catch { /* refused */ }
+    assert.is(served, 'no', `${n.role}: nothing served to a denied stranger`)
+  }
+})
+
+// ---- 21 ---------------------------------------------------------------------
+
+caseOf(test, '21. a burst of connections and streams from one peer → limited; another customer\'s download is unaffected (byte-exact)', async () => {
+  const edge = net.nodesOf(REGION, 'edge').find(alive)!
+  const target = { peerId: edge.peerId, addrs: addrsOf(edge) }
+  // a licensed attacker (valid directive) opening far more streams than allowed, over and over
+  const atk = await createCustomer(net, 'burst21', REGION)
+  const rental = await net.api('POST', '/v1/rentals', { itemId }, atk.token) as { licenseId: string }
+  const attacker = await intruder()
+  const d = await net.api('POST', '/v1/directives', { licenseId: rental.licenseId, clientPeerId: attacker.peerId.toString(), region: REGION }, atk.token) as { directive: string }
+  const credential = fromText(d.directive)
+  const victim = await createCustomer(net, 'victim21', REGION)
+  const out = join(victim.configDir, 'movie.bin')
+  const p = client(victim, ['get', itemId, '--rent', '--json', '-o', out])
+  await waitJson(p, o => o.type === 'start', 120_000)
+  const outcomes: Record<string, number> = {}
+  const body = encodeChunkRequest({ itemId, indexes: [0], credential })
+  const stream = async (): Promise<void> => {
+    try {
+      const s = await attacker.dialProtocol(multiaddr(target.addrs[0]!), CHUNK_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
+      const lp = lpStream(s, { maxDataLength: 8 * MIB, maxBufferSize: 64 * MIB })
+      await lp.write(body)
+      const first = await lp.read({ signal: AbortSignal.timeout(15_000) })
+      const type = first.get(0)
+      const k = type === 2 ? 'error-frame' : type === 1 ? 'data' : 'other'
+      outcomes[k] = (outcomes[k] ?? 0) + 1
+      s.abort(new Error('done'))
+    } catch (err) {
+      const k = `refused:${(err as Error).name}`
+      outcomes[k] = (outcomes[k] ?? 0) + 1
+    }
+  }
+  await Promise.all(Array.from({ length: 100 }, stream))
+  step(`burst of 100 streams: ${JSON.stringify(outcomes)}`)
+  // and a burst of fresh connections (no directive) from 40 new peers at once
+  const strangers = await Promise.all(Array.from({ length: 40 }, async () => await intruder()))
+  await Promise.all(strangers.map(async s => { await s.dial(multiaddr(target.addrs[0]!), { signal: AbortSignal.timeout(15_000) }).catch(() => {}) }))
+  step('burst of 40 connections done')
+  const done = await waitJson(p, o => o.type === 'done', 150_000)
+  await p.exited
+  assert.is(p.child.exitCode, 0)
+  assert.ok(readFileSync(out).equals(data), 'the other customer\'s download is byte-exact')
+  assert.ok(done.doneBytes === SIZE)
+  const limited = Object.entries(outcomes).filter(([k]) => k !== 'data').reduce((n, [, v]) => n + v, 0)
+  assert.ok(limited > 0, `some of the 100 streams were refused or told busy: ${JSON.stringify(outcomes)}`)
+  assert.ok((outcomes.data ?? 0) < 100, `not every stream was served: ${JSON.stringify(outcomes)}`)
+  assert.ok(alive(edge), 'the edge is alive')
+  // the edge still serves a well-behaved request from the attacker afterwards
+  let got = 0
+  await fetchChunks(attacker as any, target, { itemId, indexes: [5], credential }, { signal: AbortSignal.timeout(30_000), onChunk: () => { got++ } })
+  assert.is(got, 1)
+})
+
+// ---- 27 ---------------------------------------------------------------------
+
+caseOf(test, '27. a client SIGKILLed mid-download → the resumed run fetches only what is missing (plus what was in flight)', async () => {
+  const c = await createCustomer(net, 'resumer27', REGION)
+  const out = join(c.configDir, 'movie.bin')
+  const first = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  await waitJson(first, o => o.type === 'progress' && o.doneBytes >= SIZE * 0.3, 180_000)
+  first.kill('SIGKILL')
+  await first.exited
+  const progressed = [...jsonLines(first)].reverse().find(o => o.type === 'progress')!
+  assert.not.ok(existsSync(out), 'nothing renamed into place before the end')
+  const second = client(c, ['get', itemId, '--json', '-o', out])
+  const start = await waitJson(second, o => o.type === 'start', 120_000)
+  const done = await waitJson(second, o => o.type === 'done', 240_000)
+  await second.exited
+  assert.is(second.child.exitCode, 0)
+  assert.ok(readFileSync(out).equals(data), 'byte-exact after the resume')
+  const chunksAtKill = Math.floor(progressed.doneBytes / MIB)
+  const inFlight = 8
+  assert.ok(start.resumedChunks > 0 && start.resumedChunks >= chunksAtKill - inFlight, `resumed ${start.resumedChunks} of ${chunksAtKill}`)
+  assert.ok(done.receivedBytes <= SIZE - start.resumedChunks * MIB + inFlight * MIB, `received ${done.receivedBytes} for ${SIZE - start.resumedChunks * MIB} missing`)
+})
+
+// ---- 26 ---------------------------------------------------------------------
+
+caseOf(test, '26. main down for the whole download (directive already held) → the download completes; main restarted → nothing lost', async () => {
+  const c = await createCustomer(net, 'offline26', REGION)
+  const out = join(c.configDir, 'movie.bin')
+  const rental = await net.api('POST', '/v1/rentals', { itemId }, c.token) as { licenseId: string }
+  const rulesBefore = await net.api('GET', '/v1/rules') as { version: number }
+  // the client rents too (its own license, stored in its config); the directive comes before main goes down
+  const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  await waitJson(p, o => o.type === 'start', 120_000)
+  const port = new URL(net.mainUrl).port
+  net.main.kill('SIGKILL')
+  await net.main.exited
+  const done = await waitJson(p, o => o.type === 'done', 240_000)
+  await p.exited
+  assert.is(p.child.exitCode, 0, p.output().slice(-2000))
+  assert.ok(readFileSync(out).equals(data), 'byte-exact with main down')
+  assert.is(done.doneBytes, SIZE)
+
+  // restart main on the same folder and port
+  const again = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', port, '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000'], { name: 'main2' })
+  procs.push(again)
+  await waitFor(again, /reelnet main listening on/)
+  net.main = again
+  const catalog = await net.api('GET', '/v1/catalog') as { items: Array<{ itemId: string }> } | Array<{ itemId: string }>
+  const items = Array.isArray(catalog) ? catalog : catalog.items
+  assert.ok(items.some(i => i.itemId === itemId), 'the item is still in the catalog')
+  // the session and the license survive: a new directive for the same license
+  const d = await net.api('POST', '/v1/directives', { licenseId: rental.licenseId, clientPeerId: (await intruder()).peerId.toString(), region: REGION }, c.token) as { directive: string }
+  assert.ok(d.directive.length > 0)
+  // the account logs in again
+  const s = await net.api('POST', '/v1/sessions', { username: 'offline26', password: 'pw-offline26-0123456789' }) as { token: string }
+  assert.ok(s.token.length > 0)
+  const rulesAfter = await net.api('GET', '/v1/rules') as { version: number }
+  assert.ok(rulesAfter.version >= rulesBefore.version, `rules version ${rulesBefore.version} → ${rulesAfter.version}`)
+  const nodes = await net.api('GET', '/v1/nodes', undefined, OPERATOR_TOKEN) as { nodes: Array<{ peerId: string }> }
+  for (const n of net.nodes) assert.ok(nodes.nodes.some(x => x.peerId === n.peerId), `node ${n.peerId} still registered`)
+})
+
+// ---- 24 ---------------------------------------------------------------------
+
+caseOf(test, '24. an edge SIGKILLed mid-download → the download completes, byte-exact', async () => {
+  const c = await createCustomer(net, 'survivor24', REGION)
+  const out = join(c.configDir, 'movie.bin')
+  const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  await waitJson(p, o => o.type === 'progress' && o.doneBytes >= SIZE * 0.2, 180_000)
+  const before = [...jsonLines(p)].reverse().find(o => o.type === 'progress')!
+  const victim = net.nodesOf(REGION, 'edge').find(alive)!
+  victim.proc.kill('SIGKILL')
+  const done = await waitJson(p, o => o.type === 'done', 240_000)
+  await p.exited
+  assert.is(p.child.exitCode, 0)
+  assert.ok(before.doneBytes < SIZE, 'the edge died mid-download')
+  assert.ok(readFileSync(out).equals(data), 'byte-exact')
+})
+
+test.run()
