@@ -107,6 +107,13 @@ async function lane (queue: string[]): Promise<void> {
     const status = r.failed === 0 ? 'ok  ' : 'FAIL'
     console.log(`${status} ${relative('.', r.file)}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`)
     if (r.failed > 0 || process.env.VERBOSE === '1') console.log(r.output.split('\n').map(l => '     ' + l).join('\n'))
+    // numbered cases (the adversarial suite) are named in the summary, pass or fail
+    else {
+      for (const line of r.output.split('\n')) {
+        const m = /[✓✘] \d+\. .*$/.exec(line)
+        if (m !== null) console.log(`     ${m[0]}`)
+      }
+    }
   }
 }
 // on one core, one lane
