@@ -14,7 +14,7 @@ import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { fetchChunks } from './chunk-client.ts'
 import { fetchHave } from './have-client.ts'
-import { NoSourceError, penaltyFor } from './errors.ts'
+import { NoSourceError, penaltyFor, type Penalty } from './errors.ts'
 import type { ReelnetHost } from './host.ts'
 import type { MainClient } from './main-client.ts'
 import { hex, type ChunkStore } from './store/chunk-store.ts'
@@ -56,6 +56,10 @@ export interface FillerOptions {
   log?: (msg: string) => void
   /** A chunk of this item was stored (edges announce the item in the DHT). */
   onStored?: (manifest: Manifest, index: number) => void
+  /** A verified chunk arrived from a source (for metrics). */
+  onFetched?: (kind: SourceKind, sourceId: string, bytes: number) => void
+  /** A source failed; `penalty` is what the filler does about it (for metrics and logs). */
+  onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty) => void
 }
 
 interface Source { kind: SourceKind, id: string, peer?: NodeEntry, has?: (i: number) => boolean }
@@ -167,6 +171,7 @@ export class Filler {
     }
     this.stats.bytes[source.kind] += own.length
     this.stats.bySource[source.id] = (this.stats.bySource[source.id] ?? 0) + own.length
+    this.opts.onFetched?.(source.kind, source.id, own.length)
     this.settle(manifest, index, own)
   }
 
@@ -201,8 +206,9 @@ export class Filler {
           clearTimeout(timer)
           lastError = err as Error
           this.stats.failures++
+          const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
+          this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p)
           if (source.kind !== 'origin') {
-            const p = penaltyFor(err)
             if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, Date.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
             this.providerCache.delete(manifest.itemId)
           }

@@ -5,7 +5,7 @@
  * (FACTS.md: clientMode false, a peerInfoMapper that keeps private
  * addresses, loopback allowed in the connection manager).
  */
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -35,6 +35,8 @@ export interface HostOptions {
   gater?: ConnectionGater
   /** Default true. A host without a DHT (e.g. a short-lived probe) only speaks the reelnet protocols. */
   dht?: boolean
+  /** libp2p's metrics implementation (a node with --metrics-port hands it @libp2p/prometheus-metrics). */
+  metrics?: Libp2pOptions['metrics']
 }
 
 export interface HostServices extends Record<string, unknown> {
@@ -72,6 +74,7 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
+    metrics: opts.metrics,
     connectionManager: {
       allow: LOOPBACK_ALLOW,
       maxConnections: MAX_CONNECTIONS

@@ -26,6 +26,8 @@ import { bareAddrs, connectBootstrap, createHost, dhtProtocol, listenAddrs, rout
 import { serveChunks, type ChunkSource } from './chunk-server.ts'
 import { Filler } from './fill.ts'
 import { TokenBucket } from './token-bucket.ts'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics } from './metrics.ts'
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
@@ -51,13 +53,23 @@ export interface NodeOptions {
   heartbeatMs: number
   rulesPollMs: number
   maxUploadBytesPerSec?: number
+  /** Serve Prometheus text at http://metricsHost:metricsPort/metrics (0: any free port; undefined: no metrics server). */
+  metricsPort?: number
+  metricsHost?: string
   log: (line: string) => void
+  /** Structured events with the ids that let an operator follow a download (licenseId, directiveId, peer ids). */
+  event?: EventLog
 }
+
+export type EventLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
 export interface RunningNode {
   peerId: string
   addrs: string[]
   host: ReelnetHost
+  /** Where /metrics is served, if --metrics-port was given. */
+  metricsUrl?: string
+  metrics: NodeMetrics
   stop: () => Promise<void>
   /** Resolves when the node stopped (by stop() or a fatal error). */
   done: Promise<void>
@@ -65,6 +77,7 @@ export interface RunningNode {
 
 export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const log = opts.log
+  const event: EventLog = opts.event ?? (() => {})
   const ctl = new AbortController()
   const signal = ctl.signal
   await mkdir(opts.dataDir, { recursive: true })
@@ -97,8 +110,13 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   })
   await rules.load()
 
+  const metrics = createNodeMetrics({ usedBytes: () => store.usedBytes, capacityBytes: () => store.capacityBytes, chunks: () => store.count })
+  store.onEvict = () => { metrics.evictions.inc() }
+  // libp2p's own metrics share the node's registry; preserveExistingMetrics keeps reelnet's counters registered
+  const libp2pMetrics = opts.metricsPort !== undefined ? prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true }) : undefined
+
   const gater = createAccessGater({ isMember: id => rules.roleOf(id) !== undefined, log })
-  host = await createHost({ privateKey: key.privateKey, region: opts.region, listen: opts.listen, gater: gater.gater })
+  host = await createHost({ privateKey: key.privateKey, region: opts.region, listen: opts.listen, gater: gater.gater, metrics: libp2pMetrics })
   const h = host
   const unwatch = gater.watch(h, [dhtProtocol(opts.region), PING_PROTOCOL])
 
@@ -129,7 +147,16 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     regionMembers: () => ({ parents: rules.region()?.parents ?? [], edges: rules.region()?.edges ?? [] }),
     signal,
     log,
-    onStored: m => { if (opts.role === 'edge' && !provided.has(m.itemId)) void provide(m) }
+    onStored: m => { if (opts.role === 'edge' && !provided.has(m.itemId)) void provide(m) },
+    onFetched: (kind, _id, bytes) => {
+      metrics.chunksFetched.inc({ source: kind })
+      metrics.bytesFetched.inc({ source: kind }, bytes)
+    },
+    onSourceFailed: (kind, id, err, penalty) => {
+      if (err.name === 'ChunkHashMismatchError') metrics.verificationFailures.inc({ source: kind })
+      if (penalty === 'ban' || penalty === 'avoid') metrics.peersPenalised.inc({ penalty })
+      if (err.name !== 'AbortError') event('warn', 'fill source failed', { source: kind, sourcePeerId: kind === 'origin' ? undefined : id, penalty, err: `${err.name}: ${err.message}` })
+    }
   })
 
   const source: ChunkSource = {
@@ -142,6 +169,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
         throw err
       }
       if (index >= manifest.chunkCount) return null
+      if (store.has(manifest.chunkHashes[index]!)) metrics.cacheHits.inc()
+      else metrics.cacheMisses.inc()
       return await filler.get(manifest, index, o.signal)
     },
     async have (itemId) {
@@ -157,7 +186,10 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     mainPublicKey: () => mainKey.publicKey,
     selfPeerId: peerId,
     isMember: id => rules.roleOf(id) !== undefined,
-    onAdmitted: (id, d) => { gater.admit(id, d.expiresAt) },
+    onAdmitted: (id, d) => {
+      gater.admit(id, d.expiresAt)
+      event('info', 'directive accepted', { clientPeerId: id, licenseId: d.licenseId, directiveId: d.directiveId, itemId: d.itemId })
+    },
     onRefused: (id, reason) => { log(`refused ${id}: ${reason}`) }
   })
   const unserve = await serveChunks(h, {
@@ -165,9 +197,29 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     authorize: authorizer.authorize,
     mayAskHave: conn => authorizer.mayAskHave(conn) || gater.isAdmitted(conn.remotePeer.toString()),
     uploadLimiter: opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined,
-    onServed: (remote, bytes) => { served[rules.roleOf(remote) ?? 'client'] += bytes },
+    onServed: (remote, bytes) => {
+      const to = rules.roleOf(remote) ?? 'client'
+      served[to] += bytes
+      metrics.chunksServed.inc({ to })
+      metrics.bytesServed.inc({ to }, bytes)
+      event('debug', 'chunk served', { to, peerId: remote, bytes })
+    },
     log
   })
+
+  let metricsServer: MetricsServer | undefined
+  if (opts.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort })
+    } catch (err) {
+      await unserve().catch(() => {})
+      try { await h.stop() } catch { /* already stopped */ }
+      await store.close().catch(() => {})
+      await state.close().catch(() => {})
+      const e = err as NodeJS.ErrnoException
+      throw new Error(e.code === 'EADDRINUSE' ? `metrics port ${opts.metricsPort} is already in use` : `cannot serve metrics: ${e.message}`)
+    }
+  }
 
   // register (main may still be starting: retry)
   await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes }, { signal }), REGISTER_DEADLINE_MS, signal)
@@ -292,6 +344,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       ctl.abort(new Error('node stopping'))
       for (const t of timers) clearInterval(t)
       unwatch()
+      await metricsServer?.close().catch(() => {})
       await unserve().catch(() => {})
       try { await h.stop() } catch { /* already stopped */ }
       await store.close().catch(() => {})
@@ -301,7 +354,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     await stopping
   }
 
-  return { peerId, addrs: listenAddrs(h), host: h, stop, done }
+  return { peerId, addrs: listenAddrs(h), host: h, metricsUrl: metricsServer?.url, metrics, stop, done }
 }
 
 /** Call fn until it succeeds or the deadline passes (then its last error is thrown). */

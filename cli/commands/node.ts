@@ -1,6 +1,7 @@
 /**
  * `reelnet node`: run a parent or edge of a region.
  */
+import { isIP } from 'node:net'
 import { bytesFlag, CommandError, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 
 const usage = `usage: reelnet node --role parent|edge --region R --main URL --data DIR --operator-token T [flags]
@@ -22,7 +23,15 @@ flags:
   --heartbeat-ms N        heartbeat interval (default 3000)
   --rules-poll-ms N       rules and catalog poll interval (default 2000)
   --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
-  -h, --help              show this help`
+  --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics (0: any
+                          free port; default: no metrics server). Prints
+                          'reelnet node metrics at URL' when serving.
+  --metrics-host H        address for --metrics-port (default 127.0.0.1)
+  -h, --help              show this help
+
+Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
+text when it is; REELNET_LOG_LEVEL=debug|info|warn|error sets the level
+(debug adds a line per chunk served).`
 
 export const command: Command = {
   name: 'node',
@@ -40,7 +49,9 @@ export const command: Command = {
       'main-key': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'rules-poll-ms': { type: 'string' },
-      'max-upload': { type: 'string' }
+      'max-upload': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' }
     })
     const role = values.role
     if (role !== 'parent' && role !== 'edge') throw new UsageError('--role must be parent or edge')
@@ -57,14 +68,21 @@ export const command: Command = {
     const rulesPollMs = intFlag('rules-poll-ms', values['rules-poll-ms'], 2000, 100, 600_000)
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'].replace(/\/s$/, ''), 0) : undefined
     if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
+    const metricsPort = values['metrics-port'] !== undefined ? intFlag('metrics-port', values['metrics-port'], 0, 0, 65535) : undefined
+    const metricsHost = values['metrics-host']
+    if (metricsHost !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port')
+    if (metricsHost !== undefined && isIP(metricsHost) === 0 && metricsHost !== 'localhost') throw new UsageError(`--metrics-host must be an IP address, got '${metricsHost}'`)
+    const { createLogger } = await import('../log.ts')
+    const logger = createLogger('reelnet-node', { base: { role, region: values.region } })
 
     const { startNode } = await import('../../node/run.ts')
-    const log = (line: string): void => { console.error(`[node ${role} ${values.region}] ${line}`) }
+    const log = (line: string): void => { logger.info(line) }
     let node
     try {
       node = await startNode({
         role, region: values.region, mainUrl: values.main, dataDir: values.data, listen, operatorToken, capacityBytes,
-        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, log
+        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, log,
+        event: (level, msg, fields) => { logger[level](fields ?? {}, msg) }
       })
     } catch (err) {
       const e = err as Error & { status?: number }
@@ -73,6 +91,8 @@ export const command: Command = {
       throw new CommandError(e.message)
     }
     console.log(`reelnet node ${role} ${values.region} ${node.peerId} listening on ${node.addrs.join(',')}`)
+    if (node.metricsUrl !== undefined) console.log(`reelnet node metrics at ${node.metricsUrl}`)
+    logger.info({ peerId: node.peerId, addrs: node.addrs, metricsUrl: node.metricsUrl }, 'node ready')
     const onSignal = (sig: string): void => {
       log(`${sig}: shutting down`)
       void node.stop()
