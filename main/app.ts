@@ -31,7 +31,9 @@ import { rentalRoutes } from './routes/rentals.ts'
 import { directiveRoutes } from './routes/directives.ts'
 import { nodeRoutes } from './routes/nodes.ts'
 import { ruleRoutes } from './routes/rules.ts'
-import { operatorPage } from './page.ts'
+import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
+import { operatorRoutes } from './routes/operator.ts'
+import { NodeTokens, OperatorActivity } from './operator.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
 } from './limits.ts'
@@ -42,7 +44,7 @@ export const RULES_REFRESH_CHECK_MS = 60_000
 /** How often main re-plans prepositioning from demand (a new rules version only when a list changes). */
 export const PREPOSITION_PLAN_INTERVAL_MS = 5 * 60_000
 
-export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void
 
 export interface MainOptions {
   dataDir: string
@@ -80,7 +82,13 @@ export interface Main {
 
 export async function createMain (opts: MainOptions): Promise<Main> {
   const now = opts.now ?? Date.now
-  const log: LogFn = opts.log ?? (() => {})
+  const activity = new OperatorActivity(now)
+  const given: LogFn = opts.log ?? (() => {})
+  // warnings and errors also go to the operator page's "recent errors"
+  const log: LogFn = (level, msg, extra) => {
+    if (level === 'warn' || level === 'error') activity.recordError(level, extra?.err !== undefined ? `${msg}: ${String(extra.err).split('\n')[0]}` : msg)
+    given(level, msg, extra)
+  }
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
   const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
@@ -102,13 +110,18 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await rules.load()
     directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
     await directives.load()
-    directives.onIssued = () => { metrics.directives.inc() }
+    directives.onIssued = (d) => {
+      metrics.directives.inc()
+      activity.recordDirective()
+      log('info', 'directive issued', { directiveId: d.directiveId, licenseId: d.licenseId, itemId: d.itemId, clientPeerId: d.clientPeerId, region: d.region, peers: d.peers.map(p => `${p.role}:${p.peerId}`) })
+    }
     directives.onFlushError = (err) => { log('error', 'writing admissions failed; will retry', { err: String(err) }) }
     accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
 
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
-      adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now()
+      adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
+      nodeTokens: new NodeTokens(store.meta, now), activity
     }
     const app = buildApp(services, log)
     const timer = setInterval(() => {
@@ -191,7 +204,16 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
     c.header('Content-Type', s.metrics.registry.contentType)
     return c.body(await s.metrics.registry.metrics())
   })
-  app.get('/', (c) => c.html(operatorPage()))
+  app.get('/', (c) => {
+    c.header('Content-Security-Policy', OPERATOR_PAGE_CSP)
+    c.header('X-Frame-Options', 'DENY')
+    return c.html(operatorPage())
+  })
+  app.get('/operator.js', (c) => {
+    c.header('Content-Type', 'text/javascript; charset=utf-8')
+    c.header('Cache-Control', 'no-cache')
+    return c.body(operatorScript())
+  })
 
   app.route('/v1', accountRoutes(s))
   app.route('/v1', itemRoutes(s))
@@ -199,5 +221,6 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', directiveRoutes(s))
   app.route('/v1', nodeRoutes(s))
   app.route('/v1', ruleRoutes(s))
+  app.route('/v1', operatorRoutes(s))
   return app
 }

@@ -78,7 +78,7 @@ export class Directives {
   #dirty = new Map<string, number>()
   #flushTimer: ReturnType<typeof setInterval> | undefined
   #flushing: Promise<void> = Promise.resolve()
-  onIssued: () => void = () => {}
+  onIssued: (directive: Directive) => void = () => {}
   /** A background write of admissions failed (it is retried on the next tick). */
   onFlushError: (err: unknown) => void = () => {}
   /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
@@ -159,7 +159,7 @@ export class Directives {
       this.#dirty.set(`${region}/${clientPeerId}`, body.expiresAt)
     }
     this.demand.record(region, license.itemId, now)
-    this.onIssued()
+    this.onIssued(body)
     return { directive, expiresAt: body.expiresAt, body }
   }
 

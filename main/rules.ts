@@ -76,6 +76,11 @@ export class RulesPublisher {
     return [...own, ...auto].slice(0, MAX_PREPOSITION_ITEMS)
   }
 
+  /** The operator's own list for a region (what `PUT /v1/regions/:region/preposition` set). */
+  operatorPreposition (region: string): string[] {
+    return [...(this.#preposition.get(region) ?? [])]
+  }
+
   /** Replace the demand plan; publishes a new version only if any region's list changed. */
   async setAutoPlan (plan: Map<string, string[]>): Promise<boolean> {
     return await this.#serial(async () => {

@@ -9,6 +9,7 @@ import type { Directives } from './directives.ts'
 import type { OriginStore } from './origin.ts'
 import type { MainMetrics } from './metrics.ts'
 import type { Credentials } from './auth.ts'
+import type { NodeTokens, OperatorActivity } from './operator.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -20,5 +21,8 @@ export interface MainServices extends Credentials {
   directives: Directives
   origin: OriginStore
   metrics: MainMetrics
+  nodeTokens: NodeTokens
+  /** Directives per minute and recent errors, for the operator page. */
+  activity: OperatorActivity
   startedAt: number
 }

@@ -33,7 +33,14 @@ flags:
   --directive-ttl-ms N       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS})
   -h, --help                 show this help
 
-Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.`
+Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.
+The operator page is at that URL (log in with the operator token); Prometheus
+metrics at /metrics.
+
+Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
+text when it is; one line per directive issued carries its directiveId,
+licenseId, itemId, clientPeerId and the peers named. REELNET_LOG_LEVEL=
+debug|info|warn|error sets the level (warn hides the per-directive lines).`
 
 export const command: Command = {
   name: 'main',
@@ -63,8 +70,8 @@ export const command: Command = {
     }
 
     const { startMain } = await import('../../main/server.ts')
-    const { pino } = await import('pino')
-    const logger = pino({ name: 'reelnet-main' }, pino.destination(2))
+    const { createLogger } = await import('../log.ts')
+    const logger = createLogger('reelnet-main')
     let running
     try {
       running = await startMain({

@@ -6,7 +6,9 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
-import { requireOperator } from '../auth.ts'
+import { requireOperator, bearerOf, secretEquals } from '../auth.ts'
+import type { MiddlewareHandler } from 'hono'
+import { forbidden } from '../errors.ts'
 import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema } from '../validate.ts'
 import { verifyHeartbeat } from '../../protocol/documents.ts'
@@ -27,11 +29,30 @@ const peerParam = z.strictObject({ peerId: peerIdSchema })
 const heartbeatBody = z.strictObject({ heartbeat: z.string().min(1).max(Math.ceil(MAX_DOCUMENT_BYTES.heartbeat / 3) * 4) })
 const drainBody = z.strictObject({ drained: z.boolean() })
 
+function isOperator (s: MainServices, token: string): boolean {
+  return secretEquals(token, s.operatorToken) || secretEquals(token, s.adminToken)
+}
+
+/** Registration: the operator (or admin) token, or a node token minted for one node (its scope is checked against the body). */
+function requireRegistrar (s: MainServices): MiddlewareHandler<MainEnv> {
+  const operator = requireOperator(s)
+  return async function requireOperatorOrNodeToken (c, next) {
+    const token = bearerOf(c.req.header('authorization'))
+    if (token !== undefined && !isOperator(s, token) && await s.nodeTokens.find(token) !== undefined) return await next()
+    return await operator(c, next)
+  }
+}
+
 export function nodeRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
 
-  app.post('/nodes', requireOperator(s), validate('json', registerBody), async (c) => {
+  app.post('/nodes', requireRegistrar(s), validate('json', registerBody), async (c) => {
     const reg = c.req.valid('json')
+    const token = bearerOf(c.req.header('authorization'))!
+    if (!isOperator(s, token)) {
+      const refused = await s.nodeTokens.use(token, reg)
+      if (refused !== undefined) throw forbidden(refused)
+    }
     const { node, created } = await s.registry.register(reg)
     return c.json({ node: s.registry.view(node), rulesVersion: s.rules.version }, created ? 201 : 200)
   })
