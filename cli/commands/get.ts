@@ -36,7 +36,11 @@ flags:
   -h, --help            show this help
 
 Session and license come from the config folder ($REELNET_CONFIG_DIR, else
-~/.config/reelnet): run 'reelnet login' and 'reelnet rent ITEM' first.`
+~/.config/reelnet): run 'reelnet login' and 'reelnet rent ITEM' first.
+
+REELNET_LOG_LEVEL=info adds structured log lines on stderr (JSON when stderr
+is not a terminal): each directive with its directiveId, licenseId and the
+peers it names; debug adds a line per chunk with the peer that sent it.`
 
 export interface CustomerSession {
   mainUrl: string
@@ -150,6 +154,9 @@ export const command: Command = {
     let progress: Progress | undefined
     const mode = chooseMode({ json: values.json, quiet: values.quiet }, process.stderr.isTTY === true)
     const events: SchedulerEvent[] = []
+    const { createLogger, logLevelFromEnv } = await import('../log.ts')
+    // quiet by default: the progress display and --json are the client's normal output
+    const logger = createLogger('reelnet-get', { level: logLevelFromEnv('warn') })
     try {
       const itemId = await resolveItem(session, item, stop.signal)
       const license = await licenseFor(session, itemId, values.rent === true, stop.signal)
@@ -168,7 +175,12 @@ export const command: Command = {
         listen: values.listen !== undefined ? [values.listen] : undefined,
         maxUpload,
         signal: stop.signal,
-        onEvent: e => { if (e.type !== 'chunk') events.push(e); progress?.event(e) },
+        onEvent: e => {
+          if (e.type !== 'chunk') events.push(e)
+          else logger.debug({ itemId, index: e.index, sourcePeerId: e.source, kind: e.kind, bytes: e.bytes }, 'chunk received')
+          progress?.event(e)
+        },
+        onDirective: d => { logger.info({ directiveId: d.directiveId, licenseId: d.licenseId, itemId: d.itemId, clientPeerId: d.clientPeerId, region: d.region, peers: d.peers.map(p => `${p.role}:${p.peerId}`) }, 'directive received') },
         log: line => { if (mode !== 'quiet' && mode !== 'json') process.stderr.write(`${line}\n`) }
       })
       const c = customer

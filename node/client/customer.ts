@@ -11,7 +11,7 @@ import { createHost, connectBootstrap, bareAddrs, type ReelnetHost } from '../ho
 import { loadOrCreateKey } from '../key.ts'
 import { verifyChunk } from '../../protocol/chunking.ts'
 import { itemCid } from '../../protocol/cid.ts'
-import type { Manifest } from '../../protocol/types.ts'
+import type { Directive, Manifest } from '../../protocol/types.ts'
 import { MainApi, type IssuedDirective } from './main-api.ts'
 import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
@@ -48,6 +48,8 @@ export interface CustomerOptions {
   limits?: Partial<SchedulerLimits>
   onEvent?: (e: SchedulerEvent) => void
   log?: (line: string) => void
+  /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
+  onDirective?: (d: Directive) => void
 }
 
 export class Customer {
@@ -103,6 +105,7 @@ export class Customer {
       const key = await loadOrCreateKey(opts.keyDir)
       const peerId = key.peerId.toString()
       const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
+      opts.onDirective?.(directive.directive)
       host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
@@ -178,6 +181,7 @@ export class Customer {
   private async renewDirective (signal?: AbortSignal): Promise<void> {
     const sig = signal === undefined ? this.opts.signal : (this.opts.signal === undefined ? signal : AbortSignal.any([signal, this.opts.signal]))
     this.directive = await this.api.directive({ licenseId: this.opts.licenseId, itemId: this.opts.itemId, clientPeerId: this.peerId, region: this.region }, { signal: sig })
+    this.opts.onDirective?.(this.directive.directive)
   }
 
   /** Tell main what we hold, so directives for others of our region can list us. */
