@@ -92,8 +92,8 @@ function runSuite (file: string): Promise<Result> {
 
 /** Suites that start a network of processes; they run one at a time, in this order (the longest first), then any others found. */
 const NETWORK_ORDER = [
-  'test/e2e/client-network', 'test/adversarial/network', 'test/adversarial/faults', 'test/e2e/demo',
-  'test/e2e/node-edge-store', 'test/e2e/node-regions', 'test/adversarial/wire', 'test/e2e/main-restart'
+  'test/adversarial/network', 'test/adversarial/faults', 'test/e2e/demo',
+  'test/e2e/node-regions', 'test/adversarial/wire', 'test/e2e/main-restart'
 ]
 const isNetwork = (f: string): boolean => f.startsWith(join('test', 'e2e')) || NETWORK_ORDER.some(n => f.startsWith(n))
 const rank = (f: string): number => { const i = NETWORK_ORDER.findIndex(n => f.startsWith(n)); return i < 0 ? NETWORK_ORDER.length : i }

@@ -4,6 +4,9 @@
  * an edge SIGKILLed mid-write and restarted on a sabotaged store (28), and
  * an edge whose disk is full or whose capacity is smaller than the item
  * (29). Processes are `reelnet main` / `reelnet node` / `reelnet get`.
+ * 28 and 29 are also the node issue's store tests (an edge killed mid-fill
+ * restarts reconciled; an edge smaller than the catalog evicts and serves
+ * every item).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -234,6 +237,15 @@ caseOf(test, '29. an edge whose disk fills (or whose capacity is below the item)
   const st = await status(small)
   assert.ok(st.store.usedBytes <= capacity, `within capacity: ${st.store.usedBytes}`)
   assert.ok(st.store.chunks < m.chunkCount, `evicted: holds ${st.store.chunks} of ${m.chunkCount}`)
+  // the rest of the catalog (node issue: an edge smaller than the catalog serves every item), then the first item again
+  for (const [id, bytes] of [[itemId, data], [secondId, second], [thirdId, third]] as const) {
+    const h = await licensedHost(`cust29-${id.slice(0, 6)}-${hosts.length}`, id)
+    assert.ok((await fetchAll(h, { peerId: small.peerId, addrs: small.addrs }, await manifestOf(id))).equals(bytes), `item ${id} served byte-exact through the small edge`)
+    const now = await status(small)
+    assert.ok(now.store.usedBytes <= capacity, `within capacity after ${id}: ${now.store.usedBytes}`)
+  }
+  const refetched = (await status(small)).fetched.bytes as { parent: number, origin: number, edge: number }
+  assert.ok(refetched.parent + refetched.origin + refetched.edge > 3 * SIZE, `evicted chunks were fetched again: ${JSON.stringify(refetched)}`)
   const scanSmall = scanStore(join(smallDir, 'store'))
   assert.equal(scanSmall.corrupt, [])
   assert.equal(scanSmall.temps, [])

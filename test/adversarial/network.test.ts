@@ -1,9 +1,13 @@
 /**
- * Adversarial cases against a real network on 127.0.0.1 (one shared
- * startup, test/e2e/client-net.ts): a `reelnet main`, one parent and two
- * capped edges as processes, customers as `reelnet get` processes, and
- * intruders as libp2p hosts in this process. Cases 16, 20, 21, 24, 26, 27;
- * the ones that kill processes run last.
+ * The customer client end to end, and the adversarial cases against a real
+ * network, sharing one startup (test/e2e/client-net.ts): a `reelnet main`,
+ * one parent and three edges capped low (so a download lasts long enough to
+ * interfere with, and peer-assist shows) as processes on 127.0.0.1;
+ * customers as `reelnet get` / `reelnet play` processes; intruders as
+ * libp2p hosts in this process.
+ *
+ * Client issue (must-show 1–7) and adversarial cases 16, 20, 21, 24, 26, 27
+ * (numbered, named in the run's summary). Cases that kill processes run last.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -18,7 +22,9 @@ import {
   Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN,
   type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
-import { createHost, type ReelnetHost } from '../../node/host.ts'
+import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
+import { serveChunks } from '../../node/chunk-server.ts'
+import { Bitfield } from '../../protocol/wire/have.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
 import { CHUNK_PROTOCOL } from '../../protocol/wire/chunk.ts'
 import { signDirective } from '../../protocol/documents.ts'
@@ -29,20 +35,21 @@ import { encodeChunkRequest } from '../../protocol/wire/chunk.ts'
 import { lpStream } from '@libp2p/utils'
 
 const MIB = 1024 * 1024
-/** 24 chunks of 1 MiB: long enough to interrupt at two edges of 2 MiB/s each, short enough for a loaded box. */
+/** 24 chunks of 1 MiB: long enough to interrupt at three edges of 2 MiB/s each, short enough for a loaded box. */
 const SIZE = 24 * MIB
+/** Each edge uploads at most this: a download from edges alone takes seconds, and a seeding customer visibly offloads them. */
 const EDGE_CAP = '2MiB'
 const REGION = 'eu'
 
 const dir = mkdtempSync(join(tmpdir(), 'reelnet-adv-net-'))
-const net = new Network({ dir, regions: [{ name: REGION, parents: 1, edges: 2, edgeMaxUpload: EDGE_CAP }] })
+const net = new Network({ dir, regions: [{ name: REGION, parents: 1, edges: 3, edgeMaxUpload: EDGE_CAP }] })
 const data = randomBytes(SIZE)
 const other = randomBytes(MIB + 17)
 let itemId = ''
 let otherId = ''
 const hosts: ReelnetHost[] = []
 const procs: Proc[] = []
-let seeder: { peerId: string, addrs: string[] } | undefined
+let seeder: { peerId: string, addrs: string[], proc: Proc } | undefined
 
 function client (c: CustomerInfo, args: string[]): Proc {
   const p = runClient(c, args)
@@ -101,17 +108,70 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-// ---- 16 ---------------------------------------------------------------------
+// ---- client: play ------------------------------------------------------------
 
-caseOf(test, '16. no directive, another peer\'s, one for another item, or an expired one → refused by the parent, every edge and a seeding client', async () => {
-  const first = await createCustomer(net, 'seeder16', REGION)
+test('client 7. play: ranged requests at random offsets are byte-exact, and the last MiB is answered before the download reaches it', async () => {
+  const c = await createCustomer(net, 'viewer', REGION)
+  const p = client(c, ['play', itemId, '--rent', '--json', '-o', join(c.configDir, 'movie.bin')])
+  const { url } = await waitJson(p, o => o.type === 'listening', 120_000)
+  const res = await fetch(url, { headers: { range: `bytes=${SIZE - MIB}-` } })
+  assert.equal(res.status, 206)
+  assert.equal(res.headers.get('content-range'), `bytes ${SIZE - MIB}-${SIZE - 1}/${SIZE}`)
+  assert.equal(res.headers.get('accept-ranges'), 'bytes')
+  const tail = Buffer.from(await res.arrayBuffer())
+  assert.ok(tail.equals(data.subarray(SIZE - MIB)), 'the last MiB is the item\'s')
+  const lines = jsonLines(p)
+  assert.not.ok(lines.some(o => o.type === 'done'), 'the download had not finished when the tail was served')
+  const lastProgress = [...lines].reverse().find(o => o.type === 'progress')
+  assert.ok(lastProgress === undefined || lastProgress.doneBytes < SIZE - MIB, `download was at ${lastProgress?.doneBytes}`)
+  let seed = 11
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  for (let k = 0; k < 5; k++) {
+    const a = rnd(SIZE)
+    const b = Math.min(SIZE - 1, a + rnd(3 * MIB))
+    const r = await fetch(url, { headers: { range: `bytes=${a}-${b}` } })
+    assert.equal(r.status, 206)
+    assert.ok(Buffer.from(await r.arrayBuffer()).equals(data.subarray(a, b + 1)), `bytes ${a}-${b}`)
+  }
+  const bad = await fetch(url, { headers: { range: `bytes=${SIZE}-` } })
+  assert.equal(bad.status, 416)
+  await bad.arrayBuffer()
+  p.kill('SIGTERM')
+  await p.exited
+})
+
+// ---- client: several sources, then seeding; peer-assist ---------------------------
+
+test('client 1. a download through the edges is byte-exact and uses several sources; the customer then seeds', async () => {
+  const first = await createCustomer(net, 'seeder', REGION)
   const p = client(first, ['get', itemId, '--rent', '--json', '--seed', '-o', join(first.configDir, 'movie.bin')])
   const start = await waitJson(p, o => o.type === 'start', 180_000)
-  await waitJson(p, o => o.type === 'seeding', 180_000)
+  const done = await waitJson(p, o => o.type === 'done', 180_000)
+  assert.ok(readFileSync(join(first.configDir, 'movie.bin')).equals(data), 'byte-exact')
+  const used = (done.sources as Array<{ id: string, kind: string, bytes: number }>).filter(s => s.bytes > 0)
+  assert.ok(used.length >= 2, `sources used: ${JSON.stringify(used)}`)
+  assert.ok(done.byKind.edge > 0, 'edges served')
+  await waitJson(p, o => o.type === 'seeding', 60_000)
   step('the seeder downloaded and seeds')
-  assert.ok(readFileSync(join(first.configDir, 'movie.bin')).equals(data), 'the seeder\'s copy is byte-exact')
-  seeder = { peerId: start.peerId, addrs: start.addrs }
+  seeder = { peerId: start.peerId, addrs: start.addrs, proc: p }
+})
 
+test('client 6. with edges capped low, a second customer gets at least half of its bytes from the first (peer-assist)', async () => {
+  assert.ok(seeder !== undefined, 'the first customer seeds')
+  const c = await createCustomer(net, 'second', REGION)
+  const out = join(c.configDir, 'movie.bin')
+  const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  const done = await waitJson(p, o => o.type === 'done', 180_000)
+  await p.exited
+  assert.ok(readFileSync(out).equals(data), 'byte-exact')
+  const fromFirst = (done.sources as Array<{ id: string, bytes: number }>).find(s => s.id === seeder!.peerId)?.bytes ?? 0
+  assert.ok(fromFirst >= SIZE / 2, `from the first customer: ${fromFirst} of ${SIZE} (byKind ${JSON.stringify(done.byKind)})`)
+})
+
+// ---- 16 ---------------------------------------------------------------------
+
+caseOf(test, '16. no directive, another peer\'s, one for another item, or an expired one → refused by the parent, every edge and a seeding client (client 5)', async () => {
+  assert.ok(seeder !== undefined, 'the first customer seeds')
   const targets = [
     ...net.nodes.filter(n => n.region === REGION).map(n => ({ name: `${n.role} ${n.peerId.slice(-6)}`, role: n.role as 'parent' | 'edge' | 'peer', peerId: n.peerId, addrs: addrsOf(n) })),
     { name: 'seeding client', role: 'peer' as const, peerId: seeder.peerId, addrs: seeder.addrs }
@@ -163,6 +223,40 @@ caseOf(test, '16. no directive, another peer\'s, one for another item, or an exp
     if (t.role === 'parent') continue // parents are a last resort: served only if the directive lists them
     assert.is(results[t.name]!.valid, 'served', `${t.name}: a valid directive is served (all: ${JSON.stringify(results)})`)
   }
+})
+
+// ---- client: a corrupting peer ----------------------------------------------------
+
+test('client 3. a peer serving corrupted chunks under a valid directive is penalised, and the download is still byte-exact', async () => {
+  // mallory: a licensed customer whose peer flips a byte in every chunk it serves
+  const m = await createCustomer(net, 'mallory', REGION)
+  const rental = await net.api('POST', '/v1/rentals', { itemId }, m.token) as { licenseId: string }
+  const evil = await intruder()
+  await serveChunks(evil as any, {
+    source: {
+      async getChunk (_itemId, index) {
+        const chunk = Buffer.from(data.subarray(index * MIB, (index + 1) * MIB))
+        chunk[index % MIB] = (chunk[index % MIB] ?? 0) ^ 0x01
+        return chunk
+      },
+      async have () { const b = new Bitfield(SIZE / MIB); for (let i = 0; i < SIZE / MIB; i++) b.set(i); return b }
+    },
+    authorize: async () => {},
+    mayAskHave: () => true
+  })
+  await net.api('POST', '/v1/holdings', { licenseId: rental.licenseId, peerId: evil.peerId.toString(), addrs: bareAddrs(evil), region: REGION, complete: true }, m.token)
+
+  const c = await createCustomer(net, 'victim', REGION)
+  const out = join(c.configDir, 'movie.bin')
+  const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  const done = await waitJson(p, o => o.type === 'done', 180_000)
+  await p.exited
+  assert.ok(readFileSync(out).equals(data), 'byte-exact despite the corrupt peer')
+  const bad = (done.sources as Array<{ id: string, badChunks: number, bytes: number }>).find(s => s.id === evil.peerId.toString())
+  assert.ok(bad !== undefined, `the corrupt peer was among the sources: ${JSON.stringify(done.sources)}`)
+  assert.ok(bad.badChunks >= 1, 'its bad chunks were counted')
+  assert.equal(bad.bytes, 0, 'none of its bytes were used')
+  assert.ok(jsonLines(p).some(o => o.type === 'bad-chunk' && o.source === evil.peerId.toString()), 'reported as penalised')
 })
 
 // ---- 20 ---------------------------------------------------------------------
@@ -253,7 +347,9 @@ caseOf(test, '21. a burst of connections and streams from one peer → limited; 
 
 // ---- 27 ---------------------------------------------------------------------
 
-caseOf(test, '27. a client SIGKILLed mid-download → the resumed run fetches only what is missing (plus what was in flight)', async () => {
+caseOf(test, '27. a client SIGKILLed mid-download → the resumed run fetches only what is missing (plus what was in flight) (client 4)', async () => {
+  // the seeder would finish the download in a blink; without it the edges' caps leave time to kill mid-way
+  if (seeder !== undefined) { seeder.proc.kill('SIGTERM'); await seeder.proc.exited }
   const c = await createCustomer(net, 'resumer27', REGION)
   const out = join(c.configDir, 'movie.bin')
   const first = client(c, ['get', itemId, '--rent', '--json', '-o', out])
@@ -272,6 +368,7 @@ caseOf(test, '27. a client SIGKILLed mid-download → the resumed run fetches on
   const inFlight = 8
   assert.ok(start.resumedChunks > 0 && start.resumedChunks >= chunksAtKill - inFlight, `resumed ${start.resumedChunks} of ${chunksAtKill}`)
   assert.ok(done.receivedBytes <= SIZE - start.resumedChunks * MIB + inFlight * MIB, `received ${done.receivedBytes} for ${SIZE - start.resumedChunks * MIB} missing`)
+  assert.equal(done.doneBytes - done.resumedBytes, SIZE - start.resumedChunks * MIB, 'verified exactly the missing chunks')
 })
 
 // ---- 26 ---------------------------------------------------------------------
@@ -315,7 +412,7 @@ caseOf(test, '26. main down for the whole download (directive already held) → 
 
 // ---- 24 ---------------------------------------------------------------------
 
-caseOf(test, '24. an edge SIGKILLed mid-download → the download completes, byte-exact', async () => {
+caseOf(test, '24. an edge SIGKILLed mid-download → the download completes, byte-exact (client 2)', async () => {
   const c = await createCustomer(net, 'survivor24', REGION)
   const out = join(c.configDir, 'movie.bin')
   const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
