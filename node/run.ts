@@ -37,8 +37,6 @@ export const PREPOSITION_WORKERS = 2
 export const PROVIDE_TIMEOUT_MS = 10_000
 /** Registration is retried this long while main starts up. */
 export const REGISTER_DEADLINE_MS = 60_000
-/** The libp2p ping protocol id (blocked for peers on probation, like the DHT). */
-export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 export const STATUS_FILE = 'status.json'
 
 export interface NodeOptions {
@@ -118,7 +116,10 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const gater = createAccessGater({ isMember: id => rules.roleOf(id) !== undefined, log })
   host = await createHost({ privateKey: key.privateKey, region: opts.region, listen: opts.listen, gater: gater.gater, metrics: libp2pMetrics })
   const h = host
-  const unwatch = gater.watch(h, [dhtProtocol(opts.region), PING_PROTOCOL])
+  // only the region DHT is closed to peers on probation. Not ping: kad-dht checks a new contact with a libp2p ping before
+  // it enters the routing table, and libp2p's connection monitor pings every connection; gating ping left members'
+  // routing tables empty (a parent never admitted the edge that had dialled it) — test/e2e/node-regions.test.ts
+  const unwatch = gater.watch(h, [dhtProtocol(opts.region)])
 
   async function bootstrap (): Promise<void> {
     const peers = rules.members().filter(m => m.peerId !== peerId)

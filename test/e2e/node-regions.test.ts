@@ -80,8 +80,14 @@ test('the DHT of region a never contains a peer of region b, and the reverse', a
   const a = new Set([parentA.peerId, edgeA.peerId])
   const b = new Set([parentB.peerId, edgeB.peerId])
   // each side learns of the other on its own schedule (identify, then a DHT query), and status.json is written every few seconds
-  await waitFor('routing tables to fill', async () =>
-    (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId) && (await status(parentA.dataDir)).routingTable.includes(edgeA.peerId), 30_000)
+  try {
+    await waitFor('routing tables to fill', async () =>
+      (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId) && (await status(parentA.dataDir)).routingTable.includes(edgeA.peerId), 30_000)
+  } catch (err) {
+    const tables: Record<string, string[]> = {}
+    for (const [name, n] of Object.entries({ parentA, edgeA, parentB, edgeB })) tables[`${name} ${n.peerId.slice(-6)}`] = ((await status(n.dataDir)).routingTable as string[]).map(p => p.slice(-6))
+    throw new Error(`${(err as Error).message}; routing tables: ${JSON.stringify(tables)}`)
+  }
   for (const n of [parentA, edgeA]) {
     const s = await status(n.dataDir)
     assert.ok(s.routingTable.length > 0, 'region a has a routing table')
