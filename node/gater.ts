@@ -2,7 +2,7 @@
  * The connection gater of parents and edges. Rules members and customers'
  * peers that main says hold a directive for this region (heartbeat answer),
  * or that proved one on the chunk protocol, are admitted. Any other peer
- * gets a probation connection: only the chunk and have protocols, and it
+ * gets a probation connection: kept off the protocols it is told to watch (the region DHT), and it
  * must present a valid directive within PROBATION_MS; a peer that fails is
  * refused at the gater for DENY_MS.
  */
@@ -101,7 +101,7 @@ export function createAccessGater (opts: AccessGaterOptions): AccessGater {
     host.addEventListener('connection:open', onOpen)
     const middleware: StreamMiddleware = (stream, connection, next) => {
       if (isAdmitted(connection.remotePeer.toString())) { next(stream, connection); return }
-      stream.abort(new Error('peer on probation: only the chunk and have protocols'))
+      stream.abort(new Error('peer on probation: present a directive first'))
     }
     for (const p of fullProtocols) host.use(p, middleware)
     return () => {
