@@ -216,7 +216,7 @@ test('metrics count directives; healthz and the operator page answer', async () 
   assert.ok(health.rulesVersion >= 2)
   const page = await kit.req('GET', '/')
   assert.is(page.status, 200)
-  assert.match(await page.text(), '<title>reelnet main</title>')
+  assert.match(await page.text(), '<title>reelnet main — operator</title>')
 })
 
 test.run()
