@@ -223,7 +223,19 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   }
 
   // register (main may still be starting: retry)
-  await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes }, { signal }), REGISTER_DEADLINE_MS, signal)
+  try {
+    await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes }, { signal }), REGISTER_DEADLINE_MS, signal)
+  } catch (err) {
+    // refused (a bad or used token) or main unreachable: release the host, ports and stores, or the process would linger
+    ctl.abort(err)
+    unwatch()
+    await metricsServer?.close().catch(() => {})
+    await unserve().catch(() => {})
+    try { await h.stop() } catch { /* already stopped */ }
+    await store.close().catch(() => {})
+    await state.close().catch(() => {})
+    throw err
+  }
   await rules.poll({ signal })
   await bootstrap()
 
