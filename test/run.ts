@@ -90,15 +90,16 @@ function runSuite (file: string): Promise<Result> {
   })
 }
 
-/** Suites that start a network of processes; they run one at a time, in this order (the longest first), then any others found. */
-const NETWORK_ORDER = [
-  'test/adversarial/network', 'test/adversarial/faults', 'test/e2e/demo',
-  'test/e2e/node-regions', 'test/adversarial/wire', 'test/e2e/main-restart'
-]
-const isNetwork = (f: string): boolean => f.startsWith(join('test', 'e2e')) || NETWORK_ORDER.some(n => f.startsWith(n))
-const rank = (f: string): number => { const i = NETWORK_ORDER.findIndex(n => f.startsWith(n)); return i < 0 ? NETWORK_ORDER.length : i }
+/**
+ * Suites that start a network of processes and time what they see; they run one at a time, in this order (the
+ * longest first). Smaller end-to-end suites (one main, or a couple of nodes) run in the other lane, first.
+ */
+const NETWORK_ORDER = ['test/adversarial/network', 'test/adversarial/faults', 'test/e2e/node-regions', 'test/e2e/demo', 'test/e2e/operator-page']
+const isNetwork = (f: string): boolean => NETWORK_ORDER.some(n => f.startsWith(n))
+const rank = (f: string): number => NETWORK_ORDER.findIndex(n => f.startsWith(n))
+const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || f.startsWith(join('test', 'adversarial', 'wire'))
 const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
-const unitQueue = selected.filter(f => !isNetwork(f))
+const unitQueue = [...selected.filter(f => !isNetwork(f) && isSmallE2e(f)), ...selected.filter(f => !isNetwork(f) && !isSmallE2e(f))]
 const results: Result[] = []
 async function lane (queue: string[]): Promise<void> {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
