@@ -262,7 +262,9 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
           if (failed > 0) { log(`${itemId}: ${failed} chunks failed, retrying later`); continue }
           if (filler.isComplete(manifest)) log(`item ${itemId} complete: ${manifest.chunkCount} chunks verified`)
         }
-        if (filler.isComplete(manifest)) await provide(manifest)
+        // announced in the background: a provide in a small region DHT can wait out its whole timeout, and the
+        // next item's copy must not queue behind it (it did: a parent took 10 s more per item)
+        if (filler.isComplete(manifest)) void provide(manifest)
       }
     } finally {
       copying = false

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { caseOf } from './kit.ts'
+import { caseOf, step } from './kit.ts'
 import {
   Network, createCustomer, runClient, waitJson, spawnReelnet, waitFor, OPERATOR_TOKEN, type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
@@ -124,12 +124,15 @@ function scanStore (storeDir: string): { chunks: number, corrupt: string[], temp
 test.before(async () => {
   try {
     await net.start()
+    step('network started')
     itemId = await net.ingest(data, 'movie.bin')
     secondId = await net.ingest(second, 'second.bin')
     thirdId = await net.ingest(third, 'third.bin')
+    step('items ingested')
     for (const p of net.nodesOf(REGION, 'parent')) {
       await until('the parents to hold every item', async () => { const s = await status(p); return [itemId, secondId, thirdId].every(i => s.heldItems.includes(i)) }, 180_000, 300)
     }
+    step('the parents hold every item')
   } catch (err) {
     console.error('network startup failed:', err)
     throw err

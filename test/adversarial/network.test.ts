@@ -102,6 +102,8 @@ test.before(async () => {
   }
 })
 
+test.before.each((ctx: { __test__: string }) => { step(`start: ${ctx.__test__.slice(0, 60)}`) })
+
 test.after(async () => {
   for (const p of procs) p.kill('SIGKILL')
   for (const h of hosts) await Promise.resolve(h.stop()).catch(() => {})
@@ -379,7 +381,7 @@ caseOf(test, '27. a client SIGKILLed mid-download → the resumed run fetches on
 // ---- 26 ---------------------------------------------------------------------
 
 caseOf(test, '26. main down for the whole download (directive already held) → the download completes; main restarted → nothing lost', async () => {
-  const c = await createCustomer(net, 'offline26', REGION)
+  const c = await createCustomer(net, 'offline26', REGION, { ownAccount: true })
   const out = join(c.configDir, 'movie.bin')
   const rental = await net.api('POST', '/v1/rentals', { itemId }, c.token) as { licenseId: string }
   const rulesBefore = await net.api('GET', '/v1/rules') as { version: number }

@@ -173,18 +173,46 @@ export class Network {
 
 export interface CustomerInfo { name: string, configDir: string, token: string, accountId: string, region: string }
 
-/** Create an account and a logged-in session in its own config folder (as `reelnet account create` + `login` would). */
-export async function createCustomer (net: Network, name: string, region: string): Promise<CustomerInfo> {
-  const password = `pw-${name}-0123456789`
-  await net.api('POST', '/v1/accounts', { username: name, password, region })
-  const s = await net.api('POST', '/v1/sessions', { username: name, password }) as { token: string, accountId: string, expiresAt: number }
+interface Session { token: string, accountId: string, expiresAt: number, username: string }
+
+async function signUp (net: Network, username: string, region: string): Promise<Session> {
+  const password = `pw-${username}-0123456789`
+  await net.api('POST', '/v1/accounts', { username, password, region })
+  const s = await net.api('POST', '/v1/sessions', { username, password }) as { token: string, accountId: string, expiresAt: number }
+  return { ...s, username }
+}
+
+/**
+ * One account per network and region that customers share by default, as the
+ * devices of one household do: each new account costs main two scrypt hashes
+ * at OWASP's parameters (2.5 s of CPU each on these machines), which a suite
+ * with a dozen customers would otherwise spend a minute on. Licenses,
+ * directives and client keys stay per customer (per config folder).
+ */
+const households = new WeakMap<Network, Map<string, Promise<Session>>>()
+function household (net: Network, region: string): Promise<Session> {
+  let byRegion = households.get(net)
+  if (byRegion === undefined) households.set(net, byRegion = new Map())
+  let s = byRegion.get(region)
+  if (s === undefined) byRegion.set(region, s = signUp(net, `household-${region}`, region))
+  return s
+}
+
+/**
+ * A customer with a logged-in session in its own config folder (as `reelnet
+ * account create` + `login` would leave it): on the region's shared household
+ * account, or on an account of its own (username `name`, password
+ * `pw-<name>-0123456789`) with `ownAccount`.
+ */
+export async function createCustomer (net: Network, name: string, region: string, opts: { ownAccount?: boolean } = {}): Promise<CustomerInfo> {
+  const s = opts.ownAccount === true ? await signUp(net, name, region) : await household(net, region)
   const configDir = join(net.opts.dir, `cust-${name}`)
   mkdirSync(configDir, { recursive: true })
   const { saveSession } = await import('../../cli/session.ts')
   const before = process.env.REELNET_CONFIG_DIR
   process.env.REELNET_CONFIG_DIR = configDir
   try {
-    await saveSession({ mainUrl: net.mainUrl, token: s.token, accountId: s.accountId, username: name, region, mainKey: net.mainKeyText, mainKeyId: 'test', expiresAt: s.expiresAt })
+    await saveSession({ mainUrl: net.mainUrl, token: s.token, accountId: s.accountId, username: s.username, region, mainKey: net.mainKeyText, mainKeyId: 'test', expiresAt: s.expiresAt })
   } finally {
     if (before === undefined) delete process.env.REELNET_CONFIG_DIR
     else process.env.REELNET_CONFIG_DIR = before
