@@ -112,11 +112,22 @@ export function commandErrorOf (err: unknown): Error {
   return new CommandError(e.message)
 }
 
+/** After Ctrl-C or SIGTERM, a client that has not finished stopping in this long exits anyway (a second Ctrl-C exits at once). */
+export const STOP_GRACE_MS = 10_000
+
 /** One AbortController for Ctrl-C and SIGTERM; the returned function removes the handlers. */
 export function interruptSignal (): { signal: AbortSignal, dispose: () => void, which: () => string | undefined } {
   const ac = new AbortController()
   let got: string | undefined
-  const on = (sig: string) => () => { got = sig; ac.abort(new Error(`stopped by ${sig}`)) }
+  const on = (sig: string) => () => {
+    got = sig
+    ac.abort(new Error(`stopped by ${sig}`))
+    // a stuck shutdown (a peer that never closes, a disk that never answers) must not keep the terminal: give up after a while
+    setTimeout(() => {
+      process.stderr.write(`\nstill stopping after ${STOP_GRACE_MS / 1000} s; exiting now (what was written and journalled is kept)\n`)
+      process.exit(sig === 'SIGTERM' ? 143 : 130)
+    }, STOP_GRACE_MS).unref()
+  }
   const onInt = on('SIGINT')
   const onTerm = on('SIGTERM')
   process.once('SIGINT', onInt)
