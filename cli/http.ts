@@ -9,6 +9,11 @@ import { CommandError } from './command.ts'
 export const DEFAULT_MAIN_URL = 'http://127.0.0.1:8640'
 /** A JSON call to main that takes longer than this has failed (main answers in milliseconds; login hashing takes well under a second). */
 export const HTTP_TIMEOUT_MS = 30_000
+/**
+ * Sign-up and log-in wait for a password hash: main runs two at a time (128 MiB each), so on a busy main a
+ * request may queue behind others for longer than an ordinary call should take.
+ */
+export const PASSWORD_CALL_TIMEOUT_MS = 120_000
 /** An answer larger than this is not one of main's JSON answers. */
 export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 

@@ -1,6 +1,6 @@
 /** `reelnet account create`: create a customer account at main. */
 import { parseFlags, UsageError, type Command } from '../command.ts'
-import { callMain, mainUrlOf, DEFAULT_MAIN_URL } from '../http.ts'
+import { callMain, mainUrlOf, DEFAULT_MAIN_URL, PASSWORD_CALL_TIMEOUT_MS } from '../http.ts'
 import { readPassword } from './login.ts'
 
 const usage = `usage: reelnet account create [--main URL] --user NAME [--password P] [--region R]
@@ -27,6 +27,7 @@ export const command: Command = {
     const mainUrl = mainUrlOf(values.main ?? DEFAULT_MAIN_URL)
     const password = await readPassword(values.password, 'new password: ')
     const a = await callMain<{ accountId: string, username: string, region: string | null }>(mainUrl, 'POST', '/v1/accounts', {
+      timeoutMs: PASSWORD_CALL_TIMEOUT_MS,
       json: { username: values.user, password, ...(values.region === undefined ? {} : { region: values.region }) },
       what: 'create the account'
     })

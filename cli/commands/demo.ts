@@ -43,7 +43,8 @@ export const READY_TIMEOUT_MS = 120_000
 export const STOP_GRACE_MS = 3_000
 const MIB = 1024 * 1024
 
-const BIN = fileURLToPath(new URL('../../bin/reelnet.js', import.meta.url))
+/** The reelnet entry the children run: the test runner's bundle when it set one, else bin/reelnet.js. */
+const BIN = process.env.REELNET_BIN ?? fileURLToPath(new URL('../../bin/reelnet.js', import.meta.url))
 
 interface Child { name: string, proc: ChildProcess, out: string, stdout: string, exited: Promise<number | null> }
 

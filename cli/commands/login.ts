@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
 import { parseFlags, UsageError, CommandError, type Command } from '../command.ts'
-import { callMain, mainUrlOf, DEFAULT_MAIN_URL } from '../http.ts'
+import { callMain, mainUrlOf, DEFAULT_MAIN_URL, PASSWORD_CALL_TIMEOUT_MS } from '../http.ts'
 import { saveSession, readSession } from '../session.ts'
 import { fingerprint } from '../../protocol/keys.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
@@ -75,6 +75,7 @@ export const command: Command = {
     }
     const password = await readPassword(values.password)
     const s = await callMain<{ token: string, accountId: string, expiresAt: number }>(mainUrl, 'POST', '/v1/sessions', {
+      timeoutMs: PASSWORD_CALL_TIMEOUT_MS,
       json: { username: values.user, password }, what: 'log in'
     })
     const path = await saveSession({

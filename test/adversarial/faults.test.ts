@@ -36,9 +36,11 @@ const PARENT_CAP = '3MiB'
 
 const dir = mkdtempSync(join(tmpdir(), 'reelnet-adv-faults-'))
 const net = new Network({ dir, regions: [{ name: REGION, parents: 2, edges: 1, parentMaxUpload: PARENT_CAP }] })
+/** The item case 25 interrupts is the large one; 28 and 29 need only a few chunks each (less to move through capped parents). */
+const SMALL = 8 * MIB
 const data = randomBytes(SIZE)
-const second = randomBytes(SIZE)
-const third = randomBytes(SIZE)
+const second = randomBytes(SMALL)
+const third = randomBytes(SMALL)
 let itemId = ''
 let secondId = ''
 let thirdId = ''
@@ -248,17 +250,17 @@ caseOf(test, '29. an edge whose disk fills (or whose capacity is below the item)
     assert.ok(now.store.usedBytes <= capacity, `within capacity after ${id}: ${now.store.usedBytes}`)
   }
   const refetched = (await status(small)).fetched.bytes as { parent: number, origin: number, edge: number }
-  assert.ok(refetched.parent + refetched.origin + refetched.edge > 3 * SIZE, `evicted chunks were fetched again: ${JSON.stringify(refetched)}`)
+  assert.ok(refetched.parent + refetched.origin + refetched.edge > 2 * SMALL + SIZE, `evicted chunks were fetched again: ${JSON.stringify(refetched)}`)
   const scanSmall = scanStore(join(smallDir, 'store'))
   assert.equal(scanSmall.corrupt, [])
   assert.equal(scanSmall.temps, [])
   assert.ok(alive(small))
 
-  // a real full disk: the edge's folder on a 12 MiB tmpfs while it believes it has 1 GiB
+  // a real full disk: the edge's folder on a 6 MiB tmpfs (below the 8 MiB item) while it believes it has 1 GiB
   const fullDir = join(dir, 'edge29-full')
   mkdirSync(fullDir, { recursive: true })
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', fullDir], { stdio: 'ignore' })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', fullDir], { stdio: 'ignore' })
     mounts.push(fullDir)
   } catch {
     console.log('  (29: cannot mount a tmpfs here — not root? — so the ENOSPC half is not run; the capacity half above ran)')

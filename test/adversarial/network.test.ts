@@ -36,10 +36,14 @@ import { encodeChunkRequest } from '../../protocol/wire/chunk.ts'
 import { lpStream } from '@libp2p/utils'
 
 const MIB = 1024 * 1024
-/** 24 chunks of 1 MiB: long enough to interrupt at two edges of 2 MiB/s each, short enough for a loaded box. */
-const SIZE = 24 * MIB
-/** Each edge uploads at most this: a download from edges alone takes seconds, and a seeding customer visibly offloads them. */
-const EDGE_CAP = '2MiB'
+/** 16 chunks of 1 MiB: long enough to interrupt at two edges of 1 MiB/s each, short enough for a loaded box. */
+const SIZE = 16 * MIB
+/**
+ * Each edge uploads at most this: a download from edges alone takes seconds, and a seeding customer visibly
+ * offloads them. At 2 MiB/s per edge the seeder's share sat near one half on a busy machine (46 % once);
+ * at 1 MiB/s the uncapped seeder is clearly the faster source.
+ */
+const EDGE_CAP = '1MiB'
 const REGION = 'eu'
 
 const dir = mkdtempSync(join(tmpdir(), 'reelnet-adv-net-'))
@@ -170,7 +174,7 @@ test('client 6. with edges capped low, a second customer gets at least half of i
   await p.exited
   assert.ok(readFileSync(out).equals(data), 'byte-exact')
   const fromFirst = (done.sources as Array<{ id: string, bytes: number }>).find(s => s.id === seeder!.peerId)?.bytes ?? 0
-  assert.ok(fromFirst >= SIZE / 2, `from the first customer: ${fromFirst} of ${SIZE} (byKind ${JSON.stringify(done.byKind)})`)
+  assert.ok(fromFirst >= SIZE / 2, `from the first customer: ${fromFirst} of ${SIZE} (byKind ${JSON.stringify(done.byKind)}; sources ${JSON.stringify(done.sources)}; events ${JSON.stringify(jsonLines(p).filter(o => o.type !== 'progress' && o.type !== 'done').slice(0, 30))})`)
 })
 
 // ---- 16 ---------------------------------------------------------------------
@@ -316,10 +320,10 @@ caseOf(test, '21. a burst of connections and streams from one peer → limited; 
   const body = encodeChunkRequest({ itemId, indexes: [0], credential })
   const stream = async (): Promise<void> => {
     try {
-      const s = await attacker.dialProtocol(multiaddr(target.addrs[0]!), CHUNK_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
+      const s = await attacker.dialProtocol(multiaddr(target.addrs[0]!), CHUNK_PROTOCOL, { signal: AbortSignal.timeout(8_000) })
       const lp = lpStream(s, { maxDataLength: 8 * MIB, maxBufferSize: 64 * MIB })
       await lp.write(body)
-      const first = await lp.read({ signal: AbortSignal.timeout(15_000) })
+      const first = await lp.read({ signal: AbortSignal.timeout(8_000) })
       const type = first.get(0)
       const k = type === 2 ? 'error-frame' : type === 1 ? 'data' : 'other'
       outcomes[k] = (outcomes[k] ?? 0) + 1

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath
-export const REELNET = join(ROOT, 'bin', 'reelnet.js')
+export const REELNET = process.env.REELNET_BIN ?? join(ROOT, 'bin', 'reelnet.js')
 /** A process that has not printed its ready line in this long has failed to start. */
 export const READY_TIMEOUT_MS = 180_000
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef'

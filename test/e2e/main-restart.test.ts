@@ -16,7 +16,7 @@ import { fromBase64url } from '../../protocol/encoding.ts'
 import { createSigner, peerIdOf, fingerprint } from '../../protocol/keys.ts'
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node')
-const BIN = join(process.cwd(), 'bin/reelnet.js')
+const BIN = process.env.REELNET_BIN ?? join(process.cwd(), 'bin/reelnet.js')
 const ADMIN = 'e2e-admin-token-0123456789'
 const OPERATOR = 'e2e-operator-token-0123456789'
 /** Start-up includes tsx compiling on a loaded machine. */

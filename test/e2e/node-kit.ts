@@ -26,7 +26,7 @@ export const READY_TIMEOUT_MS = 120_000
 export interface Proc { child: ChildProcess, output: () => string, kill: (sig?: NodeJS.Signals) => Promise<void> }
 
 function launch (args: string[], readyRe: RegExp): Promise<{ proc: Proc, match: RegExpExecArray }> {
-  const child = spawn(NODE_BIN, [join(ROOT, 'bin/reelnet.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  const child = spawn(NODE_BIN, [process.env.REELNET_BIN ?? join(ROOT, 'bin/reelnet.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
   let out = ''
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   const proc: Proc = {
