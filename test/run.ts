@@ -150,7 +150,10 @@ async function lane (queue: string[]): Promise<void> {
 // capped and uncapped sources, which a busy second core skews (measured: with one core of other work
 // the seeding customer's share fell from over half to 29 %). Then the two lanes side by side.
 const solo = networkQueue.filter(f => f.startsWith(join('test', 'adversarial', 'network')))
-const rest = networkQueue.filter(f => !solo.includes(f))
+// the operator page's suite (one small network and a browser) closes the other lane, which ends earlier
+const late = networkQueue.filter(f => f.startsWith(join('test', 'e2e', 'operator-page')))
+const rest = networkQueue.filter(f => !solo.includes(f) && !late.includes(f))
+unitQueue.push(...late)
 await lane(solo)
 // on one core, one lane
 if (cpus().length < 2) await lane([...rest, ...unitQueue])

@@ -32,7 +32,7 @@ const MIB = 1024 * 1024
 const SIZE = 16 * MIB
 const REGION = 'eu'
 /** Parents capped so an edge's fill from one lasts long enough to kill it mid-way. */
-const PARENT_CAP = '3MiB'
+const PARENT_CAP = '6MiB'
 
 const dir = mkdtempSync(join(tmpdir(), 'reelnet-adv-faults-'))
 const net = new Network({ dir, regions: [{ name: REGION, parents: 2, edges: 1, parentMaxUpload: PARENT_CAP }] })
