@@ -13,7 +13,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, stop as stopEsbuild } from 'esbuild'
 
 const ROOTS = ['protocol', 'main', 'node', 'sim', 'cli', 'test']
 /** Kill a suite that runs longer than this: the whole run must stay under 15 minutes. */
@@ -49,6 +49,8 @@ if (process.env.REELNET_BIN === undefined) {
   const outfile = join(ROOT_DIR, '.build', 'reelnet.mjs')
   await build({ entryPoints: [join(ROOT_DIR, 'cli', 'main.ts')], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node22', logLevel: 'warning' })
   process.env.REELNET_BIN = outfile
+  // esbuild's service process pings every second for as long as it lives (~5 % of a core here): done with it
+  await stopEsbuild()
 }
 
 const args = process.argv.slice(2)
@@ -69,12 +71,16 @@ interface Result { file: string, passed: number, failed: number, output: string,
  * one tsx start-up and one set of imports instead of forty. A queue entry naming several files is such a batch.
  */
 const BATCH_SEP = '\n'
+/** The type-check (tsc --noEmit over every source, test and bench) runs as one entry of the unit lane, counted as one test. */
+const TYPECHECK = 'typecheck'
 
 function runSuite (file: string): Promise<Result> {
   const started = performance.now()
   return new Promise(resolve => {
     const files = file.split(BATCH_SEP)
-    const args = files.length > 1 ? ['--import', 'tsx', join('test', 'batch.ts'), ...files] : ['--import', 'tsx', file]
+    const args = file === TYPECHECK
+      ? [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit']
+      : files.length > 1 ? ['--import', 'tsx', join('test', 'batch.ts'), ...files] : ['--import', 'tsx', file]
     const child = spawn(process.execPath, args, {
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,7 +110,10 @@ function runSuite (file: string): Promise<Result> {
       const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN)
       const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0)
       let p = 0; let f = 0
-      if (Number.isFinite(total) && Number.isFinite(passed)) {
+      if (file === TYPECHECK) {
+        if (code === 0) p = 1
+        else f = 1
+      } else if (Number.isFinite(total) && Number.isFinite(passed)) {
         p = passed
         f = total - passed - skipped
         if (code !== 0 && f === 0 && !killedAfterSummary) f = 1
@@ -126,7 +135,7 @@ const rank = (f: string): number => NETWORK_ORDER.findIndex(n => f.startsWith(n)
 const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || f.startsWith(join('test', 'adversarial', 'wire'))
 const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
 const unitFiles = selected.filter(f => !isNetwork(f) && !isSmallE2e(f))
-const unitQueue = [...selected.filter(f => !isNetwork(f) && isSmallE2e(f)), ...(unitFiles.length > 0 ? [unitFiles.join(BATCH_SEP)] : [])]
+const unitQueue = [...(only === undefined && filters.length === 0 ? [TYPECHECK] : []), ...selected.filter(f => !isNetwork(f) && isSmallE2e(f)), ...(unitFiles.length > 0 ? [unitFiles.join(BATCH_SEP)] : [])]
 const results: Result[] = []
 async function lane (queue: string[]): Promise<void> {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
@@ -134,7 +143,7 @@ async function lane (queue: string[]): Promise<void> {
     results.push(r)
     const status = r.failed === 0 ? 'ok  ' : 'FAIL'
     const files = r.file.split(BATCH_SEP)
-    const label = files.length > 1 ? `unit suites (${files.length} files, one process)` : relative('.', r.file)
+    const label = r.file === TYPECHECK ? 'typecheck (tsc --noEmit)' : files.length > 1 ? `unit suites (${files.length} files, one process)` : relative('.', r.file)
     console.log(`${status} ${label}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`)
     if (r.failed > 0 || process.env.VERBOSE === '1') console.log(r.output.split('\n').map(l => '     ' + l).join('\n'))
     // numbered cases (the adversarial suite) are named in the summary, pass or fail
