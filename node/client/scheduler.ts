@@ -453,10 +453,15 @@ export class Scheduler {
     const sources = this.usable()
     // parents are the last resort (DESIGN flow 5): asked only while no edge or peer can help
     const primaryCanHelp = sources.some(s => !this.isFallback(s) && s.retryAt <= now && (s.inFlight > 0 || this.canServeSomething(s, now)))
+    // peer-assist first: while a peer that has delivered is serving, an edge keeps one request in flight, so the
+    // operator's edges carry what the customers' peers cannot (on a busy client every source ran at the same
+    // CPU-bound rate and the peer's share fell to a third)
+    const peerServing = sources.some(s => s.source.kind === 'peer' && s.rate > 0 && s.retryAt <= now)
     for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
-      let room = this.windowOf(s) - s.inFlight
+      const window = peerServing && s.source.kind === 'edge' ? 1 : this.windowOf(s)
+      let room = window - s.inFlight
       let progressed = true
       while (room > 0 && progressed) {
         progressed = false
