@@ -9,6 +9,8 @@
  * Sizes are environment-tunable for slow or shared machines:
  * REELNET_BENCH_SIZE (1GiB), REELNET_BENCH_CAPPED_SIZE (256MiB),
  * REELNET_BENCH_EDGE_CAP (16, MiB/s), REELNET_BENCH_DEMO_SIZE (256MiB).
+ * Run alone (not through `npm run bench`), set REELNET_E2E_WATCHDOG_MS: the
+ * e2e kit otherwise stops everything after 7 minutes.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -21,7 +21,9 @@ if (chosen.length === 0) {
 let failed = 0
 for (const name of chosen) {
   console.log(`\n== bench/${name} ==`)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, `${name}.ts`)], { stdio: 'inherit' })
+  // the network benches use the e2e kit, whose 7-minute watchdog suits test suites, not 1 GiB transfers
+  const env = { REELNET_E2E_WATCHDOG_MS: String(30 * 60_000), ...process.env }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, `${name}.ts`)], { stdio: 'inherit', env })
   if (r.status !== 0) failed++
 }
 process.exitCode = failed === 0 ? 0 : 1

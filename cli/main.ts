@@ -62,6 +62,25 @@ async function run (argv: string[]): Promise<number> {
   return (await command.run(rest)) ?? 0
 }
 
+/**
+ * A process started by `reelnet demo` (or the test kit) exits with it, even
+ * when its parent is SIGKILLed and can clean nothing up: the parent hands it
+ * a stdin pipe and sets REELNET_EXIT_WITH_PARENT=1, and the kernel closes
+ * that pipe when the parent dies. The child then stops as on SIGTERM. The
+ * pipe is unref'd, so it never keeps a finished command alive.
+ */
+function exitWithParent (): void {
+  if (process.env.REELNET_EXIT_WITH_PARENT !== '1') return
+  delete process.env.REELNET_EXIT_WITH_PARENT
+  const stdin = process.stdin as NodeJS.ReadStream & { unref?: () => void }
+  const gone = (): void => { process.kill(process.pid, 'SIGTERM') }
+  stdin.on('end', gone)
+  stdin.on('error', gone)
+  stdin.on('data', () => {}) // the parent writes nothing; reading lets 'end' arrive
+  stdin.unref?.()
+}
+
+exitWithParent()
 try {
   process.exitCode = await run(process.argv.slice(2))
 } catch (err) {

@@ -69,8 +69,9 @@ class Demo {
   spawn (name: string, args: string[], env: Record<string, string> = {}): Child {
     if (this.signal.aborted) throw new CommandError('stopped')
     const proc = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin is a pipe only so that the child exits if the demo dies (cli/main.ts exitWithParent)
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', REELNET_EXIT_WITH_PARENT: '1', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
       cwd: this.dir
     })
     const child: Child = { name, proc, out: '', stdout: '', exited: new Promise(resolve => proc.on('exit', code => resolve(code))) }

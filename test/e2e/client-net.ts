@@ -22,8 +22,11 @@ const live = new Set<ChildProcess>()
 function killAll (): void { for (const c of live) { try { c.kill('SIGKILL') } catch {} } }
 process.on('exit', killAll)
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { killAll(); process.exit(130) })
-/** The test runner SIGKILLs a suite after 8 minutes, which would orphan our children: give up a little before. */
-export const SUITE_WATCHDOG_MS = 7 * 60_000
+/**
+ * The test runner SIGKILLs a suite after 8 minutes: give up a little before, with a message. The benches,
+ * which move larger items, set REELNET_E2E_WATCHDOG_MS (bench/run.ts gives them 30 minutes).
+ */
+export const SUITE_WATCHDOG_MS = Number(process.env.REELNET_E2E_WATCHDOG_MS ?? '') > 0 ? Number(process.env.REELNET_E2E_WATCHDOG_MS) : 7 * 60_000
 setTimeout(() => { console.error(`[client-net] watchdog: still running after ${SUITE_WATCHDOG_MS / 60_000} min; stopping every process`); killAll(); process.exit(1) }, SUITE_WATCHDOG_MS).unref()
 
 export interface Proc {
@@ -38,8 +41,9 @@ export interface Proc {
 export function spawnReelnet (args: string[], opts: { env?: Record<string, string>, cwd?: string, name?: string } = {}): Proc {
   const child = spawn(NODE_BIN, [REELNET, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    // a stdin pipe: if this test process is SIGKILLed, its reelnet children exit too (cli/main.ts exitWithParent)
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', REELNET_EXIT_WITH_PARENT: '1', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe']
   })
   live.add(child)
   let out = ''

@@ -134,4 +134,39 @@ test('main keeps everything it acknowledged across SIGTERM and SIGKILL restarts'
   assert.is(await main.exited, 0)
 })
 
+test('a main started by a parent that is SIGKILLed (as `reelnet demo` starts it) stops by itself', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'reelnet-orphan-'))
+  // the parent: spawns main with a stdin pipe and REELNET_EXIT_WITH_PARENT=1, exactly as cli/commands/demo.ts does
+  const parentScript = `
+    const { spawn } = require('node:child_process')
+    const c = spawn(process.argv[1], [process.argv[2], 'main', '--data', process.argv[3], '--port', '0', '--admin-token', '${ADMIN}', '--operator-token', '${OPERATOR}'],
+      { stdio: ['pipe', 'inherit', 'inherit'], env: { ...process.env, REELNET_EXIT_WITH_PARENT: '1' } })
+    console.log('child pid ' + c.pid)
+    setInterval(() => {}, 1000)`
+  const parent = spawn(NODE, ['-e', parentScript, NODE, BIN, join(dir, 'main')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  parent.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  parent.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+  let pid = 0
+  try {
+    const started = Date.now()
+    while (!/reelnet main listening on/.test(out)) {
+      assert.ok(Date.now() - started < READY_TIMEOUT_MS, `main did not start: ${out}`)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    pid = Number(/child pid (\d+)/.exec(out)![1])
+    assert.ok(alive(pid), 'main runs while its parent does')
+    parent.kill('SIGKILL')
+    const killedAt = Date.now()
+    while (alive(pid) && Date.now() - killedAt < 30_000) await new Promise(resolve => setTimeout(resolve, 100))
+    assert.not.ok(alive(pid), `main still runs 30 s after its parent was SIGKILLed:\n${out}`)
+    console.log(`main exited ${Date.now() - killedAt} ms after its parent was SIGKILLed`)
+  } finally {
+    parent.kill('SIGKILL')
+    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
 test.run()
