@@ -12,7 +12,8 @@
  *
  * Tunable for slow or shared machines: REELNET_LOAD_CLIENTS (100),
  * REELNET_LOAD_SECONDS (60), REELNET_LOAD_SIZE (16MiB per item),
- * REELNET_LOAD_ITEMS (4), REELNET_LOAD_WORKERS (4).
+ * REELNET_LOAD_ITEMS (4), REELNET_LOAD_WORKERS (4), REELNET_LOAD_ACCOUNTS (5);
+ * REELNET_LOAD_TRACE=1 prints every client's scheduler events but chunks.
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -31,15 +32,22 @@ const SIZE = bytesFlag('REELNET_LOAD_SIZE', process.env.REELNET_LOAD_SIZE, 16 * 
 const ITEMS = Number(process.env.REELNET_LOAD_ITEMS ?? 4)
 const WORKERS = Number(process.env.REELNET_LOAD_WORKERS ?? 4)
 const EDGES = 4
+/** REELNET_LOAD_TRACE=1: every client's scheduler events other than chunks, on stderr. */
+const TRACE = process.env.REELNET_LOAD_TRACE === '1'
 const REGION = 'load'
-/** main allows 20 sign-ups per address per hour (each costs a full scrypt hash): clients share accounts, each with its own license and key. */
-const ACCOUNTS = Math.min(20, CLIENTS)
+/**
+ * Clients share accounts (each client still has its own license and key): a sign-up and a log-in cost a full
+ * scrypt hash each (2.5 s here), and main allows 20 sign-ups per address per hour. REELNET_LOAD_ACCOUNTS (5).
+ */
+const ACCOUNTS = Math.min(20, CLIENTS, Number(process.env.REELNET_LOAD_ACCOUNTS ?? 5))
 /** After the deadline, a worker gets this long to stop its clients and report before it is killed. */
 const STOP_GRACE_MS = 30_000
 
 interface ClientPlan { name: string, token: string, itemId: string, licenseId: string, licenseExpiresAt: number, keyDir: string, outPath: string, itemFile: string }
 interface WorkerPlan { mainUrl: string, mainKey: string, region: string, deadline: number, clients: ClientPlan[] }
-interface WorkerReport { completed: number, verifiedBytes: number, corruptBytes: number, failures: number, errors: string[], maxRssBytes: number }
+interface WorkerReport { completed: number, verifiedBytes: number, corruptBytes: number, failures: number, errors: string[], maxRssBytes: number, phases: Phases }
+/** Milliseconds of each completed download spent in Customer.start (manifest, directive, libp2p host), download, and stop. */
+interface Phases { start: number[], download: number[], stop: number[] }
 
 // ---- worker: 25 clients in one process ------------------------------------------------
 
@@ -48,7 +56,7 @@ async function worker (planFile: string): Promise<void> {
   const { Customer } = await import('../node/client/customer.ts')
   const { fromBase64url } = await import('../protocol/encoding.ts')
   const mainKey = fromBase64url(plan.mainKey)
-  const report: WorkerReport = { completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 0, errors: [], maxRssBytes: 0 }
+  const report: WorkerReport = { completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 0, errors: [], maxRssBytes: 0, phases: { start: [], download: [], stop: [] } }
   const stop = new AbortController()
   setTimeout(() => { stop.abort(new Error('time is up')) }, Math.max(0, plan.deadline - Date.now())).unref()
   const expected = new Map<string, Buffer>()
@@ -58,14 +66,25 @@ async function worker (planFile: string): Promise<void> {
     while (!stop.signal.aborted) {
       let customer: Awaited<ReturnType<typeof Customer.start>> | undefined
       try {
+        const t0 = performance.now()
         customer = await Customer.start({
           mainUrl: plan.mainUrl, token: c.token, mainKey, itemId: c.itemId, licenseId: c.licenseId, licenseExpiresAt: c.licenseExpiresAt,
           outPath: c.outPath, keyDir: c.keyDir, region: plan.region, signal: stop.signal,
-          onEvent: e => { if (e.type === 'chunk') report.verifiedBytes += e.bytes }
+          onEvent: e => {
+            if (e.type === 'chunk') report.verifiedBytes += e.bytes
+            else if (TRACE) console.error(`[${c.name}] ${JSON.stringify(e)}`)
+          },
+          log: TRACE ? line => { console.error(`[${c.name}] ${line}`) } : undefined
         })
+        const t1 = performance.now()
+        if (TRACE) console.error(`[${c.name}] started in ${(t1 - t0).toFixed(0)} ms`)
         await customer.download()
+        const t2 = performance.now()
         await customer.stop()
         customer = undefined
+        report.phases.start.push(t1 - t0)
+        report.phases.download.push(t2 - t1)
+        report.phases.stop.push(performance.now() - t2)
         const got = await readFile(c.outPath)
         const want = expected.get(c.itemFile)!
         let corrupt = Math.abs(got.length - want.length)
@@ -161,7 +180,7 @@ export async function run (): Promise<void> {
       await new Promise<void>(resolve => child.on('exit', () => { resolve() }))
       clearTimeout(killer)
       const line = out.split('\n').find(l => l.startsWith('{"type":"report"'))
-      if (line === undefined) reports.push({ completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 1, errors: [`worker ${w} gave no report (crashed or killed)`], maxRssBytes: 0 })
+      if (line === undefined) reports.push({ completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 1, errors: [`worker ${w} gave no report (crashed or killed)`], maxRssBytes: 0, phases: { start: [], download: [], stop: [] } })
       else reports.push(JSON.parse(line) as WorkerReport)
     }))
     const elapsed = (Date.now() - started) / 1000
@@ -175,6 +194,9 @@ export async function run (): Promise<void> {
     console.log(`${CLIENTS} clients for ${elapsed.toFixed(0)} s: ${completed} completed downloads (${(completed * SIZE / MIB).toFixed(0)} MiB), every one compared byte for byte`)
     console.log(`aggregate: ${(verified / MIB / elapsed).toFixed(1)} MiB/s of verified chunks (completed downloads alone: ${(completed * SIZE / MIB / elapsed).toFixed(1)} MiB/s)`)
     console.log(`corrupt bytes in outputs: ${corrupt}; client failures: ${failures}${failures > 0 ? ` (${reports.flatMap(r => r.errors).slice(0, 3).join(' | ')})` : ''}`)
+    const median = (xs: number[]): string => xs.length === 0 ? '-' : `${(([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number) / 1000).toFixed(1)} s`
+    const all = (k: keyof Phases): number[] => reports.flatMap(r => r.phases[k])
+    console.log(`median per completed download: start ${median(all('start'))} (manifest, directive, libp2p host), download ${median(all('download'))}, stop ${median(all('stop'))}`)
     console.log(`crashed processes: ${crashed.length === 0 ? 'none' : crashed.join(', ')}`)
     console.log('peak RSS:')
     for (const p of procs) console.log(`  ${p.name.padEnd(14)} ${((await peakRss(p.proc.child.pid)) / MIB).toFixed(0)} MiB`)
