@@ -32,13 +32,18 @@ flags:
   --size S              size of the sample item (default 256MiB)
   --data DIR            keep all state and files in DIR (not removed)
   --edge-max-upload B   cap each edge's upload, e.g. 20MiB (default: no cap)
-  --timeout SECONDS     give up after this long (default 170)
+  --timeout SECONDS     give up after this long (default 900)
   -h, --help            show this help`
 
 /** The sample item's default size: big enough to need many chunks and sources, small enough for 3 minutes on 2 cores. */
 export const DEFAULT_SAMPLE_SIZE = 256 * 1024 * 1024
 /** A child that has not printed its ready line in this long has failed to start. */
 export const READY_TIMEOUT_MS = 120_000
+/**
+ * The whole demo gives up after this long. It was 170 s, the 3-minute goal, but on a starved 2-core VM the
+ * 256 MiB default took 361 s and `npm start`, the README's first command, failed; the time is reported either way.
+ */
+export const DEFAULT_TIMEOUT_S = 900
 /** On shutdown, children get this long to exit on SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 3_000
 const MIB = 1024 * 1024
@@ -209,7 +214,7 @@ export const command: Command = {
     })
     const size = bytesFlag('size', values.size, DEFAULT_SAMPLE_SIZE)
     if (size < 1 || size > 64 * 1024 ** 3) throw new UsageError('--size must be between 1 byte and 64GiB')
-    const timeoutS = intFlag('timeout', values.timeout, 170, 10, 24 * 3600)
+    const timeoutS = intFlag('timeout', values.timeout, DEFAULT_TIMEOUT_S, 10, 24 * 3600)
     const edgeCap = values['edge-max-upload'] !== undefined ? String(bytesFlag('edge-max-upload', values['edge-max-upload'], 0)) : undefined
     const keep = values.data !== undefined
     const dir = keep ? resolve(values.data as string) : mkdtempSync(join(tmpdir(), 'reelnet-demo-'))
