@@ -64,24 +64,22 @@ suites.sort()
 const selected = suites.filter(s =>
   (only === undefined || s.includes(only)) && (filters.length === 0 || filters.some(f => s.includes(f))))
 
-interface Result { file: string, passed: number, failed: number, output: string, ms: number }
-
 /**
- * The unit suites (everything but the end-to-end ones) run together in one process through test/batch.ts:
- * one tsx start-up and one set of imports instead of forty. A queue entry naming several files is such a batch.
+ * What a lane runs, one process each: a suite file; a batch of unit suites (everything but the end-to-end
+ * ones) in one process through test/batch.ts, one tsx start-up and one set of imports instead of forty; or
+ * the type-check (tsc --noEmit over every source, test and bench), counted as one test.
  */
-const BATCH_SEP = '\n'
-/** The type-check (tsc --noEmit over every source, test and bench) runs as one entry of the unit lane, counted as one test. */
-const TYPECHECK = 'typecheck'
+interface Job { label: string, args: string[], typecheck?: true }
+interface Result { label: string, passed: number, failed: number, output: string, ms: number }
 
-function runSuite (file: string): Promise<Result> {
+const suiteJob = (file: string): Job => ({ label: relative('.', file), args: ['--import', 'tsx', file] })
+const batchJob = (files: string[]): Job => ({ label: `unit suites (${files.length} files, one process)`, args: ['--import', 'tsx', join('test', 'batch.ts'), ...files] })
+const TYPECHECK_JOB: Job = { label: 'typecheck (tsc --noEmit)', args: [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], typecheck: true }
+
+function runJob (job: Job): Promise<Result> {
   const started = performance.now()
   return new Promise(resolve => {
-    const files = file.split(BATCH_SEP)
-    const args = file === TYPECHECK
-      ? [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit']
-      : files.length > 1 ? ['--import', 'tsx', join('test', 'batch.ts'), ...files] : ['--import', 'tsx', file]
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, job.args, {
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true
@@ -110,7 +108,7 @@ function runSuite (file: string): Promise<Result> {
       const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN)
       const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0)
       let p = 0; let f = 0
-      if (file === TYPECHECK) {
+      if (job.typecheck === true) {
         if (code === 0) p = 1
         else f = 1
       } else if (Number.isFinite(total) && Number.isFinite(passed)) {
@@ -120,7 +118,7 @@ function runSuite (file: string): Promise<Result> {
       } else {
         f = 1
       }
-      resolve({ file, passed: p, failed: f, output, ms: performance.now() - started })
+      resolve({ label: job.label, passed: p, failed: f, output, ms: performance.now() - started })
     })
   })
 }
@@ -135,16 +133,18 @@ const rank = (f: string): number => NETWORK_ORDER.findIndex(n => f.startsWith(n)
 const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || f.startsWith(join('test', 'adversarial', 'wire'))
 const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
 const unitFiles = selected.filter(f => !isNetwork(f) && !isSmallE2e(f))
-const unitQueue = [...(only === undefined && filters.length === 0 ? [TYPECHECK] : []), ...selected.filter(f => !isNetwork(f) && isSmallE2e(f)), ...(unitFiles.length > 0 ? [unitFiles.join(BATCH_SEP)] : [])]
+const unitQueue: Job[] = [
+  ...(only === undefined && filters.length === 0 ? [TYPECHECK_JOB] : []),
+  ...selected.filter(f => !isNetwork(f) && isSmallE2e(f)).map(suiteJob),
+  ...(unitFiles.length > 0 ? [batchJob(unitFiles)] : [])
+]
 const results: Result[] = []
-async function lane (queue: string[]): Promise<void> {
-  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    const r = await runSuite(file)
+async function lane (queue: Job[]): Promise<void> {
+  for (const job of queue) {
+    const r = await runJob(job)
     results.push(r)
     const status = r.failed === 0 ? 'ok  ' : 'FAIL'
-    const files = r.file.split(BATCH_SEP)
-    const label = r.file === TYPECHECK ? 'typecheck (tsc --noEmit)' : files.length > 1 ? `unit suites (${files.length} files, one process)` : relative('.', r.file)
-    console.log(`${status} ${label}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`)
+    console.log(`${status} ${r.label}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`)
     if (r.failed > 0 || process.env.VERBOSE === '1') console.log(r.output.split('\n').map(l => '     ' + l).join('\n'))
     // numbered cases (the adversarial suite) are named in the summary, pass or fail
     else {
@@ -161,9 +161,9 @@ async function lane (queue: string[]): Promise<void> {
 const solo = networkQueue.filter(f => f.startsWith(join('test', 'adversarial', 'network')))
 // the operator page's suite (one small network and a browser) closes the other lane, which ends earlier
 const late = networkQueue.filter(f => f.startsWith(join('test', 'e2e', 'operator-page')))
-const rest = networkQueue.filter(f => !solo.includes(f) && !late.includes(f))
-unitQueue.push(...late)
-await lane(solo)
+const rest = networkQueue.filter(f => !solo.includes(f) && !late.includes(f)).map(suiteJob)
+unitQueue.push(...late.map(suiteJob))
+await lane(solo.map(suiteJob))
 // on one core, one lane
 if (cpus().length < 2) await lane([...rest, ...unitQueue])
 else await Promise.all([lane(rest), lane(unitQueue)])

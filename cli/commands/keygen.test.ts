@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fromBase64url } from '../../protocol/encoding.ts'
+import { REELNET_BIN } from '../../test/bin.ts'
 import { createSigner, fingerprint, publicKeyOf, verifySignature } from '../../protocol/keys.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -17,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'reelnet-keygen-'))
 
 function reelnet (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [process.env.REELNET_BIN ?? join(ROOT, 'bin/reelnet.js'), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS })
+    const child = spawn(NODE, [REELNET_BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS })
     let stdout = ''; let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { REELNET_BIN } from '../../test/bin.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const NODE = join(ROOT, 'node_modules/.bin/node')
@@ -15,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'reelnet-sim-cli-'))
 
 function reelnet (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [process.env.REELNET_BIN ?? join(ROOT, 'bin/reelnet.js'), 'sim', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS })
+    const child = spawn(NODE, [REELNET_BIN, 'sim', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS })
     let stdout = ''; let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })

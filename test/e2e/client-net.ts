@@ -9,10 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { REELNET_BIN } from '../bin.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath
-export const REELNET = process.env.REELNET_BIN ?? join(ROOT, 'bin', 'reelnet.js')
+export const REELNET = REELNET_BIN
 /** A process that has not printed its ready line in this long has failed to start. */
 export const READY_TIMEOUT_MS = 180_000
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef'
@@ -26,7 +27,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { kill
  * The test runner SIGKILLs a suite after 8 minutes: give up a little before, with a message. The benches,
  * which move larger items, set REELNET_E2E_WATCHDOG_MS (bench/run.ts gives them 30 minutes).
  */
-export const SUITE_WATCHDOG_MS = Number(process.env.REELNET_E2E_WATCHDOG_MS ?? '') > 0 ? Number(process.env.REELNET_E2E_WATCHDOG_MS) : 7 * 60_000
+const WATCHDOG_OVERRIDE_MS = Number(process.env.REELNET_E2E_WATCHDOG_MS)
+export const SUITE_WATCHDOG_MS = WATCHDOG_OVERRIDE_MS > 0 ? WATCHDOG_OVERRIDE_MS : 7 * 60_000
 setTimeout(() => { console.error(`[client-net] watchdog: still running after ${SUITE_WATCHDOG_MS / 60_000} min; stopping every process`); killAll(); process.exit(1) }, SUITE_WATCHDOG_MS).unref()
 
 export interface Proc {

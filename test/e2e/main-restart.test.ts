@@ -14,9 +14,10 @@ import { verifyLicense, verifyRules, verifyDirective } from '../../protocol/docu
 import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 import { createSigner, peerIdOf, fingerprint } from '../../protocol/keys.ts'
+import { REELNET_BIN } from '../bin.ts'
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node')
-const BIN = process.env.REELNET_BIN ?? join(process.cwd(), 'bin/reelnet.js')
+const BIN = REELNET_BIN
 const ADMIN = 'e2e-admin-token-0123456789'
 const OPERATOR = 'e2e-operator-token-0123456789'
 /** Start-up includes tsx compiling on a loaded machine. */

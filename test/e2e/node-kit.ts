@@ -15,6 +15,7 @@ import { fromBase64url } from '../../protocol/encoding.ts'
 import type { Directive, Manifest } from '../../protocol/types.ts'
 import { createHost, type ReelnetHost } from '../../node/host.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
+import { REELNET_BIN } from '../bin.ts'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 export const NODE_BIN = join(ROOT, 'node_modules/.bin/node')
@@ -26,7 +27,7 @@ export const READY_TIMEOUT_MS = 120_000
 export interface Proc { child: ChildProcess, output: () => string, kill: (sig?: NodeJS.Signals) => Promise<void> }
 
 function launch (args: string[], readyRe: RegExp): Promise<{ proc: Proc, match: RegExpExecArray }> {
-  const child = spawn(NODE_BIN, [process.env.REELNET_BIN ?? join(ROOT, 'bin/reelnet.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  const child = spawn(NODE_BIN, [REELNET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
   let out = ''
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   const proc: Proc = {
