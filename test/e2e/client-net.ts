@@ -147,22 +147,6 @@ export class Network {
     return (JSON.parse(text) as { itemId: string }).itemId
   }
 
-  /** Wait until main lists `n` nodes of `region` as up (they registered and heartbeat). */
-  async waitRegionUp (region: string, timeoutMs = 20_000): Promise<void> {
-    const want = this.nodes.filter(n => n.region === region).length
-    const started = Date.now()
-    while (Date.now() - started < timeoutMs) {
-      const rules = await this.api('GET', '/v1/rules').catch(() => undefined) as Record<string, unknown> | undefined
-      if (rules !== undefined) {
-        // the rules are a signed envelope; counting node entries in its text is enough to know they registered
-        const text = JSON.stringify(rules)
-        const found = this.nodes.filter(n => n.region === region && text.length > 0).length
-        if (found >= want) return
-      }
-      await new Promise(resolve => setTimeout(resolve, 200))
-    }
-  }
-
   nodesOf (region: string, role?: 'parent' | 'edge'): NodeInfo[] {
     return this.nodes.filter(n => n.region === region && (role === undefined || n.role === role))
   }
