@@ -5,7 +5,7 @@
  * the manifest (protocol/chunking.ts verifyChunk) before using it.
  */
 import { lpStream } from '@libp2p/utils'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
 import {
   CHUNK_PROTOCOL, decodeChunkFrame, encodeChunkRequest, type ChunkErrorCode
 } from '../protocol/wire/chunk.ts'
@@ -36,6 +36,8 @@ export interface ChunkFetchOptions {
   signal: AbortSignal
   /** Awaited before the next frame is read. Frames arriving meanwhile are buffered (up to CLIENT_MAX_BUFFER_BYTES). */
   onChunk: (index: number, bytes: Uint8Array) => void | Promise<void>
+  /** Told the size of every piece of the response as it arrives off the connection, before frames are whole. */
+  onBytes?: (n: number) => void
 }
 
 /** Map a wire error frame to a typed error. */
@@ -84,6 +86,10 @@ export async function fetchChunks (host: Libp2p, peer: PeerRef, req: ChunkFetchR
   let notFound: ChunkNotFoundError | undefined
   const onAbort = (): void => { stream.abort(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted')) }
   opts.signal.addEventListener('abort', onAbort, { once: true })
+  // beside lpStream's own listener: each 'message' is a piece of the stream as yamux delivers it
+  const onBytes = opts.onBytes
+  const onMessage = onBytes === undefined ? undefined : (evt: StreamMessageEvent): void => { onBytes(evt.data.byteLength) }
+  if (onMessage !== undefined) stream.addEventListener('message', onMessage)
   try {
     await lp.write(body, { signal: opts.signal })
     await stream.close({ signal: opts.signal }).catch(() => {})
@@ -126,5 +132,6 @@ export async function fetchChunks (host: Libp2p, peer: PeerRef, req: ChunkFetchR
     throw err
   } finally {
     opts.signal.removeEventListener('abort', onAbort)
+    if (onMessage !== undefined) stream.removeEventListener('message', onMessage)
   }
 }

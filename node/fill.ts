@@ -23,6 +23,8 @@ import { hex, type ChunkStore } from './store/chunk-store.ts'
 export const FILL_BATCH_CHUNKS = 16
 /** A source that delivers no chunk for this long is abandoned to the next source (a deadline per chunk, not per batch, so a slow but steady source keeps going). */
 export const FILL_STALL_TIMEOUT_MS = 15_000
+/** Bytes of a chunk that count as progress against FILL_STALL_TIMEOUT_MS (so at least ~17 KiB/s keeps a fill alive). */
+export const FILL_PROGRESS_BYTES = 256 * 1024
 /** How long DHT provider lookups (and have answers) for an item are reused. */
 export const PROVIDER_CACHE_MS = 3_000
 /** A DHT provider lookup is cut off after this long; a region's DHT answers in tens of ms. */
@@ -196,9 +198,13 @@ export class Filler {
           if (source.kind === 'origin') {
             await this.fromOrigin(manifest, want, source, remaining, signal, progress)
           } else {
+            // a chunk, or FILL_PROGRESS_BYTES of one, resets the stall timer: a busy parent shares its uplink
+            // among many streams, and a slow fill that is moving is not a dead one
+            let moved = 0
             await fetchChunks(this.opts.host, source.peer!, { itemId: manifest.itemId, indexes: want }, {
               signal,
-              onChunk: async (i, bytes) => { progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
+              onBytes: n => { moved += n; if (moved >= FILL_PROGRESS_BYTES) { moved = 0; progress() } },
+              onChunk: async (i, bytes) => { moved = 0; progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
             })
           }
           clearTimeout(timer)

@@ -64,6 +64,13 @@ function hex (bytes: Uint8Array): string {
   return s
 }
 
+/** The public key of a 32-byte seed through OpenSSL (RFC 8032's derivation, the same bytes as noble's). */
+function derivePublicKey (seed: Uint8Array): Uint8Array {
+  const key = createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX, seed)), format: 'der', type: 'pkcs8' })
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' })
+  return new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_BYTES))
+}
+
 /**
  * Accept a 32-byte secret (the RFC 8032 seed), or libp2p's 64-byte form
  * (seed followed by its public key, which must match).
@@ -73,7 +80,7 @@ function seedOf (secretKey: Uint8Array): Uint8Array {
   if (secretKey.length === SECRET_KEY_BYTES) return secretKey
   if (secretKey.length === 2 * SECRET_KEY_BYTES) {
     const seed = secretKey.subarray(0, SECRET_KEY_BYTES)
-    const pub = ed.getPublicKey(seed)
+    const pub = derivePublicKey(seed)
     if (hex(pub) !== hex(secretKey.subarray(SECRET_KEY_BYTES))) throw new RangeError('64-byte secretKey: its second half is not the public key of its first')
     return seed
   }
@@ -82,7 +89,7 @@ function seedOf (secretKey: Uint8Array): Uint8Array {
 
 /** The 32-byte public key of a secret key. */
 export function publicKeyOf (secretKey: Uint8Array): Uint8Array {
-  return ed.getPublicKey(seedOf(secretKey))
+  return derivePublicKey(seedOf(secretKey))
 }
 
 /**
@@ -96,16 +103,21 @@ export function fingerprint (publicKey: Uint8Array): string {
   return 'ed25519:' + base32.baseEncode(new Uint8Array(digest.subarray(0, 16)))
 }
 
-/** A signer over a 32-byte secret key, with noble or node:crypto underneath (same bytes either way). */
+/**
+ * A signer over a 32-byte secret key, with noble or node:crypto underneath (same bytes either way). The node
+ * path also derives the public key through OpenSSL: noble's first base-point multiplication builds its
+ * precomputed table, which cost a node or main 3.3 s of start-up on these VMs (CPU profile of `reelnet node`).
+ */
 export function createSigner (secretKey: Uint8Array, impl: Ed25519Impl = 'node'): Signer {
   const seed = new Uint8Array(seedOf(secretKey))
-  const publicKey = ed.getPublicKey(seed)
-  const keyId = fingerprint(publicKey)
   if (impl === 'noble') {
-    return { keyId, publicKey, sign: (msg: Uint8Array) => ed.sign(msg, seed) }
+    const publicKey = ed.getPublicKey(seed)
+    return { keyId: fingerprint(publicKey), publicKey, sign: (msg: Uint8Array) => ed.sign(msg, seed) }
   }
   if (impl !== 'node') throw new TypeError(`unknown ed25519 implementation '${String(impl)}'`)
   const key = createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX, seed)), format: 'der', type: 'pkcs8' })
+  const publicKey = derivePublicKey(seed)
+  const keyId = fingerprint(publicKey)
   return {
     keyId,
     publicKey,

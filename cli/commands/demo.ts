@@ -260,6 +260,18 @@ export const command: Command = {
           }
         }
       }
+      // three customers of 'north', each with its own config folder (session, license, libp2p key)
+      const customers = [1, 2, 3].map(i => ({ name: `customer ${i}`, user: `customer${i}`, region: 'north', config: join(dir, `customer-${i}`), out: join(dir, `customer-${i}`, 'sample.bin') }))
+      const password = `pw-${randomUUID()}`
+      // their accounts need only main: signed up while the nodes start (each sign-up and log-in is a password hash)
+      const accounts = Promise.all(customers.map(async c => {
+        mkdirSync(c.config, { recursive: true })
+        const env = { REELNET_CONFIG_DIR: c.config }
+        await demo.step(`${c.name} account`, ['account', 'create', '--main', mainUrl, '--user', c.user, '--password', password, '--region', c.region], env)
+        await demo.step(`${c.name} login`, ['login', '--main', mainUrl, '--user', c.user, '--password', password], env)
+      }))
+      accounts.catch(() => {}) // handled where it is awaited, after the nodes and the ingest
+
       const nodes = await Promise.all(nodeStarts)
       for (const region of regions) {
         const of = nodes.filter(n => n.region === region)
@@ -271,16 +283,7 @@ export const command: Command = {
       const itemId = /[0-9a-f]{32}/.exec(ingestOut)?.[0]
       if (itemId === undefined) throw new CommandError(`ingest printed no itemId: ${lastLine(ingestOut)}`)
       say(`  item      sample.bin  ${(size / MIB).toFixed(1)} MiB  ${itemId}`)
-
-      // three customers of 'north', each with its own config folder (session, license, libp2p key)
-      const customers = [1, 2, 3].map(i => ({ name: `customer ${i}`, user: `customer${i}`, region: 'north', config: join(dir, `customer-${i}`), out: join(dir, `customer-${i}`, 'sample.bin') }))
-      const password = `pw-${randomUUID()}`
-      await Promise.all(customers.map(async c => {
-        mkdirSync(c.config, { recursive: true })
-        const env = { REELNET_CONFIG_DIR: c.config }
-        await demo.step(`${c.name} account`, ['account', 'create', '--main', mainUrl, '--user', c.user, '--password', password, '--region', c.region], env)
-        await demo.step(`${c.name} login`, ['login', '--main', mainUrl, '--user', c.user, '--password', password], env)
-      }))
+      await accounts
 
       const get = (c: typeof customers[number], seed: boolean): Child =>
         demo.spawn(c.name, ['get', itemId, '--rent', '--json', '-o', c.out, ...(seed ? ['--seed'] : [])], { REELNET_CONFIG_DIR: c.config })

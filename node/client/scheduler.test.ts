@@ -108,6 +108,41 @@ test('a stalled source is abandoned after its deadline and replaced', async () =
   assert.equal(stats.sources.find(s => s.id === 'stuck')?.bytes, 0)
 })
 
+/**
+ * One source whose every chunk takes `chunkMs`, reporting `bytesPerTick` raw bytes every 10 ms meanwhile.
+ * With `advance`, the 10 ms are the scheduler's clock, moved only by this source: a test process stalled by a
+ * loaded machine then cannot make a steady transfer look stalled.
+ */
+function dribbler (id: string, chunkMs: number, bytesPerTick: number, advance?: (ms: number) => void): DownloadSource {
+  return {
+    id,
+    kind: 'edge',
+    async fetch (indexes, { signal, onChunk, onBytes }) {
+      for (const i of indexes) {
+        for (let t = 0; t < chunkMs; t += 10) { await sleep(advance === undefined ? 10 : 1, signal); advance?.(10); onBytes?.(bytesPerTick) }
+        onChunk(i, Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))))
+      }
+    }
+  }
+}
+
+test('a late request whose bytes still arrive above the floor rate is kept; one trickling below it is cut', async () => {
+  // Every chunk takes 3x the stall limit, at 100 kB/s on the scheduler's clock: above the 16 KiB/s floor, never abandoned.
+  let clock = 0
+  const slow = harness({ now: () => clock, limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, maxWindow: 2, tickMs: 5 } })
+  slow.sched.addSources([dribbler('busy-edge', 180, 1000, ms => { clock += ms })])
+  const stats = await slow.sched.run()
+  assert.ok(slow.out.equals(data))
+  assert.equal(slow.events.filter(e => e.type === 'failure'), [], 'no request was abandoned')
+  assert.equal(stats.sources[0]?.bytes, data.length)
+  // a byte every 10 ms (at most 100 B/s, a trickler; real time): abandoned at the deadline, the chunks go elsewhere
+  const cut = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })], limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, tickMs: 10, backoffMs: 20 } })
+  cut.sched.addSources([dribbler('trickler', 10_000, 1)])
+  await cut.sched.run()
+  assert.ok(cut.out.equals(data))
+  assert.ok(cut.events.some(e => e.type === 'failure' && e.source === 'trickler'), 'the trickler was cut')
+})
+
 test('endgame: a straggler on a slow source is duplicated to a fast one', async () => {
   const { sched, out } = harness({ limits: { stallMs: 10_000, firstChunkMs: 10_000, tickMs: 20 } })
   const started = performance.now()

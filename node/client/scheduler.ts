@@ -24,6 +24,11 @@ export interface FetchOptions {
   signal: AbortSignal
   /** Called once per chunk as it arrives, in any order. */
   onChunk: (index: number, bytes: Uint8Array) => void
+  /**
+   * Called as raw response bytes arrive, before a chunk is whole: lets the scheduler tell a transfer that is
+   * slow but moving from one that stalled. A source that never calls it is judged by whole chunks only.
+   */
+  onBytes?: (n: number) => void
 }
 
 export interface DownloadSource {
@@ -53,8 +58,18 @@ export interface SchedulerLimits {
   targetQueueMs: number
   /** Chunks per request: fewer stream opens, yet small enough to spread a range across sources. */
   maxBatch: number
-  /** A request that delivers nothing for this long is abandoned and its chunks rescheduled. */
+  /**
+   * A request that delivers no chunk for this long, and fewer than minProgressRate bytes per second over it,
+   * is abandoned and its chunks rescheduled.
+   */
   stallMs: number
+  /**
+   * Bytes per second that keep a late request alive. Under load a busy uplink is shared by every stream it
+   * serves, so each chunk arrives slowly; cutting them all would throw away the bytes already moved and retry
+   * them elsewhere, on the same overloaded machines (congestion collapse). A request still moving at this rate
+   * is not stalled; a peer trickling a byte a second is far below it.
+   */
+  minProgressRate: number
   /** A request's first chunk may take this long (dial, credential check, an edge's miss to its parent). */
   firstChunkMs: number
   /** A sender of this many bad chunks is dropped for the rest of the download. */
@@ -86,6 +101,7 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   targetQueueMs: 250,
   maxBatch: 4,
   stallMs: 6_000,
+  minProgressRate: 16 * 1024,
   firstChunkMs: 15_000,
   maxBadChunks: 2,
   maxFailures: 5,
@@ -180,6 +196,8 @@ interface Request {
   controller: AbortController
   startedAt: number
   lastProgressAt: number
+  /** Raw bytes received since lastProgressAt (sources that report them through onBytes). */
+  bytesSinceProgress: number
   gotAny: boolean
   endgame: boolean
 }
@@ -505,6 +523,7 @@ export class Scheduler {
       controller: new AbortController(),
       startedAt: now,
       lastProgressAt: now,
+      bytesSinceProgress: 0,
       gotAny: false,
       endgame
     }
@@ -519,7 +538,11 @@ export class Scheduler {
     const signal = AbortSignal.any([req.controller.signal, this.controller.signal])
     let promise: Promise<void>
     try {
-      promise = s.source.fetch(indexes, { signal, onChunk: (index, bytes) => { this.onChunk(req, index, bytes) } })
+      promise = s.source.fetch(indexes, {
+        signal,
+        onChunk: (index, bytes) => { this.onChunk(req, index, bytes) },
+        onBytes: n => { req.bytesSinceProgress += n }
+      })
     } catch (err) {
       promise = Promise.reject(err)
     }
@@ -550,6 +573,7 @@ export class Scheduler {
       return
     }
     req.lastProgressAt = now
+    req.bytesSinceProgress = 0
     if (!req.gotAny) {
       s.latencies.push(now - req.startedAt)
       if (s.latencies.length > LATENCY_SAMPLES) s.latencies.shift()
@@ -672,9 +696,16 @@ export class Scheduler {
     for (const s of this.states.values()) {
       for (const req of [...s.requests]) {
         const limit = req.gotAny ? this.limits.stallMs : this.limits.firstChunkMs
-        if (now - req.lastProgressAt > limit) {
+        const waited = now - req.lastProgressAt
+        if (waited > limit) {
+          // late, but still moving at the floor rate: a slow share of a busy uplink, not a stall
+          if (req.bytesSinceProgress >= this.limits.minProgressRate * waited / 1000) {
+            req.lastProgressAt = now
+            req.bytesSinceProgress = 0
+            continue
+          }
           // count the failure now: a source that ignores its signal must not hold the chunks
-          const err = new StallError(`no chunk for ${Math.round(now - req.lastProgressAt)} ms`)
+          const err = new StallError(`no chunk for ${Math.round(waited)} ms, and ${req.bytesSinceProgress} bytes`)
           req.controller.abort(err)
           this.onRequestEnd(req, err)
         }

@@ -22,9 +22,9 @@ export function sourceOf (ctx: SourceContext, peer: DirectivePeer): DownloadSour
   return {
     id: peer.peerId,
     kind,
-    async fetch (indexes, { signal, onChunk }) {
+    async fetch (indexes, { signal, onChunk, onBytes }) {
       try {
-        await fetchChunks(ctx.host, { peerId: peer.peerId, addrs: peer.addrs }, { itemId: ctx.itemId, indexes, credential: ctx.credential() }, { signal, onChunk })
+        await fetchChunks(ctx.host, { peerId: peer.peerId, addrs: peer.addrs }, { itemId: ctx.itemId, indexes, credential: ctx.credential() }, { signal, onChunk, onBytes })
       } catch (err) {
         // lacking some chunks is an answer, not a failure: the undelivered ones become "lacks"
         if ((err as Error).name === 'ChunkNotFoundError') return

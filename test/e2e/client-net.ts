@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { REELNET_BIN } from '../bin.ts'
+import { fetchRetrying } from '../http.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath
@@ -126,7 +127,7 @@ export class Network {
   }
 
   async api (method: string, path: string, body?: unknown, token?: string): Promise<unknown> {
-    const res = await fetch(this.mainUrl + path, {
+    const res = await fetchRetrying(this.mainUrl + path, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
       body: body instanceof Uint8Array ? body : body !== undefined ? JSON.stringify(body) : undefined,
@@ -139,7 +140,7 @@ export class Network {
 
   /** Ingest `bytes` as an item (admin); returns its itemId. */
   async ingest (bytes: Uint8Array, title: string): Promise<string> {
-    const res = await fetch(`${this.mainUrl}/v1/items?title=${encodeURIComponent(title)}`, {
+    const res = await fetchRetrying(`${this.mainUrl}/v1/items?title=${encodeURIComponent(title)}`, {
       method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/octet-stream' }, body: bytes, signal: AbortSignal.timeout(120_000)
     })
     const text = await res.text()

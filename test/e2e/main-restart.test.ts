@@ -15,6 +15,7 @@ import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 import { createSigner, peerIdOf, fingerprint } from '../../protocol/keys.ts'
 import { REELNET_BIN } from '../bin.ts'
+import { fetchRetrying } from '../http.ts'
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node')
 const BIN = REELNET_BIN
@@ -50,7 +51,7 @@ async function call<T> (r: Running, method: string, path: string, o: { json?: un
   let body: RequestInit['body']
   if (o.json !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(o.json) }
   if (o.body !== undefined) body = o.body as RequestInit['body']
-  const res = await fetch(r.url + path, { method, headers, body, signal: AbortSignal.timeout(30_000) })
+  const res = await fetchRetrying(r.url + path, { method, headers, body, signal: AbortSignal.timeout(30_000) })
   return { status: res.status, body: await res.json() as T }
 }
 

@@ -16,6 +16,7 @@ import type { Directive, Manifest } from '../../protocol/types.ts'
 import { createHost, type ReelnetHost } from '../../node/host.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
 import { REELNET_BIN } from '../bin.ts'
+import { fetchRetrying } from '../http.ts'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 export const NODE_BIN = join(ROOT, 'node_modules/.bin/node')
@@ -74,19 +75,19 @@ export async function startNode (url: string, role: 'parent' | 'edge', region: s
 }
 
 export async function ingest (url: string, bytes: Uint8Array, title: string): Promise<string> {
-  const res = await fetch(`${url}/v1/items?title=${encodeURIComponent(title)}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: bytes })
+  const res = await fetchRetrying(`${url}/v1/items?title=${encodeURIComponent(title)}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: bytes })
   if (!res.ok) throw new Error(`ingest: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { itemId: string }).itemId
 }
 
 export async function mainKey (url: string): Promise<Uint8Array> {
-  const res = await fetch(`${url}/v1/keys`)
+  const res = await fetchRetrying(`${url}/v1/keys`)
   const body = await res.json() as { keys: Array<{ publicKey: string }> }
   return fromBase64url(body.keys[0]!.publicKey)
 }
 
 export async function manifestOf (url: string, itemId: string): Promise<Manifest> {
-  const res = await fetch(`${url}/v1/items/${itemId}`)
+  const res = await fetchRetrying(`${url}/v1/items/${itemId}`)
   const body = await res.json() as { manifest: string }
   return verifyManifest(fromText(body.manifest), { publicKey: await mainKey(url), itemId })
 }
@@ -120,7 +121,7 @@ export async function waitFor (what: string, check: () => Promise<boolean>, time
 export async function customer (url: string, region: string, itemId: string, name: string): Promise<{ host: ReelnetHost, directive: () => Promise<{ bytes: Uint8Array, directive: Directive }> }> {
   const password = 'a long enough password'
   const post = async (path: string, body: unknown, token?: string): Promise<any> => {
-    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+    const res = await fetchRetrying(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
     return await res.json()
   }

@@ -93,11 +93,13 @@ test('a node\'s served-bytes counter equals what the client received from it', a
   assert.ok((received.get(edge.peerId) ?? 0) > 0, 'the edge served the client')
   const edgeText = text.get('edge')!
   const parentText = text.get('parent')!
-  const edgeFetched = sample(edgeText, 'reelnet_node_fetched_bytes_total', '{source="parent"}')!
-  assert.ok(edgeFetched > 0, 'the edge filled from the parent')
-  assert.is(sample(parentText, 'reelnet_node_served_bytes_total', '{to="edge"}'), edgeFetched, 'what the edge fetched from the parent is what the parent served to edges')
+  const edgeFetched = sample(edgeText, 'reelnet_node_fetched_bytes_total', '{source="parent"}') ?? 0
+  const edgeFromOrigin = sample(edgeText, 'reelnet_node_fetched_bytes_total', '{source="origin"}') ?? 0
+  // the parent first; on a starved machine a fill that stalls there falls back to the origin, which is counted too
+  assert.ok(edgeFetched + edgeFromOrigin > 0, `the edge filled from the parent or the origin: ${edgeFetched} + ${edgeFromOrigin}`)
+  assert.is(sample(parentText, 'reelnet_node_served_bytes_total', '{to="edge"}') ?? 0, edgeFetched, 'what the edge fetched from the parent is what the parent served to edges')
   assert.ok((sample(edgeText, 'reelnet_node_cache_misses_total') ?? 0) > 0, 'the edge counted misses')
-  assert.is(sample(edgeText, 'reelnet_node_store_used_bytes'), edgeFetched, 'the edge stores what it fetched')
+  assert.is(sample(edgeText, 'reelnet_node_store_used_bytes'), edgeFetched + edgeFromOrigin, 'the edge stores what it fetched')
   assert.is(sample(edgeText, 'reelnet_node_verification_failures_total', '{source="parent"}'), 0)
 })
 

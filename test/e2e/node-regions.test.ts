@@ -130,6 +130,9 @@ test('a parent killed mid-transfer: the edge falls back and still serves correct
         out.set(bytes, i * manifest.chunkSize)
         if (++received === 4) killed = parentB.proc.kill('SIGKILL')
       }
+    }).catch((err: Error) => {
+      // what the edge saw is the diagnosis: its log goes with the failure
+      throw new Error(`${err.message} after ${received} chunks; edge b's log:\n${edgeB.proc.output().slice(-3000)}`)
     })
     await killed
     assert.ok(out.equals(item), 'bytes from edge b match the item')
