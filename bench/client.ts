@@ -10,7 +10,7 @@
  * REELNET_BENCH_SIZE (1GiB), REELNET_BENCH_CAPPED_SIZE (256MiB),
  * REELNET_BENCH_EDGE_CAP (16, MiB/s), REELNET_BENCH_DEMO_SIZE (256MiB).
  * Run alone (not through `npm run bench`), set REELNET_E2E_WATCHDOG_MS: the
- * e2e kit otherwise stops everything after 7 minutes.
+ * e2e kit otherwise stops everything after 11 minutes.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -90,6 +90,29 @@ async function errorOf (res: Response, what: string): Promise<MainHttpError> {
   return new MainHttpError(message, res.status, code)
 }
 
+/** Connection failures undici reports when a kept-alive socket was closed by the other side. */
+const SOCKET_FAILURES = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+/** Sends of one call after the first, when the connection failed under it. */
+const SOCKET_RETRIES = 2
+
+/**
+ * fetch, sent again when the connection failed before an answer came. fetch reuses kept-alive sockets, and
+ * main closes idle ones after 5 s: a request written as main closes the socket fails with EPIPE or ECONNRESET
+ * although main never read it (seen in CI on a loaded machine: an edge's origin fetch failed with "fetch
+ * failed" and the chunk had no other source). Every call here can be sent twice: reads, a registration that
+ * updates, a heartbeat that main judges by its sequence number.
+ */
+async function send (url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, init)
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code
+      if (attempt >= SOCKET_RETRIES || !(err instanceof TypeError) || !SOCKET_FAILURES.has(code ?? '') || init.signal?.aborted === true) throw err
+    }
+  }
+}
+
 export type MainClient = ReturnType<typeof createMainClient>
 
 export function createMainClient (opts: MainClientOptions) {
@@ -97,7 +120,7 @@ export function createMainClient (opts: MainClientOptions) {
   const now = opts.now ?? Date.now
 
   async function json<T> (path: string, schema: z.ZodType<T>, init: RequestInit & CallOptions, what: string, timeoutMs = MAIN_TIMEOUT_MS): Promise<{ res: Response, body: T | undefined }> {
-    const res = await fetch(base + path, { ...init, signal: deadline(timeoutMs, init.signal ?? undefined) })
+    const res = await send(base + path, { ...init, signal: deadline(timeoutMs, init.signal ?? undefined) })
     if (res.status === 304) return { res, body: undefined }
     if (!res.ok) throw await errorOf(res, what)
     const bytes = await readBounded(res, MAX_JSON_RESPONSE_BYTES)
@@ -155,7 +178,7 @@ export function createMainClient (opts: MainClientOptions) {
       if (opts.peerId === undefined || opts.signer === undefined) throw new TypeError('origin chunks need the node key')
       const path = `/v1/items/${encodeURIComponent(itemId)}/chunks/${index}`
       const auth = signNodeAuth(opts.peerId, 'GET', path, now(), m => opts.signer!.sign(m))
-      const res = await fetch(base + path, { headers: { authorization: auth }, signal: deadline(ORIGIN_CHUNK_TIMEOUT_MS, o.signal) })
+      const res = await send(base + path, { headers: { authorization: auth }, signal: deadline(ORIGIN_CHUNK_TIMEOUT_MS, o.signal) })
       if (!res.ok) throw await errorOf(res, `origin chunk ${itemId}#${index}`)
       return await readBounded(res, MAX_WIRE_CHUNK_BYTES)
     },

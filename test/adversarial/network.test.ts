@@ -230,6 +230,8 @@ caseOf(test, '16. no directive, another peer\'s, one for another item, or an exp
     const honest = await intruder()
     r.valid = await withCred(t, honest, (await directiveFor(rental.licenseId, honest.peerId.toString())).bytes)
     results[t.name] = r
+    // done with this target's intruders: each idle libp2p host keeps timers that cost CPU on these VMs
+    await Promise.all(hosts.splice(0).map(async h => { await Promise.resolve(h.stop()).catch(() => {}) }))
   }
   for (const [name, r] of Object.entries(results)) {
     for (const k of ['none', 'another', 'otherItem', 'expired']) {

@@ -25,11 +25,11 @@ function killAll (): void { for (const c of live) { try { c.kill('SIGKILL') } ca
 process.on('exit', killAll)
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { killAll(); process.exit(130) })
 /**
- * The test runner SIGKILLs a suite after 8 minutes: give up a little before, with a message. The benches,
+ * The test runner SIGKILLs a suite after 12 minutes: give up a little before, with a message. The benches,
  * which move larger items, set REELNET_E2E_WATCHDOG_MS (bench/run.ts gives them 30 minutes).
  */
 const WATCHDOG_OVERRIDE_MS = Number(process.env.REELNET_E2E_WATCHDOG_MS)
-export const SUITE_WATCHDOG_MS = WATCHDOG_OVERRIDE_MS > 0 ? WATCHDOG_OVERRIDE_MS : 7 * 60_000
+export const SUITE_WATCHDOG_MS = WATCHDOG_OVERRIDE_MS > 0 ? WATCHDOG_OVERRIDE_MS : 11 * 60_000
 setTimeout(() => { console.error(`[client-net] watchdog: still running after ${SUITE_WATCHDOG_MS / 60_000} min; stopping every process`); killAll(); process.exit(1) }, SUITE_WATCHDOG_MS).unref()
 
 export interface Proc {
