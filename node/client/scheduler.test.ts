@@ -208,6 +208,23 @@ test('prioritize: a seek to the end is served before the middle', async () => {
   await run
 })
 
+test('a seek is asked for at once, even when every window is full', async () => {
+  const ac = new AbortController()
+  const { sched, stored } = harness({ signal: ac.signal, limits: { initialWindow: 2, minWindow: 2, maxWindow: 2, maxBatch: 2, stallMs: 60_000, firstChunkMs: 60_000, tickMs: 20 } })
+  const slow = fake('slow', 'edge', { delayMs: 400 })
+  sched.addSources([slow])
+  const run = sched.run().catch((err: Error) => err)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.equal(slow.asked, [0, 1], 'the window is full')
+  sched.prioritize(COUNT - 1, COUNT - 1)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.ok(slow.asked.includes(COUNT - 1), `the seek went out before the window drained: ${JSON.stringify(slow.asked)}`)
+  await sched.waitFor(COUNT - 1)
+  assert.ok(stored.length <= 3, `the last chunk came after ${stored.length - 1} others`)
+  ac.abort()
+  assert.equal((await run as Error).name, 'DownloadAbortedError')
+})
+
 test('abort stops the download with DownloadAbortedError', async () => {
   const ac = new AbortController()
   const { sched } = harness({ signal: ac.signal })

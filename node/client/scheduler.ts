@@ -442,6 +442,15 @@ export class Scheduler {
     return out
   }
 
+  /** An urgent chunk (a seek) that nobody is fetching yet and `s` may be asked for. */
+  private hasFreshUrgent (s: SourceState, now: number): boolean {
+    for (const i of this.urgent) {
+      if (this.verified[i] === 1 || (this.holders.get(i)?.size ?? 0) > 0) continue
+      return this.mayAsk(s, i, now)
+    }
+    return false
+  }
+
   /** Endgame: one straggler that another source has had longest, for `s` to duplicate. */
   private pickStraggler (s: SourceState, now: number): number | undefined {
     let best: number | undefined
@@ -480,6 +489,9 @@ export class Scheduler {
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
       const window = peerServing && s.source.kind === 'edge' ? 1 : this.windowOf(s)
       let room = window - s.inFlight
+      // a seek does not wait for a full window to drain: one urgent chunk may go beyond it (play's Range
+      // request otherwise waited behind whole batches at a capped edge, and the sequential download won)
+      if (room <= 0 && this.hasFreshUrgent(s, now)) room = 1
       let progressed = true
       while (room > 0 && progressed) {
         progressed = false
