@@ -23,8 +23,12 @@ export const YAMUX_MAX_WINDOW_BYTES = 16 * 1024 * 1024
  * sixteen of the largest frames plus a full window.
  */
 export const CLIENT_MAX_BUFFER_BYTES = 16 * MAX_CHUNK_FRAME_BYTES + YAMUX_MAX_WINDOW_BYTES
-/** Opening a stream (dial included) longer than this is a dead peer. */
-export const OPEN_STREAM_TIMEOUT_MS = 5_000
+/**
+ * Opening a stream (dial included: TCP, Noise, yamux, identify, protocol select) longer than this is a dead
+ * peer. 10 s, libp2p's own dial timeout: at 5 s, opens to live edges timed out on loaded CI machines
+ * (node-regions and faults in clean-clone runs), and the client's first-chunk deadline (15 s) still bounds it.
+ */
+export const OPEN_STREAM_TIMEOUT_MS = 10_000
 
 export interface ChunkFetchRequest {
   itemId: string

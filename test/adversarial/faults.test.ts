@@ -110,15 +110,35 @@ async function licensedHost (name: string, id: string, via?: string): Promise<{ 
   return { host, credential }
 }
 
-/** Every chunk of `id` from `peer`, each verified; returns the item. */
+/**
+ * Every chunk of `id` from `peer`, each verified; returns the item. A transfer cut short by a transient failure
+ * (a dial or stream open that timed out on a starved CI machine: "The operation was aborted due to timeout" in
+ * case 29) is resumed for the chunks still missing, up to three more times, as the real client's scheduler
+ * would; a refusal or a bad chunk is never retried.
+ */
 async function fetchAll (h: { host: ReelnetHost, credential: Uint8Array }, peer: { peerId: string, addrs: string[] }, m: Manifest): Promise<Buffer> {
   const out = Buffer.alloc(m.size)
-  const indexes = Array.from({ length: m.chunkCount }, (_, i) => i)
-  await fetchChunks(h.host as any, peer, { itemId: m.itemId, indexes, credential: h.credential }, {
-    signal: AbortSignal.timeout(120_000),
-    onChunk: (i, bytes) => { verifyChunk(m, i, bytes); out.set(bytes, i * m.chunkSize) }
-  })
-  return out
+  const missing = new Set(Array.from({ length: m.chunkCount }, (_, i) => i))
+  const deadline = AbortSignal.timeout(180_000)
+  let badChunk = false
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fetchChunks(h.host as any, peer, { itemId: m.itemId, indexes: [...missing], credential: h.credential }, {
+        signal: deadline,
+        onChunk: (i, bytes) => {
+          try { verifyChunk(m, i, bytes) } catch (err) { badChunk = true; throw err }
+          out.set(bytes, i * m.chunkSize)
+          missing.delete(i)
+        }
+      })
+      return out
+    } catch (err) {
+      const name = (err as Error).name
+      if (attempt >= 3 || badChunk || deadline.aborted || name === 'AccessDeniedError') throw err
+      console.log(`  (fetch from ${peer.peerId.slice(-6)} cut short, ${missing.size} chunks missing: ${name}: ${(err as Error).message}; resuming)`)
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+    }
+  }
 }
 
 /** Chunk files of a store folder: each must hash to its name; temp files are listed apart. */
