@@ -102,7 +102,7 @@ const SOCKET_RETRIES = 2
  * failed" and the chunk had no other source). Every call here can be sent twice: reads, a registration that
  * updates, a heartbeat that main judges by its sequence number.
  */
-async function send (url: string, init: RequestInit): Promise<Response> {
+export async function fetchRetrying (url: string, init: RequestInit = {}): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fetch(url, init)
@@ -120,7 +120,7 @@ export function createMainClient (opts: MainClientOptions) {
   const now = opts.now ?? Date.now
 
   async function json<T> (path: string, schema: z.ZodType<T>, init: RequestInit & CallOptions, what: string, timeoutMs = MAIN_TIMEOUT_MS): Promise<{ res: Response, body: T | undefined }> {
-    const res = await send(base + path, { ...init, signal: deadline(timeoutMs, init.signal ?? undefined) })
+    const res = await fetchRetrying(base + path, { ...init, signal: deadline(timeoutMs, init.signal ?? undefined) })
     if (res.status === 304) return { res, body: undefined }
     if (!res.ok) throw await errorOf(res, what)
     const bytes = await readBounded(res, MAX_JSON_RESPONSE_BYTES)
@@ -178,7 +178,7 @@ export function createMainClient (opts: MainClientOptions) {
       if (opts.peerId === undefined || opts.signer === undefined) throw new TypeError('origin chunks need the node key')
       const path = `/v1/items/${encodeURIComponent(itemId)}/chunks/${index}`
       const auth = signNodeAuth(opts.peerId, 'GET', path, now(), m => opts.signer!.sign(m))
-      const res = await send(base + path, { headers: { authorization: auth }, signal: deadline(ORIGIN_CHUNK_TIMEOUT_MS, o.signal) })
+      const res = await fetchRetrying(base + path, { headers: { authorization: auth }, signal: deadline(ORIGIN_CHUNK_TIMEOUT_MS, o.signal) })
       if (!res.ok) throw await errorOf(res, `origin chunk ${itemId}#${index}`)
       return await readBounded(res, MAX_WIRE_CHUNK_BYTES)
     },
