@@ -12,7 +12,7 @@ import type { Progress } from '../../node/client/progress.ts'
 import { loadSession, loadLicense, saveLicense, configDir } from '../session.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 
-const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent] [--max-upload B/s] [--json | --quiet]
+const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent] [--max-upload B/s] [--max-download B/s] [--json | --quiet]
 
 Download ITEM (an itemId or title from 'reelnet catalog') for the logged-in customer.
 main is asked for a directive (a signed list of edges, parents and peers of
@@ -29,6 +29,7 @@ flags:
   --rent                rent ITEM first (else the license from 'reelnet rent' is used)
   --seed                after the download, keep serving it until the license expires (Ctrl-C stops)
   --max-upload B/s      cap on what this client uploads to peers, e.g. 2MiB (default: none)
+  --max-download B/s    cap on this download's average rate, e.g. 4MiB (default: none)
   --region R            the region to download in (default: the account's)
   --listen ADDR         libp2p listen address (default /ip4/127.0.0.1/tcp/0)
   --json                progress and the summary as JSON lines on stdout
@@ -135,6 +136,18 @@ export function interruptSignal (): { signal: AbortSignal, dispose: () => void, 
   return { signal: ac.signal, which: () => got, dispose: () => { process.off('SIGINT', onInt); process.off('SIGTERM', onTerm) } }
 }
 
+/** `--max-upload` and `--max-download` (get and play): byte rates such as 2MiB, at least 1KiB/s each. */
+export function rateFlags (values: { 'max-upload'?: string, 'max-download'?: string }): { maxUpload?: number, maxDownload?: number } {
+  const rate = (name: 'max-upload' | 'max-download'): number | undefined => {
+    const v = values[name]
+    if (v === undefined) return undefined
+    const n = bytesFlag(name, v, 0)
+    if (n < 1024) throw new UsageError(`--${name} must be at least 1KiB/s`)
+    return n
+  }
+  return { maxUpload: rate('max-upload'), maxDownload: rate('max-download') }
+}
+
 export const command: Command = {
   name: 'get',
   summary: 'download a rented item from the network, verified',
@@ -145,6 +158,7 @@ export const command: Command = {
       rent: { type: 'boolean' },
       seed: { type: 'boolean' },
       'max-upload': { type: 'string' },
+      'max-download': { type: 'string' },
       region: { type: 'string' },
       listen: { type: 'string' },
       json: { type: 'boolean' },
@@ -154,8 +168,7 @@ export const command: Command = {
     const item = positionals[0] as string
     if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     if (values.json === true && values.quiet === true) throw new UsageError('--json and --quiet do not go together')
-    const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
-    if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
+    const { maxUpload, maxDownload } = rateFlags(values)
 
     const session = await loadCustomerSession()
     const { Customer: CustomerClass } = await import('../../node/client/customer.ts')
@@ -185,6 +198,7 @@ export const command: Command = {
         region: values.region ?? session.region,
         listen: values.listen !== undefined ? [values.listen] : undefined,
         maxUpload,
+        limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
         onEvent: e => {
           if (e.type !== 'chunk') events.push(e)

@@ -6,7 +6,7 @@
  */
 import { basename, resolve } from 'node:path'
 import { parseFlags, intFlag, UsageError, type Command } from '../command.ts'
-import { loadCustomerSession, licenseFor, resolveItem, commandErrorOf, interruptSignal } from './get.ts'
+import { loadCustomerSession, licenseFor, resolveItem, commandErrorOf, interruptSignal, rateFlags } from './get.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
 import type { PlayServer } from '../../node/client/play-server.ts'
@@ -25,6 +25,7 @@ flags:
   -o, --output FILE where to keep the file (default: ./<title>)
   --rent            rent ITEM first
   --max-upload B/s  cap on uploads to peers
+  --max-download B/s  cap on the download's average rate (seeks still go first)
   --region R        the region to download in (default: the account's)
   --json            the URL, progress and the summary as JSON lines on stdout
   --quiet           print only the URL
@@ -40,6 +41,7 @@ export const command: Command = {
       output: { type: 'string', short: 'o' },
       rent: { type: 'boolean' },
       'max-upload': { type: 'string' },
+      'max-download': { type: 'string' },
       region: { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' }
@@ -48,8 +50,7 @@ export const command: Command = {
     const item = positionals[0] as string
     if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     const port = intFlag('port', values.port, 0, 0, 65535)
-    const { bytesFlag } = await import('../command.ts')
-    const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'], 0) : undefined
+    const { maxUpload, maxDownload } = rateFlags(values)
 
     const session = await loadCustomerSession()
     const { Customer: CustomerClass } = await import('../../node/client/customer.ts')
@@ -82,6 +83,7 @@ export const command: Command = {
         keyDir: session.configDir,
         region: values.region ?? session.region,
         maxUpload,
+        limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
         onEvent: e => progress?.event(e),
         log: line => { if (mode === 'bar' || mode === 'lines') process.stderr.write(`${line}\n`) }

@@ -225,6 +225,27 @@ test('a seek is asked for at once, even when every window is full', async () => 
   assert.equal((await run as Error).name, 'DownloadAbortedError')
 })
 
+test('a download cap (maxRate) paces the requests; a seek still goes first under it', async () => {
+  // 48 chunks of 1 KiB at 8 KiB/s: about 5 s uncapped at 1 ms a chunk, here one second's burst (8 chunks) and then
+  // one chunk per 125 ms
+  const ac = new AbortController()
+  const { sched, stored } = harness({ signal: ac.signal, limits: { maxRate: 8 * CHUNK, tickMs: 10 } })
+  const a = fake('a', 'edge', { delayMs: 1 })
+  const b = fake('b', 'peer', { delayMs: 1 })
+  sched.addSources([a, b])
+  const run = sched.run().catch((err: Error) => err)
+  const started = performance.now()
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const asked = a.asked.length + b.asked.length
+  // 8 at once, then about 4 more in 500 ms (timers on a loaded machine only ever fire late, never early)
+  assert.ok(asked >= 8 && asked <= 8 + Math.ceil((performance.now() - started) / 125) + 1, `asked ${asked} in ${Math.round(performance.now() - started)} ms`)
+  sched.prioritize(COUNT - 1, COUNT - 1)
+  await sched.waitFor(COUNT - 1)
+  assert.ok(stored.length < 20, `the seek came after ${stored.length - 1} others`)
+  ac.abort()
+  assert.equal((await run as Error).name, 'DownloadAbortedError')
+})
+
 test('abort stops the download with DownloadAbortedError', async () => {
   const ac = new AbortController()
   const { sched } = harness({ signal: ac.signal })

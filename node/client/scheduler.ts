@@ -90,6 +90,11 @@ export interface SchedulerLimits {
   refillRetryMs: number
   /** Timer tick for deadlines and back-offs. */
   tickMs: number
+  /**
+   * Download cap, bytes per second; 0 for none (`--max-download`). Chunks are asked for no faster than this on
+   * average (a token bucket of one second at the cap, at least one chunk); a seek still goes first under it.
+   */
+  maxRate: number
 }
 
 export const DEFAULT_LIMITS: SchedulerLimits = {
@@ -111,7 +116,8 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   deadCooldownMs: 5_000,
   maxEmptyRefills: 20,
   refillRetryMs: 1_000,
-  tickMs: 100
+  tickMs: 100,
+  maxRate: 0
 }
 
 export type SchedulerEvent =
@@ -215,6 +221,9 @@ export class Scheduler {
   readonly limits: SchedulerLimits
   private readonly opts: SchedulerOptions
   private readonly now: () => number
+  /** The download cap's token bucket (bytes), and when it was last refilled (-1: never). */
+  private capTokens = 0
+  private capAt = -1
   private readonly verified: Uint8Array
   private readonly storedFlags: Uint8Array
   private readonly holders = new Map<number, Set<Request>>()
@@ -484,6 +493,7 @@ export class Scheduler {
     // operator's edges carry what the customers' peers cannot (on a busy client every source ran at the same
     // CPU-bound rate and the peer's share fell to a third)
     const peerServing = sources.some(s => s.source.kind === 'peer' && s.rate > 0 && s.retryAt <= now)
+    let capLeft = this.capChunks(now)
     for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
@@ -492,6 +502,7 @@ export class Scheduler {
       // a seek does not wait for a full window to drain: one urgent chunk may go beyond it (play's Range
       // request otherwise waited behind whole batches at a capped edge, and the sequential download won)
       if (room <= 0 && this.hasFreshUrgent(s, now)) room = 1
+      room = Math.min(room, capLeft)
       let progressed = true
       while (room > 0 && progressed) {
         progressed = false
@@ -499,6 +510,7 @@ export class Scheduler {
         if (batch.length > 0) {
           this.issue(s, batch, false, now)
           room -= batch.length
+          capLeft -= batch.length
           progressed = true
           continue
         }
@@ -506,12 +518,24 @@ export class Scheduler {
         if (straggler !== undefined) {
           this.issue(s, [straggler], true, now)
           room -= 1
+          capLeft -= 1
           progressed = true
         }
       }
       if (s.inFlight > 0 || this.canServeSomething(s, now)) anyUsable = true
     }
     if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
+  }
+
+  /** Chunks the download cap lets us ask for now (Infinity without a cap); `issue` spends the tokens. */
+  private capChunks (now: number): number {
+    const rate = this.limits.maxRate
+    if (!(rate > 0)) return Infinity
+    const chunk = this.opts.chunkLength(0) || 1
+    const burst = Math.max(chunk, rate)
+    this.capTokens = this.capAt < 0 ? burst : Math.min(burst, this.capTokens + (now - this.capAt) * rate / 1000)
+    this.capAt = now
+    return Math.floor(this.capTokens / chunk)
   }
 
   private isFallback (s: SourceState): boolean {
@@ -540,6 +564,7 @@ export class Scheduler {
       endgame
     }
     if (s.inFlight === 0) s.lastSampleAt = now
+    if (this.limits.maxRate > 0) for (const i of indexes) this.capTokens -= this.opts.chunkLength(i)
     s.inFlight += indexes.length
     s.requests.add(req)
     for (const i of indexes) {

@@ -119,34 +119,43 @@ test.after(async () => {
 
 test('client 7. play: ranged requests at random offsets are byte-exact, and the last MiB is answered before the download reaches it', async () => {
   const c = await createCustomer(net, 'viewer', REGION)
-  const p = client(c, ['play', itemId, '--rent', '--json', '-o', join(c.configDir, 'movie.bin')])
-  const { url } = await waitJson(p, o => o.type === 'listening', 120_000)
-  const res = await fetch(url, { headers: { range: `bytes=${SIZE - MIB}-` }, signal: AbortSignal.timeout(90_000) })
-  assert.equal(res.status, 206)
-  assert.equal(res.headers.get('content-range'), `bytes ${SIZE - MIB}-${SIZE - 1}/${SIZE}`)
-  assert.equal(res.headers.get('accept-ranges'), 'bytes')
-  const tail = Buffer.from(await res.arrayBuffer())
-  assert.ok(tail.equals(data.subarray(SIZE - MIB)), 'the last MiB is the item\'s')
-  const lines = jsonLines(p)
-  assert.not.ok(lines.some(o => o.type === 'done'), 'the download had not finished when the tail was served')
-  const lastProgress = [...lines].reverse().find(o => o.type === 'progress')
-  assert.ok(lastProgress === undefined || lastProgress.doneBytes < SIZE - MIB, `download was at ${lastProgress?.doneBytes}`)
-  let seed = 11
-  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
-  for (let k = 0; k < 5; k++) {
-    const a = rnd(SIZE)
-    const b = Math.min(SIZE - 1, a + rnd(3 * MIB))
-    const r = await fetch(url, { headers: { range: `bytes=${a}-${b}` }, signal: AbortSignal.timeout(90_000) })
-    assert.equal(r.status, 206)
-    assert.ok(Buffer.from(await r.arrayBuffer()).equals(data.subarray(a, b + 1)), `bytes ${a}-${b}`)
+  // capped at 512 KiB/s (--max-download), the sequential download takes 24 s or more: a seek must win by its
+  // priority, not by how soon this process gets to ask (uncapped, on a loaded CI machine, all 12 MiB once
+  // arrived before the tail request was answered)
+  const p = client(c, ['play', itemId, '--rent', '--json', '--max-download', '512KiB', '-o', join(c.configDir, 'movie.bin')])
+  // a failure below must not leave this customer seeding: it would be one more fast peer for the cases after it
+  // (seen under load: client 6 split its peer bytes between two peers, and client 3's corrupt peer was never asked)
+  try {
+    const { url } = await waitJson(p, o => o.type === 'listening', 120_000)
+    const res = await fetch(url, { headers: { range: `bytes=${SIZE - MIB}-` }, signal: AbortSignal.timeout(90_000) })
+    assert.equal(res.status, 206)
+    assert.equal(res.headers.get('content-range'), `bytes ${SIZE - MIB}-${SIZE - 1}/${SIZE}`)
+    assert.equal(res.headers.get('accept-ranges'), 'bytes')
+    const tail = Buffer.from(await res.arrayBuffer())
+    assert.ok(tail.equals(data.subarray(SIZE - MIB)), 'the last MiB is the item\'s')
+    const lines = jsonLines(p)
+    assert.not.ok(lines.some(o => o.type === 'done'), 'the download had not finished when the tail was served')
+    const lastProgress = [...lines].reverse().find(o => o.type === 'progress')
+    assert.ok(lastProgress === undefined || lastProgress.doneBytes < SIZE - MIB, `download was at ${lastProgress?.doneBytes}`)
+    let seed = 11
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+    for (let k = 0; k < 5; k++) {
+      const a = rnd(SIZE)
+      const b = Math.min(SIZE - 1, a + rnd(3 * MIB))
+      const r = await fetch(url, { headers: { range: `bytes=${a}-${b}` }, signal: AbortSignal.timeout(90_000) })
+      assert.equal(r.status, 206)
+      assert.ok(Buffer.from(await r.arrayBuffer()).equals(data.subarray(a, b + 1)), `bytes ${a}-${b}`)
+    }
+    const bad = await fetch(url, { headers: { range: `bytes=${SIZE}-` }, signal: AbortSignal.timeout(30_000) })
+    assert.equal(bad.status, 416)
+    await bad.arrayBuffer()
+    p.kill('SIGTERM')
+    // 143 if it was still downloading, 0 if it had finished and was serving (stopping then is a normal end)
+    const code = await Promise.race([p.exited, new Promise(resolve => setTimeout(() => resolve('still running'), 15_000))])
+    assert.ok(code === 143 || code === 0, `play exits on SIGTERM (${String(code)}):\n${p.output().slice(-3000)}`)
+  } finally {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL')
   }
-  const bad = await fetch(url, { headers: { range: `bytes=${SIZE}-` }, signal: AbortSignal.timeout(30_000) })
-  assert.equal(bad.status, 416)
-  await bad.arrayBuffer()
-  p.kill('SIGTERM')
-  // 143 if it was still downloading, 0 if it had finished and was serving (stopping then is a normal end)
-  const code = await Promise.race([p.exited, new Promise(resolve => setTimeout(() => resolve('still running'), 15_000))])
-  assert.ok(code === 143 || code === 0, `play exits on SIGTERM (${String(code)}):\n${p.output().slice(-3000)}`)
 })
 
 // ---- client: several sources, then seeding; peer-assist ---------------------------
@@ -369,10 +378,20 @@ caseOf(test, '21. a burst of connections and streams from one peer → limited; 
   assert.ok(limited > 0, `some of the 100 streams were refused or told busy: ${JSON.stringify(outcomes)}`)
   assert.ok((outcomes.data ?? 0) < 100, `not every stream was served: ${JSON.stringify(outcomes)}`)
   assert.ok(alive(edge), 'the edge is alive')
-  // the edge still serves a well-behaved request from the attacker afterwards
+  // the edge still serves a well-behaved request from the attacker afterwards. A stream cut short (the burst of 40
+  // connections may have made the edge's connection manager prune the attacker's connection: clean-clone CI,
+  // 'stream ended with 1 chunks missing') is asked again on a fresh stream, as any client would; a refusal is not.
   let got = 0
-  await fetchChunks(attacker as any, target, { itemId, indexes: [5], credential }, { signal: AbortSignal.timeout(30_000), onChunk: () => { got++ } })
-  assert.is(got, 1)
+  const tries: string[] = []
+  for (let attempt = 0; attempt < 3 && got === 0; attempt++) {
+    try {
+      await fetchChunks(attacker as any, target, { itemId, indexes: [5], credential }, { signal: AbortSignal.timeout(30_000), onChunk: () => { got++ } })
+    } catch (err) {
+      if ((err as Error).name === 'AccessDeniedError') throw err
+      tries.push(`${(err as Error).name}: ${(err as Error).message}`)
+    }
+  }
+  assert.is(got, 1, `the edge serves the attacker's well-behaved request (failed tries: ${tries.join('; ')})`)
 })
 
 // ---- 27 ---------------------------------------------------------------------
