@@ -20,7 +20,7 @@ test('--help describes get, play and demo', () => {
 })
 
 test('usage mistakes are one line and exit 2', () => {
-  for (const args of [['get'], ['get', 'a', 'b'], ['get', 'x', '--max-upload', 'lots'], ['get', 'x', '--max-download', '100'], ['play', 'x', '--max-download', 'fast'], ['play', 'x', '--max-upload', '10'], ['get', 'x', '--json', '--quiet'], ['play', 'x', '--port', '70000'], ['demo', '--size', 'huge'], ['get', 'x', '--bogus']]) {
+  for (const args of [['get'], ['get', 'a', 'b'], ['get', 'x', '--max-upload', 'lots'], ['get', 'x', '--max-download', '100'], ['play', 'x', '--max-download', 'fast'], ['play', 'x', '--max-upload', '10'], ['main', '--scrypt-log-n', '30'], ['get', 'x', '--json', '--quiet'], ['play', 'x', '--port', '70000'], ['demo', '--size', 'huge'], ['get', 'x', '--bogus']]) {
     const r = run(...args)
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`)
     assert.equal(r.err.trim().split('\n').length, 1, r.err)

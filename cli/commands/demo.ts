@@ -237,7 +237,10 @@ export const command: Command = {
       const operatorToken = `operator-${randomUUID()}`
 
       // main
-      const main = demo.spawn('main', ['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', adminToken, '--operator-token', operatorToken, '--heartbeat-timeout-ms', '5000'])
+      const main = demo.spawn('main', ['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', adminToken, '--operator-token', operatorToken, '--heartbeat-timeout-ms', '5000',
+        // throwaway accounts on a loopback main that is deleted at the end: OWASP's hashing cost (seconds of CPU per
+        // account and login here) would only slow the demo down
+        '--scrypt-log-n', '12'])
       const m = await demo.waitLine(main, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
       const mainUrl = m[1] as string
       say(`  main      ${mainUrl}  key ${m[2] as string}`)

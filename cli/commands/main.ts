@@ -2,7 +2,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseFlags, intFlag, UsageError, CommandError, type Command } from '../command.ts'
-import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../../main/limits.ts'
+import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, SCRYPT_PARAMS } from '../../main/limits.ts'
 import { MIN_TOKEN_LENGTH } from '../../main/tokens.ts'
 
 /** The port main listens on unless told otherwise (and the one the CLI clients assume). */
@@ -31,6 +31,10 @@ flags:
   --rental-hours N           rental period (default 48)
   --heartbeat-timeout-ms N   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
   --directive-ttl-ms N       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS})
+  --scrypt-log-n N           cost of hashing new passwords: scrypt's N is 2^N, each step
+                             doubling time and memory (default ${Math.log2(SCRYPT_PARAMS.N)}, OWASP's: ~128 MiB and
+                             a few hundred ms to seconds per hash); 10 to 18, below the
+                             default only for demos and tests. Stored hashes keep their own.
   -h, --help                 show this help
 
 Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.
@@ -55,7 +59,8 @@ export const command: Command = {
       'operator-token': { type: 'string' },
       'rental-hours': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
-      'directive-ttl-ms': { type: 'string' }
+      'directive-ttl-ms': { type: 'string' },
+      'scrypt-log-n': { type: 'string' }
     })
     const dataDir = values.data ?? defaultDataDir()
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
@@ -63,6 +68,7 @@ export const command: Command = {
     const rentalHours = intFlag('rental-hours', values['rental-hours'], 48, 1, 24 * 366)
     const heartbeatTimeoutMs = intFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
     const directiveTtlMs = intFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
+    const scryptLogN = intFlag('scrypt-log-n', values['scrypt-log-n'], Math.log2(SCRYPT_PARAMS.N), 10, 18)
     const adminToken = values['admin-token'] ?? process.env.REELNET_ADMIN_TOKEN
     const operatorToken = values['operator-token'] ?? process.env.REELNET_OPERATOR_TOKEN
     for (const [name, t] of [['admin-token', adminToken], ['operator-token', operatorToken]] as const) {
@@ -77,6 +83,7 @@ export const command: Command = {
       running = await startMain({
         dataDir, port, host, adminToken, operatorToken,
         rentalMs: rentalHours * 3600_000, heartbeatTimeoutMs, directiveTtlMs,
+        scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }
       })

@@ -20,7 +20,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { caseOf, step } from './kit.ts'
 import {
-  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN,
+  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN, TEST_SCRYPT_LOG_N,
   type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
 import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
@@ -444,7 +444,7 @@ caseOf(test, '26. main down for the whole download (directive already held) → 
   assert.is(done.doneBytes, SIZE)
 
   // restart main on the same folder and port
-  const again = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', port, '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000'], { name: 'main2' })
+  const again = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', port, '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: 'main2' })
   procs.push(again)
   await waitFor(again, /reelnet main listening on/)
   net.main = again

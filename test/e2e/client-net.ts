@@ -12,6 +12,12 @@ import { fileURLToPath } from 'node:url'
 import { REELNET_BIN } from '../bin.ts'
 import { fetchRetrying } from '../http.ts'
 
+/**
+ * Password hashing cost for the test mains (`--scrypt-log-n`): OWASP's default took 2-4 s of CPU per hash on
+ * these VMs, and every test customer costs two (account, login); the suites test flows, not hashing strength.
+ */
+export const TEST_SCRYPT_LOG_N = '10'
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath
 export const REELNET = REELNET_BIN
@@ -102,7 +108,7 @@ export class Network {
     const { dir } = this.opts
     mkdirSync(dir, { recursive: true })
     this.main = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
-      '--heartbeat-timeout-ms', '4000', ...(this.opts.directiveTtlMs !== undefined ? ['--directive-ttl-ms', String(this.opts.directiveTtlMs)] : [])], { name: 'main' })
+      '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...(this.opts.directiveTtlMs !== undefined ? ['--directive-ttl-ms', String(this.opts.directiveTtlMs)] : [])], { name: 'main' })
     const m = await waitFor(this.main, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
     this.mainUrl = m[1] as string
     const keys = await this.api('GET', '/v1/keys') as { keys: Array<{ publicKey: string }> }

@@ -27,7 +27,7 @@ const READY_TIMEOUT_MS = 60_000
 interface Running { child: ChildProcess, url: string, keyId: string, exited: Promise<number | null> }
 
 async function start (dataDir: string): Promise<Running> {
-  const child = spawn(NODE, [BIN, 'main', '--data', dataDir, '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(NODE, [BIN, 'main', '--data', dataDir, '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', '10'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>(resolve => child.once('exit', (code) => { resolve(code) }))
   let out = ''
   let err = ''

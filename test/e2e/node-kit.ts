@@ -60,7 +60,7 @@ export async function tempDir (name: string): Promise<string> {
 }
 
 export async function startMain (dir: string, extra: string[] = []): Promise<{ url: string, proc: Proc }> {
-  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, ...extra],
+  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', '10', ...extra],
     /reelnet main listening on (http:\/\/[0-9.]+:\d+)/)
   return { url: match[1]!, proc }
 }
