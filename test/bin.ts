@@ -6,3 +6,9 @@
 import { fileURLToPath } from 'node:url'
 
 export const REELNET_BIN = process.env.REELNET_BIN ?? fileURLToPath(new URL('../bin/reelnet.js', import.meta.url))
+
+/**
+ * Password hashing cost for the test mains (`--scrypt-log-n`): OWASP's default took 2-4 s of CPU per hash on
+ * these VMs, and every test customer costs two (account, login); the suites test flows, not hashing strength.
+ */
+export const TEST_SCRYPT_LOG_N = '10'

@@ -428,13 +428,18 @@ export class Scheduler {
     return true
   }
 
+  /** Chunk `index` is verified, or some source is fetching it. */
+  private doneOrAsked (index: number): boolean {
+    return this.verified[index] === 1 || (this.holders.get(index)?.size ?? 0) > 0
+  }
+
   /** The next unassigned chunks for `s` in play order, up to `max`, contiguous where possible. */
   private pick (s: SourceState, max: number, now: number): number[] {
     const out: number[] = []
-    const free = (i: number): boolean => this.verified[i] === 0 && (this.holders.get(i)?.size ?? 0) === 0 && this.mayAsk(s, i, now)
+    const free = (i: number): boolean => !this.doneOrAsked(i) && this.mayAsk(s, i, now)
     while (this.urgent.length > 0 && out.length < max) {
       const i = this.urgent[0] as number
-      if (this.verified[i] === 1 || (this.holders.get(i)?.size ?? 0) > 0) { this.urgent.shift(); continue }
+      if (this.doneOrAsked(i)) { this.urgent.shift(); continue }
       if (!this.mayAsk(s, i, now)) break
       out.push(i)
       this.urgent.shift()
@@ -454,7 +459,7 @@ export class Scheduler {
   /** An urgent chunk (a seek) that nobody is fetching yet and `s` may be asked for. */
   private hasFreshUrgent (s: SourceState, now: number): boolean {
     for (const i of this.urgent) {
-      if (this.verified[i] === 1 || (this.holders.get(i)?.size ?? 0) > 0) continue
+      if (this.doneOrAsked(i)) continue
       return this.mayAsk(s, i, now)
     }
     return false

@@ -20,9 +20,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { caseOf, step } from './kit.ts'
 import {
-  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN, TEST_SCRYPT_LOG_N,
+  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN,
   type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
+import { TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
 import { serveChunks } from '../../node/chunk-server.ts'
 import { Bitfield } from '../../protocol/wire/have.ts'

@@ -9,14 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { REELNET_BIN } from '../bin.ts'
+import { REELNET_BIN, TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { fetchRetrying } from '../http.ts'
-
-/**
- * Password hashing cost for the test mains (`--scrypt-log-n`): OWASP's default took 2-4 s of CPU per hash on
- * these VMs, and every test customer costs two (account, login); the suites test flows, not hashing strength.
- */
-export const TEST_SCRYPT_LOG_N = '10'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const NODE_BIN = process.execPath

@@ -14,7 +14,7 @@ import { verifyLicense, verifyRules, verifyDirective } from '../../protocol/docu
 import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 import { createSigner, peerIdOf, fingerprint } from '../../protocol/keys.ts'
-import { REELNET_BIN } from '../bin.ts'
+import { REELNET_BIN, TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { fetchRetrying } from '../http.ts'
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node')
@@ -27,7 +27,7 @@ const READY_TIMEOUT_MS = 60_000
 interface Running { child: ChildProcess, url: string, keyId: string, exited: Promise<number | null> }
 
 async function start (dataDir: string): Promise<Running> {
-  const child = spawn(NODE, [BIN, 'main', '--data', dataDir, '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', '10'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(NODE, [BIN, 'main', '--data', dataDir, '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', TEST_SCRYPT_LOG_N], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>(resolve => child.once('exit', (code) => { resolve(code) }))
   let out = ''
   let err = ''

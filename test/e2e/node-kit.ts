@@ -15,7 +15,7 @@ import { fromBase64url } from '../../protocol/encoding.ts'
 import type { Directive, Manifest } from '../../protocol/types.ts'
 import { createHost, type ReelnetHost } from '../../node/host.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
-import { REELNET_BIN } from '../bin.ts'
+import { REELNET_BIN, TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { fetchRetrying } from '../http.ts'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
@@ -60,7 +60,7 @@ export async function tempDir (name: string): Promise<string> {
 }
 
 export async function startMain (dir: string, extra: string[] = []): Promise<{ url: string, proc: Proc }> {
-  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', '10', ...extra],
+  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...extra],
     /reelnet main listening on (http:\/\/[0-9.]+:\d+)/)
   return { url: match[1]!, proc }
 }
