@@ -12,11 +12,11 @@
  * Run alone (not through `npm run bench`), set REELNET_E2E_WATCHDOG_MS: the
  * e2e kit otherwise stops everything after 11 minutes.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Network, createCustomer, runClient, waitJson, spawnReelnet, type Proc } from '../test/e2e/client-net.ts'
+import { Network, createCustomer, runClient, waitJson, spawnReelnet, OPERATOR_TOKEN, type Proc } from '../test/e2e/client-net.ts'
 import { bytesFlag } from '../cli/command.ts'
 import { Scheduler, type DownloadSource } from '../node/client/scheduler.ts'
 import { TokenBucket } from '../node/token-bucket.ts'
@@ -44,6 +44,11 @@ async function download (net: Network, name: string, itemId: string, region: str
   return done
 }
 
+/** Whether a node's status.json (rewritten every second) lists the item as complete. */
+function heldBy (dataDir: string, itemId: string): boolean {
+  try { return (JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as { heldItems: string[] }).heldItems.includes(itemId) } catch { return false }
+}
+
 function rate (d: Done): number { return (d.doneBytes - d.resumedBytes) / MIB / d.seconds }
 
 async function oneWarmEdge (): Promise<void> {
@@ -67,7 +72,15 @@ async function fourCappedEdges (): Promise<void> {
   try {
     await net.start()
     const itemId = await net.ingest(item(CAPPED_SIZE), 'bench.bin')
-    await download(net, 'warmer', itemId, 'b4')
+    // warm means every edge holds the whole item: a customer's download before would leave each edge with only
+    // the quarter of the chunks it served, and the measured run would fill the rest from the parent
+    await net.api('PUT', '/v1/regions/b4/preposition', { itemIds: [itemId] }, OPERATOR_TOKEN)
+    const edges = net.nodesOf('b4', 'edge')
+    const deadline = Date.now() + 10 * 60_000
+    while (!edges.every(e => heldBy(e.dataDir, itemId))) {
+      if (Date.now() > deadline) throw new Error('the edges did not preposition the item within 10 minutes')
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
     const warm = await download(net, 'measured', itemId, 'b4')
     const goal = 0.9 * 4 * CAP_MIBPS
     const fromEdges = warm.byKind.edge! / MIB / warm.seconds

@@ -273,4 +273,30 @@ test('parents are a last resort: used only when no edge or peer can help', async
   assert.ok(log.indexOf('failure') >= 0 && log.indexOf('failure') < log.indexOf('parent-asked'), `order: ${log.slice(0, 6).join(',')}`)
 })
 
+test('never more requests open to one source than a node answers (it refuses the 17th stream as busy)', async () => {
+  const { sched, out, events } = harness({ limits: { stallMs: 2000, firstChunkMs: 2000, tickMs: 20, backoffMs: 20, refillRetryMs: 20, maxWindow: 24, initialWindow: 24, maxBatch: 1 } })
+  let open = 0
+  let most = 0
+  const edge: DownloadSource = {
+    id: 'edge',
+    kind: 'edge',
+    async fetch (indexes, { signal, onChunk }) {
+      if (open >= 16) throw Object.assign(new Error('more than 16 chunk streams from one peer'), { name: 'BusyError' })
+      open++
+      most = Math.max(most, open)
+      try {
+        for (const i of indexes) {
+          await sleep(5, signal)
+          onChunk(i, Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))))
+        }
+      } finally { open-- }
+    }
+  }
+  sched.addSources([edge])
+  await sched.run()
+  assert.ok(out.equals(data))
+  assert.ok(most <= 8, `at most 8 requests open at once (saw ${most})`)
+  assert.equal(events.filter(e => e.type === 'failure').length, 0, 'no request was refused as busy')
+})
+
 test.run()

@@ -59,6 +59,13 @@ export interface SchedulerLimits {
   /** Chunks per request: fewer stream opens, yet small enough to spread a range across sources. */
   maxBatch: number
   /**
+   * Requests (streams) open to one source at once. Nodes and seeding peers answer at most MAX_STREAMS_PER_PEER (16)
+   * chunk streams per peer with 'busy'; a window refilled one chunk at a time opened more than that against an
+   * uncapped edge, and each 'busy' counted as a failure and backed the edge off (the parent then carried 14-149 MiB
+   * of a 256 MiB download that the edge alone could serve).
+   */
+  maxRequests: number
+  /**
    * A request that delivers no chunk for this long, and fewer than minProgressRate bytes per second over it,
    * is abandoned and its chunks rescheduled.
    */
@@ -105,6 +112,7 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   maxWindow: 24,
   targetQueueMs: 250,
   maxBatch: 4,
+  maxRequests: 8,
   stallMs: 6_000,
   minProgressRate: 16 * 1024,
   firstChunkMs: 15_000,
@@ -509,7 +517,7 @@ export class Scheduler {
       if (room <= 0 && this.hasFreshUrgent(s, now)) room = 1
       room = Math.min(room, capLeft)
       let progressed = true
-      while (room > 0 && progressed) {
+      while (room > 0 && progressed && s.requests.size < this.limits.maxRequests) {
         progressed = false
         const batch = this.pick(s, Math.min(room, this.limits.maxBatch), now)
         if (batch.length > 0) {
