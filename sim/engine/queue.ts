@@ -1,24 +1,36 @@
 /**
- * The simulator's pending-event set: a 4-ary min-heap over typed arrays,
- * ordered by (time, sequence). The sequence number is handed out in push
- * order, so two events at the same instant always leave in the order they
- * were scheduled, and a run replays identically. No object is allocated per
- * event: the payload (a kind and three integers) sits in a slot pool that
- * never moves, the heap moves only (time, sequence, slot), and `pop()`
- * leaves the popped event in the queue's `time`/`kind`/`a`/`b`/`c` fields.
+ * The simulator's pending-event set, ordered by (time, sequence). The
+ * sequence number is handed out in push order, so two events at the same
+ * instant always leave in the order they were scheduled, and a run replays
+ * identically. (Keys are unique, so any correct priority queue over them
+ * yields the same order: the layers below only make it cheaper.) No object
+ * is allocated per event, and `pop()` leaves the popped event in the
+ * queue's `time`/`kind`/`a`/`b`/`c` fields.
  *
- * A 4-ary heap halves the depth of a binary one (log4 vs log2) at the cost
- * of three extra comparisons per level, which wins once the heap outgrows
- * the cache: at 10^7 pending events a binary heap is 24 levels deep, this
- * one 12.
+ * Three layers, by how far ahead an event is:
  *
- * Events beyond the current time bucket (`bucketSeconds` wide) wait in
- * unsorted per-bucket lists and enter the heap only when their bucket comes
- * up, keeping their original sequence number. The heap then holds only the
- * near future (a few thousand events, cache-resident) even when 10^6 clients
- * each have a churn timer pending hours ahead.
+ * - **Far buckets** (`bucketSeconds` wide): an event beyond the current
+ *   bucket waits, unsorted, in its bucket's buffer (time, sequence and
+ *   payload side by side). Churn and other timers hours ahead wait there.
+ * - **Fine buckets** (`FINE_PER_BUCKET` per far bucket): when a far bucket
+ *   comes up its events are spread over its fine buckets, and events pushed
+ *   into the current far bucket go straight to theirs. Chunk arrivals,
+ *   a fraction of a second to seconds ahead, mostly land here.
+ * - **The heap**: a 4-ary min-heap over typed arrays holding only the
+ *   events of the fine buckets that have come up (tens of events, a few
+ *   levels deep), and each event's payload (a kind and three integers) and
+ *   sequence in a slot pool that never moves. The heap keeps each entry's
+ *   time and slot side by side, so a node's four children share a cache
+ *   line; the sequence is read only to break a tie in time, which is rare.
+ *   The next fine bucket is poured in only when the heap is empty: every
+ *   event outside the heap is in a later fine bucket, hence later.
  *
- * Events scheduled for the current instant (zero delay) skip the heap: they
+ * Bucket indices come from one division of the time by the fine width (the
+ * far index is that divided by FINE_PER_BUCKET, exact in integers), and
+ * floating-point division is monotonic, so an event in a later bucket is
+ * never earlier than one in the heap.
+ *
+ * Events scheduled for the current instant (zero delay) skip all this: they
  * go to a FIFO ring that is drained after any heap event at the same instant
  * (those were pushed earlier, so their sequence is lower) — the same order
  * the heap would give, at O(1).
@@ -28,30 +40,56 @@
 export const INITIAL_QUEUE_CAPACITY = 1 << 12
 
 /**
- * The most events that may be pending at once: 2^26 (67 M) events take
- * 67 M × 44 B ≈ 2.9 GiB (heap, payload, free list and ring), about a third of the 8 GiB budget.
- * A scenario that needs more is mis-specified (an event storm), so it fails loudly.
+ * The most events that may be pending at once: 2^26 (67 M) events take at
+ * most 67 M × 48 B ≈ 3 GiB (bucket buffers hold time, sequence and payload
+ * as six doubles; the heap and slot pool about as much per event), under
+ * half of the 8 GiB budget. A scenario that needs more is mis-specified (an
+ * event storm), so it fails loudly.
  */
 export const MAX_PENDING_EVENTS = 1 << 26
 
 const ARITY = 4
 
-/** Default width of a far-future bucket: wider than most chunk arrivals reach (they stay in the heap), far shorter than churn and license timers (they wait outside it). */
+/** Default width of a far-future bucket: wider than most chunk arrivals reach (they skip the map of far buckets), far shorter than churn and license timers (they wait in it). */
 export const DEFAULT_BUCKET_SECONDS = 60
+
+/**
+ * Fine buckets per far bucket (a power of two): at the default width, 59 ms
+ * each, which in the million-client benchmark (about 1000 events per
+ * simulated second) keeps the heap to some tens of events, three levels.
+ */
+export const FINE_PER_BUCKET = 1024
+
+/** Doubles per bucket entry: time, sequence, kind, a, b, c. */
+const ENTRY_FIELDS = 6
+/** A new bucket buffer's starting room, in entries (it doubles as needed). */
+const BUCKET_INITIAL_ENTRIES = 64
+/** Emptied far-bucket buffers kept for reuse (each new far bucket would otherwise allocate and regrow one). */
+const FAR_POOL_MAX = 64
 
 export class QueueOverflowError extends Error {
   name = 'QueueOverflowError'
 }
 
+/** One far bucket: ENTRY_FIELDS doubles per event, in push order. */
+interface FarBucket {
+  data: Float64Array
+  len: number
+}
+
+function grown (data: Float64Array): Float64Array {
+  const x = new Float64Array(data.length * 2)
+  x.set(data)
+  return x
+}
+
 export class EventQueue {
-  // the heap: time, sequence and payload slot of each pending event
-  private times: Float64Array
-  private seqs: Float64Array
-  private slots: Int32Array
+  // the heap: [time, slot] of each pending event, side by side
+  private heap: Float64Array
   private n = 0
-  // the payload pool, indexed by slot, with a free list
-  /** kind, a, b, c of each slot, side by side (one cache line per event). */
+  // the slot pool, with a free list: kind, a, b, c of each slot side by side, and its sequence number
   private payload: Int32Array
+  private seqOf: Float64Array
   private slotCap: number
   private free: Int32Array
   private nFree = 0
@@ -61,11 +99,20 @@ export class EventQueue {
   private ringHead = 0
   private ringLen = 0
   private nextSeq = 0
-  // far-future events: bucket index → flat [time, seq, slot, time, seq, slot, ...]
-  private readonly bucketWidth: number
-  private readonly far = new Map<number, number[]>()
+  // fine buckets of the current far bucket (position = fine index − fineBase)
+  private readonly fineWidth: number
+  private readonly fineData: Float64Array[] = []
+  private readonly fineLen = new Int32Array(FINE_PER_BUCKET)
+  private fineCount = 0
+  /** Fine index of the current far bucket's first fine bucket. */
+  private fineBase = 0
+  /** Every pending event whose fine index (⌊time / fineWidth⌋) is at most this is in the heap or the ring. */
+  private cur = 0
+  // far-future events: far bucket index → its buffer
+  private readonly far = new Map<number, FarBucket>()
+  private readonly farPool: Float64Array[] = []
   private farCount = 0
-  /** Every pending event before (bucket + 1) × width is in the heap or the ring. */
+  /** Index of the current far bucket: later ones wait in `far`. */
   private bucket = 0
   /** The time of the last popped event: the simulation clock. */
   now = 0
@@ -79,89 +126,146 @@ export class EventQueue {
 
   constructor (capacity = INITIAL_QUEUE_CAPACITY, bucketSeconds = DEFAULT_BUCKET_SECONDS) {
     if (!(bucketSeconds > 0) || !Number.isFinite(bucketSeconds)) throw new RangeError('bucketSeconds must be positive and finite')
-    this.bucketWidth = bucketSeconds
+    this.fineWidth = bucketSeconds / FINE_PER_BUCKET
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PENDING_EVENTS || (capacity & (capacity - 1)) !== 0) throw new RangeError(`queue capacity must be a power of two in 1..${MAX_PENDING_EVENTS}`)
-    this.times = new Float64Array(capacity)
-    this.seqs = new Float64Array(capacity)
-    this.slots = new Int32Array(capacity)
+    this.heap = new Float64Array(capacity * 2)
     this.payload = new Int32Array(capacity * 4)
+    this.seqOf = new Float64Array(capacity)
     this.slotCap = capacity
     this.free = new Int32Array(capacity)
     this.ring = new Int32Array(capacity)
+    for (let i = 0; i < FINE_PER_BUCKET; i++) this.fineData.push(new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS))
   }
 
-  get size (): number { return this.n + this.ringLen + this.farCount }
+  get size (): number { return this.n + this.ringLen + this.fineCount + this.farCount }
   /** How many events were ever pushed (the sequence counter). */
   get pushed (): number { return this.nextSeq }
 
   /** Time of the earliest pending event, or Infinity if none. */
   peekTime (): number {
     if (this.ringLen > 0) return this.now
-    this.fill()
-    return this.n === 0 ? Infinity : this.times[0]!
-  }
-
-  /** Pour far buckets into the heap until its top is the earliest pending event. */
-  private fill (): void {
-    while (this.farCount > 0 && (this.n === 0 || this.times[0]! >= (this.bucket + 1) * this.bucketWidth)) {
-      const b = ++this.bucket
-      const list = this.far.get(b)
-      if (list === undefined) continue
-      this.far.delete(b)
-      this.farCount -= list.length / 3
-      for (let i = 0; i < list.length; i += 3) this.heapPush(list[i]!, list[i + 1]!, list[i + 2]!)
-    }
+    while (this.n === 0) if (!this.advance()) return Infinity
+    return this.heap[0]!
   }
 
   push (time: number, kind: number, a = 0, b = 0, c = 0): void {
     if (!(time >= this.now) || time === Infinity) throw new RangeError(`event time must be finite and >= now (${this.now}), got ${time}`)
-    const slot = this.alloc()
-    const p = this.payload; const o = slot * 4
-    p[o] = kind; p[o + 1] = a; p[o + 2] = b; p[o + 3] = c
     const seq = this.nextSeq++
     if (time === this.now) {
+      const slot = this.alloc(seq, kind, a, b, c)
       const ring = this.ring
       ring[(this.ringHead + this.ringLen) & (ring.length - 1)] = slot
       this.ringLen++
       return
     }
-    const bucket = Math.floor(time / this.bucketWidth) | 0
-    if (bucket > this.bucket) {
-      let list = this.far.get(bucket)
-      if (list === undefined) { list = []; this.far.set(bucket, list) }
-      list.push(time, seq, slot)
-      this.farCount++
+    const fine = Math.floor(time / this.fineWidth)
+    if (fine <= this.cur) { this.heapPush(time, this.alloc(seq, kind, a, b, c)); return }
+    if (this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
+    const at = fine - this.fineBase
+    if (at < FINE_PER_BUCKET) {
+      const len = this.fineLen[at]!
+      let data = this.fineData[at]!
+      let o = len * ENTRY_FIELDS
+      if (o === data.length) { data = grown(data); this.fineData[at] = data }
+      data[o++] = time; data[o++] = seq; data[o++] = kind; data[o++] = a; data[o++] = b; data[o] = c
+      this.fineLen[at] = len + 1
+      this.fineCount++
       return
     }
-    this.heapPush(time, seq, slot)
+    this.pushFar(Math.floor(fine / FINE_PER_BUCKET), time, seq, kind, a, b, c)
   }
 
-  private heapPush (time: number, seq: number, slot: number): void {
-    const times = this.times; const seqs = this.seqs; const slots = this.slots
+  private pushFar (index: number, time: number, seq: number, kind: number, a: number, b: number, c: number): void {
+    let bucket = this.far.get(index)
+    if (bucket === undefined) {
+      bucket = { data: this.farPool.pop() ?? new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS), len: 0 }
+      this.far.set(index, bucket)
+    }
+    let o = bucket.len * ENTRY_FIELDS
+    if (o === bucket.data.length) bucket.data = grown(bucket.data)
+    const data = bucket.data
+    data[o++] = time; data[o++] = seq; data[o++] = kind; data[o++] = a; data[o++] = b; data[o] = c
+    bucket.len++
+    this.farCount++
+  }
+
+  /**
+   * With the heap empty, pour the next non-empty fine bucket into it (first
+   * spreading the next far bucket over the fine ones if this one's are
+   * spent); false if nothing is pending outside the heap and the ring.
+   */
+  private advance (): boolean {
+    for (;;) {
+      if (this.fineCount > 0) {
+        let at = this.cur + 1 - this.fineBase
+        while (this.fineLen[at] === 0) at++
+        this.cur = this.fineBase + at
+        const data = this.fineData[at]!; const len = this.fineLen[at]!
+        this.fineLen[at] = 0
+        this.fineCount -= len
+        for (let i = 0, o = 0; i < len; i++, o += ENTRY_FIELDS) {
+          this.heapPush(data[o]!, this.alloc(data[o + 1]!, data[o + 2]!, data[o + 3]!, data[o + 4]!, data[o + 5]!))
+        }
+        return true
+      }
+      if (this.farCount === 0) return false
+      // the current far bucket is spent: move to the next one that holds events
+      let bucket: FarBucket | undefined
+      do bucket = this.far.get(++this.bucket); while (bucket === undefined)
+      this.far.delete(this.bucket)
+      this.farCount -= bucket.len
+      this.fineBase = this.bucket * FINE_PER_BUCKET
+      this.cur = this.fineBase - 1
+      const data = bucket.data
+      for (let i = 0, o = 0; i < bucket.len; i++, o += ENTRY_FIELDS) {
+        const time = data[o]!
+        const at = Math.floor(time / this.fineWidth) - this.fineBase
+        const len = this.fineLen[at]!
+        let fine = this.fineData[at]!
+        let f = len * ENTRY_FIELDS
+        if (f === fine.length) { fine = grown(fine); this.fineData[at] = fine }
+        for (let k = 0; k < ENTRY_FIELDS; k++) fine[f++] = data[o + k]!
+        this.fineLen[at] = len + 1
+      }
+      this.fineCount += bucket.len
+      if (this.farPool.length < FAR_POOL_MAX) this.farPool.push(data)
+    }
+  }
+
+  private heapPush (time: number, slot: number): void {
+    const heap = this.heap; const seqOf = this.seqOf
     let i = this.n++
     while (i > 0) {
       const p = (i - 1) >> 2
-      const pt = times[p]!
-      if (pt < time || (pt === time && seqs[p]! < seq)) break
-      times[i] = pt; seqs[i] = seqs[p]!; slots[i] = slots[p]!
+      const pt = heap[2 * p]!
+      if (pt < time || (pt === time && seqOf[heap[2 * p + 1]!]! < seqOf[slot]!)) break
+      heap[2 * i] = pt; heap[2 * i + 1] = heap[2 * p + 1]!
       i = p
     }
-    times[i] = time; seqs[i] = seq; slots[i] = slot
+    heap[2 * i] = time; heap[2 * i + 1] = slot
   }
 
   /** Remove the earliest event into this.time/kind/a/b/c; false if the queue is empty. */
   pop (): boolean {
+    return this.popUntil(Infinity)
+  }
+
+  /**
+   * Remove the earliest event into this.time/kind/a/b/c if it is due at or
+   * before `limit`; false (and nothing removed, the clock unmoved) otherwise.
+   */
+  popUntil (limit: number): boolean {
     let slot: number
-    if (this.ringLen > 0 && !(this.n > 0 && this.times[0] === this.now)) {
+    if (this.ringLen > 0 && !(this.n > 0 && this.heap[0] === this.now)) {
+      if (this.now > limit) return false
       slot = this.ring[this.ringHead]!
       this.ringHead = (this.ringHead + 1) & (this.ring.length - 1)
       this.ringLen--
       this.time = this.now
-    } else if (this.n > 0 || this.farCount > 0) {
-      this.fill()
-      slot = this.popHeap()
     } else {
-      return false
+      while (this.n === 0) if (!this.advance()) return false
+      if (!(this.heap[0]! <= limit)) return false
+      slot = this.popHeap()
     }
     const p = this.payload; const o = slot * 4
     this.kind = p[o]!; this.a = p[o + 1]!; this.b = p[o + 2]!; this.c = p[o + 3]!
@@ -170,47 +274,63 @@ export class EventQueue {
   }
 
   private popHeap (): number {
-    const times = this.times; const seqs = this.seqs; const slots = this.slots
-    const top = slots[0]!
-    this.time = this.now = times[0]!
+    const heap = this.heap; const seqOf = this.seqOf
+    const top = heap[1]!
+    this.time = this.now = heap[0]!
     const last = --this.n
     if (last === 0) return top
-    const t = times[last]!; const s = seqs[last]!; const sl = slots[last]!
+    const t = heap[2 * last]!; const sl = heap[2 * last + 1]!
+    // bottom-up: move the hole down along the smaller children to a leaf, then let the last
+    // entry rise from there (it came from the bottom, so it rarely rises far); this saves the
+    // comparison with it at every level on the way down
     let i = 0
     for (;;) {
       const first = i * ARITY + 1
       if (first >= last) break
       let best = first
-      let bt = times[first]!; let bs = seqs[first]!
+      let bt = heap[2 * first]!
       const end = first + ARITY < last ? first + ARITY : last
       for (let j = first + 1; j < end; j++) {
-        const jt = times[j]!
-        if (jt < bt || (jt === bt && seqs[j]! < bs)) { best = j; bt = jt; bs = seqs[j]! }
+        const jt = heap[2 * j]!
+        if (jt < bt || (jt === bt && seqOf[heap[2 * j + 1]!]! < seqOf[heap[2 * best + 1]!]!)) { best = j; bt = jt }
       }
-      if (t < bt || (t === bt && s < bs)) break
-      times[i] = bt; seqs[i] = bs; slots[i] = slots[best]!
+      heap[2 * i] = bt; heap[2 * i + 1] = heap[2 * best + 1]!
       i = best
     }
-    times[i] = t; seqs[i] = s; slots[i] = sl
+    while (i > 0) {
+      const p = (i - 1) >> 2
+      const pt = heap[2 * p]!
+      if (pt < t || (pt === t && seqOf[heap[2 * p + 1]!]! < seqOf[sl]!)) break
+      heap[2 * i] = pt; heap[2 * i + 1] = heap[2 * p + 1]!
+      i = p
+    }
+    heap[2 * i] = t; heap[2 * i + 1] = sl
     return top
   }
 
-  private alloc (): number {
-    if (this.nFree > 0) return this.free[--this.nFree]!
-    if (this.nextSlot === this.slotCap) this.grow()
-    return this.nextSlot++
+  /** A slot holding the event's sequence and payload. */
+  private alloc (seq: number, kind: number, a: number, b: number, c: number): number {
+    let slot: number
+    if (this.nFree > 0) slot = this.free[--this.nFree]!
+    else {
+      if (this.nextSlot === this.slotCap) this.grow()
+      slot = this.nextSlot++
+    }
+    const p = this.payload; const o = slot * 4
+    p[o] = kind; p[o + 1] = a; p[o + 2] = b; p[o + 3] = c
+    this.seqOf[slot] = seq
+    return slot
   }
 
   private grow (): void {
     const cap = this.slotCap
-    if (cap >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
+    if (cap >= MAX_PENDING_EVENTS || this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     const next = Math.min(cap * 2, MAX_PENDING_EVENTS)
-    const f64 = (old: Float64Array): Float64Array => { const x = new Float64Array(next); x.set(old); return x }
-    const i32 = (old: Int32Array): Int32Array => { const x = new Int32Array(next); x.set(old); return x }
-    this.times = f64(this.times); this.seqs = f64(this.seqs); this.slots = i32(this.slots)
+    const heap = new Float64Array(next * 2); heap.set(this.heap); this.heap = heap
     const payload = new Int32Array(next * 4); payload.set(this.payload); this.payload = payload
+    const seqOf = new Float64Array(next); seqOf.set(this.seqOf); this.seqOf = seqOf
+    const free = new Int32Array(next); free.set(this.free); this.free = free
     this.slotCap = next
-    this.free = i32(this.free)
     // unroll the ring into the bigger one so its order survives
     const ring = new Int32Array(next)
     for (let k = 0; k < this.ringLen; k++) ring[k] = this.ring[(this.ringHead + k) & (cap - 1)]!

@@ -1,18 +1,26 @@
 /**
  * Downloads in flight, in columns indexed by a slot number that is reused
- * once a download ends. Per-chunk state lives in one small typed array per
- * download (allocated at start, dropped at the end), so memory follows the
- * number of downloads in flight, not the number of clients.
+ * once a download ends. Per-chunk state lives in three shared arenas (chunk
+ * states, the missing list, each chunk's position in it): download d's
+ * chunk k is at `chunkAt[d] + k`. A closed download's block goes to a free
+ * list by chunk count and the next download of that many chunks takes it,
+ * so memory follows the number of chunks in flight (not the number of
+ * clients), a long run allocates nothing per download, and the per-chunk
+ * path indexes one typed array instead of looking up a small array per
+ * download.
  */
 
 export const DL_CLIENT = 0
 export const DL_EDGE_FILL = 1
 export const DL_PARENT_FILL = 2
 
-/** Chunk states in a download's `state` array. */
+/** Chunk states in `chunkState`. */
 export const CHUNK_MISSING = 0
 export const CHUNK_REQUESTED = 1
 export const CHUNK_HAVE = 2
+
+/** The arenas' starting room in chunks (9 bytes each); they double as needed. */
+export const ARENA_INITIAL_CHUNKS = 1 << 16
 
 export class Downloads {
   cap: number
@@ -36,12 +44,22 @@ export class Downloads {
   retrying: Uint8Array
   sources: Int32Array
   sourceCount: Int32Array
-  state: Array<Uint8Array | null> = []
-  /** Chunks neither held nor requested, in no order (swap-removal), and each chunk's position in it. */
-  miss: Array<Int32Array | null> = []
-  pos: Array<Int32Array | null> = []
+  /** 1 while the slot holds a download (between open and close). */
+  live: Uint8Array
+  /** Where the download's chunks start in the arenas, and how many it has. */
+  chunkAt: Int32Array
+  chunks: Int32Array
+  /** Arenas: each chunk's CHUNK_* state; the chunks neither held nor requested, in no order (swap-removal); each chunk's position in that list. */
+  chunkState: Uint8Array
+  missList: Int32Array
+  missPos: Int32Array
+  /** Per chunk, how many downloads of the region have asked for it (shared by the region's downloads of the item, for rarest-first); null for fills. */
+  rarity: Array<Int32Array | null> = []
   private free: number[] = []
   private next = 0
+  /** chunk count → arena offsets of closed downloads' blocks. */
+  private readonly freeBlocks: Array<number[] | undefined> = []
+  private arenaUsed = 0
   active = 0
 
   constructor (maxSources: number, cap = 1024) {
@@ -62,9 +80,15 @@ export class Downloads {
     this.retrying = new Uint8Array(cap)
     this.sources = new Int32Array(cap * maxSources)
     this.sourceCount = new Int32Array(cap)
+    this.live = new Uint8Array(cap)
+    this.chunkAt = new Int32Array(cap)
+    this.chunks = new Int32Array(cap)
+    this.chunkState = new Uint8Array(ARENA_INITIAL_CHUNKS)
+    this.missList = new Int32Array(ARENA_INITIAL_CHUNKS)
+    this.missPos = new Int32Array(ARENA_INITIAL_CHUNKS)
   }
 
-  open (node: number, item: number, kind: number, chunks: number, now: number): number {
+  open (node: number, item: number, kind: number, chunks: number, now: number, rarity: Int32Array | null = null): number {
     let d = this.free.pop()
     if (d === undefined) {
       if (this.next === this.cap) this.grow()
@@ -76,27 +100,48 @@ export class Downloads {
     this.startedAt[d] = now; this.playableAt[d] = -1
     this.have[d] = 0; this.outstanding[d] = 0; this.nextInOrder[d] = 0; this.prefix[d] = 0
     this.aborted[d] = 0; this.retrying[d] = 0; this.sourceCount[d] = 0
-    this.state[d] = new Uint8Array(chunks)
-    const miss = new Int32Array(chunks); const pos = new Int32Array(chunks)
-    for (let k = 0; k < chunks; k++) { miss[k] = k; pos[k] = k }
-    this.miss[d] = miss; this.pos[d] = pos; this.missLen[d] = chunks
+    let at = this.freeBlocks[chunks]?.pop()
+    if (at === undefined) {
+      if (this.arenaUsed + chunks > this.chunkState.length) this.growArena(this.arenaUsed + chunks)
+      at = this.arenaUsed
+      this.arenaUsed += chunks
+    } else {
+      this.chunkState.fill(CHUNK_MISSING, at, at + chunks)
+    }
+    const miss = this.missList; const pos = this.missPos
+    for (let k = 0; k < chunks; k++) { miss[at + k] = k; pos[at + k] = k }
+    this.live[d] = 1; this.chunkAt[d] = at; this.chunks[d] = chunks; this.missLen[d] = chunks
+    this.rarity[d] = rarity
     return d
   }
 
   close (d: number): void {
     this.gen[d] = (this.gen[d]! + 1) | 0 // timers of the closed download are now stale
-    this.state[d] = null; this.miss[d] = null; this.pos[d] = null
+    const chunks = this.chunks[d]!
+    let blocks = this.freeBlocks[chunks]
+    if (blocks === undefined) { blocks = []; this.freeBlocks[chunks] = blocks }
+    blocks.push(this.chunkAt[d]!)
+    this.live[d] = 0; this.rarity[d] = null
     this.free.push(d)
     this.active--
   }
 
   /** Take chunk k out of d's missing list. */
   take (d: number, k: number): void {
-    const miss = this.miss[d]!; const pos = this.pos[d]!
-    const i = pos[k]!; const last = --this.missLen[d]!
-    const moved = miss[last]!
-    miss[i] = moved; pos[moved] = i
-    miss[last] = k; pos[k] = last
+    const miss = this.missList; const pos = this.missPos; const at = this.chunkAt[d]!
+    const i = pos[at + k]!; const last = --this.missLen[d]!
+    const moved = miss[at + last]!
+    miss[at + i] = moved; pos[at + moved] = i
+    miss[at + last] = k; pos[at + k] = last
+  }
+
+  /** Make room for `need` chunks in the arenas (they move: callers re-read the fields after an open). */
+  private growArena (need: number): void {
+    let size = this.chunkState.length * 2
+    while (size < need) size *= 2
+    const u8 = new Uint8Array(size); u8.set(this.chunkState); this.chunkState = u8
+    const miss = new Int32Array(size); miss.set(this.missList); this.missList = miss
+    const pos = new Int32Array(size); pos.set(this.missPos); this.missPos = pos
   }
 
   private grow (): void {
@@ -109,6 +154,7 @@ export class Downloads {
     this.have = i32(this.have); this.outstanding = i32(this.outstanding); this.nextInOrder = i32(this.nextInOrder)
     this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted); this.retrying = u8(this.retrying)
     this.sources = i32(this.sources, cap * this.maxSources); this.sourceCount = i32(this.sourceCount)
+    this.live = u8(this.live); this.chunkAt = i32(this.chunkAt); this.chunks = i32(this.chunks)
     this.cap = cap
   }
 }

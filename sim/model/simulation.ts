@@ -41,7 +41,7 @@ const HOLD_NONE = 0
 const HOLD_ALL = 1
 const HOLD_SOME = 2
 const HOLD_UNKNOWN = 3
-const EMPTY_STATE = new Uint8Array(0)
+const NO_FILL = -1
 
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
 export const RAREST_SAMPLES = 8
@@ -98,8 +98,14 @@ export class Simulation {
 
   // infrastructure state
   private readonly policies: Array<EvictionPolicy<number>> = []
-  /** edge·items + item → the fill download in flight. */
-  private readonly edgeFill = new Map<number, number>()
+  /**
+   * edge·items + item → 1 while the edge's policy holds the item: a mirror of
+   * `policy.has`, kept in step with every insert (the only way membership
+   * changes here), so the per-chunk path reads a byte instead of the policy's map.
+   */
+  private readonly edgeHeld: Uint8Array
+  /** edge·items + item → the fill download in flight, or NO_FILL. */
+  private readonly edgeFill: Int32Array
   /** parent·items + item → 1 once the parent holds the item. */
   private readonly parentHas: Uint8Array
   private readonly parentFill = new Map<number, number>()
@@ -115,9 +121,9 @@ export class Simulation {
   private readonly costs = new Float64Array(256)
   private readonly order = new Int32Array(256)
   /** Scratch: per source of the current download, its chunk states (null: holds the whole item). */
-  private readonly srcState: Uint8Array[] = new Array<Uint8Array>(256).fill(EMPTY_STATE)
+  private readonly srcAt = new Int32Array(256)
   private readonly srcKind = new Uint8Array(256)
-  private partial: Uint8Array = EMPTY_STATE
+  private partialAt = 0
   private readonly window: number
   private readonly prepositionOn: boolean
   private readonly maxQueue: number
@@ -155,6 +161,8 @@ export class Simulation {
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
+    this.edgeHeld = new Uint8Array(w.regions * w.edgesPerRegion * items)
+    this.edgeFill = new Int32Array(w.regions * w.edgesPerRegion * items).fill(NO_FILL)
     this.parentHas = new Uint8Array(w.regions * w.parentsPerRegion * items)
     for (let i = 0; i < items; i++) {
       if (this.catalog.releasedAt[i] === 0) for (let p = 0; p < w.regions * w.parentsPerRegion; p++) this.parentHas[p * items + i] = 1
@@ -209,8 +217,7 @@ export class Simulation {
     const q = this.q; const end = this.end
     const maxEvents = this.s.maxEvents ?? Infinity
     let nextProgress = PROGRESS_EVERY
-    while (q.peekTime() <= end && this.events < maxEvents) {
-      q.pop()
+    while (this.events < maxEvents && q.popUntil(end)) {
       this.events++
       this.dispatch(q.kind, q.a, q.b, q.c)
       if (this.events >= nextProgress) {
@@ -309,7 +316,7 @@ export class Simulation {
     t.requestedBytes += cat.size[item]!
     if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
     if (this.holds(c, item)) { t.alreadyHeld++; return }
-    const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now)
+    const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now, this.swarmOf(region, item))
     this.clients.download[c] = d
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
@@ -405,7 +412,7 @@ export class Simulation {
 
   private onRefresh (d: number, gen: number): void {
     const dl = this.dl
-    if (dl.gen[d] !== gen || dl.state[d] === null || dl.aborted[d] === 1) return
+    if (dl.gen[d] !== gen || dl.live[d] === 0 || dl.aborted[d] === 1) return
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, gen)
@@ -433,11 +440,13 @@ export class Simulation {
     if (evicted.length === 1 && evicted[0] === item && !policy.has(item)) return false // larger than the whole cache
     for (const x of evicted) {
       this.totals.edgeEvictions++
-      const f = this.edgeFill.get(e * items + x)
-      if (f !== undefined) { this.dl.aborted[f] = 1; this.edgeFill.delete(e * items + x); this.maybeClose(f) }
+      this.edgeHeld[e * items + x] = 0
+      const f = this.edgeFill[e * items + x]!
+      if (f !== NO_FILL) { this.dl.aborted[f] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
     }
+    this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
-    this.edgeFill.set(e * items + item, d)
+    this.edgeFill[e * items + item] = d
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, this.dl.gen[d]!)
@@ -485,16 +494,22 @@ export class Simulation {
 
   /** Does source j of the download being pumped hold chunk k? (Classifies the source on first use.) */
   private sourceHas (base: number, j: number, item: number, k: number): boolean {
+    const h = this.classify(base, j, item)
+    return h === HOLD_ALL || (h === HOLD_SOME && this.dl.chunkState[this.srcAt[j]! + k] === CHUNK_HAVE)
+  }
+
+  /** What source j of the download being pumped holds of item (HOLD_*), looked up on first use. */
+  private classify (base: number, j: number, item: number): number {
     let h = this.srcKind[j]!
     if (h === HOLD_UNKNOWN) {
       h = this.holding(this.dl.sources[base + j]!, item)
       this.srcKind[j] = h
-      this.srcState[j] = this.partial
+      this.srcAt[j] = this.partialAt
     }
-    return h === HOLD_ALL || (h === HOLD_SOME && this.srcState[j]![k] === CHUNK_HAVE)
+    return h
   }
 
-  /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partial is its chunk states). */
+  /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partialAt is where its chunk states start in dl.chunkState). */
   private holding (n: number, item: number): number {
     const w = this.world; const items = this.catalog.count
     switch (w.role[n]) {
@@ -503,15 +518,15 @@ export class Simulation {
         const c = n - w.firstClient
         if (this.holds(c, item)) return HOLD_ALL
         const d = this.clients.download[c]!
-        if (d >= 0 && this.dl.item[d] === item) { this.partial = this.dl.state[d]!; return HOLD_SOME }
+        if (d >= 0 && this.dl.item[d] === item) { this.partialAt = this.dl.chunkAt[d]!; return HOLD_SOME }
         return HOLD_NONE
       }
       case ROLE_EDGE: {
         const e = n - w.firstEdge
-        if (!this.policies[e]!.has(item)) return HOLD_NONE
-        const f = this.edgeFill.get(e * items + item)
-        if (f === undefined) return HOLD_ALL
-        this.partial = this.dl.state[f]!
+        if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
+        const f = this.edgeFill[e * items + item]!
+        if (f === NO_FILL) return HOLD_ALL
+        this.partialAt = this.dl.chunkAt[f]!
         return HOLD_SOME
       }
       case ROLE_PARENT: {
@@ -519,7 +534,7 @@ export class Simulation {
         if (this.parentHas[p * items + item] === 1) return HOLD_ALL
         const f = this.parentFill.get(p * items + item)
         if (f === undefined) return HOLD_NONE
-        this.partial = this.dl.state[f]!
+        this.partialAt = this.dl.chunkAt[f]!
         return HOLD_SOME
       }
       default: return HOLD_ALL // the origin holds everything
@@ -539,10 +554,10 @@ export class Simulation {
     if (dl.aborted[d] === 1) return
     const w = this.world; const now = this.q.now
     const item = dl.item[d]!; const node = dl.node[d]!
-    const state = dl.state[d]!
-    const chunks = state.length
-    const isClient = dl.kind[d] === DL_CLIENT
-    const swarm = isClient ? this.swarmOf(w.region[node]!, item) : null
+    // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
+    const state = dl.chunkState; const miss = dl.missList; const at0 = dl.chunkAt[d]!
+    const chunks = dl.chunks[d]!
+    const swarm = dl.rarity[d] ?? null
     const base = d * dl.maxSources; const nsrc = dl.sourceCount[d]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
@@ -569,17 +584,36 @@ export class Simulation {
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
       let io = dl.nextInOrder[d]!
-      while (io < chunks && io < this.startupChunks && state[io] !== CHUNK_MISSING) io++
+      while (io < chunks && io < this.startupChunks && state[at0 + io] !== CHUNK_MISSING) io++
       dl.nextInOrder[d] = io
       if (io < this.startupChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
+      } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
+        // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
+        // the general search below would find the same, asking every sample of that source
+        const n = dl.missLen[d]!
+        const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
+        const rng = this.rngChunks
+        at = 0
+        if (swarm === null) {
+          // no rarity (a fill): the first sample wins, the others are still drawn to keep the stream
+          k = n === samples ? miss[at0]! : miss[at0 + Math.floor(rng.next() * n)]!
+          if (n !== samples) for (let t = 1; t < samples; t++) rng.next()
+        } else {
+          let bestRarity = Infinity
+          for (let t = 0; t < samples; t++) {
+            const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(rng.next() * n)]!
+            const rarity = swarm[cand]!
+            if (rarity < bestRarity) { bestRarity = rarity; k = cand }
+          }
+        }
       } else {
-        const miss = dl.miss[d]!; const n = dl.missLen[d]!
+        const n = dl.missLen[d]!
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
-          const cand = n === samples ? miss[t]! : miss[Math.floor(this.rngChunks.next() * n)]!
+          const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(this.rngChunks.next() * n)]!
           const rarity = swarm === null ? 0 : swarm[cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
             if (this.sourceHas(base, order[i]!, item, cand)) {
@@ -627,7 +661,7 @@ export class Simulation {
     const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
     link[dl4 + LINK_DOWN_FREE] = arrive
-    dl.state[d]![k] = CHUNK_REQUESTED
+    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
     dl.take(d, k)
     dl.outstanding[d]!++
     this.q.push(arrive, EV_CHUNK, d, k, src)
@@ -652,26 +686,26 @@ export class Simulation {
       default:
         t.originBytes += bytes
     }
-    const state = dl.state[d]!
-    state[k] = CHUNK_HAVE
+    const state = dl.chunkState; const at0 = dl.chunkAt[d]!; const chunks = dl.chunks[d]!
+    state[at0 + k] = CHUNK_HAVE
     dl.have[d]!++
     dl.outstanding[d]!--
     if (dl.playableAt[d]! < 0) {
       let p = dl.prefix[d]!
-      while (p < state.length && state[p] === CHUNK_HAVE) p++
+      while (p < chunks && state[at0 + p] === CHUNK_HAVE) p++
       dl.prefix[d] = p
-      if (p >= Math.min(this.startupChunks, state.length)) {
+      if (p >= Math.min(this.startupChunks, chunks)) {
         dl.playableAt[d] = this.q.now
         if (dl.kind[d] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
       }
     }
-    if (dl.have[d] === state.length) this.complete(d)
+    if (dl.have[d] === chunks) this.complete(d)
     else if (dl.aborted[d] === 1) this.maybeClose(d)
     else this.pump(d)
   }
 
   private maybeClose (d: number): void {
-    if (this.dl.outstanding[d] === 0 && this.dl.state[d] !== null) this.dl.close(d)
+    if (this.dl.outstanding[d] === 0 && this.dl.live[d] === 1) this.dl.close(d)
   }
 
   private complete (d: number): void {
@@ -689,7 +723,7 @@ export class Simulation {
       }
       case DL_EDGE_FILL: {
         const key = w.edgeIndex(node) * items + item
-        if (this.edgeFill.get(key) === d) this.edgeFill.delete(key)
+        if (this.edgeFill[key] === d) this.edgeFill[key] = NO_FILL
         break
       }
       default: {
