@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { routePath } from 'hono/route'
 import type { Signer } from '../protocol/keys.ts'
@@ -163,10 +163,33 @@ export async function replanPreposition (s: MainServices): Promise<boolean> {
   return await s.rules.setAutoPlan(filtered)
 }
 
+/**
+ * Bound a request body to maxSize bytes (413 beyond). A body with a
+ * Content-Length and no Transfer-Encoding is judged by that header alone:
+ * node's HTTP parser delivers exactly that many bytes, never more, so the
+ * body is left untouched for the route to read straight from the socket
+ * (hono's bodyLimit asks for `req.raw.body` first, which makes
+ * @hono/node-server build a full Request and a web stream per request). Any
+ * other body (chunked, or a Request handed to `app.request()` without a
+ * length) is counted as it streams by hono's bodyLimit.
+ */
+export function boundBody (maxSize: number, message: string): MiddlewareHandler<MainEnv> {
+  const streamed = bodyLimit({ maxSize, onError: () => { throw tooLarge(message) } })
+  return async function limitBodySize (c, next) {
+    const length = c.req.header('content-length')
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      // The same reading as hono's bodyLimit; over HTTP, node has already refused a malformed or repeated Content-Length.
+      if (parseInt(length, 10) > maxSize) throw tooLarge(message)
+      return await next()
+    }
+    return await streamed(c, next)
+  }
+}
+
 export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
-  const jsonLimit = bodyLimit({ maxSize: MAX_JSON_BODY_BYTES, onError: () => { throw tooLarge(`request body larger than ${MAX_JSON_BODY_BYTES} bytes`) } })
-  const heartbeatLimit = bodyLimit({ maxSize: MAX_HEARTBEAT_BODY_BYTES, onError: () => { throw tooLarge(`heartbeat larger than ${MAX_HEARTBEAT_BODY_BYTES} bytes`) } })
+  const jsonLimit = boundBody(MAX_JSON_BODY_BYTES, `request body larger than ${MAX_JSON_BODY_BYTES} bytes`)
+  const heartbeatLimit = boundBody(MAX_HEARTBEAT_BODY_BYTES, `heartbeat larger than ${MAX_HEARTBEAT_BODY_BYTES} bytes`)
 
   app.use('*', async function measure (c, next) {
     const started = performance.now()
