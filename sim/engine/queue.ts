@@ -25,10 +25,10 @@
  *   The next fine bucket is poured in only when the heap is empty: every
  *   event outside the heap is in a later fine bucket, hence later.
  *
- * Bucket indices come from one division of the time by the fine width (the
- * far index is that divided by FINE_PER_BUCKET, exact in integers), and
- * floating-point division is monotonic, so an event in a later bucket is
- * never earlier than one in the heap.
+ * Bucket indices come from one multiplication of the time by the fine
+ * buckets per second (the far index is that divided by FINE_PER_BUCKET,
+ * exact in integers), and floating-point multiplication is monotonic, so an
+ * event in a later bucket is never earlier than one in the heap.
  *
  * Events scheduled for the current instant (zero delay) skip all this: they
  * go to a FIFO ring that is drained after any heap event at the same instant
@@ -100,13 +100,14 @@ export class EventQueue {
   private ringLen = 0
   private nextSeq = 0
   // fine buckets of the current far bucket (position = fine index − fineBase)
-  private readonly fineWidth: number
+  /** Fine buckets per second (1 / their width). */
+  private readonly finePerSecond: number
   private readonly fineData: Float64Array[] = []
   private readonly fineLen = new Int32Array(FINE_PER_BUCKET)
   private fineCount = 0
   /** Fine index of the current far bucket's first fine bucket. */
   private fineBase = 0
-  /** Every pending event whose fine index (⌊time / fineWidth⌋) is at most this is in the heap or the ring. */
+  /** Every pending event whose fine index (⌊time × finePerSecond⌋) is at most this is in the heap or the ring. */
   private cur = 0
   // far-future events: far bucket index → its buffer
   private readonly far = new Map<number, FarBucket>()
@@ -126,7 +127,7 @@ export class EventQueue {
 
   constructor (capacity = INITIAL_QUEUE_CAPACITY, bucketSeconds = DEFAULT_BUCKET_SECONDS) {
     if (!(bucketSeconds > 0) || !Number.isFinite(bucketSeconds)) throw new RangeError('bucketSeconds must be positive and finite')
-    this.fineWidth = bucketSeconds / FINE_PER_BUCKET
+    this.finePerSecond = FINE_PER_BUCKET / bucketSeconds
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PENDING_EVENTS || (capacity & (capacity - 1)) !== 0) throw new RangeError(`queue capacity must be a power of two in 1..${MAX_PENDING_EVENTS}`)
     this.heap = new Float64Array(capacity * 2)
     this.payload = new Int32Array(capacity * 4)
@@ -158,7 +159,7 @@ export class EventQueue {
       this.ringLen++
       return
     }
-    const fine = Math.floor(time / this.fineWidth)
+    const fine = Math.floor(time * this.finePerSecond)
     if (fine <= this.cur) { this.heapPush(time, this.alloc(seq, kind, a, b, c)); return }
     if (this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     const at = fine - this.fineBase
@@ -219,7 +220,7 @@ export class EventQueue {
       const data = bucket.data
       for (let i = 0, o = 0; i < bucket.len; i++, o += ENTRY_FIELDS) {
         const time = data[o]!
-        const at = Math.floor(time / this.fineWidth) - this.fineBase
+        const at = Math.floor(time * this.finePerSecond) - this.fineBase
         const len = this.fineLen[at]!
         let fine = this.fineData[at]!
         let f = len * ENTRY_FIELDS

@@ -158,6 +158,7 @@ export class Simulation {
 
     const w = this.world
     this.clients = new Clients(w, s.peerAssist.keepItems)
+    this.seen = new Int32Array(w.clientCount)
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
@@ -334,6 +335,9 @@ export class Simulation {
   // ---- directives --------------------------------------------------------------
 
   private candidates: SourceCandidate[] = []
+  /** Per client, the number of the last samplePeers call that took it (a set without allocating one per directive). */
+  private readonly seen: Int32Array
+  private seenStamp = 0
 
   private candidate (node: number): void {
     const w = this.world
@@ -391,13 +395,15 @@ export class Simulation {
     if (list === undefined) return
     const w = this.world
     const want = this.maxSources * PEER_SAMPLE_FACTOR
-    const seen = new Set<number>()
+    // clients already taken in this directive: those stamped with this call's number
+    if (this.seenStamp === 0x7fffffff) { this.seen.fill(0); this.seenStamp = 0 }
+    const seen = this.seen; const stamp = ++this.seenStamp
     if (list.length <= want) {
       for (let i = 0; i < list.length; i++) {
         const c: number = list[i]!
         if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); i--; continue }
         const node = w.firstClient + c
-        if (node !== self && w.online[node] === 1 && !seen.has(c)) { seen.add(c); this.candidate(node) }
+        if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
       }
       return
     }
@@ -406,7 +412,7 @@ export class Simulation {
       const c: number = list[i]!
       if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); continue }
       const node = w.firstClient + c
-      if (node !== self && w.online[node] === 1 && !seen.has(c)) { seen.add(c); this.candidate(node) }
+      if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
     }
   }
 
