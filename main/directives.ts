@@ -238,7 +238,8 @@ export class Directives {
       }
     }
     const ranked = rankPeers(candidates, { now, region, heartbeatTimeoutMs: this.#registry.heartbeatTimeoutMs, limit: DIRECTIVE_PEER_LIMIT + 1 })
-    const peers: DirectivePeer[] = ranked.map(p => ({ peerId: p.peerId, addrs: p.addrs, role: p.role }))
+    // Frozen (addrs copied, the registry's own array stays its own): protocol/ checks and encodes each such peer once, not once per directive.
+    const peers: DirectivePeer[] = ranked.map(p => Object.freeze({ peerId: p.peerId, addrs: Object.freeze(p.addrs.slice()) as string[], role: p.role }))
     if (this.#rankCache.size > 10_000) this.#rankCache.clear()
     this.#rankCache.set(key, { peers, computedAt: now, generation })
     return peers

@@ -154,6 +154,57 @@ test('signing refuses a document that does not match its schema', () => {
   throwsA(() => signHeartbeat({ ...heartbeat, load: 1.5 }, nodeKey), MalformedError)
 })
 
+/** The same directive with every peer (and its addrs) frozen, as main hands them over. */
+const frozenPeers = (d: Directive): Directive => ({ ...d, peers: d.peers.map(p => Object.freeze({ ...p, addrs: Object.freeze([...p.addrs]) as string[] })) })
+
+/** Signed bytes as hex, or the error's name and message. */
+function outcome (fn: () => Uint8Array): string {
+  try { return Buffer.from(fn()).toString('hex') } catch (err) { return `${(err as Error).name}: ${(err as Error).message}` }
+}
+
+test('a directive naming frozen peers (checked once) signs to the same bytes, and is refused alike, as with plain ones', () => {
+  const bad = fc.oneof(
+    fc.constant(undefined),
+    fc.record({ peerId: fc.constantFrom('not a peer id', ''), addrs: fc.constant(['/ip4/1.2.3.4/tcp/1']), role: fc.constant('edge' as const) }),
+    fc.record({ peerId: fc.constant(NODE), addrs: fc.constantFrom(['no-slash'], Array.from({ length: 40 }, () => '/x')), role: fc.constant('edge' as const) }),
+    fc.record({ peerId: fc.constant(NODE), addrs: fc.constant([]), role: fc.constant('admin' as 'edge') }),
+    fc.record({ peerId: fc.constant(NODE), addrs: fc.constant([]), role: fc.constant('edge' as const), extra: fc.constant(1) })
+  )
+  const change = fc.oneof(
+    fc.constant((d: Directive): unknown => d),
+    fc.constant((d: Directive): unknown => ({ ...d, extra: 1 })),
+    fc.constant((d: Directive): unknown => ({ ...d, issuedAt: d.expiresAt + 1 })),
+    fc.constant((d: Directive): unknown => ({ ...d, rulesVersion: -1 })),
+    fc.constant((d: Directive): unknown => ({ ...d, region: 'has space' })),
+    fc.constant((d: Directive): unknown => ({ ...d, peers: Array.from({ length: 65 }, () => d.peers[0] ?? directive.peers[0]!) })),
+    fc.tuple(bad, fc.nat(5)).map(([p, at]) => (d: Directive): unknown => { const peers: unknown[] = [...d.peers]; peers.splice(at, 0, p); return { ...d, peers } })
+  )
+  fc.assert(fc.property(directiveArb, change, (generated, f) => {
+    const doc = f(structuredClone(generated)) as Directive
+    const plain = outcome(() => signDirective(doc, main))
+    const peers = Array.isArray(doc.peers) ? doc.peers.map(p => typeof p === 'object' && p !== null ? Object.freeze({ ...p, addrs: Object.freeze([...p.addrs]) as string[] }) : p) : doc.peers
+    const frozen = { ...doc, peers }
+    assert.is(outcome(() => signDirective(frozen, main)), plain)
+    // and again, now that its peers have been checked
+    assert.is(outcome(() => signDirective(frozen, main)), plain)
+  }), { numRuns: 400, seed: 23 })
+  assert.is(outcome(() => signDirective(frozenPeers(directive), main)), outcome(() => signDirective(directive, main)))
+})
+
+test('a frozen peer is checked again when it could still change: a getter, or addrs that are not frozen', () => {
+  const peer = directive.peers[0]!
+  let role = 'edge'
+  const withGetter = Object.freeze(Object.defineProperty({ peerId: peer.peerId, addrs: Object.freeze([...peer.addrs]) }, 'role', { enumerable: true, get: () => role })) as unknown as Directive['peers'][0]
+  signDirective({ ...directive, peers: [withGetter] }, main)
+  role = 'admin'
+  throwsA(() => signDirective({ ...directive, peers: [withGetter] }, main), MalformedError)
+  const addrs = [...peer.addrs]
+  const shallow = Object.freeze({ ...peer, addrs })
+  signDirective({ ...directive, peers: [shallow] }, main)
+  addrs.push('no slash')
+  throwsA(() => signDirective({ ...directive, peers: [shallow] }, main), MalformedError)
+})
+
 test('named bounds hold: arrays and strings over their limits are MalformedError', () => {
   const region = { ...rules.regions[0]!, preposition: Array.from({ length: MAX_PREPOSITION_ITEMS + 1 }, (_, i) => `i${i}`) }
   throwsA(() => verifyRules(signDocument('rules', { ...rules, regions: [region] }, main), { publicKey: pk, now: T }), MalformedError)

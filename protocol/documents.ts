@@ -5,7 +5,7 @@
  * which item, which peer). Every failure is a typed ProtocolError.
  */
 import { z } from 'zod'
-import type { Directive, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
+import type { Directive, DirectivePeer, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
 import { ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError } from './errors.ts'
 import { bytesEqual } from './encoding.ts'
 import { createSigner, peerIdOf, publicKeyOfPeerId, type Ed25519Impl, type Signer } from './keys.ts'
@@ -67,17 +67,19 @@ export const LicenseSchema = z.strictObject({
   expiresAt: uint
 }).refine(l => l.notBefore <= l.expiresAt, 'notBefore must not be after expiresAt')
 
+export const DirectivePeerSchema = z.strictObject({
+  peerId,
+  addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
+  role: z.enum(['parent', 'edge', 'peer'])
+})
+
 export const DirectiveSchema = z.strictObject({
   directiveId: id,
   licenseId: id,
   itemId: id,
   clientPeerId: peerId,
   region: id,
-  peers: z.array(z.strictObject({
-    peerId,
-    addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
-    role: z.enum(['parent', 'edge', 'peer'])
-  })).max(MAX_DIRECTIVE_PEERS),
+  peers: z.array(DirectivePeerSchema).max(MAX_DIRECTIVE_PEERS),
   rulesVersion: uint,
   issuedAt: uint,
   expiresAt: uint
@@ -227,8 +229,56 @@ export interface DirectiveContext extends Verifying {
   licenseId?: string
 }
 
+/**
+ * Peers already checked against DirectivePeerSchema while frozen all the way
+ * down: they can never change, so naming one in another directive needs no
+ * second check (main names the same ranked peers in thousands a second).
+ */
+const checkedPeers = new WeakSet<object>()
+
+function isFrozenData (o: object): boolean {
+  if (!Object.isFrozen(o)) return false
+  for (const k of Object.keys(o)) if (!('value' in Object.getOwnPropertyDescriptor(o, k)!)) return false
+  return true
+}
+
+function isCheckedPeer (p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false
+  if (checkedPeers.has(p)) return true
+  const addrs = (p as { addrs?: unknown }).addrs
+  if (!isFrozenData(p) || typeof addrs !== 'object' || addrs === null || !isFrozenData(addrs)) return false
+  if (!DirectivePeerSchema.safeParse(p).success) return false
+  checkedPeers.add(p)
+  return true
+}
+
+/** Every index, holes included (which `every` would skip). */
+function allCheckedPeers (peers: unknown[]): boolean {
+  for (let i = 0; i < peers.length; i++) if (!isCheckedPeer(peers[i])) return false
+  return true
+}
+
+/**
+ * The directive against DirectiveSchema, checking frozen peers once: the
+ * fields but the peers go through the schema with no peers (its refinement
+ * included), and the list must be an array within MAX_DIRECTIVE_PEERS of
+ * checked peers — together exactly what the whole schema asks. Anything
+ * else, and every failure (for its message), goes through the whole schema.
+ */
+function validDirective (directive: Directive): Directive {
+  const fields = typeof directive === 'object' && directive !== null ? { ...directive } : undefined
+  const peers: unknown = fields?.peers
+  if (fields !== undefined && Array.isArray(peers) && Object.getPrototypeOf(peers) === Array.prototype &&
+    peers.length <= MAX_DIRECTIVE_PEERS && allCheckedPeers(peers)) {
+    fields.peers = []
+    const result = DirectiveSchema.safeParse(fields)
+    if (result.success) return { ...result.data, peers: peers as DirectivePeer[] }
+  }
+  return validateDocument('directive', directive)
+}
+
 export function signDirective (directive: Directive, signer: Signer): Uint8Array {
-  return sign('directive', directive, signer)
+  return signDocument('directive', validDirective(directive), signer)
 }
 
 export function verifyDirective (bytes: Uint8Array, ctx: DirectiveContext): Directive {

@@ -11,6 +11,7 @@
 import { Buffer } from 'node:buffer'
 import * as dagCbor from '@ipld/dag-cbor'
 import { MalformedError, TooLargeError } from './errors.ts'
+import { encodePlain } from './plain-cbor.ts'
 import { MAX_CBOR_DEPTH, MAX_ENCODED_BYTES } from './limits.ts'
 
 export interface DecodeOptions {
@@ -20,13 +21,15 @@ export interface DecodeOptions {
   maxDepth?: number
 }
 
-/** Encode a value canonically. Values dag-cbor cannot represent (undefined, NaN, functions…) are MalformedError. */
+/** Encode a value canonically (plain values by protocol/plain-cbor.ts, the same bytes faster). Values dag-cbor cannot represent (undefined, NaN, functions…) are MalformedError. */
 export function encode (value: unknown, maxBytes = MAX_ENCODED_BYTES): Uint8Array {
-  let bytes: Uint8Array
-  try {
-    bytes = dagCbor.encode(value)
-  } catch (err) {
-    throw new MalformedError(`cannot encode as dag-cbor: ${(err as Error).message}`)
+  let bytes = encodePlain(value)
+  if (bytes === undefined) {
+    try {
+      bytes = dagCbor.encode(value)
+    } catch (err) {
+      throw new MalformedError(`cannot encode as dag-cbor: ${(err as Error).message}`)
+    }
   }
   if (bytes.length > maxBytes) throw new TooLargeError(`encoding is ${bytes.length} bytes, more than ${maxBytes}`)
   return bytes
