@@ -5,7 +5,11 @@
  * PeerId, so no answer is a cached copy. Goal: ≥ 5,000/s with p99 ≤ 10 ms on
  * two cores (autocannon shares them).
  *
- *   node_modules/.bin/node --import tsx bench/directives.ts [seconds] [connections]
+ * Each run measures at `connections` (default 32: throughput, where latency
+ * is mostly queueing), then again at `fewConnections` (default 8: latency
+ * nearer the cost of one request), against the same main.
+ *
+ *   node_modules/.bin/node --import tsx bench/directives.ts [seconds] [connections] [fewConnections]
  */
 import { pathToFileURL } from 'node:url'
 import { createRequire } from 'node:module'
@@ -61,7 +65,7 @@ function calibrate (): number {
   return n / ((performance.now() - start) / 1000)
 }
 
-export async function run (seconds = 10, connections = 32): Promise<void> {
+export async function run (seconds = 10, connections = 32, fewConnections = 8): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'reelnet-bench-directives-'))
   const main = await startMainProcess(join(dir, 'main'), ['--admin-token', ADMIN, '--operator-token', OPERATOR, '--heartbeat-timeout-ms', String(3600_000)])
   try {
@@ -101,16 +105,19 @@ export async function run (seconds = 10, connections = 32): Promise<void> {
       req.body = r.body
       return req
     }
-    // warm-up, then the measured run
+    // warm-up, then the measured runs: at `connections` (throughput; latency there is mostly queueing), then at `fewConnections`
     await autocannon({ url: `${url}/v1/directives`, connections, duration: 2, requests: [{ method: 'POST', setupRequest: setup }] })
-    const cpuBefore = await main.cpuSeconds()
-    const result = await autocannon({ url: `${url}/v1/directives`, connections, duration: seconds, requests: [{ method: 'POST', setupRequest: setup }] })
-    const cpuPerRequestUs = (await main.cpuSeconds() - cpuBefore) / Math.max(1, result.requests.total) * 1e6
+    console.log(`directives over HTTP, ${LICENSES} licenses, ${seconds} s per run (autocannon in the same 2 cores):`)
+    let cpuPerRequestUs = 0
+    for (const n of connections === fewConnections ? [connections] : [connections, fewConnections]) {
+      const cpuBefore = await main.cpuSeconds()
+      const result = await autocannon({ url: `${url}/v1/directives`, connections: n, duration: seconds, requests: [{ method: 'POST', setupRequest: setup }] })
+      const us = (await main.cpuSeconds() - cpuBefore) / Math.max(1, result.requests.total) * 1e6
+      if (n === connections) cpuPerRequestUs = us
+      console.log(`  ${String(n).padStart(3)} connections: ${Math.round(result.requests.average)} directives/s (${result.requests.total} total, non-2xx ${result.non2xx}, errors ${result.errors}); latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; main CPU ${us.toFixed(0)} µs per directive`)
+    }
     const peak = await main.peakRssBytes()
-    console.log(`directives over HTTP, ${LICENSES} licenses, ${connections} connections, ${seconds} s (autocannon in the same 2 cores):`)
-    console.log(`  ${Math.round(result.requests.average)} directives/s (${result.requests.total} total, non-2xx ${result.non2xx}, errors ${result.errors})`)
-    console.log(`  latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`)
-    console.log(`  main CPU per directive: ${cpuPerRequestUs.toFixed(0)} µs (so one core of main sustains ~${Math.round(1e6 / cpuPerRequestUs)}/s at this machine's current speed)`)
+    console.log(`  main CPU per directive at ${connections} connections: ${cpuPerRequestUs.toFixed(0)} µs (so one core of main sustains ~${Math.round(1e6 / cpuPerRequestUs)}/s at this machine's current speed)`)
     console.log(`  goal: >= 5000/s with p99 <= 10 ms; main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
     const signsPerS = calibrate()
     const signEquivalents = cpuPerRequestUs / (1e6 / signsPerS)
@@ -123,5 +130,5 @@ export async function run (seconds = 10, connections = 32): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await run(Number(process.argv[2] ?? 10), Number(process.argv[3] ?? 32))
+  await run(Number(process.argv[2] ?? 10), Number(process.argv[3] ?? 32), Number(process.argv[4] ?? 8))
 }
