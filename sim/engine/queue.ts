@@ -64,8 +64,6 @@ export const FINE_PER_BUCKET = 1024
 const ENTRY_FIELDS = 6
 /** A new bucket buffer's starting room, in entries (it doubles as needed). */
 const BUCKET_INITIAL_ENTRIES = 64
-/** Emptied far-bucket buffers kept for reuse (each new far bucket would otherwise allocate and regrow one). */
-const FAR_POOL_MAX = 64
 
 export class QueueOverflowError extends Error {
   name = 'QueueOverflowError'
@@ -111,7 +109,6 @@ export class EventQueue {
   private cur = 0
   // far-future events: far bucket index → its buffer
   private readonly far = new Map<number, FarBucket>()
-  private readonly farPool: Float64Array[] = []
   private farCount = 0
   /** Index of the current far bucket: later ones wait in `far`. */
   private bucket = 0
@@ -179,7 +176,8 @@ export class EventQueue {
   private pushFar (index: number, time: number, seq: number, kind: number, a: number, b: number, c: number): void {
     let bucket = this.far.get(index)
     if (bucket === undefined) {
-      bucket = { data: this.farPool.pop() ?? new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS), len: 0 }
+      // a fresh buffer, not a spent bucket's: a bucket hours ahead may only ever hold a few events
+      bucket = { data: new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS), len: 0 }
       this.far.set(index, bucket)
     }
     let o = bucket.len * ENTRY_FIELDS
@@ -229,7 +227,6 @@ export class EventQueue {
         this.fineLen[at] = len + 1
       }
       this.fineCount += bucket.len
-      if (this.farPool.length < FAR_POOL_MAX) this.farPool.push(data)
     }
   }
 
