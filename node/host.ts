@@ -15,6 +15,7 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+import { noiseCrypto } from './noise-crypto.ts'
 
 /** Region names travel in protocol ids and DHT prefixes: keep them short and plain. */
 export const REGION_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
@@ -71,7 +72,7 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen ?? DEFAULT_LISTEN },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
     metrics: opts.metrics,
