@@ -10,6 +10,7 @@
  */
 import type { PeerId } from '@libp2p/interface'
 import { verifyChunk } from '../protocol/chunking.ts'
+import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
 import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { fetchChunks } from './chunk-client.ts'
@@ -31,6 +32,8 @@ export const PROVIDER_CACHE_MS = 3_000
 export const FIND_PROVIDERS_TIMEOUT_MS = 2_000
 /** Origin chunks fetched in parallel per batch (HTTP, one chunk per request). */
 export const ORIGIN_CONCURRENCY = 4
+/** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header). */
+export const MAX_UNCOPIED_SLACK_BYTES = CHUNK_DATA_HEADER_BYTES
 /** A peer that sent a bad chunk or broke the protocol is skipped for this long. */
 export const BAD_PEER_MS = 10 * 60_000
 
@@ -163,10 +166,13 @@ export class Filler {
 
   private async deliver (manifest: Manifest, index: number, bytes: Uint8Array, source: Source): Promise<void> {
     verifyChunk(manifest, index, bytes)
-    // a copy: the frame's buffer may be a view into a larger receive buffer
-    const own = Uint8Array.from(bytes)
+    // A copy only when the bytes are a view into a larger receive buffer, which keeping them would pin;
+    // a whole chunk frame arrives in a buffer of its own (frame header + chunk), and copying it anyway
+    // cost a memcpy and a 1 MiB allocation (and the GC work that follows) per chunk.
+    const own = bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes)
     try {
-      await this.opts.store.put(manifest.chunkHashes[index]!, own)
+      // verified: verifyChunk just hashed these bytes against the manifest
+      await this.opts.store.put(manifest.chunkHashes[index]!, own, { verified: true })
       this.opts.onStored?.(manifest, index)
     } catch (err) {
       this.opts.log?.(`chunk ${manifest.itemId}#${index} not stored: ${(err as Error).message}`)

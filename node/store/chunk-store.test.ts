@@ -116,6 +116,49 @@ test('a chunk corrupted on disk is discarded on read, never returned', async () 
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
+test('a chunk file grown on disk (right bytes, then more) is discarded on read too', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const c = chunk(1 << 16)
+    await s.put(c.hash, c.bytes)
+    await writeFile(fileOf(dir, c.hash), Buffer.concat([c.bytes, Buffer.from('x')]))
+    assert.is(await s.get(c.hash), null)
+    assert.not.ok(s.has(c.hash))
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a chunk subdirectory removed behind the store is made again on the next write', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const a = chunk(100)
+    await s.put(a.hash, a.bytes)
+    await s.delete(a.hash)
+    await rm(join(dir, 'chunks', hex(a.hash).slice(0, 2)), { recursive: true })
+    assert.ok(await s.put(a.hash, a.bytes))
+    assert.equal(await s.get(a.hash), a.bytes)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('put with verified: true stores without hashing again; a later read still re-hashes', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const c = chunk(1000)
+    assert.ok(await s.put(c.hash, c.bytes, { verified: true }))
+    assert.equal(await s.get(c.hash), c.bytes)
+    // a caller that lied about verification cannot make the store return wrong bytes
+    const other = chunk(1000)
+    await s.put(other.hash, randomBytes(1000), { verified: true })
+    assert.is(await s.get(other.hash), null)
+    assert.is(s.corruptOnRead, 1)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
 test('with a policy the store evicts to stay under capacity; without one it refuses when full', async () => {
   const dir = await tmp()
   try {
