@@ -79,7 +79,7 @@ async function worker (mode: string, dir: string, mib: number, upstream?: string
 // ---- the run -------------------------------------------------------------------------------
 
 function start (args: string[]): Promise<{ child: ChildProcess, addr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--worker', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--worker', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -90,6 +90,16 @@ function start (args: string[]): Promise<{ child: ChildProcess, addr: string }> 
     child.once('exit', code => { reject(new Error(`worker ${args[0]} exited ${code}`)) })
   })
 }
+
+/** CPU milliseconds (user + system) a worker has used so far: a figure that shared-machine noise moves less than wall time. */
+async function cpuOf (child: ChildProcess): Promise<number> {
+  return await new Promise(resolve => {
+    child.once('message', m => { resolve(Number(m)) })
+    child.send('cpu')
+  })
+}
+
+const ownCpu = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1000 }
 
 async function viaTcp (addr: string, bytes: number): Promise<number> {
   const [host, port] = addr.split(':')
@@ -134,16 +144,30 @@ export async function run (): Promise<void> {
     const relay = await start(['relay', dir, String(mib), tcp.addr]); children.push(relay.child)
 
     const tcpWarm = await viaTcp(tcp.addr, bytes)
+    let c = [ownCpu(), await cpuOf(serve.child)]
     const warm = await viaChunks(serve.addr, manifest)
+    const warmCpu = [ownCpu() - c[0]!, await cpuOf(serve.child) - c[1]!]
     const edge = await start(['edge', dir, String(mib), serve.addr]); children.push(edge.child)
     const tcpCold = await viaTcp(relay.addr, bytes)
+    c = [ownCpu(), await cpuOf(edge.child), await cpuOf(serve.child)]
     const cold = await viaChunks(edge.addr, manifest)
+    const coldCpu = [ownCpu() - c[0]!, await cpuOf(edge.child) - c[1]!, await cpuOf(serve.child) - c[2]!]
+    const perMiB = (ms: number): string => (ms / mib).toFixed(2)
 
     console.log(`node-throughput: ${mib} MiB item, chunk protocol (TCP + Noise + Yamux), requester verifies every chunk`)
     console.log(`  warm edge → requester      ${rate(bytes, warm).toFixed(0).padStart(6)} MiB/s   plain TCP one hop ${rate(bytes, tcpWarm).toFixed(0).padStart(6)} MiB/s   ratio ${(tcpWarm / warm).toFixed(2)}`)
     console.log(`  cold parent → edge → req.  ${rate(bytes, cold).toFixed(0).padStart(6)} MiB/s   plain TCP relayed ${rate(bytes, tcpCold).toFixed(0).padStart(6)} MiB/s   ratio ${(tcpCold / cold).toFixed(2)}`)
+    console.log(`  CPU ms per MiB: warm requester ${perMiB(warmCpu[0]!)} edge ${perMiB(warmCpu[1]!)}; cold requester ${perMiB(coldCpu[0]!)} edge ${perMiB(coldCpu[1]!)} parent ${perMiB(coldCpu[2]!)}`)
   } finally {
-    for (const c of children) c.kill('SIGKILL')
+    // SIGTERM, and wait: a worker exits on it through process.exit, so `--cpu-prof` can write its profile
+    await Promise.all(children.map(async c => {
+      if (c.exitCode !== null || c.signalCode !== null) return
+      const gone = new Promise(resolve => c.once('exit', resolve))
+      c.kill('SIGTERM')
+      const t = setTimeout(() => c.kill('SIGKILL'), 5_000)
+      await gone
+      clearTimeout(t)
+    }))
     await rm(dir, { recursive: true, force: true })
   }
 }
@@ -151,6 +175,8 @@ export async function run (): Promise<void> {
 const wi = process.argv.indexOf('--worker')
 if (wi >= 0) {
   const [mode, dir, mib, upstream] = process.argv.slice(wi + 1)
+  process.once('SIGTERM', () => process.exit(0))
+  process.on('message', m => { if (m === 'cpu') { const c = process.cpuUsage(); process.send!(String((c.user + c.system) / 1000)) } })
   await worker(mode!, dir!, Number(mib), upstream)
 } else if (process.argv[1] === SELF) {
   await run()
