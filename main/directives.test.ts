@@ -202,6 +202,29 @@ test('admissions survive a restart of main', async () => {
   kit = { ...kit, close: async () => { await rm(dir, { recursive: true, force: true }) } }
 })
 
+test('after a restart of main, nodes get one heartbeat timeout to check in before directives leave them out', async () => {
+  const edge = await register('edge', 'eu')
+  const { token } = await customer(kit, 'kim', 'eu')
+  const l = await rent(token)
+  const dir = kit.dir
+  await kit.main.close()
+  // main was down for a minute: the edge's last heartbeat is far older than the 15 s timeout, through no fault of its own
+  const restartedAt = kit.clock.now + 60_000
+  const clock = { now: restartedAt }
+  const again = await newKit({ heartbeatTimeoutMs: 15_000, now: () => clock.now }, dir)
+  const listed = async (): Promise<string[]> => {
+    const res = await again.req('POST', '/v1/directives', { token, json: { licenseId: l.licenseId, clientPeerId: nodeKey().peerId } })
+    assert.is(res.status, 201)
+    const { directive: d } = await res.json() as { directive: string }
+    return verifyDirective(fromText(d), { publicKey: await again.publicKey(), now: clock.now }).peers.map(p => p.peerId)
+  }
+  assert.equal(await listed(), [edge.peerId], 'listed right after the restart')
+  clock.now = restartedAt + 16_000
+  assert.equal(await listed(), [], 'a node still silent one timeout after the restart is left out')
+  await again.main.close()
+  kit = { ...kit, close: async () => { await rm(dir, { recursive: true, force: true }) } }
+})
+
 test('metrics count directives; healthz and the operator page answer', async () => {
   await register('edge', 'eu')
   const { token } = await customer(kit, 'gus', 'eu')

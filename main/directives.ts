@@ -226,7 +226,7 @@ export class Directives {
     const candidates: RankCandidate[] = []
     for (const n of this.#registry.all()) {
       if (n.region !== region || n.drained || !this.#registry.isUp(n, now)) continue
-      candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: n.lastSeen, load: n.load, drained: n.drained })
+      candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: this.#registry.lastHeard(n), load: n.load, drained: n.drained })
     }
     const holders = this.#holdings.get(itemId)
     if (holders !== undefined) {

@@ -28,11 +28,18 @@ export class Registry {
   generation = 0
   /** Called after a change that alters the signed rules (a new version must be published). */
   onRulesChange: () => Promise<void> = async () => {}
+  /**
+   * When this main started. Heartbeats sent while main was down could not arrive: a node is judged from the
+   * later of its last heartbeat and this, so after a restart every node keeps one heartbeat timeout to check in
+   * (else the first directives after a restart listed only the parents that happened to heartbeat first).
+   */
+  readonly #startedAt: number
 
   constructor (store: MainStore, now: () => number, heartbeatTimeoutMs: number) {
     this.#store = store
     this.#now = now
     this.heartbeatTimeoutMs = heartbeatTimeoutMs
+    this.#startedAt = now()
   }
 
   async load (): Promise<void> {
@@ -47,8 +54,13 @@ export class Registry {
     return [...this.#nodes.values()]
   }
 
+  /** The last time main could have heard from the node: its last heartbeat, or main's start if that is later. */
+  lastHeard (node: NodeRecord): number {
+    return Math.max(node.lastSeen, this.#startedAt)
+  }
+
   isUp (node: NodeRecord, now = this.#now()): boolean {
-    return now - node.lastSeen <= this.heartbeatTimeoutMs
+    return now - this.lastHeard(node) <= this.heartbeatTimeoutMs
   }
 
   view (node: NodeRecord, now = this.#now()): NodeView {

@@ -467,6 +467,11 @@ caseOf(test, '26. main down for the whole download (directive already held) → 
 // ---- 24 ---------------------------------------------------------------------
 
 caseOf(test, '24. an edge SIGKILLed mid-download → the download completes, byte-exact (client 2)', async () => {
+  // main was restarted by case 26 moments ago: the download must start with both edges in its directive
+  await until('main to count the region\'s edges up', async () => {
+    const { nodes } = await net.api('GET', '/v1/nodes', undefined, OPERATOR_TOKEN) as { nodes: Array<{ peerId: string, status: string }> }
+    return net.nodesOf(REGION, 'edge').every(e => nodes.some(n => n.peerId === e.peerId && n.status === 'up'))
+  }, 30_000)
   const c = await createCustomer(net, 'survivor24', REGION)
   const out = join(c.configDir, 'movie.bin')
   const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
