@@ -8,6 +8,7 @@ import { z } from 'zod'
 import type { Directive, DirectivePeer, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
 import { ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError } from './errors.ts'
 import { bytesEqual } from './encoding.ts'
+import { onlyDataProperties } from './plain-cbor.ts'
 import { createSigner, peerIdOf, publicKeyOfPeerId, type Ed25519Impl, type Signer } from './keys.ts'
 import { openDocument, readEnvelope, signDocument, type TrustedKeys } from './signing.ts'
 import {
@@ -237,9 +238,7 @@ export interface DirectiveContext extends Verifying {
 const checkedPeers = new WeakSet<object>()
 
 function isFrozenData (o: object): boolean {
-  if (!Object.isFrozen(o)) return false
-  for (const k of Object.keys(o)) if (!('value' in Object.getOwnPropertyDescriptor(o, k)!)) return false
-  return true
+  return Object.isFrozen(o) && onlyDataProperties(o)
 }
 
 function isCheckedPeer (p: unknown): boolean {

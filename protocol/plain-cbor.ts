@@ -23,8 +23,6 @@ const SCRATCH_BYTES = 16 * 1024
 /** Map keys keep their encoded form here (documents use a few dozen names); keys longer than this are encoded each time. */
 const MAX_CACHED_KEY_LENGTH = 64
 const MAX_CACHED_KEYS = 1024
-/** Strings up to this long are tried as ASCII byte by byte; longer ones go through Buffer's UTF-8 writer. */
-const MAX_ASCII_LOOP = 256
 
 /** Strings with any surrogate (astral characters, or lone halves that UTF-8 cannot carry) are left to dag-cbor. */
 const SURROGATE = /[\uD800-\uDFFF]/
@@ -123,8 +121,8 @@ function keyOrder (a: Uint8Array, b: Uint8Array): number {
   return 0
 }
 
-/** A frozen object with a getter is not immutable: only plain data properties make a frozen encoding final. */
-function onlyDataProperties (v: object): boolean {
+/** A frozen object with a getter is not immutable: only plain data properties make a frozen value final. */
+export function onlyDataProperties (v: object): boolean {
   for (const k of Object.keys(v)) {
     if (!('value' in Object.getOwnPropertyDescriptor(v, k)!)) return false
   }

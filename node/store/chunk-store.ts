@@ -115,6 +115,12 @@ export class ChunkStore {
   get freeBytes (): number { return Math.max(0, this.capacityBytes - this.used) }
   get count (): number { return this.sizes.size }
 
+  /** Make chunks/<sub> (again, if it went away) and remember that it exists. */
+  private async makeSubdir (sub: string): Promise<void> {
+    await mkdir(join(this.dir, 'chunks', sub), { recursive: true })
+    this.subdirs.add(sub)
+  }
+
   private pathOf (h: string): string {
     return join(this.dir, 'chunks', h.slice(0, 2), h)
   }
@@ -163,10 +169,7 @@ export class ChunkStore {
     for (const e of evicted) await this.drop(e)
     const path = this.pathOf(h)
     const sub = h.slice(0, 2)
-    if (!this.subdirs.has(sub)) {
-      await mkdir(join(this.dir, 'chunks', sub), { recursive: true })
-      this.subdirs.add(sub)
-    }
+    if (!this.subdirs.has(sub)) await this.makeSubdir(sub)
     const tmp = `${path}${TEMP_MARKER}${randomBytes(4).toString('hex')}`
     try {
       try {
@@ -174,9 +177,7 @@ export class ChunkStore {
       } catch (err) {
         // the subdirectory went away behind our back: make it again, once
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-        this.subdirs.delete(sub)
-        await mkdir(join(this.dir, 'chunks', sub), { recursive: true })
-        this.subdirs.add(sub)
+        await this.makeSubdir(sub)
         await writeFile(tmp, bytes)
       }
       await rename(tmp, path)

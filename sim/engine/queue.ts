@@ -231,8 +231,12 @@ export class EventQueue {
   }
 
   private heapPush (time: number, slot: number): void {
+    this.siftUp(this.n++, time, slot)
+  }
+
+  /** Put (time, slot) into the hole at i, moving later parents down (>> 2: the parent of i, ARITY being 4). */
+  private siftUp (i: number, time: number, slot: number): void {
     const heap = this.heap; const seqOf = this.seqOf
-    let i = this.n++
     while (i > 0) {
       const p = (i - 1) >> 2
       const pt = heap[2 * p]!
@@ -295,14 +299,7 @@ export class EventQueue {
       heap[2 * i] = bt; heap[2 * i + 1] = heap[2 * best + 1]!
       i = best
     }
-    while (i > 0) {
-      const p = (i - 1) >> 2
-      const pt = heap[2 * p]!
-      if (pt < t || (pt === t && seqOf[heap[2 * p + 1]!]! < seqOf[sl]!)) break
-      heap[2 * i] = pt; heap[2 * i + 1] = heap[2 * p + 1]!
-      i = p
-    }
-    heap[2 * i] = t; heap[2 * i + 1] = sl
+    this.siftUp(i, t, sl)
     return top
   }
 
