@@ -4,7 +4,6 @@
  * an end frame. Returns raw bytes: the caller verifies each chunk against
  * the manifest (protocol/chunking.ts verifyChunk) before using it.
  */
-import { lpStream } from '@libp2p/utils'
 import type { Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
 import {
   CHUNK_PROTOCOL, decodeChunkFrame, encodeChunkRequest, type ChunkErrorCode
@@ -12,6 +11,7 @@ import {
 import { MAX_CHUNK_FRAME_BYTES, MAX_INDEXES_PER_REQUEST } from '../protocol/wire/limits.ts'
 import { AccessDeniedError, BusyError, ChunkNotFoundError, PeerProtocolError, RemoteError } from './errors.ts'
 import { rememberPeer, type PeerRef } from './host.ts'
+import { boundedLpStream, isFramingError } from './length-prefixed.ts'
 
 export { CHUNK_PROTOCOL }
 
@@ -85,7 +85,7 @@ export async function fetchChunks (host: Libp2p, peer: PeerRef, req: ChunkFetchR
   const body = encodeChunkRequest(req)
   const stream = await openStream(host, peer, CHUNK_PROTOCOL, opts.signal)
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength ?? 0, CLIENT_MAX_BUFFER_BYTES)
-  const lp = lpStream(stream, { maxDataLength: MAX_CHUNK_FRAME_BYTES, maxBufferSize: CLIENT_MAX_BUFFER_BYTES })
+  const lp = boundedLpStream(stream, { maxDataLength: MAX_CHUNK_FRAME_BYTES, maxBufferSize: CLIENT_MAX_BUFFER_BYTES })
   const wanted = new Set(req.indexes)
   let notFound: ChunkNotFoundError | undefined
   const onAbort = (): void => { stream.abort(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted')) }
@@ -105,7 +105,7 @@ export async function fetchChunks (host: Libp2p, peer: PeerRef, req: ChunkFetchR
         opts.signal.throwIfAborted()
         const name = (err as Error).name
         if (name === 'UnexpectedEOFError' && wanted.size > 0) throw new PeerProtocolError(`stream ended with ${wanted.size} chunks missing`)
-        if (name === 'InvalidDataLengthError' || name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError') {
+        if (isFramingError(err)) {
           throw new PeerProtocolError(`bad frame: ${(err as Error).message}`)
         }
         if (name === 'UnexpectedEOFError') break

@@ -6,7 +6,7 @@
  * so a miss upstream overlaps with sending; writes wait for the stream to
  * drain, and a node-wide in-flight byte budget bounds memory.
  */
-import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
@@ -18,6 +18,7 @@ import {
 } from '../protocol/wire/limits.ts'
 import type { Authorize } from './access.ts'
 import type { TokenBucket } from './token-bucket.ts'
+import { boundedLpStream, isFramingError } from './length-prefixed.ts'
 
 /** A request that has not arrived this long after the stream opened is dropped (slowloris). */
 export const REQUEST_TIMEOUT_MS = 10_000
@@ -50,6 +51,11 @@ export interface ServeOptions {
   maxStreamsPerPeer?: number
   maxInFlightBytes?: number
   onServed?: (remotePeer: string, bytes: number) => void
+  /**
+   * The remote broke the framing (an overlong or oversized length prefix): its stream is already reset; the
+   * node penalises it like any malformed frame (a stranger is denied at the gater and hung up on).
+   */
+  onMalformed?: (connection: Connection, protocol: string, err: Error) => void
   log?: (msg: string) => void
 }
 
@@ -106,7 +112,8 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
     active.add(ctl)
     const onClose = (evt: Event): void => { ctl.abort(new Error(`stream closed: ${String((evt as Event & { error?: Error }).error?.message)}`)) }
     stream.addEventListener('close', onClose)
-    const lp = lpStream(stream, { maxDataLength: Math.max(MAX_CHUNK_REQUEST_BYTES, MAX_CHUNK_FRAME_BYTES), maxBufferSize: 2 * MAX_CHUNK_REQUEST_BYTES })
+    // the requests this side reads are at most MAX_CHUNK_REQUEST_BYTES; the frames it writes are not bounded by the reader
+    const lp = boundedLpStream(stream, { maxDataLength: MAX_CHUNK_REQUEST_BYTES, maxBufferSize: 2 * MAX_CHUNK_REQUEST_BYTES })
     const count = (perPeer.get(remote) ?? 0) + 1
     perPeer.set(remote, count)
     const sendError = async (code: ChunkErrorCode, message: string, index?: number): Promise<void> => {
@@ -127,6 +134,12 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
         req = decodeChunkRequest(raw)
       } catch (err) {
         clearTimeout(deadline)
+        if (isFramingError(err)) {
+          // no answer to a sender that breaks the framing: cut it off now, before more of its bytes are read
+          stream.abort(err as Error)
+          opts.onMalformed?.(connection, CHUNK_PROTOCOL, err as Error)
+          return
+        }
         await sendError('bad_request', `bad request: ${(err as Error).message}`).catch(() => {})
         await stream.close().catch(() => {})
         return
@@ -155,7 +168,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
   }
 
   async function sendChunks (
-    lp: ReturnType<typeof lpStream>, remote: string, itemId: string, indexes: number[], signal: AbortSignal,
+    lp: LengthPrefixedStream<Stream>, remote: string, itemId: string, indexes: number[], signal: AbortSignal,
     sendError: (code: ChunkErrorCode, message: string, index?: number) => Promise<void>
   ): Promise<void> {
     // lookahead: start up to LOOKAHEAD_CHUNKS fetches ahead, each holding a slot of the byte budget
@@ -191,7 +204,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
   }
 
   async function handleHave (stream: Stream, connection: Connection): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_HAVE_REQUEST_BYTES, maxBufferSize: 4 * MAX_HAVE_REQUEST_BYTES })
+    const lp = boundedLpStream(stream, { maxDataLength: MAX_HAVE_REQUEST_BYTES, maxBufferSize: 4 * MAX_HAVE_REQUEST_BYTES })
     try {
       if (!opts.mayAskHave(connection)) { stream.abort(new Error('not admitted')); return }
       const req = decodeHaveRequest(await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))
@@ -201,6 +214,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
       await stream.close({ signal: AbortSignal.timeout(SEND_STALL_TIMEOUT_MS) })
     } catch (err) {
       stream.abort(err as Error)
+      if (isFramingError(err)) opts.onMalformed?.(connection, HAVE_PROTOCOL, err as Error)
     }
   }
 

@@ -7,6 +7,7 @@
  * refused at the gater for DENY_MS.
  */
 import type { Connection, ConnectionGater, Libp2p, PeerId, StreamMiddleware } from '@libp2p/interface'
+import { addStreamMiddleware } from './host.ts'
 
 /** Time a stranger has to present a directive: one dial plus one request round trip, with room. */
 export const PROBATION_MS = 5_000
@@ -103,11 +104,11 @@ export function createAccessGater (opts: AccessGaterOptions): AccessGater {
       if (isAdmitted(connection.remotePeer.toString())) { next(stream, connection); return }
       stream.abort(new Error('peer on probation: present a directive first'))
     }
-    for (const p of fullProtocols) host.use(p, middleware)
+    const removers = fullProtocols.map(p => addStreamMiddleware(host, p, middleware))
     return () => {
       host.removeEventListener('connection:open', onOpen)
       for (const t of timers) clearTimeout(t)
-      for (const p of fullProtocols) host.unuse(p)
+      for (const remove of removers) remove()
     }
   }
 

@@ -4,13 +4,13 @@
  * on the connection by the directive it presented on the chunk protocol
  * (or by main's heartbeat answer), region members by the rules.
  */
-import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
 import { Bitfield, decodeHaveResponse, encodeHaveRequest, HAVE_PROTOCOL } from '../protocol/wire/have.ts'
 import { MAX_HAVE_RESPONSE_BYTES } from '../protocol/wire/limits.ts'
 import { PeerProtocolError } from './errors.ts'
 import { openStream } from './chunk-client.ts'
 import type { PeerRef } from './host.ts'
+import { boundedLpStream } from './length-prefixed.ts'
 
 export { HAVE_PROTOCOL, Bitfield }
 
@@ -21,7 +21,7 @@ export const HAVE_TIMEOUT_MS = 5_000
 export async function fetchHave (host: Libp2p, peer: PeerRef, req: { itemId: string }, opts: { signal: AbortSignal }): Promise<Bitfield | null> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(HAVE_TIMEOUT_MS)])
   const stream = await openStream(host, peer, HAVE_PROTOCOL, signal)
-  const lp = lpStream(stream, { maxDataLength: MAX_HAVE_RESPONSE_BYTES, maxBufferSize: 2 * MAX_HAVE_RESPONSE_BYTES })
+  const lp = boundedLpStream(stream, { maxDataLength: MAX_HAVE_RESPONSE_BYTES, maxBufferSize: 2 * MAX_HAVE_RESPONSE_BYTES })
   try {
     await lp.write(encodeHaveRequest(req), { signal })
     await stream.close({ signal }).catch(() => {})

@@ -14,8 +14,9 @@ import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Connection, ConnectionGater, PeerId, PrivateKey, StreamMiddleware } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
+import { lengthPrefixGuard, type FrameViolation } from './frame-guard.ts'
 
 /** Region names travel in protocol ids and DHT prefixes: keep them short and plain. */
 export const REGION_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
@@ -26,6 +27,11 @@ export const LOOPBACK_ALLOW = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
 export const MAX_CONNECTIONS = 512
 /** A bootstrap dial that takes longer than this is given up (the peer is down or gated). */
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+/** identify's protocol id (libp2p's default prefix) and its own message limit (@libp2p/identify MAX_IDENTIFY_MESSAGE_SIZE). */
+export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024
+/** A region DHT message larger than this is refused: the DHT's reader buffers at most 4 MiB anyway (lpStream's default). */
+export const DHT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 export interface PeerRef { peerId: string, addrs: string[] }
 
@@ -38,6 +44,11 @@ export interface HostOptions {
   dht?: boolean
   /** libp2p's metrics implementation (a node with --metrics-port hands it @libp2p/prometheus-metrics). */
   metrics?: Libp2pOptions['metrics']
+  /**
+   * A peer broke the framing of identify or the region DHT (see frame-guard.ts): its stream is already reset.
+   * Default: hang up on it. A node also denies a stranger at its gater.
+   */
+  onMalformedFrame?: (connection: Connection, protocol: string, err: FrameViolation) => void
 }
 
 export interface HostServices extends Record<string, unknown> {
@@ -82,7 +93,44 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
     },
     services: services as any
   })
+  copyMiddlewarePerStream(node)
+  const onMalformed = opts.onMalformedFrame ?? ((connection: Connection, _protocol: string, err: FrameViolation) => { void connection.close().catch(() => { connection.abort(err) }) })
+  addStreamMiddleware(node, IDENTIFY_PROTOCOL, lengthPrefixGuard(IDENTIFY_MAX_MESSAGE_BYTES, onMalformed))
+  if (opts.dht !== false) addStreamMiddleware(node, dhtProtocol(opts.region), lengthPrefixGuard(DHT_MAX_MESSAGE_BYTES, onMalformed))
   return node as unknown as ReelnetHost
+}
+
+/**
+ * libp2p 3.3's connection appends the protocol handler to the array the registrar keeps for the protocol's
+ * middleware, once per inbound stream (connection.js onIncomingStream: `getMiddleware(p).push(handler)`): with any
+ * middleware registered, the array grows by one closure per stream for the life of the node, and every later
+ * inbound stream runs all the earlier handlers on itself too. Handing out a copy keeps the registered array as set.
+ */
+function copyMiddlewarePerStream (node: Libp2p): void {
+  const registrar = (node as unknown as { components?: { registrar?: { getMiddleware?: (p: string) => StreamMiddleware[] } } }).components?.registrar
+  const get = registrar?.getMiddleware
+  if (registrar === undefined || typeof get !== 'function') throw new Error('libp2p registrar has no getMiddleware: check copyMiddlewarePerStream against this libp2p version')
+  registrar.getMiddleware = (p: string) => [...get.call(registrar, p)]
+}
+
+const middlewareOf = new WeakMap<Libp2p, Map<string, StreamMiddleware[]>>()
+
+/**
+ * Add `mw` to the middleware of `protocol` (libp2p's `use` replaces what was there); returns a function that
+ * removes it again. Middleware runs in the order added.
+ */
+export function addStreamMiddleware (host: Libp2p, protocol: string, mw: StreamMiddleware): () => void {
+  let byProtocol = middlewareOf.get(host)
+  if (byProtocol === undefined) { byProtocol = new Map(); middlewareOf.set(host, byProtocol) }
+  const list = [...(byProtocol.get(protocol) ?? []), mw]
+  byProtocol.set(protocol, list)
+  host.use(protocol, [...list])
+  return () => {
+    const now = (byProtocol.get(protocol) ?? []).filter(m => m !== mw)
+    byProtocol.set(protocol, now)
+    if (now.length > 0) host.use(protocol, [...now])
+    else host.unuse(protocol)
+  }
 }
 
 /** The host's listen addresses with `/p2p/<peerId>`, as strings. */

@@ -27,6 +27,7 @@ import { serveChunks, type ChunkSource } from './chunk-server.ts'
 import { Filler } from './fill.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { Connection } from '@libp2p/interface'
 import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics } from './metrics.ts'
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
@@ -114,7 +115,15 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const libp2pMetrics = opts.metricsPort !== undefined ? prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true }) : undefined
 
   const gater = createAccessGater({ isMember: id => rules.roleOf(id) !== undefined, log })
-  host = await createHost({ privateKey: key.privateKey, region: opts.region, listen: opts.listen, gater: gater.gater, metrics: libp2pMetrics })
+  /** A peer that broke the framing of a protocol is penalised like a bad chunk's sender: a stranger is denied and hung up on. */
+  const onMalformed = (connection: Connection, protocol: string, err: Error): void => {
+    const id = connection.remotePeer.toString()
+    metrics.peersPenalised.inc({ penalty: 'ban' })
+    event('warn', 'malformed frame', { peerId: id, protocol, err: `${err.name}: ${err.message}` })
+    gater.deny(id)
+    if (rules.roleOf(id) === undefined) void connection.close().catch(() => { connection.abort(err) })
+  }
+  host = await createHost({ privateKey: key.privateKey, region: opts.region, listen: opts.listen, gater: gater.gater, metrics: libp2pMetrics, onMalformedFrame: onMalformed })
   const h = host
   // only the region DHT is closed to peers on probation. Not ping: kad-dht checks a new contact with a libp2p ping before
   // it enters the routing table, and libp2p's connection monitor pings every connection; gating ping left members'
@@ -205,6 +214,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       metrics.bytesServed.inc({ to }, bytes)
       event('debug', 'chunk served', { to, peerId: remote, bytes })
     },
+    onMalformed,
     log
   })
 

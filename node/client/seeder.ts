@@ -73,7 +73,12 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
     authorize,
     mayAskHave,
     uploadLimiter: opts.maxUpload !== undefined && opts.maxUpload > 0 ? new TokenBucket(opts.maxUpload) : undefined,
-    onServed: (peer, bytes) => { servedBytes += bytes; opts.onServed?.(peer, bytes) }
+    onServed: (peer, bytes) => { servedBytes += bytes; opts.onServed?.(peer, bytes) },
+    // a peer that breaks the framing gets no more of this seeder's time
+    onMalformed: (connection, protocol, err) => {
+      opts.onRefused?.(connection.remotePeer.toString(), `malformed frame on ${protocol}: ${err.message}`)
+      void connection.close().catch(() => { connection.abort(err) })
+    }
   })
   return {
     get servedBytes () { return servedBytes },
