@@ -98,6 +98,49 @@ test('brute force is 429, even with the right password, until the window passes;
   assert.match(metrics, `reelnet_logins_failed_total ${LOGIN_FAILURES_PER_ACCOUNT}`)
 })
 
+test("an attacker's failures do not lock the owner out: the right password from another address logs in at once", async () => {
+  await customer(kit, 'erin')
+  const attacker = '203.0.113.9'
+  for (let i = 0; i < LOGIN_FAILURES_PER_ACCOUNT; i++) {
+    assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'erin', password: `guess-${i}-xxxx` }, address: attacker })).status, 401)
+  }
+  // the attacker's address is refused for this account, even with the right password
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'erin', password: PW }, address: attacker })).status, 429)
+  const owner = await kit.req('POST', '/v1/sessions', { json: { username: 'erin', password: PW }, address: '198.51.100.7' })
+  assert.is(owner.status, 201)
+  // the same /64 counts as one source: an IPv6 attacker cannot rotate within its line
+  for (let i = 0; i < LOGIN_FAILURES_PER_ACCOUNT; i++) {
+    assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'erin', password: `v6-${i}-xxxx` }, address: `2001:db8:1:2::${i + 1}` })).status, 401)
+  }
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'erin', password: 'v6-next-xxxx' }, address: '2001:db8:1:2:ffff::9' })).status, 429)
+})
+
+test('brute force spread over many addresses is still limited, and the owner still gets in from a clean address', async () => {
+  kit = await (async () => { await kit.close(); return await newKit({ loginLimits: { perAccount: 5, perAddress: 20, perAccountAllSources: 10, windowMs: 60_000 } }) })()
+  await customer(kit, 'frank')
+  let refused = 0
+  let tried = 0
+  // 10 addresses guess twice each: 10 failures reach the account-wide cap; after it a source that failed is refused
+  for (let round = 0; round < 2; round++) {
+    for (let a = 0; a < 10; a++) {
+      const res = await kit.req('POST', '/v1/sessions', { json: { username: 'frank', password: `g-${round}-${a}-xxxx` }, address: `192.0.2.${a + 1}` })
+      tried++
+      if (res.status === 429) refused++
+      else assert.is(res.status, 401)
+    }
+  }
+  assert.is(refused, 10, 'every second guess, past the cap, is refused')
+  assert.is(tried - refused, 10)
+  // a fresh address gets one try: a wrong guess, then 429
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'frank', password: 'fresh-guess-xx' }, address: '192.0.2.200' })).status, 401)
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'frank', password: PW }, address: '192.0.2.200' })).status, 429)
+  // the owner, from an address that never failed, logs in
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'frank', password: PW }, address: '198.51.100.50' })).status, 201)
+  // and once the window has passed, every address may try again
+  kit.clock.now += 60_001
+  assert.is((await kit.req('POST', '/v1/sessions', { json: { username: 'frank', password: PW }, address: '192.0.2.1' })).status, 201)
+})
+
 test('one address guessing across many accounts is 429 too', async () => {
   kit = await (async () => { await kit.close(); return await newKit({ loginLimits: { perAccount: 100, perAddress: 3, windowMs: 60_000 } }) })()
   for (let i = 0; i < 3; i++) {

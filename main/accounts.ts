@@ -7,15 +7,28 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { MainStore, AccountRecord, SessionRecord } from './store.ts'
 import type { PasswordHasher } from './passwords.ts'
-import { LoginLimiter } from './login-limiter.ts'
+import { LoginLimiter, loginSourceOf } from './login-limiter.ts'
 import { Lru } from './lru.ts'
 import { conflict, unauthorized, tooManyRequests } from './errors.ts'
-import { SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, ACCOUNTS_PER_ADDRESS_PER_HOUR } from './limits.ts'
+import {
+  SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES,
+  LOGIN_WINDOW_MS, ACCOUNTS_PER_ADDRESS_PER_HOUR
+} from './limits.ts'
 
-export interface LoginLimits { perAccount: number, perAddress: number, windowMs: number, signupsPerAddressPerHour?: number }
+/**
+ * The login policy (README "Log-in limits"; OWASP's authentication guidance: throttle, never hand an attacker a
+ * lock-out of an account it can name). `perAccount`: failures one source may make against one account;
+ * `perAddress`: one source across all accounts; `perAccountAllSources`: all sources against one account, past
+ * which only sources that have not failed against it may try (once each). All within `windowMs`.
+ */
+export interface LoginLimits { perAccount: number, perAddress: number, windowMs: number, perAccountAllSources?: number, signupsPerAddressPerHour?: number }
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
-  perAccount: LOGIN_FAILURES_PER_ACCOUNT, perAddress: LOGIN_FAILURES_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS, signupsPerAddressPerHour: ACCOUNTS_PER_ADDRESS_PER_HOUR
+  perAccount: LOGIN_FAILURES_PER_ACCOUNT,
+  perAddress: LOGIN_FAILURES_PER_ADDRESS,
+  perAccountAllSources: LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES,
+  windowMs: LOGIN_WINDOW_MS,
+  signupsPerAddressPerHour: ACCOUNTS_PER_ADDRESS_PER_HOUR
 }
 
 export function hashToken (token: string): string {
@@ -26,7 +39,11 @@ export class Accounts {
   readonly #store: MainStore
   readonly #hasher: PasswordHasher
   readonly #now: () => number
+  /** Failures per (account, source) pair. */
+  readonly #byPair: LoginLimiter
+  /** Failures per account from every source. */
   readonly #byAccount: LoginLimiter
+  /** Failures per source against every account. */
   readonly #byAddress: LoginLimiter
   readonly #signups: LoginLimiter
   readonly #sessions = new Lru<string, SessionRecord>(SESSION_CACHE_ENTRIES)
@@ -39,7 +56,8 @@ export class Accounts {
     this.#store = store
     this.#hasher = hasher
     this.#now = now
-    this.#byAccount = new LoginLimiter(limits.perAccount, limits.windowMs)
+    this.#byPair = new LoginLimiter(limits.perAccount, limits.windowMs)
+    this.#byAccount = new LoginLimiter(limits.perAccountAllSources ?? LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES, limits.windowMs)
     this.#byAddress = new LoginLimiter(limits.perAddress, limits.windowMs)
     this.#signups = new LoginLimiter(limits.signupsPerAddressPerHour ?? ACCOUNTS_PER_ADDRESS_PER_HOUR, 3600_000)
   }
@@ -77,20 +95,26 @@ export class Accounts {
   /** Check the password and open a session; 401 for a wrong pair, 429 while locked out. */
   async login (username: string, password: string, address: string): Promise<{ token: string, accountId: string, expiresAt: number }> {
     const now = this.#now()
+    const source = loginSourceOf(address)
     const accountKey = 'u:' + username.toLowerCase()
-    const addressKey = 'a:' + address
-    const wait = Math.max(this.#byAccount.retryAfterMs(accountKey, now), this.#byAddress.retryAfterMs(addressKey, now))
-    if (wait > 0) throw tooManyRequests('too many failed logins; try again later', wait / 1000)
+    const addressKey = 'a:' + source
+    const pairKey = 'p:' + username.toLowerCase() + '\n' + source
+    let wait = Math.max(this.#byPair.retryAfterMs(pairKey, now), this.#byAddress.retryAfterMs(addressKey, now))
+    // an account under a spread-out attack stays open to sources that have not failed against it
+    const accountWait = this.#byAccount.retryAfterMs(accountKey, now)
+    if (accountWait > 0 && this.#byPair.failures(pairKey, now) > 0) wait = Math.max(wait, accountWait)
+    if (wait > 0) throw tooManyRequests('too many failed logins from this address; try again later', wait / 1000)
     const accountId = await this.#store.usernames.get(username.toLowerCase())
     const account = accountId === undefined ? undefined : await this.get(accountId)
     const ok = await this.#hasher.verify(password, account?.password)
     if (!ok || account === undefined) {
+      this.#byPair.fail(pairKey, this.#now())
       this.#byAccount.fail(accountKey, this.#now())
       this.#byAddress.fail(addressKey, this.#now())
       this.onLoginFailed()
       throw unauthorized('wrong username or password')
     }
-    this.#byAccount.clear(accountKey)
+    this.#byPair.clear(pairKey)
     const token = randomBytes(32).toString('base64url')
     const session: SessionRecord = { accountId: account.accountId, expiresAt: this.#now() + SESSION_TTL_MS }
     const id = hashToken(token)

@@ -42,9 +42,19 @@ export const DIRECTIVE_PEER_LIMIT = 16
 /** Ranked peers per region/item are cached this long: heartbeats move load and liveness, but not faster than clients ask. */
 export const RANK_CACHE_MS = 1_000
 
-/** Failed logins allowed per account, and per client address, within LOGIN_WINDOW_MS before 429. */
+/**
+ * Failed logins one source (a client address; an IPv6 /64) may make against one account within LOGIN_WINDOW_MS
+ * before that source gets 429 for that account. Only that pair is refused: the owner elsewhere still logs in.
+ */
 export const LOGIN_FAILURES_PER_ACCOUNT = 5
+/** Failed logins one source may make across all accounts within the window (credential stuffing from one host). */
 export const LOGIN_FAILURES_PER_ADDRESS = 20
+/**
+ * Failed logins against one account from all sources within the window (a guesser spread over many addresses).
+ * Past it the account is not locked: a source that has not failed against it may still try, once; a source that
+ * has failed is refused. So guesses are bounded by the attacker's addresses, and the owner is never locked out.
+ */
+export const LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES = 50
 /** Lock-out window for failed logins: long enough to make online guessing useless, short enough that a real customer waits minutes. */
 export const LOGIN_WINDOW_MS = 15 * 60_000
 /** The limiter forgets keys beyond this many, oldest first, so a flood of usernames cannot exhaust memory. */

@@ -21,7 +21,8 @@ export interface Kit {
   main: Main
   dir: string
   clock: { now: number }
-  req: (method: string, path: string, opts?: { json?: unknown, body?: RequestInit['body'], token?: string, headers?: Record<string, string> }) => Promise<Response>
+  /** `address`: the client address main sees (as @hono/node-server's socket would give it); default none ('local'). */
+  req: (method: string, path: string, opts?: { json?: unknown, body?: RequestInit['body'], token?: string, headers?: Record<string, string>, address?: string }) => Promise<Response>
   publicKey: () => Promise<Uint8Array>
   close: () => Promise<void>
 }
@@ -40,7 +41,8 @@ export async function newKit (opts: Partial<MainOptions> = {}, dir?: string): Pr
     if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`
     const init: RequestInit & { duplex?: 'half' } = { method, headers, body }
     if (body instanceof ReadableStream) init.duplex = 'half'
-    return await main.app.request(path, init)
+    const env = o.address === undefined ? undefined : { incoming: { socket: { remoteAddress: o.address, remotePort: 40000, remoteFamily: o.address.includes(':') ? 'IPv6' : 'IPv4' } } }
+    return await main.app.request(path, init, env)
   }
   return {
     main,
