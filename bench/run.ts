@@ -3,6 +3,7 @@
  * command line) one after another, each in its own process so that one
  * benchmark's memory and JIT state do not colour the next.
  */
+import '../test/require-node.ts'
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'

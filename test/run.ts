@@ -8,6 +8,7 @@
  * batch process — never two networks competing for the two cores. A suite that crashes before reporting counts
  * is one failure, so a broken file can never pass silently.
  */
+import './require-node.ts'
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
