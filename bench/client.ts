@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Network, createCustomer, runClient, waitJson, spawnReelnet, OPERATOR_TOKEN, type Proc } from '../test/e2e/client-net.ts'
+import { Network, createCustomer, runClient, waitJson, spawnReelnet, nodeStatus, OPERATOR_TOKEN, type Proc } from '../test/e2e/client-net.ts'
 import { bytesFlag } from '../cli/command.ts'
 import { Scheduler, type DownloadSource } from '../node/client/scheduler.ts'
 import { TokenBucket } from '../node/token-bucket.ts'
@@ -44,9 +44,9 @@ async function download (net: Network, name: string, itemId: string, region: str
   return done
 }
 
-/** Whether a node's status.json (rewritten every second) lists the item as complete. */
-function heldBy (dataDir: string, itemId: string): boolean {
-  try { return (JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as { heldItems: string[] }).heldItems.includes(itemId) } catch { return false }
+/** Whether a node's GET /status lists the item as complete. */
+async function heldBy (node: { statusUrl: string }, itemId: string): Promise<boolean> {
+  try { return ((await nodeStatus(node)) as { heldItems: string[] }).heldItems.includes(itemId) } catch { return false }
 }
 
 function rate (d: Done): number { return (d.doneBytes - d.resumedBytes) / MIB / d.seconds }
@@ -77,7 +77,7 @@ async function fourCappedEdges (): Promise<void> {
     await net.api('PUT', '/v1/regions/b4/preposition', { itemIds: [itemId] }, OPERATOR_TOKEN)
     const edges = net.nodesOf('b4', 'edge')
     const deadline = Date.now() + 10 * 60_000
-    while (!edges.every(e => heldBy(e.dataDir, itemId))) {
+    while (!(await Promise.all(edges.map(async e => await heldBy(e, itemId)))).every(Boolean)) {
       if (Date.now() > deadline) throw new Error('the edges did not preposition the item within 10 minutes')
       await new Promise(resolve => setTimeout(resolve, 250))
     }

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { Network } from '../test/e2e/client-net.ts'
+import { Network, nodeStatus } from '../test/e2e/client-net.ts'
 import { bytesFlag } from '../cli/command.ts'
 
 const MIB = 1024 * 1024
@@ -141,9 +141,9 @@ export async function run (): Promise<void> {
     const parent = net.nodesOf(REGION, 'parent')[0]!
     for (let t = 0; t < 600; t++) {
       try {
-        const s = JSON.parse(readFileSync(join(parent.dataDir, 'status.json'), 'utf8')) as { heldItems: string[] }
+        const s = await nodeStatus(parent) as { heldItems: string[] }
         if (itemIds.every(id => s.heldItems.includes(id))) break
-      } catch { /* not written yet */ }
+      } catch { /* not up yet */ }
       await new Promise(resolve => setTimeout(resolve, 200))
     }
     const accounts: Array<{ token: string }> = []

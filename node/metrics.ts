@@ -59,15 +59,35 @@ export function createNodeMetrics (store: StoreGauges): NodeMetrics {
 export interface MetricsServer {
   port: number
   url: string
+  /** GET this for the node's status as JSON (404 when the server was started without a status source). */
+  statusUrl: string
   close: () => Promise<void>
 }
 
-/** Serve `GET /metrics` (Prometheus text) on host:port; anything else is 404, any method but GET/HEAD 405. */
-export async function serveMetrics (registry: Registry, opts: { host: string, port: number }): Promise<MetricsServer> {
+/** Serve `GET /metrics` (Prometheus text) and `GET /status` (JSON) on host:port; anything else is 404, any method but GET/HEAD 405. */
+export interface MetricsServeOptions {
+  host: string
+  port: number
+  /** The node's status now, served as JSON at GET /status (computed per request: never a stale snapshot). */
+  status?: () => unknown
+}
+
+export async function serveMetrics (registry: Registry, opts: MetricsServeOptions): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
-    if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n'); return }
+    const status = opts.status
+    if (path !== '/metrics' && (path !== '/status' || status === undefined)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try /metrics${status !== undefined ? ' or /status' : ''}\n`)
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return }
+    if (path === '/status' && status !== undefined) {
+      let body: string
+      try { body = JSON.stringify(status()) } catch { res.writeHead(500, { 'content-type': 'text/plain' }).end('status unavailable\n'); return }
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(req.method === 'HEAD' ? undefined : body)
+      return
+    }
     registry.metrics().then(text => {
       res.writeHead(200, { 'content-type': registry.contentType })
       res.end(req.method === 'HEAD' ? undefined : text)
@@ -86,6 +106,7 @@ export async function serveMetrics (registry: Registry, opts: { host: string, po
   return {
     port,
     url: `http://${shownHost}:${port}/metrics`,
+    statusUrl: `http://${shownHost}:${port}/status`,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => { resolve() }))

@@ -4,7 +4,7 @@
  * chunk store, serving, filling, the parent's catalog copy, the edge's
  * prepositioning, heartbeats, and a status file for operators and tests.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createSigner } from '../protocol/keys.ts'
 import { signHeartbeat } from '../protocol/documents.ts'
@@ -38,7 +38,6 @@ export const PREPOSITION_WORKERS = 2
 export const PROVIDE_TIMEOUT_MS = 10_000
 /** Registration is retried this long while main starts up. */
 export const REGISTER_DEADLINE_MS = 60_000
-export const STATUS_FILE = 'status.json'
 
 export interface NodeOptions {
   role: 'parent' | 'edge'
@@ -62,12 +61,31 @@ export interface NodeOptions {
 
 export type EventLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
+/** A node's state as GET /status serves it (node/API.md). */
+export interface NodeStatus {
+  peerId: string
+  role: 'parent' | 'edge'
+  region: string
+  addrs: string[]
+  rulesVersion: number | null
+  routingTable: string[]
+  connections: string[]
+  heldItems: string[]
+  store: { usedBytes: number, capacityBytes: number, chunks: number, corruptOnRead: number, reconcile: unknown }
+  fetched: unknown
+  served: Record<string, number>
+  /** main's clock is not involved: the node's own time of the answer, ms since the epoch. */
+  at: number
+}
+
 export interface RunningNode {
   peerId: string
   addrs: string[]
   host: ReelnetHost
   /** Where /metrics is served, if --metrics-port was given. */
   metricsUrl?: string
+  /** Where /status is served (beside /metrics). */
+  statusUrl?: string
   metrics: NodeMetrics
   stop: () => Promise<void>
   /** Resolves when the node stopped (by stop() or a fatal error). */
@@ -221,7 +239,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   let metricsServer: MetricsServer | undefined
   if (opts.metricsPort !== undefined) {
     try {
-      metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort })
+      metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, status: statusNow })
     } catch (err) {
       await unserve().catch(() => {})
       try { await h.stop() } catch { /* already stopped */ }
@@ -318,14 +336,9 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }
   }
 
-  let statusWrite: Promise<void> = Promise.resolve()
-  async function writeStatus (): Promise<void> {
-    statusWrite = statusWrite.then(writeStatusNow, writeStatusNow)
-    await statusWrite
-  }
-  async function writeStatusNow (): Promise<void> {
-    if (signal.aborted) return
-    const status = {
+  /** What GET /status on the metrics port answers: computed on request, so a reader never sees a stale snapshot. */
+  function statusNow (): NodeStatus {
+    return {
       peerId, role: opts.role, region: opts.region, addrs: listenAddrs(h),
       rulesVersion: rules.rules?.version ?? null,
       routingTable: routingTablePeers(h),
@@ -333,13 +346,9 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       heldItems: heldItems(),
       store: { usedBytes: store.usedBytes, capacityBytes: store.capacityBytes, chunks: store.count, corruptOnRead: store.corruptOnRead, reconcile: store.reconcile },
       fetched: filler.stats,
-      served,
-      updatedAt: Date.now()
+      served: { ...served },
+      at: Date.now()
     }
-    const path = join(opts.dataDir, STATUS_FILE)
-    const tmp = `${path}.tmp`
-    await writeFile(tmp, JSON.stringify(status, null, 2))
-    await rename(tmp, path)
   }
 
   const timers: Array<ReturnType<typeof setInterval>> = []
@@ -353,13 +362,11 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }, ms))
   }
   every(opts.rulesPollMs, async () => { await rules.poll({ signal }); if (!working) { working = true; void tickWork().finally(() => { working = false }) } })
-  every(opts.heartbeatMs, async () => { await heartbeat(); await writeStatus() })
-  every(Math.min(1000, opts.heartbeatMs), writeStatus)
+  every(opts.heartbeatMs, heartbeat)
   every(30_000, async () => { await store.flushAccess() })
   working = true
   void tickWork().finally(() => { working = false })
   void heartbeat()
-  await writeStatus()
 
   let resolveDone!: () => void
   const done = new Promise<void>(resolve => { resolveDone = resolve })
@@ -379,7 +386,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     await stopping
   }
 
-  return { peerId, addrs: listenAddrs(h), host: h, metricsUrl: metricsServer?.url, metrics, stop, done }
+  return { peerId, addrs: listenAddrs(h), host: h, metricsUrl: metricsServer?.url, statusUrl: metricsServer?.statusUrl, metrics, stop, done }
 }
 
 /** Call fn until it succeeds or the deadline passes (then its last error is thrown). */

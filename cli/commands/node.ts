@@ -23,7 +23,8 @@ flags:
   --heartbeat-ms N        heartbeat interval (default 3000)
   --rules-poll-ms N       rules and catalog poll interval (default 2000)
   --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
-  --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics (0: any
+  --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics and the
+                          node's status as JSON at http://HOST:P/status (0: any
                           free port; default: no metrics server). Prints
                           'reelnet node metrics at URL' when serving.
   --metrics-host H        address for --metrics-port (default 127.0.0.1)

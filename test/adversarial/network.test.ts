@@ -20,7 +20,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { caseOf, step } from './kit.ts'
 import {
-  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, ADMIN_TOKEN, OPERATOR_TOKEN,
+  Network, createCustomer, runClient, jsonLines, waitJson, spawnReelnet, waitFor, nodeStatus, ADMIN_TOKEN, OPERATOR_TOKEN,
   type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
 import { TEST_SCRYPT_LOG_N } from '../bin.ts'
@@ -77,9 +77,7 @@ function alive (n: NodeInfo): boolean {
   return n.proc.child.exitCode === null && n.proc.child.signalCode === null
 }
 
-async function status (n: NodeInfo): Promise<any> {
-  return JSON.parse(readFileSync(join(n.dataDir, 'status.json'), 'utf8'))
-}
+const status = nodeStatus
 
 async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs
@@ -466,24 +464,43 @@ caseOf(test, '26. main down for the whole download (directive already held) → 
 
 // ---- 24 ---------------------------------------------------------------------
 
-caseOf(test, '24. an edge SIGKILLed mid-download → the download completes, byte-exact (client 2)', async () => {
-  // main was restarted by case 26 moments ago: the download must start with both edges in its directive
+caseOf(test, '24. the edge serving a download SIGKILLed mid-download → the others take over and the download completes, byte-exact (client 2)', async () => {
+  // its own set-up: whatever ran before (case 26 restarts main), both edges must be up in main's view first
   await until('main to count the region\'s edges up', async () => {
     const { nodes } = await net.api('GET', '/v1/nodes', undefined, OPERATOR_TOKEN) as { nodes: Array<{ peerId: string, status: string }> }
     return net.nodesOf(REGION, 'edge').every(e => nodes.some(n => n.peerId === e.peerId && n.status === 'up'))
   }, 30_000)
+  const region = net.nodesOf(REGION).filter(alive)
+  const servedToClients = async (): Promise<Map<string, number>> =>
+    new Map(await Promise.all(region.map(async n => [n.peerId, (await status(n)).served.client as number] as const)))
   const c = await createCustomer(net, 'survivor24', REGION)
   const out = join(c.configDir, 'movie.bin')
   const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
   await waitJson(p, o => o.type === 'progress' && o.doneBytes >= SIZE * 0.2, 180_000)
-  const before = [...jsonLines(p)].reverse().find(o => o.type === 'progress')!
-  const victim = net.nodesOf(REGION, 'edge').find(alive)!
+  // the victim is the edge whose bytes to customers grow while this download is under way
+  const s1 = await servedToClients()
+  const mark = [...jsonLines(p)].reverse().find(o => o.type === 'progress')!
+  await waitJson(p, o => o.type === 'progress' && o.doneBytes > mark.doneBytes, 180_000)
+  const s2 = await servedToClients()
+  const growth = (n: NodeInfo): number => (s2.get(n.peerId) ?? 0) - (s1.get(n.peerId) ?? 0)
+  const victim = net.nodesOf(REGION, 'edge').filter(alive).sort((x, y) => growth(y) - growth(x))[0]!
+  assert.ok(growth(victim) > 0, `an edge is serving the download: ${JSON.stringify([...region].map(n => [n.role, growth(n)]))}`)
   victim.proc.kill('SIGKILL')
+  await victim.proc.exited
+  const before = [...jsonLines(p)].reverse().find(o => o.type === 'progress')!
+  const atKill = await servedToClients()
   const done = await waitJson(p, o => o.type === 'done', 240_000)
   await p.exited
   assert.is(p.child.exitCode, 0)
-  assert.ok(before.doneBytes < SIZE, 'the edge died mid-download')
+  assert.ok(before.doneBytes < SIZE, `the edge died mid-download (${before.doneBytes} of ${SIZE} bytes done)`)
   assert.ok(readFileSync(out).equals(data), 'byte-exact')
+  // the failover: the survivors served this customer after the kill, and the victim's share stopped where it was
+  const survivors = region.filter(n => n !== victim)
+  const end = new Map(await Promise.all(survivors.map(async n => [n.peerId, (await status(n)).served.client as number] as const)))
+  const afterKill = survivors.reduce((sum, n) => sum + (end.get(n.peerId) ?? 0) - (atKill.get(n.peerId) ?? 0), 0)
+  assert.ok(afterKill > 0, `the survivors served this customer after the kill: ${afterKill} bytes`)
+  const fromVictim = (done.sources as Array<{ id: string, bytes: number }>).find(x => x.id === victim.peerId)?.bytes ?? 0
+  assert.ok(fromVictim > 0 && fromVictim < SIZE, `the killed edge delivered part of the item: ${fromVictim}`)
 })
 
 test.run()

@@ -260,14 +260,18 @@ caseOf(test, '3. a peer streaming past the declared size → the stream is reset
 
 // ---- 4 ----------------------------------------------------------------------
 
+/** The hostile peers' own pace in case 4 (what they do, not a wait of the test): a trickle of one byte a second, a stall of two minutes. */
+const TRICKLE_BYTE_EVERY_MS = 1000
+const STALL_MS = 120_000
+
 caseOf(test, '4. a peer that stalls, or trickles 1 byte/s → the per-chunk deadline fires; its chunks are rescheduled', async () => {
   const stalledAsked: number[] = []
   const trickleAsked: number[] = []
-  const stall = await hostile(async () => { await new Promise(resolve => { setTimeout(resolve, 120_000).unref() }) }, stalledAsked)
+  const stall = await hostile(async () => { await new Promise(resolve => { setTimeout(resolve, STALL_MS).unref() }) }, stalledAsked)
   const trickle = await hostile(async (stream, indexes) => {
     const frame = encodeChunkDataFrame(indexes[0]!, chunkOf(indexes[0]!)).subarray()
     await sendRaw(stream, varint(frame.length))
-    for (let k = 0; k < 120; k++) { await sendRaw(stream, frame.subarray(k, k + 1)); await new Promise(resolve => setTimeout(resolve, 1000)) }
+    for (let k = 0; k < 120; k++) { await sendRaw(stream, frame.subarray(k, k + 1)); await new Promise(resolve => setTimeout(resolve, TRICKLE_BYTE_EVERY_MS)) }
   }, trickleAsked)
   // the honest peer is slow enough (~10 chunks/s) that the deadlines fire before it could have taken everything over
   const honest = await server(chunkOf, undefined, 100)

@@ -80,7 +80,20 @@ export async function waitFor (p: Proc, re: RegExp, timeoutMs = READY_TIMEOUT_MS
   }
 }
 
-export interface NodeInfo { proc: Proc, role: 'parent' | 'edge', region: string, peerId: string, dataDir: string }
+/** `statusUrl`: the node's GET /status, served on a metrics port of its own. */
+export interface NodeInfo { proc: Proc, role: 'parent' | 'edge', region: string, peerId: string, dataDir: string, statusUrl: string }
+
+/** The flags every test node gets so that it answers GET /status (beside /metrics, on a free port). */
+export const STATUS_FLAGS = ['--metrics-port', '0']
+/** The ready lines of `reelnet node`: peerId, listen addresses, then where /metrics (and /status) is served. */
+export const NODE_READY_RE = /reelnet node (\w+) (\S+) (\S+) listening on (\S+)\n[^]*?reelnet node metrics at (\S+)\/metrics\n/
+
+/** A node's status now, from its GET /status (computed at the request: no file rewritten on a timer). */
+export async function nodeStatus (n: { statusUrl: string }): Promise<any> {
+  const res = await fetchRetrying(n.statusUrl, { signal: AbortSignal.timeout(30_000) })
+  if (!res.ok) throw new Error(`${n.statusUrl}: ${res.status}`)
+  return await res.json()
+}
 
 export interface NetworkOptions {
   dir: string
@@ -119,9 +132,9 @@ export class Network {
     const dataDir = join(this.opts.dir, name)
     const proc = spawnReelnet(['node', '--role', role, '--region', region, '--main', this.mainUrl, '--data', dataDir,
       '--operator-token', OPERATOR_TOKEN, `--main-key=${this.mainKeyText}`, '--heartbeat-ms', String(this.opts.heartbeatMs ?? 1000), '--rules-poll-ms', '500',
-      ...(maxUpload !== undefined ? ['--max-upload', maxUpload] : [])], { name })
-    const m = await waitFor(proc, /reelnet node (\w+) (\S+) (\S+) listening on/)
-    const info: NodeInfo = { proc, role, region, peerId: m[3] as string, dataDir }
+      ...STATUS_FLAGS, ...(maxUpload !== undefined ? ['--max-upload', maxUpload] : [])], { name })
+    const m = await waitFor(proc, NODE_READY_RE)
+    const info: NodeInfo = { proc, role, region, peerId: m[3] as string, dataDir, statusUrl: `${m[5] as string}/status` }
     this.nodes.push(info)
     return info
   }

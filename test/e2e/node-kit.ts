@@ -4,7 +4,7 @@
  * and a libp2p requester that verifies what it receives.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -65,13 +65,15 @@ export async function startMain (dir: string, extra: string[] = []): Promise<{ u
   return { url: match[1]!, proc }
 }
 
-export interface NodeProc { proc: Proc, peerId: string, addrs: string[], dataDir: string }
+/** `statusUrl`: the node's GET /status (every test node serves one, on a metrics port of its own unless `extra` names one). */
+export interface NodeProc { proc: Proc, peerId: string, addrs: string[], dataDir: string, metricsUrl: string, statusUrl: string }
 
 export async function startNode (url: string, role: 'parent' | 'edge', region: string, dataDir: string, extra: string[] = []): Promise<NodeProc> {
+  const metrics = extra.includes('--metrics-port') ? [] : ['--metrics-port', '0']
   const { proc, match } = await launch(['node', '--role', role, '--region', region, '--main', url, '--data', dataDir,
-    '--operator-token', OPERATOR, '--heartbeat-ms', '500', '--rules-poll-ms', '300', ...extra],
-  /reelnet node (parent|edge) (\S+) (\S+) listening on (\S+)/)
-  return { proc, peerId: match[3]!, addrs: match[4]!.split(','), dataDir }
+    '--operator-token', OPERATOR, '--heartbeat-ms', '500', '--rules-poll-ms', '300', ...metrics, ...extra],
+  /reelnet node (parent|edge) (\S+) (\S+) listening on (\S+)\n[^]*?reelnet node metrics at (\S+)\/metrics\n/)
+  return { proc, peerId: match[3]!, addrs: match[4]!.split(','), dataDir, metricsUrl: `${match[5]!}/metrics`, statusUrl: `${match[5]!}/status` }
 }
 
 export async function ingest (url: string, bytes: Uint8Array, title: string): Promise<string> {
@@ -103,8 +105,11 @@ export interface NodeStatus {
   served: Record<string, number>
 }
 
-export async function status (dataDir: string): Promise<NodeStatus> {
-  return JSON.parse(await readFile(join(dataDir, 'status.json'), 'utf8')) as NodeStatus
+/** The node's status now, from its GET /status. */
+export async function status (node: { statusUrl: string }): Promise<NodeStatus> {
+  const res = await fetchRetrying(node.statusUrl, { signal: AbortSignal.timeout(30_000) })
+  if (!res.ok) throw new Error(`${node.statusUrl}: ${res.status}`)
+  return await res.json() as NodeStatus
 }
 
 /** Poll `check` until it returns true or the deadline passes (then throw with `what`). */

@@ -66,7 +66,7 @@ test('a node\'s served-bytes counter equals what the client received from it', a
   const parent = nodes.find(n => n.role === 'parent')!
   const edge = nodes.find(n => n.role === 'edge')!
   await until('the parent to hold the item', async () => {
-    const status = JSON.parse(await readFile(join(parent.dataDir, 'status.json'), 'utf8')) as { heldItems: string[] }
+    const status = await (await fetch(parent.metricsUrl.replace(/\/metrics$/, '/status'))).json() as { heldItems: string[] }
     return status.heldItems.includes(itemId)
   }, 60_000)
   await until('main to list both nodes up', async () => {

@@ -50,9 +50,9 @@ test.after(async () => {
 
 test('both parents hold the item, verified, within a bounded time', async () => {
   await waitFor('both parents to hold the item', async () =>
-    (await status(parentA.dataDir)).heldItems.includes(itemId) && (await status(parentB.dataDir)).heldItems.includes(itemId), 120_000)
+    (await status(parentA)).heldItems.includes(itemId) && (await status(parentB)).heldItems.includes(itemId), 120_000)
   for (const [p, other] of [[parentA, parentB], [parentB, parentA]] as const) {
-    const s = await status(p.dataDir)
+    const s = await status(p)
     const seen = JSON.stringify(s.fetched)
     assert.is(s.store.usedBytes, SIZE, `the parent stores the whole item: ${s.store.usedBytes} (fetched ${seen})`)
     // from the origin, as there is no other parent in its region; never from the other region's parent
@@ -73,8 +73,8 @@ test("an edge asked for the item fills from its own region's parent, and serves 
     }, 10_000, 500)
     const got = await fetchItem(c.host, { peerId: edgeA.peerId, addrs: edgeA.addrs }, manifest, d.bytes)
     assert.ok(got.equals(item), 'bytes from edge a match the item')
-    await waitFor('the status file to catch up', async () => { const st = await status(edgeA.dataDir); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
-    const s = await status(edgeA.dataDir)
+    await waitFor('the fill counters to include the whole item', async () => { const st = await status(edgeA); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
+    const s = await status(edgeA)
     const seen = JSON.stringify(s.fetched)
     // its region's parent first; a fill that stalls there on a starved machine goes on from the origin
     assert.is(s.fetched.bytes.parent + s.fetched.bytes.origin, SIZE, `every byte came from a parent or the origin: ${seen}`)
@@ -87,22 +87,22 @@ test("an edge asked for the item fills from its own region's parent, and serves 
 test('the DHT of region a never contains a peer of region b, and the reverse', async () => {
   const a = new Set([parentA.peerId, edgeA.peerId])
   const b = new Set([parentB.peerId, edgeB.peerId])
-  // each side learns of the other on its own schedule (identify, then a DHT query), and status.json is written every few seconds
+  // each side learns of the other on its own schedule (identify, then a DHT query)
   try {
     await waitFor('routing tables to fill', async () =>
-      (await status(edgeA.dataDir)).routingTable.includes(parentA.peerId) && (await status(parentA.dataDir)).routingTable.includes(edgeA.peerId), 30_000)
+      (await status(edgeA)).routingTable.includes(parentA.peerId) && (await status(parentA)).routingTable.includes(edgeA.peerId), 30_000)
   } catch (err) {
     const tables: Record<string, string[]> = {}
-    for (const [name, n] of Object.entries({ parentA, edgeA, parentB, edgeB })) tables[`${name} ${n.peerId.slice(-6)}`] = ((await status(n.dataDir)).routingTable as string[]).map(p => p.slice(-6))
+    for (const [name, n] of Object.entries({ parentA, edgeA, parentB, edgeB })) tables[`${name} ${n.peerId.slice(-6)}`] = ((await status(n)).routingTable as string[]).map(p => p.slice(-6))
     throw new Error(`${(err as Error).message}; routing tables: ${JSON.stringify(tables)}`)
   }
   for (const n of [parentA, edgeA]) {
-    const s = await status(n.dataDir)
+    const s = await status(n)
     assert.ok(s.routingTable.length > 0, 'region a has a routing table')
     for (const p of s.routingTable) assert.ok(!b.has(p), `region a node ${n.peerId} has region b peer ${p} in its DHT`)
   }
   for (const n of [parentB, edgeB]) {
-    const s = await status(n.dataDir)
+    const s = await status(n)
     for (const p of s.routingTable) assert.ok(!a.has(p), `region b node ${n.peerId} has region a peer ${p} in its DHT`)
   }
 })
@@ -144,8 +144,8 @@ test('a parent killed mid-transfer: the edge falls back and still serves correct
     })
     await killed
     assert.ok(out.equals(item), 'bytes from edge b match the item')
-    await waitFor('the status file to catch up', async () => { const st = await status(edgeB.dataDir); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
-    const s = await status(edgeB.dataDir)
+    await waitFor('the fill counters to include the whole item', async () => { const st = await status(edgeB); return st.fetched.bytes.parent + st.fetched.bytes.origin >= SIZE }, 10_000)
+    const s = await status(edgeB)
     assert.ok(s.fetched.bytes.parent > 0, 'started from the parent')
     assert.ok(s.fetched.bytes.origin > 0, 'finished from the fallback (origin)')
     assert.is(s.fetched.bytes.parent + s.fetched.bytes.origin, SIZE)

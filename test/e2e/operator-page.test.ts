@@ -127,7 +127,7 @@ if (!existsSync(CHROMIUM)) {
     // it still named the parent). So: poll directives until the parent is
     // left out, then the page must show it down, all within the bound.
     const bound = HEARTBEAT_TIMEOUT_MS + PAGE_SLACK_MS
-    while ((await directivePeers()).includes(peers.parent) && Date.now() - killedAt <= bound) await new Promise(resolve => setTimeout(resolve, 250))
+    while ((await directivePeers()).includes(peers.parent) && Date.now() - killedAt <= bound) await new Promise(resolve => setTimeout(resolve, 100))
     const omittedAfterMs = Date.now() - killedAt
     await row(peers.parent).locator('td.status').filter({ hasText: /^down$/ }).waitFor({ timeout: bound + 5_000 })
     const downAfterMs = Date.now() - killedAt
