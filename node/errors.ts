@@ -35,6 +35,12 @@ export class BusyError extends Error {
   code = 'busy'
 }
 
+/** A fill source sent no chunk (nor FILL_PROGRESS_BYTES of one) within the stall deadline. */
+export class FillStalledError extends Error {
+  name = 'FillStalledError'
+  code = 'stalled'
+}
+
 /** No source (edge, parent, main) could provide a chunk. */
 export class NoSourceError extends Error {
   name = 'NoSourceError'
@@ -51,6 +57,7 @@ export function penaltyFor (err: unknown): Penalty {
     case 'PeerProtocolError':
       return 'ban'
     case 'AccessDeniedError':
+    case 'FillStalledError':
       return 'avoid'
     case 'ChunkNotFoundError':
     case 'BusyError':

@@ -15,7 +15,8 @@ import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { fetchChunks } from './chunk-client.ts'
 import { fetchHave } from './have-client.ts'
-import { NoSourceError, penaltyFor, type Penalty } from './errors.ts'
+import { FillStalledError, NoSourceError, penaltyFor, type Penalty } from './errors.ts'
+import { systemClock, type Clock } from './clock.ts'
 import type { ReelnetHost } from './host.ts'
 import type { MainClient } from './main-client.ts'
 import { hex, type ChunkStore } from './store/chunk-store.ts'
@@ -65,6 +66,8 @@ export interface FillerOptions {
   onFetched?: (kind: SourceKind, sourceId: string, bytes: number) => void
   /** A source failed; `penalty` is what the filler does about it (for metrics and logs). */
   onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty) => void
+  /** Time and timers for stalls, penalties and caches (default the system's); tests hand a FakeClock. */
+  clock?: Clock
 }
 
 interface Source { kind: SourceKind, id: string, peer?: NodeEntry, has?: (i: number) => boolean }
@@ -75,7 +78,11 @@ export class Filler {
   private readonly badPeers = new Map<string, number>()
   private readonly providerCache = new Map<string, { at: number, edges: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> }>()
 
-  constructor (private readonly opts: FillerOptions) {}
+  private readonly clock: Clock
+
+  constructor (private readonly opts: FillerOptions) {
+    this.clock = opts.clock ?? systemClock
+  }
 
   /** Chunks being fetched right now. */
   get inFlight (): number { return this.pending.size }
@@ -114,13 +121,13 @@ export class Filler {
 
   private isBad (peerId: string): boolean {
     const until = this.badPeers.get(peerId)
-    return until !== undefined && until > Date.now()
+    return until !== undefined && until > this.clock.now()
   }
 
   /** Region edges (not us) that hold some of the item, with their bitfields; from the DHT, cached briefly. */
   private async edgeHolders (manifest: Manifest): Promise<Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }>> {
     const cached = this.providerCache.get(manifest.itemId)
-    if (cached !== undefined && Date.now() - cached.at < PROVIDER_CACHE_MS) return cached.edges
+    if (cached !== undefined && this.clock.now() - cached.at < PROVIDER_CACHE_MS) return cached.edges
     const { edges } = this.opts.regionMembers()
     const byId = new Map(edges.filter(e => e.peerId !== this.opts.selfPeerId && !this.isBad(e.peerId)).map(e => [e.peerId, e]))
     const found = new Set<string>()
@@ -146,7 +153,7 @@ export class Filler {
         if (bits !== null && bits.length === manifest.chunkCount) holders.push({ peer, bits })
       } catch { /* unreachable edge */ }
     }))
-    this.providerCache.set(manifest.itemId, { at: Date.now(), edges: holders })
+    this.providerCache.set(manifest.itemId, { at: this.clock.now(), edges: holders })
     return holders
   }
 
@@ -194,10 +201,11 @@ export class Filler {
         const want = [...remaining].filter(i => source.has?.(i) ?? true)
         if (want.length === 0) continue
         const stall = new AbortController()
-        let timer = setTimeout(() => { stall.abort(new Error(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }, FILL_STALL_TIMEOUT_MS)
+        const stalled = (): void => { stall.abort(new FillStalledError(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }
+        let timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
         const progress = (): void => {
-          clearTimeout(timer)
-          timer = setTimeout(() => { stall.abort(new Error(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }, FILL_STALL_TIMEOUT_MS)
+          this.clock.clearTimeout(timer)
+          timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
         }
         const signal = AbortSignal.any([this.opts.signal, stall.signal])
         try {
@@ -213,15 +221,15 @@ export class Filler {
               onChunk: async (i, bytes) => { moved = 0; progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
             })
           }
-          clearTimeout(timer)
+          this.clock.clearTimeout(timer)
         } catch (err) {
-          clearTimeout(timer)
+          this.clock.clearTimeout(timer)
           lastError = err as Error
           this.stats.failures++
           const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
           this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p)
           if (source.kind !== 'origin') {
-            if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, Date.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
+            if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, this.clock.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
             this.providerCache.delete(manifest.itemId)
           }
           this.opts.log?.(`fill ${manifest.itemId} [${want[0]}..] from ${source.kind} ${source.id.slice(-8)} failed (${(err as Error).name}: ${(err as Error).message}); ${remaining.size} chunks to the next source`)

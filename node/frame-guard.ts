@@ -68,20 +68,23 @@ export function lengthPrefixGuard (maxDataLength: number, onViolation?: (connect
   return function lengthPrefixGuardMiddleware (stream: Stream, connection: Connection, next) {
     const walker = new FrameWalker(maxDataLength)
     let broken = false
-    const onMessage = (evt: StreamMessageEvent): void => {
-      if (broken) { evt.stopImmediatePropagation(); return }
-      const data = evt.data
-      const err = data instanceof Uint8Array
-        ? walker.feed(data)
-        : firstViolation(walker, data)
-      if (err === undefined) return
-      broken = true
+    // Not a 'message' listener: a stream dispatches its buffered bytes to whatever listener there is, so a
+    // listener of ours added before the protocol's reader would take bytes the reader then never sees (identify
+    // answers and DHT requests that arrive with the protocol negotiation were lost that way). Every 'message'
+    // goes through dispatchEvent when the reader is there, so the guard sits in front of it.
+    const dispatch = stream.dispatchEvent.bind(stream)
+    stream.dispatchEvent = (evt: Event): boolean => {
+      if (evt.type !== 'message') return dispatch(evt)
+      if (broken) return false
+      const data = (evt as StreamMessageEvent).data
+      const err = data instanceof Uint8Array ? walker.feed(data) : firstViolation(walker, data)
+      if (err === undefined) return dispatch(evt)
       // the protocol's reader must not see these bytes: it would read them one at a time
-      evt.stopImmediatePropagation()
+      broken = true
       stream.abort(err)
       onViolation?.(connection, stream.protocol, err)
+      return false
     }
-    stream.addEventListener('message', onMessage)
     next(stream, connection)
   }
 }

@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { Scheduler, type DownloadSource, type SchedulerEvent, type SourceKind } from './scheduler.ts'
+import { FakeClock } from '../clock.ts'
 
 const CHUNK = 1024
 const COUNT = 48
@@ -15,6 +16,8 @@ interface FakeOpts { delayMs?: number, corrupt?: boolean, dieAfter?: number, sta
 function sleep (ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) { reject(signal.reason); return }
+    // 0: the next turn of the event loop, for sources beside a fake clock (no real time passes)
+    if (ms === 0) { setImmediate(resolve); return }
     const t = setTimeout(resolve, ms)
     signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
   })
@@ -99,13 +102,33 @@ test('bad chunks are never stored; the sender is penalised and dropped', async (
   void sched; void events
 })
 
-test('a stalled source is abandoned after its deadline and replaced', async () => {
-  const { sched, out, events } = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })], limits: { stallMs: 300, firstChunkMs: 300, tickMs: 20, backoffMs: 20 } })
+/** Run the download while moving `clock` forward `stepMs` at a time (at most `maxSteps`); resolves with its stats. */
+async function runOn (clock: FakeClock, sched: Scheduler, stepMs: number, maxSteps = 100_000): Promise<Awaited<ReturnType<Scheduler['run']>>> {
+  let finished = false
+  const run = sched.run()
+  void run.then(() => {}, () => {}).finally(() => { finished = true })
+  for (let k = 0; k < maxSteps && !finished; k++) await clock.advance(stepMs)
+  if (!finished) throw new Error(`not finished after ${maxSteps} steps of ${stepMs} ms on the fake clock`)
+  return await run
+}
+
+test('a stalled source is abandoned at its first-chunk deadline, not before, and replaced (fake clock)', async () => {
+  const clock = new FakeClock()
+  const failedAt: number[] = []
+  const limits = { stallMs: 3000, firstChunkMs: 3000, tickMs: 20, backoffMs: 20, refillRetryMs: 20 }
+  const { sched, out, events } = harness({
+    clock,
+    moreSources: async () => [fake('ok', 'parent', { delayMs: 0 })],
+    limits,
+    onEvent: e => { if (e.type === 'failure') failedAt.push(clock.now()) }
+  })
   sched.addSources([fake('stuck', 'edge', { stall: true })])
-  const stats = await sched.run()
+  const stats = await runOn(clock, sched, 20)
   assert.ok(out.equals(data))
-  assert.ok(events.some(e => e.type === 'failure' && e.source === 'stuck'))
   assert.equal(stats.sources.find(s => s.id === 'stuck')?.bytes, 0)
+  assert.ok(failedAt.length > 0, `stuck failed: ${JSON.stringify(events.slice(0, 5))}`)
+  // on the engine's own clock: at the deadline (within a tick), never before it
+  assert.ok(failedAt[0]! >= limits.firstChunkMs && failedAt[0]! <= limits.firstChunkMs + 2 * limits.tickMs, `abandoned at ${failedAt[0]} ms`)
 })
 
 /**
@@ -113,13 +136,17 @@ test('a stalled source is abandoned after its deadline and replaced', async () =
  * With `advance`, the 10 ms are the scheduler's clock, moved only by this source: a test process stalled by a
  * loaded machine then cannot make a steady transfer look stalled.
  */
-function dribbler (id: string, chunkMs: number, bytesPerTick: number, advance?: (ms: number) => void): DownloadSource {
+function dribbler (id: string, chunkMs: number, bytesPerTick: number, advance?: (ms: number) => Promise<void>): DownloadSource {
   return {
     id,
     kind: 'edge',
     async fetch (indexes, { signal, onChunk, onBytes }) {
       for (const i of indexes) {
-        for (let t = 0; t < chunkMs; t += 10) { await sleep(advance === undefined ? 10 : 1, signal); advance?.(10); onBytes?.(bytesPerTick) }
+        for (let t = 0; t < chunkMs; t += 10) {
+          if (advance === undefined) await sleep(10, signal)
+          else { await advance(10); signal.throwIfAborted() }
+          onBytes?.(bytesPerTick)
+        }
         onChunk(i, Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))))
       }
     }
@@ -127,20 +154,23 @@ function dribbler (id: string, chunkMs: number, bytesPerTick: number, advance?: 
 }
 
 test('a late request whose bytes still arrive above the floor rate is kept; one trickling below it is cut', async () => {
-  // Every chunk takes 3x the stall limit, at 100 kB/s on the scheduler's clock: above the 16 KiB/s floor, never abandoned.
-  let clock = 0
-  const slow = harness({ now: () => clock, limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, maxWindow: 2, tickMs: 5 } })
-  slow.sched.addSources([dribbler('busy-edge', 180, 1000, ms => { clock += ms })])
+  // Every chunk takes 3x the stall limit, at 100 kB/s on the scheduler's (fake) clock: above the 16 KiB/s floor, never abandoned.
+  const clock = new FakeClock()
+  const slow = harness({ clock, limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, maxWindow: 2, tickMs: 5 } })
+  slow.sched.addSources([dribbler('busy-edge', 180, 1000, async ms => { await clock.advance(ms) })])
   const stats = await slow.sched.run()
   assert.ok(slow.out.equals(data))
   assert.equal(slow.events.filter(e => e.type === 'failure'), [], 'no request was abandoned')
   assert.equal(stats.sources[0]?.bytes, data.length)
-  // a byte every 10 ms (at most 100 B/s, a trickler; real time): abandoned at the deadline, the chunks go elsewhere
-  const cut = harness({ moreSources: async () => [fake('ok', 'parent', { delayMs: 2 })], limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, tickMs: 10, backoffMs: 20 } })
-  cut.sched.addSources([dribbler('trickler', 10_000, 1)])
-  await cut.sched.run()
+  // a byte every 10 ms (100 B/s, a trickler; fake clock): abandoned at the deadline, the chunks go elsewhere
+  const clock2 = new FakeClock()
+  const cutAt: number[] = []
+  const cut = harness({ clock: clock2, moreSources: async () => [fake('ok', 'parent', { delayMs: 0 })], limits: { stallMs: 60, firstChunkMs: 60, minProgressRate: 16 * 1024, tickMs: 10, backoffMs: 20 }, onEvent: e => { cut.events.push(e); if (e.type === 'failure') cutAt.push(clock2.now()) } })
+  cut.sched.addSources([dribbler('trickler', 10_000, 1, async ms => { await clock2.advance(ms) })])
+  await runOn(clock2, cut.sched, 10, 2000)
   assert.ok(cut.out.equals(data))
   assert.ok(cut.events.some(e => e.type === 'failure' && e.source === 'trickler'), 'the trickler was cut')
+  assert.ok(cutAt[0]! >= 60 && cutAt[0]! <= 60 + 40, `cut at ${cutAt[0]} ms on the engine's clock (deadline 60)`)
 })
 
 test('endgame: a straggler on a slow source is duplicated to a fast one', async () => {

@@ -17,6 +17,7 @@
  * - When no usable source is left, `moreSources` is asked (a new directive).
  */
 import { DownloadAbortedError, NoSourcesError } from './errors.ts'
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 
 export type SourceKind = 'edge' | 'parent' | 'peer'
 
@@ -178,7 +179,8 @@ export interface SchedulerOptions {
   /** Kinds asked only while no other source can help (the customer client passes ['parent']). */
   fallbackKinds?: SourceKind[]
   limits?: Partial<SchedulerLimits>
-  now?: () => number
+  /** Time and timers (default the system's); tests hand a FakeClock. */
+  clock?: Clock
   onEvent?: (event: SchedulerEvent) => void
 }
 
@@ -228,6 +230,7 @@ const MIN_RATE_SPAN_MS = 100
 export class Scheduler {
   readonly limits: SchedulerLimits
   private readonly opts: SchedulerOptions
+  private readonly clock: Clock
   private readonly now: () => number
   /** The download cap's token bucket (bytes), and when it was last refilled (-1: never). */
   private capTokens = 0
@@ -256,7 +259,7 @@ export class Scheduler {
   private refilling = false
   private emptyRefills = 0
   private nextRefillAt = 0
-  private timer: NodeJS.Timeout | undefined
+  private timer: TimerHandle | undefined
   private finished: { resolve: () => void, reject: (e: Error) => void } | undefined
   private failed: Error | undefined
 
@@ -264,7 +267,8 @@ export class Scheduler {
     if (!Number.isSafeInteger(opts.chunkCount) || opts.chunkCount < 0) throw new RangeError('chunkCount must be a whole number')
     this.opts = opts
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
-    this.now = opts.now ?? (() => performance.now())
+    this.clock = opts.clock ?? systemClock
+    this.now = this.clock.now
     this.fallbackKinds = new Set(opts.fallbackKinds ?? [])
     this.verified = new Uint8Array(opts.chunkCount)
     this.storedFlags = new Uint8Array(opts.chunkCount)
@@ -330,7 +334,7 @@ export class Scheduler {
     try {
       await new Promise<void>((resolve, reject) => {
         this.finished = { resolve, reject }
-        this.timer = setInterval(() => { this.tick() }, this.limits.tickMs)
+        this.timer = this.clock.setInterval(() => { this.tick() }, this.limits.tickMs)
         this.pump()
         this.checkFinished()
       })
@@ -808,7 +812,7 @@ export class Scheduler {
   }
 
   private shutdown (): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.timer !== undefined) this.clock.clearInterval(this.timer)
     this.controller.abort()
     for (const s of this.states.values()) {
       for (const req of s.requests) req.controller.abort()

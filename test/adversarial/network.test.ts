@@ -488,15 +488,17 @@ caseOf(test, '24. the edge serving a download SIGKILLed mid-download → the oth
   victim.proc.kill('SIGKILL')
   await victim.proc.exited
   const before = [...jsonLines(p)].reverse().find(o => o.type === 'progress')!
-  const atKill = await servedToClients()
+  const survivors = region.filter(n => n !== victim)
+  const servedBySurvivors = async (): Promise<Map<string, number>> =>
+    new Map(await Promise.all(survivors.map(async n => [n.peerId, (await status(n)).served.client as number] as const)))
+  const atKill = await servedBySurvivors()
   const done = await waitJson(p, o => o.type === 'done', 240_000)
   await p.exited
   assert.is(p.child.exitCode, 0)
   assert.ok(before.doneBytes < SIZE, `the edge died mid-download (${before.doneBytes} of ${SIZE} bytes done)`)
   assert.ok(readFileSync(out).equals(data), 'byte-exact')
   // the failover: the survivors served this customer after the kill, and the victim's share stopped where it was
-  const survivors = region.filter(n => n !== victim)
-  const end = new Map(await Promise.all(survivors.map(async n => [n.peerId, (await status(n)).served.client as number] as const)))
+  const end = await servedBySurvivors()
   const afterKill = survivors.reduce((sum, n) => sum + (end.get(n.peerId) ?? 0) - (atKill.get(n.peerId) ?? 0), 0)
   assert.ok(afterKill > 0, `the survivors served this customer after the kill: ${afterKill} bytes`)
   const fromVictim = (done.sources as Array<{ id: string, bytes: number }>).find(x => x.id === victim.peerId)?.bytes ?? 0

@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection, Stream } from '@libp2p/interface'
 import { caseOf, itemOf } from './kit.ts'
-import { createHost, bareAddrs, dhtProtocol, IDENTIFY_PROTOCOL, type HostOptions, type ReelnetHost } from '../../node/host.ts'
+import { createHost, bareAddrs, dhtProtocol, routingTablePeers, IDENTIFY_PROTOCOL, type HostOptions, type ReelnetHost } from '../../node/host.ts'
 import { serveChunks } from '../../node/chunk-server.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
 import { fetchHave } from '../../node/have-client.ts'
@@ -243,6 +243,23 @@ caseOf(test, '36. stream middleware stays as registered however many streams arr
   }
   await waitFor(() => victim.getConnections(client.peerId)[0]?.streams.filter(s => s.protocol === dhtProtocol('eu')).length === 0, 'the DHT streams to end')
   assert.is(registrar.getMiddleware(dhtProtocol('eu')).length, before)
+})
+
+caseOf(test, '38. with the guards in front of identify and the DHT, honest peers lose no byte: identify completes and both routing tables fill', async () => {
+  const a = await host({ dht: true })
+  const b = await host({ dht: true })
+  await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+  await a.dial(b.peerId, { signal: AbortSignal.timeout(RESET_DEADLINE_MS) })
+  const knows = async (x: ReelnetHost, y: ReelnetHost): Promise<boolean> => {
+    try { return (await x.peerStore.get(y.peerId)).protocols.includes(dhtProtocol('eu')) } catch { return false }
+  }
+  let ok = false
+  const until = Date.now() + RESET_DEADLINE_MS
+  while (!ok && Date.now() < until) {
+    ok = await knows(a, b) && await knows(b, a) && routingTablePeers(a).includes(b.peerId.toString()) && routingTablePeers(b).includes(a.peerId.toString())
+    if (!ok) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  assert.ok(ok, `identify and the DHT worked both ways: a sees ${routingTablePeers(a).length}, b sees ${routingTablePeers(b).length}`)
 })
 
 async function waitFor (cond: () => boolean, what: string, deadlineMs = RESET_DEADLINE_MS): Promise<void> {

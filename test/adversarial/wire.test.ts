@@ -21,7 +21,8 @@ import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
 import { serveChunks, type ChunkSource } from '../../node/chunk-server.ts'
 import { createAuthorizer } from '../../node/access.ts'
 import { fetchChunks } from '../../node/chunk-client.ts'
-import { Filler } from '../../node/fill.ts'
+import { Filler, FILL_STALL_TIMEOUT_MS, type FillerOptions } from '../../node/fill.ts'
+import { FakeClock, type Clock } from '../../node/clock.ts'
 import { ChunkStore } from '../../node/store/chunk-store.ts'
 import type { MainClient } from '../../node/main-client.ts'
 import { Scheduler, type DownloadSource, type SchedulerEvent, type SchedulerLimits, type SourceKind } from '../../node/client/scheduler.ts'
@@ -322,7 +323,7 @@ caseOf(test, '5. every edge serves bad data for a chunk → the client falls bac
 })
 
 /** An edge's Filler with a stand-in DHT that returns `dhtProviders`, and a stand-in main serving honest origin chunks. */
-async function fillerWith (o: { dhtProviders: ReelnetHost[], edges: ReelnetHost[], parents: ReelnetHost[] }): Promise<{ filler: Filler, store: ChunkStore, originCalls: number[], dhtCalls: () => number }> {
+async function fillerWith (o: { dhtProviders: ReelnetHost[], edges: ReelnetHost[], parents: ReelnetHost[], clock?: Clock, onSourceFailed?: FillerOptions['onSourceFailed'] }): Promise<{ filler: Filler, store: ChunkStore, originCalls: number[], dhtCalls: () => number }> {
   const me = await host()
   let dhtCalls = 0
   const dht = {
@@ -350,7 +351,9 @@ async function fillerWith (o: { dhtProviders: ReelnetHost[], edges: ReelnetHost[
     selfPeerId: me.peerId.toString(),
     role: 'edge',
     regionMembers: () => ({ parents: o.parents.map(h => entry(h, 'parent')), edges: o.edges.map(h => entry(h, 'edge')) }),
-    signal: AbortSignal.timeout(60_000)
+    signal: AbortSignal.timeout(60_000),
+    clock: o.clock,
+    onSourceFailed: o.onSourceFailed
   })
   return { filler, store, originCalls, dhtCalls: () => dhtCalls }
 }
@@ -409,6 +412,31 @@ caseOf(test, '6. intermittent bad chunks from several peers → only the guilty 
 })
 
 // ---- 22 ---------------------------------------------------------------------
+
+caseOf(test, '37. a fill source that stalls is dropped at the stall deadline on the filler\'s own clock, not before; the fill completes from the next source', async () => {
+  const asked: number[] = []
+  const stalling = await hostile(async () => { await new Promise(resolve => { setTimeout(resolve, STALL_MS).unref() }) }, asked)
+  const clock = new FakeClock()
+  const failed: string[] = []
+  const { filler, store, originCalls } = await fillerWith({ dhtProviders: [], edges: [], parents: [stalling], clock, onSourceFailed: (kind, _id, err) => { failed.push(`${kind} ${err.name}`) } })
+  try {
+    let settled = false
+    const got = filler.get(manifest, 0, AbortSignal.timeout(60_000)).finally(() => { settled = true })
+    // the request reaches the stalling parent over real loopback; no time passes on the filler's clock meanwhile
+    const until = Date.now() + 30_000
+    while (asked.length === 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.ok(asked.length > 0, 'the parent was asked')
+    await clock.advance(FILL_STALL_TIMEOUT_MS - 1)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.not.ok(settled, 'still waiting on the parent 1 ms before the deadline')
+    assert.equal(failed, [])
+    await clock.advance(2)
+    const bytes = await got
+    assert.ok(Buffer.from(bytes).equals(Buffer.from(chunkOf(0))))
+    assert.equal(failed, ['parent FillStalledError'])
+    assert.ok(originCalls.includes(0), 'the chunk came from the origin after the parent was dropped')
+  } finally { await store.close() }
+})
 
 caseOf(test, '22. the DHT returns providers that are not in the rules and hold no directive → ignored (never dialed); the fill completes', async () => {
   let strangerContacted = 0
