@@ -345,10 +345,9 @@ caseOf(test, '14. oversized or deeply nested documents → rejected before they 
   const depth = 100_000
   const nested = new Uint8Array(depth + 1).fill(0x81)
   nested[depth] = 0x00
-  const started = performance.now()
+  // the header scan's own error (not a parser's, not a stack overflow) shows it was refused before any parsing
   await throwsNamed(() => decode(nested), 'TooLargeError', /nests deeper/)
   await throwsNamed(() => verifyRules(nested, { publicKey: main.publicKey, now: T0 }), 'TooLargeError')
-  assert.ok(performance.now() - started < 2_000, 'refused quickly')
   // a nested body under a valid signature is refused too
   let deep: unknown = 0
   for (let i = 0; i < 40; i++) deep = [deep]

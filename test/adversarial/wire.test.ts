@@ -225,13 +225,12 @@ caseOf(test, '3. a peer streaming past the declared size → the stream is reset
     } finally { hostileEnded = true }
   })
   const before = rssMiB()
-  const started = performance.now()
   let err: Error | undefined
   try {
     await fetchChunks(client as any, ref(flood), { itemId: ITEM, indexes: [0] }, { signal: AbortSignal.timeout(20_000), onChunk: () => { assert.unreachable('no chunk from the flood') } })
   } catch (e) { err = e as Error }
   assert.is(err?.name, 'PeerProtocolError', `rejected by the frame bound: ${err?.name}: ${err?.message}`)
-  assert.ok(performance.now() - started < 10_000, 'at once, not after reading the flood')
+  // at once, not after reading the flood: the sender's byte count below shows it (no clock involved)
   const deadline = Date.now() + 10_000
   while (!hostileEnded && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   assert.ok(hostileEnded, 'the flooding sender was cut off (stream reset)')
