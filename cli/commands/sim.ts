@@ -161,7 +161,7 @@ export const command: Command = {
   usage,
   async run (argv) {
     if (argv[0] === 'cache') return await (await import('./sim-cache.ts')).runCache(argv.slice(1))
-    if (argv[0] === 'sweep') return await (await import('./sim-sweep.ts')).runSweep(argv.slice(1))
+    if (argv[0] === 'sweep') return await (await import('./sim-sweep.ts')).runSweepCommand(argv.slice(1))
     return await runOne(argv)
   }
 }

@@ -30,7 +30,9 @@ export const MAX_POINTS_PER_LINE = 1500
 /** With `markers`, a line with at most this many points gets a marker at each. */
 export const MAX_MARKED_POINTS = 40
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b']
+/** Legend entries per row: 150 px each across the plot. */
+const LEGEND_PER_ROW = 4
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 const M = { left: 64, right: 16, top: 28, bottom: 44 }
 
 export function escapeXml (s: string): string {
@@ -104,8 +106,10 @@ export function lineChart (o: ChartOptions): string {
       // a few points (a miss-ratio curve) are measurements: mark each
       if (o.markers === true && pts.length <= MAX_MARKED_POINTS) for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(Math.min(y1, Math.max(y0, y))).toFixed(1)}" r="3" fill="${color}"/>`)
     }
-    const lx = M.left + 10 + i * 150
-    parts.push(`<rect x="${lx}" y="${M.top + 6}" width="12" height="3" fill="${color}"/><text x="${lx + 16}" y="${M.top + 11}">${escapeXml(l.name)}</text>`)
+    // legends wrap after LEGEND_PER_ROW entries (a sweep's comparative charts have many lines)
+    const lx = M.left + 10 + (i % LEGEND_PER_ROW) * 150
+    const ly = M.top + 6 + Math.floor(i / LEGEND_PER_ROW) * 14
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="3" fill="${color}"/><text x="${lx + 16}" y="${ly + 5}">${escapeXml(l.name)}</text>`)
   })
   parts.push('</svg>')
   return parts.join('')
