@@ -65,6 +65,37 @@ const flashWorkload = z.object({
   atSeconds: z.number().min(0).default(0)
 }).strict()
 
+const faultRate = z.object({
+  /** Mean time between failures of each node of the role (exponential), in hours. */
+  mtbfHours: z.number().positive().max(1e6),
+  /** Mean time to recover (exponential), in hours. */
+  mttrHours: z.number().positive().max(1e6)
+}).strict()
+
+const faultEvent = z.object({
+  role: z.enum(['parent', 'edge']),
+  /** Which node: its region and its index within the region's parents or edges. */
+  region: z.number().int().min(0),
+  index: z.number().int().min(0),
+  /** When it fails (hours of simulated time) and for how long. */
+  atHour: hours,
+  downHours: z.number().positive().max(24 * 365)
+}).strict()
+
+/** Longest fault schedule: each entry is two events. */
+export const MAX_FAULT_EVENTS = 10_000
+
+const faults = z.object({
+  /** Failures at given times. */
+  schedule: z.array(faultEvent).max(MAX_FAULT_EVENTS).default([]),
+  /** Random failures of every parent and edge, independently. */
+  rates: z.object({ parent: faultRate.optional(), edge: faultRate.optional() }).strict().default({}),
+  /** Main stops naming a node in directives once it has missed heartbeats this long (main's default heartbeat timeout). */
+  detectSeconds: z.number().min(0).max(86_400).default(15),
+  /** A client waits this long for a chunk from a node that has died before it asks elsewhere (the client's stall timeout). */
+  failoverSeconds: z.number().min(0).max(3600).default(6)
+}).strict()
+
 export const scenarioSchema = z.object({
   name: z.string().min(1).max(200),
   description: z.string().max(10_000).optional(),
@@ -145,6 +176,8 @@ export const scenarioSchema = z.object({
     /** At most this many items pushed to each edge per plan. */
     maxItemsPerEdge: z.number().int().min(0).max(1e6).default(10)
   }).strict().optional(),
+  /** Parents and edges that fail and recover (a crash: an edge keeps its disk cache, fills in flight stop). */
+  faults: faults.optional(),
   /** Hard cap on processed events (a safety net for runaway scenarios); the run stops there. */
   maxEvents: z.number().int().positive().max(1e13).optional()
 }).strict().superRefine((s, ctx) => {
@@ -153,6 +186,11 @@ export const scenarioSchema = z.object({
   const [lo, hi] = typeof s.catalog.sizeBytes === 'number' ? [s.catalog.sizeBytes, s.catalog.sizeBytes] : s.catalog.sizeBytes
   if (lo > hi) ctx.addIssue({ code: 'custom', path: ['catalog', 'sizeBytes'], message: 'range must be [min, max] with min <= max' })
   if (Math.ceil(hi / s.chunkSizeBytes) > MAX_CHUNKS_PER_ITEM) ctx.addIssue({ code: 'custom', path: ['catalog', 'sizeBytes'], message: `an item of ${hi} bytes is more than ${MAX_CHUNKS_PER_ITEM} chunks of ${s.chunkSizeBytes} bytes; raise chunkSizeBytes` })
+  s.faults?.schedule.forEach((f, i) => {
+    const per = f.role === 'parent' ? s.regions.parentsPerRegion : s.regions.edgesPerRegion
+    if (f.region >= s.regions.count) ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'region'], message: `region ${f.region} is not one of ${s.regions.count}` })
+    if (f.index >= per) ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'index'], message: `a region has ${per} ${f.role}s, so index ${f.index} is none of them` })
+  })
   const w = s.workload
   const item = w.type === 'flash' ? w.item : w.spike?.item
   if (item !== undefined && item >= s.catalog.items) ctx.addIssue({ code: 'custom', path: ['workload', w.type === 'flash' ? 'item' : 'spike'], message: `item ${item} is not in a catalog of ${s.catalog.items} items` })

@@ -135,6 +135,17 @@ export class Downloads {
     miss[at + last] = k; pos[at + k] = last
   }
 
+  /** Put chunk k back into d's missing list (a request for it was lost). */
+  putBack (d: number, k: number): void {
+    const miss = this.missList; const pos = this.missPos; const at = this.chunkAt[d]!
+    const last = this.missLen[d]!++
+    const i = pos[at + k]!
+    // k sits among the taken entries, at i >= last: swap it with the first taken one
+    const other = miss[at + last]!
+    miss[at + i] = other; pos[at + other] = i
+    miss[at + last] = k; pos[at + k] = last
+  }
+
   /** Make room for `need` chunks in the arenas (they move: callers re-read the fields after an open). */
   private growArena (need: number): void {
     let size = this.chunkState.length * 2

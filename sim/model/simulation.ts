@@ -36,6 +36,9 @@ const EV_SAMPLE = 7
 const EV_PREPOSITION = 8
 const EV_RELEASE = 9
 const EV_RETRY = 10
+const EV_FAIL = 11
+const EV_RECOVER = 12
+const EV_LOST = 13
 
 const HOLD_NONE = 0
 const HOLD_ALL = 1
@@ -135,6 +138,17 @@ export class Simulation {
   private readonly maxRate: number
   private readonly dhtDelay: number
   private lastRow: number[] = []
+  private lastFaultRow: number[] = [0, 0, 0, 0, 0]
+  // faults (all idle when the scenario has none)
+  private readonly faultsOn: boolean
+  private readonly rngFaults: Rng
+  /** When each node last went down (seconds), or -1 while up. */
+  private readonly downAt: Float64Array
+  private readonly detect: number
+  private readonly failover: number
+  private nodesDown = 0
+  /** Per-interval extras of the fault series: lost chunks and the sum of completed download times. */
+  faultTotals = { failures: 0, recoveries: 0, lostChunks: 0, failovers: 0, downSeconds: 0, downloadSecondsSum: 0 }
 
   constructor (s: Scenario, seed: number, opts: SimOptions = {}) {
     const started = performance.now()
@@ -154,6 +168,7 @@ export class Simulation {
     this.rngChunks = createStream(seed, 'chunks')
     this.rngPeers = createStream(seed, 'peers')
     this.rngSpike = createStream(seed, 'spike')
+    this.rngFaults = createStream(seed, 'faults')
     this.zipf = new Zipf(s.catalog.items, s.catalog.zipfAlpha)
 
     const w = this.world
@@ -182,6 +197,11 @@ export class Simulation {
     const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
     this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
 
+    this.faultsOn = s.faults !== undefined
+    this.downAt = new Float64Array(this.faultsOn ? w.nodeCount : 0).fill(-1)
+    this.detect = s.faults?.detectSeconds ?? 0
+    this.failover = s.faults?.failoverSeconds ?? 0
+
     const wl = s.workload
     this.maxRate = wl.type === 'poisson' ? wl.requestsPerHour / 3600 * (1 + (wl.diurnal?.amplitude ?? 0)) : 0
     this.init()
@@ -209,6 +229,20 @@ export class Simulation {
       q.push(wl.atSeconds, EV_FLASH, wl.item)
     }
     if (this.prepositionOn) q.push(s.preposition!.intervalMinutes * 60, EV_PREPOSITION)
+    const f = s.faults
+    if (f !== undefined) {
+      f.schedule.forEach((e, i) => {
+        const node = e.role === 'parent' ? w.parent(e.region, e.index) : w.edge(e.region, e.index)
+        q.push(e.atHour * 3600, EV_FAIL, node, i)
+      })
+      // random failures: each node's first failure after an exponential time (a recovery schedules the next)
+      const rate = (role: 'parent' | 'edge', first: number, n: number): void => {
+        const r = f.rates[role]
+        if (r !== undefined) for (let i = 0; i < n; i++) q.push(exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, first + i, -1)
+      }
+      rate('parent', w.firstParent, w.regions * w.parentsPerRegion)
+      rate('edge', w.firstEdge, w.regions * w.edgesPerRegion)
+    }
     this.lastRow = this.row(0)
     q.push(Math.min(s.sampleIntervalSeconds, this.end), EV_SAMPLE)
   }
@@ -245,6 +279,9 @@ export class Simulation {
       case EV_FLASH: this.onFlash(a); break
       case EV_RELEASE: this.onRelease(a); break
       case EV_PREPOSITION: this.onPreposition(); break
+      case EV_FAIL: this.onFail(a, b); break
+      case EV_RECOVER: this.onRecover(a, b); break
+      case EV_LOST: this.onLost(a, b, c); break
       default: throw new Error(`unknown event kind ${kind}`)
     }
   }
@@ -325,7 +362,7 @@ export class Simulation {
     const dl = this.dl
     for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
-      if (w.role[src] === ROLE_EDGE) { this.edgeRequest(src, item); break }
+      if (w.role[src] === ROLE_EDGE) { if (w.online[src] === 1) this.edgeRequest(src, item); break }
     }
     const delay = 2 * w.latency(node, 0) + this.dhtDelay
     this.q.push(now + delay, EV_DL_START, d, dl.gen[d]!)
@@ -357,19 +394,30 @@ export class Simulation {
       ranked = [0] // parents fetch from the origin, which is no region's node
     } else {
       // a client talks to its home edge (the nearest; clients are spread evenly over a region's edges)
-      if (kind === DL_CLIENT && w.edgesPerRegion > 0) this.candidate(this.homeEdge(node))
+      if (kind === DL_CLIENT && w.edgesPerRegion > 0 && this.listed(this.homeEdge(node))) this.candidate(this.homeEdge(node))
       if (this.peerAssist) this.samplePeers(region, item, node)
-      for (let j = 0; j < w.parentsPerRegion; j++) this.candidate(w.parent(region, j))
+      for (let j = 0; j < w.parentsPerRegion; j++) if (this.listed(w.parent(region, j))) this.candidate(w.parent(region, j))
       ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
     }
-    // parents are the last resort and always reachable: make sure the directive keeps one
+    // parents are the last resort and always reachable: make sure the directive keeps one (one main still lists)
     if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
-      if (ranked.length >= this.maxSources) ranked.pop()
-      ranked.push(w.parent(region, 0))
+      let p = -1
+      for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
+      if (p >= 0) {
+        if (ranked.length >= this.maxSources) ranked.pop()
+        ranked.push(p)
+      }
     }
     const base = d * dl.maxSources
     for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
     dl.sourceCount[d] = ranked.length
+  }
+
+  /** Does main still name this node in directives: up, or down for less than the heartbeat timeout. */
+  private listed (node: number): boolean {
+    if (!this.faultsOn) return true
+    const at = this.downAt[node]!
+    return at < 0 || this.q.now - at < this.detect
   }
 
   private homeEdge (client: number): number {
@@ -675,6 +723,12 @@ export class Simulation {
 
   private onChunk (d: number, k: number, src: number): void {
     const dl = this.dl; const w = this.world; const t = this.totals
+    if (this.faultsOn && w.online[src] === 0) {
+      // the source died before the chunk was through: the client notices when its wait times out
+      this.faultTotals.lostChunks++
+      this.q.push(this.q.now + this.failover, EV_LOST, d, k, src)
+      return
+    }
     const item = dl.item[d]!
     const bytes = this.catalog.chunkBytes(item, k)
     const srcRole = w.role[src]!
@@ -722,6 +776,7 @@ export class Simulation {
         const c = node - w.firstClient
         this.totals.downloadsDone++
         this.downloadTimes.add(now - dl.startedAt[d]!)
+        this.faultTotals.downloadSecondsSum += now - dl.startedAt[d]!
         this.clients.keepItem(c, item, dl.startedAt[d]! + this.licenseSeconds)
         this.clients.download[c] = -1
         if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
@@ -739,6 +794,101 @@ export class Simulation {
       }
     }
     dl.close(d)
+  }
+
+  // ---- faults ------------------------------------------------------------------
+
+  /** A parent or edge crashes (entry `scheduled` of the schedule, or -1 for a random failure): what it was sending is lost, its fills stop; an edge keeps its disk cache. */
+  private onFail (node: number, scheduled: number): void {
+    const w = this.world; const now = this.q.now; const items = this.catalog.count
+    if (w.online[node] === 0) {
+      // already down (a schedule overlapping a random failure): a random node's next failure comes later
+      const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+      if (scheduled < 0 && r !== undefined) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
+      return
+    }
+    w.online[node] = 0
+    this.downAt[node] = now
+    this.nodesDown++
+    this.faultTotals.failures++
+    const abort = (f: number): void => { this.dl.aborted[f] = 1; this.maybeClose(f) }
+    if (w.role[node] === ROLE_EDGE) {
+      const e = w.edgeIndex(node)
+      const policy = this.policies[e]!
+      for (let i = 0; i < items; i++) {
+        const f = this.edgeFill[e * items + i]!
+        if (f === NO_FILL) continue
+        // a partial item is not kept: the restarted edge fetches it again on the next miss
+        abort(f)
+        this.edgeFill[e * items + i] = NO_FILL
+        policy.remove(i)
+        this.edgeHeld[e * items + i] = 0
+      }
+    } else {
+      const p = w.parentIndex(node)
+      for (let i = 0; i < items; i++) {
+        const f = this.parentFill.get(p * items + i)
+        if (f !== undefined) { abort(f); this.parentFill.delete(p * items + i) }
+      }
+    }
+    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const down = scheduled >= 0 ? this.s.faults!.schedule[scheduled]!.downHours * 3600 : exponential(this.rngFaults, r!.mttrHours * 3600)
+    this.q.push(now + down, EV_RECOVER, node, scheduled)
+  }
+
+  private onRecover (node: number, scheduled: number): void {
+    const w = this.world; const now = this.q.now; const items = this.catalog.count
+    if (w.online[node] === 1) return
+    w.online[node] = 1
+    this.faultTotals.downSeconds += now - this.downAt[node]!
+    this.downAt[node] = -1
+    this.nodesDown--
+    this.faultTotals.recoveries++
+    // its queues emptied when it died
+    const l = node * LINK_FIELDS
+    w.link[l + LINK_UP_FREE] = now
+    w.link[l + LINK_DOWN_FREE] = now
+    if (w.role[node] === ROLE_PARENT) {
+      // a parent fetches again the releases it lost mid-fill
+      const p = w.parentIndex(node)
+      for (let i = 0; i < items; i++) {
+        if (this.parentHas[p * items + i] === 1 || this.catalog.releasedAt[i]! > now) continue
+        const d = this.dl.open(node, i, DL_PARENT_FILL, this.catalog.chunks[i]!, now)
+        this.parentFill.set(p * items + i, d)
+        this.direct(d)
+        this.pump(d)
+      }
+    }
+    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    if (r !== undefined && scheduled < 0) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
+  }
+
+  /** Node-seconds of the failures still open now (for the totals at the run's end). */
+  downSecondsOpen (): number {
+    let sum = 0
+    for (let i = 0; i < this.downAt.length; i++) if (this.downAt[i]! >= 0) sum += this.q.now - this.downAt[i]!
+    return sum
+  }
+
+  /** A chunk lost with its source: d drops that source (as the client drops one whose requests fail) and asks again elsewhere. */
+  private onLost (d: number, k: number, src: number): void {
+    const dl = this.dl
+    dl.outstanding[d]!--
+    if (dl.live[d] === 0) return
+    if (dl.aborted[d] === 1) { this.maybeClose(d); return }
+    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_MISSING
+    dl.putBack(d, k)
+    const base = d * dl.maxSources; const n = dl.sourceCount[d]!
+    for (let j = 0; j < n; j++) {
+      if (dl.sources[base + j] !== src) continue
+      for (let i = j; i < n - 1; i++) dl.sources[base + i] = dl.sources[base + i + 1]!
+      dl.sourceCount[d] = n - 1
+      this.faultTotals.failovers++
+      break
+    }
+    // a fresh directive at once if no source is left (main no longer names the dead node)
+    if (dl.sourceCount[d] === 0) this.direct(d)
+    this.pump(d)
   }
 
   // ---- churn -----------------------------------------------------------------
@@ -772,11 +922,22 @@ export class Simulation {
     ]
   }
 
+  /** The fault columns (FAULT_SERIES_COLUMNS), cumulative; nodes_down is a gauge. */
+  private faultRow (): number[] {
+    const f = this.faultTotals
+    return [this.nodesDown, f.failures, f.lostChunks, f.failovers, f.downloadSecondsSum]
+  }
+
   /** Append the interval ending now (cumulative columns become per-interval deltas; gauges stay). */
   private sample (now: number, reschedule: boolean): void {
     const cur = this.row(now)
     const GAUGES = 3 // online_clients, active_downloads, pending_events
     const out = cur.map((v, i) => i === 0 || i >= cur.length - GAUGES ? v : v - this.lastRow[i]!)
+    if (this.faultsOn) {
+      const f = this.faultRow()
+      out.push(...f.map((v, i) => i === 0 ? v : v - this.lastFaultRow[i]!))
+      this.lastFaultRow = f
+    }
     this.series.rows.push(out)
     this.lastRow = cur
     if (!reschedule) return
