@@ -145,7 +145,12 @@ export const scenarioSchema = z.object({
     /** A rental lasts this long; a client seeds an item only while its license is valid and it is online. */
     licenseHours: z.number().positive().max(24 * 365).default(48),
     /** How many items a client keeps (and seeds) after downloading them. */
-    keepItems: z.number().int().min(1).max(16).default(2)
+    keepItems: z.number().int().min(1).max(16).default(2),
+    /**
+     * After a download a client seeds for an exponential time with this mean, then leaves the swarm
+     * (the seed departure rate γ of Qiu–Srikant's fluid model); without it, for as long as its license lasts.
+     */
+    seedMeanMinutes: z.number().positive().max(1e7).optional()
   }).strict(),
   directive: z.object({
     /** Sources a directive names (edges, peers, parents), ranked by protocol's rankPeers. */

@@ -66,6 +66,8 @@ export interface SimOptions {
   shouldStop?: () => boolean
   /** Called at each edge request with the policy's answer (for the policy-identity test). */
   onEdgeRequest?: (edge: number, item: number, hit: boolean) => void
+  /** Called at each sample time, after the row is written (for tests that watch the state). */
+  onSample?: (sim: Simulation, t: number) => void
 }
 
 export class Simulation {
@@ -142,6 +144,7 @@ export class Simulation {
   // faults (all idle when the scenario has none)
   private readonly faultsOn: boolean
   private readonly rngFaults: Rng
+  private readonly rngSeeding: Rng
   /** When each node last went down (seconds), or -1 while up. */
   private readonly downAt: Float64Array
   private readonly detect: number
@@ -169,6 +172,7 @@ export class Simulation {
     this.rngPeers = createStream(seed, 'peers')
     this.rngSpike = createStream(seed, 'spike')
     this.rngFaults = createStream(seed, 'faults')
+    this.rngSeeding = createStream(seed, 'seeding')
     this.zipf = new Zipf(s.catalog.items, s.catalog.zipfAlpha)
 
     const w = this.world
@@ -777,7 +781,10 @@ export class Simulation {
         this.totals.downloadsDone++
         this.downloadTimes.add(now - dl.startedAt[d]!)
         this.faultTotals.downloadSecondsSum += now - dl.startedAt[d]!
-        this.clients.keepItem(c, item, dl.startedAt[d]! + this.licenseSeconds)
+        const licensed = dl.startedAt[d]! + this.licenseSeconds
+        const seedMean = this.s.peerAssist.seedMeanMinutes
+        // a client that leaves the swarm after a while stops seeding then (and no longer holds the item)
+        this.clients.keepItem(c, item, seedMean === undefined ? licensed : Math.min(licensed, now + exponential(this.rngSeeding, seedMean * 60)))
         this.clients.download[c] = -1
         if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
         break
@@ -863,6 +870,21 @@ export class Simulation {
     if (r !== undefined && scheduled < 0) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
   }
 
+  /** Online clients holding item (seeds), not counting those still downloading it. */
+  seedsOf (item: number): number {
+    const w = this.world; const now = this.q.now
+    let n = 0
+    for (let c = 0; c < w.clientCount; c++) if (w.online[w.firstClient + c] === 1 && this.clients.holds(c, item, now)) n++
+    return n
+  }
+
+  /** Client downloads in flight. */
+  clientDownloads (): number {
+    let n = 0
+    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.download[c] !== -1) n++
+    return n
+  }
+
   /** Node-seconds of the failures still open now (for the totals at the run's end). */
   downSecondsOpen (): number {
     let sum = 0
@@ -940,6 +962,7 @@ export class Simulation {
     }
     this.series.rows.push(out)
     this.lastRow = cur
+    this.opts.onSample?.(this, now)
     if (!reschedule) return
     const next = now + this.s.sampleIntervalSeconds
     // a flash crowd ends when its downloads do; other runs go to the end
