@@ -39,6 +39,8 @@ export interface Metrics {
   startupSeconds: Distribution
   downloadSecondsCdf: Array<[number, number]>
   startupSecondsCdf: Array<[number, number]>
+  /** Only for trace workloads: requests replayed, and those skipped for naming objects beyond catalog.items. */
+  trace?: { replayed: number, skippedOutsideCatalog: number }
   /** Only for scenarios with faults. */
   faults?: {
     failures: number
@@ -99,6 +101,7 @@ export function runScenario (s: Scenario, seed: number, opts: SimOptions = {}): 
     downloadSecondsCdf: cdf(dt),
     startupSecondsCdf: cdf(st)
   }
+  if (s.workload.type === 'trace') metrics.trace = { replayed: sim.traceRequests, skippedOutsideCatalog: sim.traceSkipped }
   if (s.faults !== undefined) {
     const f = sim.faultTotals
     metrics.faults = { failures: f.failures, recoveries: f.recoveries, lostChunks: f.lostChunks, failovers: f.failovers, nodeDownSeconds: f.downSeconds + sim.downSecondsOpen() }

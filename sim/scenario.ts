@@ -96,6 +96,23 @@ const faults = z.object({
   failoverSeconds: z.number().min(0).max(3600).default(6)
 }).strict()
 
+/** Longest trace path in a scenario. */
+export const MAX_TRACE_PATH_CHARS = 4096
+
+const traceWorkload = z.object({
+  type: z.literal('trace'),
+  /** The request trace, relative to the scenario file (sim/README.md: formats). */
+  path: z.string().min(1).max(MAX_TRACE_PATH_CHARS),
+  /** oracle, libcsv or csv; default from the file name (oracleGeneral or .bin: oracle; .csv: csv). */
+  format: z.enum(['oracle', 'libcsv', 'csv']).optional(),
+  /** libcsv only: libCacheSim's trace parameters (time-col=N,obj-id-col=N,obj-size-col=N,delimiter=C,has-header=BOOL). */
+  params: z.string().max(1000).optional(),
+  /** Simulated seconds per unit of the trace's time (0.001 for milliseconds; 0.1 replays ten times faster). */
+  timeScale: z.number().positive().max(1e6).default(1),
+  /** Objects beyond catalog.items (numbered by first appearance): skipped, or folded onto the catalog (modulo). */
+  overflow: z.enum(['skip', 'wrap']).default('skip')
+}).strict()
+
 export const scenarioSchema = z.object({
   name: z.string().min(1).max(200),
   description: z.string().max(10_000).optional(),
@@ -133,7 +150,7 @@ export const scenarioSchema = z.object({
     /** One-way latency between regions (and to main and the origin), fixed per pair (ms). */
     interRegionMs: range
   }).strict(),
-  workload: z.discriminatedUnion('type', [poissonWorkload, flashWorkload]),
+  workload: z.discriminatedUnion('type', [poissonWorkload, flashWorkload, traceWorkload]),
   churn: z.object({
     /** Mean length of an online session, exponentially distributed. */
     meanOnlineMinutes: z.number().positive().max(1e7),
@@ -197,7 +214,7 @@ export const scenarioSchema = z.object({
     if (f.index >= per) ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'index'], message: `a region has ${per} ${f.role}s, so index ${f.index} is none of them` })
   })
   const w = s.workload
-  const item = w.type === 'flash' ? w.item : w.spike?.item
+  const item = w.type === 'flash' ? w.item : w.type === 'poisson' ? w.spike?.item : undefined
   if (item !== undefined && item >= s.catalog.items) ctx.addIssue({ code: 'custom', path: ['workload', w.type === 'flash' ? 'item' : 'spike'], message: `item ${item} is not in a catalog of ${s.catalog.items} items` })
 })
 

@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { withAbsoluteTrace } from '../../sim/trace/workload.ts'
 import { CommandError, intFlag, parseFlags, UsageError } from '../command.ts'
 import { parseVary, SweepError, sweepGrid, type SweepRun, type Vary } from '../../sim/sweep/grid.ts'
 import { runSweep } from '../../sim/sweep/run.ts'
@@ -28,7 +29,10 @@ export async function runSweepCommand (argv: string[]): Promise<number> {
   if (values.out === undefined) throw new UsageError('--out DIR is required (see reelnet sim --help)')
   if (values.vary === undefined || values.vary.length === 0) throw new UsageError('give at least one --vary FIELD=A,B,... (see reelnet sim --help)')
   const file = positionals[0]!
-  const { raw, scenario } = readScenarioFile(file)
+  const read = readScenarioFile(file)
+  const scenario = read.scenario
+  // each run's scenario.json lives in its own folder: a trace path relative to the scenario file must survive the move
+  const raw = withAbsoluteTrace(read.raw, dirname(resolve(file)))
   const seed = intFlag('seed', values.seed, scenario.seed, 0, 2 ** 32 - 1)
   const jobs = intFlag('jobs', values.jobs, Math.min(availableParallelism(), MAX_JOBS), 1, MAX_JOBS)
   let varies: Vary[]

@@ -7,12 +7,15 @@
  * policies; `reelnet sim sweep` (sim-sweep.ts) runs a grid of scenarios.
  */
 import { readFileSync, mkdirSync, writeFileSync, rmSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import cliProgress from 'cli-progress'
 import { CommandError, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { parseScenarioText, MAX_SCENARIO_BYTES, type Scenario } from '../../sim/scenario.ts'
 import { runScenario } from '../../sim/run.ts'
 import { writeOutputs } from '../../sim/output.ts'
+import { SimulationError } from '../../sim/model/simulation.ts'
+import { TraceError, type TraceReader } from '../../sim/trace/read.ts'
+import { traceOf } from '../../sim/trace/workload.ts'
 
 const usage = `usage: reelnet sim SCENARIO.json --out DIR [--seed N]
        reelnet sim cache TRACE [--policy lru,sieve,s3fifo] [--size 0.1%,1%,10%] [--out DIR]
@@ -133,14 +136,25 @@ async function runOne (argv: string[]): Promise<number> {
     : null
   const started = performance.now()
   bar?.start(end, 0, { simtime: fmtTime(0), simend: fmtTime(end), rate: '0' })
-  const result = runScenario(scenario, seed, {
-    onProgress: (t, events) => {
-      if (bar === null) return
-      const wall = (performance.now() - started) / 1000
-      bar.update(Math.min(t, end), { simtime: fmtTime(t), simend: fmtTime(end), rate: wall > 0 ? Math.round(events / wall).toLocaleString('en') : '0' })
-    }
-  })
-  bar?.stop()
+  let result
+  let trace: TraceReader | undefined
+  try {
+    trace = traceOf(scenario, dirname(resolve(file)))
+    result = runScenario(scenario, seed, {
+      requests: trace,
+      onProgress: (t, events) => {
+        if (bar === null) return
+        const wall = (performance.now() - started) / 1000
+        bar.update(Math.min(t, end), { simtime: fmtTime(t), simend: fmtTime(end), rate: wall > 0 ? Math.round(events / wall).toLocaleString('en') : '0' })
+      }
+    })
+  } catch (err) {
+    if (err instanceof TraceError || err instanceof SimulationError) throw new CommandError(`${file}: ${err.message}`)
+    throw err
+  } finally {
+    trace?.close()
+    bar?.stop()
+  }
   const wall = (performance.now() - started) / 1000
   let manifest
   try {

@@ -17,6 +17,7 @@ import { planPreposition, PREPOSITION_MAX_TOP_N, type DemandEvent } from '../../
 import { EventQueue } from '../engine/queue.ts'
 import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
 import type { Scenario } from '../scenario.ts'
+import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
@@ -39,6 +40,7 @@ const EV_RETRY = 10
 const EV_FAIL = 11
 const EV_RECOVER = 12
 const EV_LOST = 13
+const EV_TRACE = 14
 
 const HOLD_NONE = 0
 const HOLD_ALL = 1
@@ -66,8 +68,19 @@ export interface SimOptions {
   shouldStop?: () => boolean
   /** Called at each edge request with the policy's answer (for the policy-identity test). */
   onEdgeRequest?: (edge: number, item: number, hit: boolean) => void
+  /** The requests of a trace workload, in time order (a TraceReader; the caller opens and closes it). */
+  requests?: RequestSource
   /** Called at each sample time, after the row is written (for tests that watch the state). */
   onSample?: (sim: Simulation, t: number) => void
+}
+
+/** Where a trace workload's requests come from: batches in time order, null at the end. */
+export interface RequestSource {
+  next: () => TraceBatch | null
+}
+
+export class SimulationError extends Error {
+  name = 'SimulationError'
 }
 
 export class Simulation {
@@ -141,6 +154,13 @@ export class Simulation {
   private readonly dhtDelay: number
   private lastRow: number[] = []
   private lastFaultRow: number[] = [0, 0, 0, 0, 0]
+  // trace workload: the batch being replayed, where in it, the first request's trace time
+  private traceBatch: TraceBatch | null = null
+  private traceAt = 0
+  private traceStart = 0
+  /** Trace requests replayed, and those skipped for naming an object beyond the catalog. */
+  traceRequests = 0
+  traceSkipped = 0
   // faults (all idle when the scenario has none)
   private readonly faultsOn: boolean
   private readonly rngFaults: Rng
@@ -229,8 +249,15 @@ export class Simulation {
       if (wl.spike !== undefined) {
         q.push(wl.spike.atHour * 3600, EV_RELEASE, wl.spike.item)
       }
-    } else {
+    } else if (wl.type === 'flash') {
       q.push(wl.atSeconds, EV_FLASH, wl.item)
+    } else {
+      if (this.opts.requests === undefined) throw new SimulationError('a trace workload needs its requests (SimOptions.requests, a TraceReader)')
+      this.traceBatch = this.opts.requests.next()
+      if (this.traceBatch !== null) {
+        this.traceStart = this.traceBatch.time[0]!
+        q.push(0, EV_TRACE)
+      }
     }
     if (this.prepositionOn) q.push(s.preposition!.intervalMinutes * 60, EV_PREPOSITION)
     const f = s.faults
@@ -286,6 +313,7 @@ export class Simulation {
       case EV_FAIL: this.onFail(a, b); break
       case EV_RECOVER: this.onRecover(a, b); break
       case EV_LOST: this.onLost(a, b, c); break
+      case EV_TRACE: this.onTrace(); break
       default: throw new Error(`unknown event kind ${kind}`)
     }
   }
@@ -334,10 +362,42 @@ export class Simulation {
     for (let c = 0; c < w.clientCount; c++) if (w.online[w.firstClient + c] === 1) this.startRequest(c, item)
   }
 
-  /** A request from a random online, idle client of a region chosen by its share of clients. */
-  private request (item: number): void {
+  /** The trace's next request, then the one after it is scheduled. */
+  private onTrace (): void {
+    const b = this.traceBatch!; const i = this.traceAt
+    const w = this.world; const wl = this.s.workload
+    if (wl.type !== 'trace') return
+    this.traceRequests++
+    let item = b.item[i]!
+    if (item >= this.catalog.count) {
+      if (wl.overflow === 'wrap') item %= this.catalog.count
+      else item = -1
+    }
+    const region = b.region[i]!; const client = b.client[i]!
+    if (region >= w.regions) throw new SimulationError(`trace request ${this.traceRequests} names region ${region}; the scenario has ${w.regions}`)
+    if (client >= w.clientsPerRegion) throw new SimulationError(`trace request ${this.traceRequests} names client ${client}; a region has ${w.clientsPerRegion}`)
+    if (item < 0) this.traceSkipped++
+    else if (client >= 0) {
+      const c = (region < 0 ? 0 : region) * w.clientsPerRegion + client
+      if (w.online[w.firstClient + c] === 0 || this.clients.download[c] !== -1) this.totals.skippedBusy++
+      else this.startRequest(c, item)
+    } else this.request(item, region)
+    // the next one
+    let next = i + 1
+    let batch: TraceBatch | null = b
+    if (next >= b.n) { batch = this.opts.requests!.next(); next = 0 }
+    this.traceBatch = batch
+    this.traceAt = next
+    if (batch === null) return
+    const t = (batch.time[next]! - this.traceStart) * wl.timeScale
+    if (t < this.q.now) throw new SimulationError(`trace request ${this.traceRequests + 1} is earlier than the one before it; a trace workload must be in time order`)
+    if (t <= this.end) this.q.push(t, EV_TRACE)
+  }
+
+  /** A request from a random online, idle client of a region (given, or chosen by its share of clients). */
+  private request (item: number, inRegion = -1): void {
     const w = this.world
-    const region = w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
+    const region = inRegion >= 0 ? inRegion : w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
     const n = this.clients.onlineIn(region)
     const pick = Math.floor(this.rngClients.next() * n)
     if (n === 0) { this.totals.skippedBusy++; return }

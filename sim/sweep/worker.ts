@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs'
 import { parseScenarioText } from '../scenario.ts'
 import { runScenario } from '../run.ts'
 import { writeOutputs } from '../output.ts'
+import { traceOf } from '../trace/workload.ts'
+import { dirname, resolve } from 'node:path'
 
 export interface WorkerReport {
   wallSeconds: number
@@ -23,7 +25,9 @@ const scenario = parseScenarioText(readFileSync(file, 'utf8'))
 const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 const c0 = cpu()
 const t0 = performance.now()
-const result = runScenario(scenario, Number(seedText))
+const trace = traceOf(scenario, dirname(resolve(file)))
+const result = runScenario(scenario, Number(seedText), { requests: trace })
+trace?.close()
 const wall = (performance.now() - t0) / 1000
 writeOutputs(out, scenario, Number(seedText), result, wall)
 const report: WorkerReport = { wallSeconds: wall, cpuSeconds: cpu() - c0, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), events: result.metrics.events }

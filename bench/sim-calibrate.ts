@@ -1,0 +1,196 @@
+/**
+ * The simulator checked against the real network: one calibration
+ * deployment run twice, once as real reelnet processes on 127.0.0.1 (main,
+ * a parent, two edges and eight customers, the e2e kit) and once in the
+ * simulator, printed side by side: edge byte hit ratio, peer offload, the
+ * shares of client bytes from edges, peers and parents, parent bytes, and
+ * download-time quantiles.
+ *
+ * The deployment: one region; a parent and two edges with capped uplinks
+ * (--max-upload, default 4 MiB/s each), cold edges; eight customers, each
+ * with a capped uplink (default 1 MiB/s) that seeds after its download
+ * (`get --seed`); a 64 MiB item; a release-day burst (all eight ask at
+ * once). Caps keep the machine's CPU out of the way: about 20 MiB/s in all,
+ * well under what libp2p moves on two cores. The goal (issue 19): peer
+ * offload and byte shares within 10 percentage points, median download time
+ * within 25 %.
+ *
+ *   flock /tmp/reelnet-heavy.lock node_modules/.bin/node --import tsx bench/sim-calibrate.ts
+ *
+ * Environment: REELNET_CAL_SIZE (64MiB), REELNET_CAL_NODE_CAP (4MiB, B/s),
+ * REELNET_CAL_CLIENT_CAP (1MiB, B/s), REELNET_CAL_CUSTOMERS (8).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Network, createCustomer, runClient, waitJson, type Proc } from '../test/e2e/client-net.ts'
+import { bytesFlag } from '../cli/command.ts'
+import { DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
+import { parseScenario, type ScenarioInput } from '../sim/scenario.ts'
+import { runScenario, type Metrics } from '../sim/run.ts'
+
+const MIB = 2 ** 20
+const SIZE = bytesFlag('REELNET_CAL_SIZE', process.env.REELNET_CAL_SIZE, 64 * MIB)
+const NODE_CAP = bytesFlag('REELNET_CAL_NODE_CAP', process.env.REELNET_CAL_NODE_CAP, 4 * MIB)
+const CLIENT_CAP = bytesFlag('REELNET_CAL_CLIENT_CAP', process.env.REELNET_CAL_CLIENT_CAP, MIB)
+const CUSTOMERS = Number(process.env.REELNET_CAL_CUSTOMERS ?? 8)
+/** Every wait is bounded: a download of 64 MiB at these caps takes tens of seconds. */
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000
+const PREPARE_TIMEOUT_MS = 5 * 60_000
+/** Real links on loopback: far above the caps, so only the caps limit. */
+const LOOPBACK_MBPS = 8000
+
+interface Done { seconds: number, byKind: { edge: number, parent: number, peer: number }, doneBytes: number }
+interface Served { edge: number, parent: number, peer: number, client: number }
+interface Status { heldItems: string[], served: Served }
+
+export interface Figures {
+  edgeByteHit: number
+  peerOffload: number
+  shareEdges: number
+  sharePeers: number
+  shareParents: number
+  parentMiB: number
+  p50: number
+  p90: number
+  max: number
+}
+
+function status (dataDir: string): Status | undefined {
+  try { return JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as Status } catch { return undefined }
+}
+
+function quantile (sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[i]!
+}
+
+async function waitUntil (what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+export async function runReal (): Promise<Figures & { startSpread: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'reelnet-calibrate-'))
+  const net = new Network({ dir, regions: [{ name: 'cal', parents: 1, edges: 2, edgeMaxUpload: String(NODE_CAP), parentMaxUpload: String(NODE_CAP) }] })
+  const procs: Proc[] = []
+  try {
+    await net.start()
+    const itemId = await net.ingest(randomBytes(SIZE), 'calibration.bin')
+    const parent = net.nodesOf('cal', 'parent')[0]!
+    const edges = net.nodesOf('cal', 'edge')
+    // the simulator's parents hold every released item: wait until the real one does
+    await waitUntil('the parent to hold the item', () => status(parent.dataDir)?.heldItems.includes(itemId) === true, PREPARE_TIMEOUT_MS)
+    await waitUntil('every node to write its status', () => edges.every(e => status(e.dataDir) !== undefined), PREPARE_TIMEOUT_MS)
+    const before = { parent: status(parent.dataDir)!.served, edges: edges.map(e => status(e.dataDir)!.served) }
+    const customers = await Promise.all(Array.from({ length: CUSTOMERS }, async (_, i) => await createCustomer(net, `cal${i}`, 'cal')))
+    // the burst: every customer asks at once, and seeds once it has the item
+    const t0 = performance.now()
+    const starts: number[] = []
+    const runs = customers.map(c => {
+      const p = runClient(c, ['get', itemId, '--rent', '--seed', '--max-upload', String(CLIENT_CAP), '--json', '-o', join(c.configDir, 'item.bin')])
+      procs.push(p)
+      return p
+    })
+    const dones = await Promise.all(runs.map(async p => {
+      await waitJson(p, o => o.type === 'progress' || o.type === 'done', DOWNLOAD_TIMEOUT_MS)
+      starts.push((performance.now() - t0) / 1000)
+      return await waitJson(p, o => o.type === 'done', DOWNLOAD_TIMEOUT_MS) as unknown as Done
+    }))
+    // status.json is rewritten every second: wait for a fresh one
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    const after = { parent: status(parent.dataDir)!.served, edges: edges.map(e => status(e.dataDir)!.served) }
+    const delta = (a: Served, b: Served): number => (a.edge + a.parent + a.peer + a.client) - (b.edge + b.parent + b.peer + b.client)
+    const fromEdges = dones.reduce((a, d) => a + d.byKind.edge, 0)
+    const fromPeers = dones.reduce((a, d) => a + d.byKind.peer, 0)
+    const fromParents = dones.reduce((a, d) => a + d.byKind.parent, 0)
+    const total = fromEdges + fromPeers + fromParents
+    const parentBytes = delta(after.parent, before.parent)
+    const parentToEdges = after.parent.edge - before.parent.edge
+    const times = dones.map(d => d.seconds).sort((a, b) => a - b)
+    return {
+      edgeByteHit: fromEdges === 0 ? 0 : 1 - parentToEdges / fromEdges,
+      peerOffload: fromPeers / total,
+      shareEdges: fromEdges / total,
+      sharePeers: fromPeers / total,
+      shareParents: fromParents / total,
+      parentMiB: parentBytes / MIB,
+      p50: quantile(times, 0.5),
+      p90: quantile(times, 0.9),
+      max: times[times.length - 1]!,
+      startSpread: Math.max(...starts) - Math.min(...starts)
+    }
+  } finally {
+    for (const p of procs) p.kill('SIGTERM')
+    await net.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The same deployment as a scenario. */
+export function calibrationScenario (): ScenarioInput {
+  const mbps = (bytesPerSecond: number): number => bytesPerSecond * 8 / 1e6
+  return {
+    name: 'calibration',
+    description: 'bench/sim-calibrate.ts: one region, a parent and two edges with capped uplinks, eight customers with capped uplinks seeding after their download, one item, all asking at once.',
+    durationHours: 1,
+    sampleIntervalSeconds: 1,
+    chunkSizeBytes: DEFAULT_CHUNK_SIZE,
+    catalog: { items: 1, sizeBytes: SIZE, zipfAlpha: 0 },
+    regions: { count: 1, parentsPerRegion: 1, edgesPerRegion: 2, clientsPerRegion: CUSTOMERS },
+    origin: { uplinkMbps: LOOPBACK_MBPS },
+    parent: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS },
+    edge: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS, capacityBytes: 64 * SIZE, eviction: 'lru' },
+    client: { uplinkMbps: mbps(CLIENT_CAP), downlinkMbps: LOOPBACK_MBPS },
+    latency: { intraRegionMs: [0, 1], interRegionMs: [0, 1] },
+    workload: { type: 'flash', item: 0, atSeconds: 0 },
+    peerAssist: { enabled: true, licenseHours: 48, keepItems: 1 }
+  }
+}
+
+export function runSim (): Figures {
+  const r = runScenario(parseScenario(calibrationScenario()), 1)
+  const m: Metrics = r.metrics
+  const b = m.bytes
+  return {
+    edgeByteHit: b.toClientsFromEdges === 0 ? 0 : 1 - (b.toEdgesFromParents + b.toEdgesFromPeers) / b.toClientsFromEdges,
+    peerOffload: m.peerOffload,
+    shareEdges: b.toClientsFromEdges / b.toClients,
+    sharePeers: b.toClientsFromPeers / b.toClients,
+    shareParents: b.toClientsFromParents / b.toClients,
+    parentMiB: b.fromParents / MIB,
+    p50: m.downloadSeconds.p50,
+    p90: m.downloadSeconds.p90,
+    max: m.downloadSeconds.max
+  }
+}
+
+export async function run (): Promise<void> {
+  console.log(`calibration: 1 region, 1 parent + 2 edges at ${(NODE_CAP / MIB).toFixed(1)} MiB/s up, ${CUSTOMERS} customers at ${(CLIENT_CAP / MIB).toFixed(1)} MiB/s up seeding after, one ${(SIZE / MIB).toFixed(0)} MiB item, all at once; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
+  const sim = runSim()
+  const real = await runReal()
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
+  const rows: Array<[string, string, string, string]> = [
+    ['edge byte hit ratio', pct(real.edgeByteHit), pct(sim.edgeByteHit), `${((sim.edgeByteHit - real.edgeByteHit) * 100).toFixed(1)} pt`],
+    ['peer offload', pct(real.peerOffload), pct(sim.peerOffload), `${((sim.peerOffload - real.peerOffload) * 100).toFixed(1)} pt`],
+    ['client bytes from edges', pct(real.shareEdges), pct(sim.shareEdges), `${((sim.shareEdges - real.shareEdges) * 100).toFixed(1)} pt`],
+    ['client bytes from parents', pct(real.shareParents), pct(sim.shareParents), `${((sim.shareParents - real.shareParents) * 100).toFixed(1)} pt`],
+    ['parent bytes sent (MiB)', real.parentMiB.toFixed(0), sim.parentMiB.toFixed(0), `${((sim.parentMiB / real.parentMiB - 1) * 100).toFixed(0)}%`],
+    ['download time p50 (s)', real.p50.toFixed(1), sim.p50.toFixed(1), `${((sim.p50 / real.p50 - 1) * 100).toFixed(0)}%`],
+    ['download time p90 (s)', real.p90.toFixed(1), sim.p90.toFixed(1), `${((sim.p90 / real.p90 - 1) * 100).toFixed(0)}%`],
+    ['download time max (s)', real.max.toFixed(1), sim.max.toFixed(1), `${((sim.max / real.max - 1) * 100).toFixed(0)}%`]
+  ]
+  console.log(`${'figure'.padEnd(28)}${'real'.padStart(10)}${'sim'.padStart(10)}${'sim - real'.padStart(14)}`)
+  for (const [k, a, b, d] of rows) console.log(`${k.padEnd(28)}${a.padStart(10)}${b.padStart(10)}${d.padStart(14)}`)
+  console.log(`real customers started their downloads within ${real.startSpread.toFixed(1)} s of each other (the simulator's burst: all at 0 s); load average after ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
+  const offloadOk = Math.abs(sim.peerOffload - real.peerOffload) <= 0.1 && Math.abs(sim.shareEdges - real.shareEdges) <= 0.1 && Math.abs(sim.shareParents - real.shareParents) <= 0.1
+  const medianOk = Math.abs(sim.p50 / real.p50 - 1) <= 0.25
+  console.log(`goal: byte shares within 10 pt ${offloadOk ? 'met' : 'NOT met'}; median download time within 25% ${medianOk ? 'met' : 'NOT met'}`)
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run()
