@@ -20,7 +20,7 @@
  * Environment: REELNET_CAL_SIZE (64MiB), REELNET_CAL_NODE_CAP (4MiB, B/s),
  * REELNET_CAL_CLIENT_CAP (1MiB, B/s), REELNET_CAL_CUSTOMERS (8).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +29,10 @@ import { bytesFlag } from '../cli/command.ts'
 import { DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
 import { parseScenario, type ScenarioInput } from '../sim/scenario.ts'
 import { runScenario, type Metrics } from '../sim/run.ts'
+import { traceOf } from '../sim/trace/workload.ts'
+import { DIRECTIVE_RENEW_FRACTION, HOLDINGS_FIRST_REPORT_CHUNKS } from '../node/client/customer.ts'
+import { PROGRESS_INTERVAL_MS } from '../node/client/progress.ts'
+import { DEFAULT_DIRECTIVE_TTL_MS } from '../main/limits.ts'
 
 const MIB = 2 ** 20
 const SIZE = bytesFlag('REELNET_CAL_SIZE', process.env.REELNET_CAL_SIZE, 64 * MIB)
@@ -40,6 +44,14 @@ const DOWNLOAD_TIMEOUT_MS = 10 * 60_000
 const PREPARE_TIMEOUT_MS = 5 * 60_000
 /** Real links on loopback: far above the caps, so only the caps limit. */
 const LOOPBACK_MBPS = 8000
+/** Seconds between a customer's arrivals: all at once (the release-day burst), then one every 8 s (later ones find earlier ones as peers). */
+const STAGGERS = [0, 8]
+/** The client's first progress line comes this long after its download starts (its progress interval). */
+const PROGRESS_LINE_SECONDS = PROGRESS_INTERVAL_MS / 1000
+/** A parent penalty so large that parents serve only what no one else can: the real client's fallback kind. */
+const FALLBACK_PENALTY_MS = 1e7
+/** The real client keeps up to 8 requests on a source however long its queue: no cap. */
+const UNCAPPED_QUEUE_SECONDS = 3600
 
 interface Done { seconds: number, byKind: { edge: number, parent: number, peer: number }, doneBytes: number }
 interface Served { edge: number, parent: number, peer: number, client: number }
@@ -75,7 +87,7 @@ async function waitUntil (what: string, cond: () => boolean, timeoutMs: number):
   }
 }
 
-export async function runReal (): Promise<Figures & { startSpread: number }> {
+export async function runReal (staggerSeconds: number): Promise<Figures & { starts: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'reelnet-calibrate-'))
   const net = new Network({ dir, regions: [{ name: 'cal', parents: 1, edges: 2, edgeMaxUpload: String(NODE_CAP), parentMaxUpload: String(NODE_CAP) }] })
   const procs: Proc[] = []
@@ -89,17 +101,16 @@ export async function runReal (): Promise<Figures & { startSpread: number }> {
     await waitUntil('every node to write its status', () => edges.every(e => status(e.dataDir) !== undefined), PREPARE_TIMEOUT_MS)
     const before = { parent: status(parent.dataDir)!.served, edges: edges.map(e => status(e.dataDir)!.served) }
     const customers = await Promise.all(Array.from({ length: CUSTOMERS }, async (_, i) => await createCustomer(net, `cal${i}`, 'cal')))
-    // the burst: every customer asks at once, and seeds once it has the item
+    // customer i asks at i × staggerSeconds (all at once for 0), and seeds once it has the item
     const t0 = performance.now()
-    const starts: number[] = []
-    const runs = customers.map(c => {
+    const starts: number[] = new Array<number>(CUSTOMERS).fill(0)
+    const dones = await Promise.all(customers.map(async (c, i) => {
+      await new Promise(resolve => setTimeout(resolve, i * staggerSeconds * 1000))
       const p = runClient(c, ['get', itemId, '--rent', '--seed', '--max-upload', String(CLIENT_CAP), '--json', '-o', join(c.configDir, 'item.bin')])
       procs.push(p)
-      return p
-    })
-    const dones = await Promise.all(runs.map(async p => {
-      await waitJson(p, o => o.type === 'progress' || o.type === 'done', DOWNLOAD_TIMEOUT_MS)
-      starts.push((performance.now() - t0) / 1000)
+      // its download starts with its first progress line: the arrival time the simulator replays
+      const first = await waitJson(p, o => o.type === 'progress' || o.type === 'done', DOWNLOAD_TIMEOUT_MS)
+      starts[i] = (performance.now() - t0) / 1000 - (first.type === 'progress' ? PROGRESS_LINE_SECONDS : 0)
       return await waitJson(p, o => o.type === 'done', DOWNLOAD_TIMEOUT_MS) as unknown as Done
     }))
     // status.json is rewritten every second: wait for a fresh one
@@ -123,7 +134,7 @@ export async function runReal (): Promise<Figures & { startSpread: number }> {
       p50: quantile(times, 0.5),
       p90: quantile(times, 0.9),
       max: times[times.length - 1]!,
-      startSpread: Math.max(...starts) - Math.min(...starts)
+      starts
     }
   } finally {
     for (const p of procs) p.kill('SIGTERM')
@@ -132,8 +143,14 @@ export async function runReal (): Promise<Figures & { startSpread: number }> {
   }
 }
 
-/** The same deployment as a scenario. */
-export function calibrationScenario (): ScenarioInput {
+/**
+ * The same deployment as a scenario, its arrivals the real run's (a trace),
+ * and, with `client`, the real customer client's settings instead of the
+ * simulator's defaults: a new directive only at renewal (0.6 of main's
+ * 10-minute TTL), parents only as a fallback, no cap on a source's queue,
+ * a downloading peer listed once it holds 8 chunks (when it first reports).
+ */
+export function calibrationScenario (tracePath: string, client: boolean): ScenarioInput {
   const mbps = (bytesPerSecond: number): number => bytesPerSecond * 8 / 1e6
   return {
     name: 'calibration',
@@ -148,13 +165,31 @@ export function calibrationScenario (): ScenarioInput {
     edge: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS, capacityBytes: 64 * SIZE, eviction: 'lru' },
     client: { uplinkMbps: mbps(CLIENT_CAP), downlinkMbps: LOOPBACK_MBPS },
     latency: { intraRegionMs: [0, 1], interRegionMs: [0, 1] },
-    workload: { type: 'flash', item: 0, atSeconds: 0 },
-    peerAssist: { enabled: true, licenseHours: 48, keepItems: 1 }
+    workload: { type: 'trace', path: tracePath },
+    peerAssist: { enabled: true, licenseHours: 48, keepItems: 1, listAfterChunks: client ? HOLDINGS_FIRST_REPORT_CHUNKS : 0 },
+    ...(client
+      ? {
+          directive: { maxSources: 16, refreshSeconds: DIRECTIVE_RENEW_FRACTION * DEFAULT_DIRECTIVE_TTL_MS / 1000 },
+          download: { window: 8, startupChunks: 4, parentPenaltyMs: FALLBACK_PENALTY_MS, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: UNCAPPED_QUEUE_SECONDS }
+        }
+      : {})
   }
 }
 
-export function runSim (): Figures {
-  const r = runScenario(parseScenario(calibrationScenario()), 1)
+export function runSim (starts: number[], client: boolean): Figures {
+  const dir = mkdtempSync(join(tmpdir(), 'reelnet-calibrate-sim-'))
+  const tracePath = join(dir, 'arrivals.csv')
+  const t0 = Math.min(...starts)
+  writeFileSync(tracePath, 'time,item,size,region,client\n' + starts.map((t, i) => `${(t - t0).toFixed(3)},calibration,${SIZE},0,${i}`).join('\n') + '\n')
+  const s = parseScenario(calibrationScenario(tracePath, client))
+  const trace = traceOf(s, dir)!
+  let r
+  try {
+    r = runScenario(s, 1, { requests: trace })
+  } finally {
+    trace.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
   const m: Metrics = r.metrics
   const b = m.bytes
   return {
@@ -170,27 +205,37 @@ export function runSim (): Figures {
   }
 }
 
-export async function run (): Promise<void> {
-  console.log(`calibration: 1 region, 1 parent + 2 edges at ${(NODE_CAP / MIB).toFixed(1)} MiB/s up, ${CUSTOMERS} customers at ${(CLIENT_CAP / MIB).toFixed(1)} MiB/s up seeding after, one ${(SIZE / MIB).toFixed(0)} MiB item, all at once; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
-  const sim = runSim()
-  const real = await runReal()
+function report (real: Figures, sims: Array<[string, Figures]>): void {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
-  const rows: Array<[string, string, string, string]> = [
-    ['edge byte hit ratio', pct(real.edgeByteHit), pct(sim.edgeByteHit), `${((sim.edgeByteHit - real.edgeByteHit) * 100).toFixed(1)} pt`],
-    ['peer offload', pct(real.peerOffload), pct(sim.peerOffload), `${((sim.peerOffload - real.peerOffload) * 100).toFixed(1)} pt`],
-    ['client bytes from edges', pct(real.shareEdges), pct(sim.shareEdges), `${((sim.shareEdges - real.shareEdges) * 100).toFixed(1)} pt`],
-    ['client bytes from parents', pct(real.shareParents), pct(sim.shareParents), `${((sim.shareParents - real.shareParents) * 100).toFixed(1)} pt`],
-    ['parent bytes sent (MiB)', real.parentMiB.toFixed(0), sim.parentMiB.toFixed(0), `${((sim.parentMiB / real.parentMiB - 1) * 100).toFixed(0)}%`],
-    ['download time p50 (s)', real.p50.toFixed(1), sim.p50.toFixed(1), `${((sim.p50 / real.p50 - 1) * 100).toFixed(0)}%`],
-    ['download time p90 (s)', real.p90.toFixed(1), sim.p90.toFixed(1), `${((sim.p90 / real.p90 - 1) * 100).toFixed(0)}%`],
-    ['download time max (s)', real.max.toFixed(1), sim.max.toFixed(1), `${((sim.max / real.max - 1) * 100).toFixed(0)}%`]
+  const rows: Array<[string, (f: Figures) => string]> = [
+    ['edge byte hit ratio', f => pct(f.edgeByteHit)],
+    ['peer offload', f => pct(f.peerOffload)],
+    ['client bytes from edges', f => pct(f.shareEdges)],
+    ['client bytes from parents', f => pct(f.shareParents)],
+    ['parent bytes sent (MiB)', f => f.parentMiB.toFixed(0)],
+    ['download time p50 (s)', f => f.p50.toFixed(1)],
+    ['download time p90 (s)', f => f.p90.toFixed(1)],
+    ['download time max (s)', f => f.max.toFixed(1)]
   ]
-  console.log(`${'figure'.padEnd(28)}${'real'.padStart(10)}${'sim'.padStart(10)}${'sim - real'.padStart(14)}`)
-  for (const [k, a, b, d] of rows) console.log(`${k.padEnd(28)}${a.padStart(10)}${b.padStart(10)}${d.padStart(14)}`)
-  console.log(`real customers started their downloads within ${real.startSpread.toFixed(1)} s of each other (the simulator's burst: all at 0 s); load average after ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
-  const offloadOk = Math.abs(sim.peerOffload - real.peerOffload) <= 0.1 && Math.abs(sim.shareEdges - real.shareEdges) <= 0.1 && Math.abs(sim.shareParents - real.shareParents) <= 0.1
-  const medianOk = Math.abs(sim.p50 / real.p50 - 1) <= 0.25
-  console.log(`goal: byte shares within 10 pt ${offloadOk ? 'met' : 'NOT met'}; median download time within 25% ${medianOk ? 'met' : 'NOT met'}`)
+  const W = 22
+  console.log(`  ${'figure'.padEnd(27)}${'real'.padStart(10)}${sims.map(([n]) => n.padStart(W)).join('')}`)
+  for (const [k, f] of rows) console.log(`  ${k.padEnd(27)}${f(real).padStart(10)}${sims.map(([, x]) => f(x).padStart(W)).join('')}`)
+  for (const [name, sim] of sims) {
+    const shares = Math.max(Math.abs(sim.peerOffload - real.peerOffload), Math.abs(sim.shareEdges - real.shareEdges), Math.abs(sim.shareParents - real.shareParents))
+    const median = sim.p50 / real.p50 - 1
+    console.log(`  ${name}: byte shares within ${(shares * 100).toFixed(1)} pt (goal 10: ${shares <= 0.1 ? 'met' : 'NOT met'}), median download time ${median >= 0 ? '+' : ''}${(median * 100).toFixed(0)}% (goal ±25: ${Math.abs(median) <= 0.25 ? 'met' : 'NOT met'})`)
+  }
+}
+
+export async function run (): Promise<void> {
+  console.log(`calibration: 1 region, 1 parent + 2 edges at ${(NODE_CAP / MIB).toFixed(1)} MiB/s up, ${CUSTOMERS} customers at ${(CLIENT_CAP / MIB).toFixed(1)} MiB/s up seeding after, one ${(SIZE / MIB).toFixed(0)} MiB item; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
+  for (const stagger of STAGGERS) {
+    const real = await runReal(stagger)
+    const spread = Math.max(...real.starts) - Math.min(...real.starts)
+    console.log(`\n${stagger === 0 ? 'burst: all customers at once' : `staggered: a customer every ${stagger} s`} (real downloads started over ${spread.toFixed(1)} s; the simulator replays those start times)`)
+    report(real, [['sim, client settings', runSim(real.starts, true)], ['sim, defaults', runSim(real.starts, false)]])
+  }
+  console.log(`\nload average after ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run()

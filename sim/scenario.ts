@@ -167,7 +167,9 @@ export const scenarioSchema = z.object({
      * After a download a client seeds for an exponential time with this mean, then leaves the swarm
      * (the seed departure rate γ of Qiu–Srikant's fluid model); without it, for as long as its license lasts.
      */
-    seedMeanMinutes: z.number().positive().max(1e7).optional()
+    seedMeanMinutes: z.number().positive().max(1e7).optional(),
+    /** Main lists a client still downloading as a peer only once it holds this many chunks (the real client reports a partial holding at 8). */
+    listAfterChunks: z.number().int().min(0).max(MAX_CHUNKS_PER_ITEM).default(0)
   }).strict(),
   directive: z.object({
     /** Sources a directive names (edges, peers, parents), ranked by protocol's rankPeers. */

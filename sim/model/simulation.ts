@@ -152,6 +152,7 @@ export class Simulation {
   private readonly refresh: number
   private readonly maxRate: number
   private readonly dhtDelay: number
+  private readonly listAfter: number
   private lastRow: number[] = []
   private lastFaultRow: number[] = [0, 0, 0, 0, 0]
   // trace workload: the batch being replayed, where in it, the first request's trace time
@@ -218,6 +219,7 @@ export class Simulation {
     this.startupChunks = s.download.startupChunks
     this.peerAssist = s.peerAssist.enabled
     this.licenseSeconds = s.peerAssist.licenseHours * 3600
+    this.listAfter = s.peerAssist.listAfterChunks
     const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
     this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
 
@@ -502,6 +504,14 @@ export class Simulation {
     return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
   }
 
+  /** Has holder c reported enough of item to be listed (always, unless peerAssist.listAfterChunks is set). */
+  private listable (c: number, item: number): boolean {
+    const n = this.listAfter
+    if (n === 0) return true
+    const d = this.clients.download[c]!
+    return !(d >= 0 && this.dl.item[d] === item) || this.dl.have[d]! >= n
+  }
+
   private samplePeers (region: number, item: number, self: number): void {
     const list = this.holders.get(region * this.catalog.count + item)
     if (list === undefined) return
@@ -515,7 +525,7 @@ export class Simulation {
         const c: number = list[i]!
         if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); i--; continue }
         const node = w.firstClient + c
-        if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
+        if (node !== self && w.online[node] === 1 && seen[c] !== stamp && this.listable(c, item)) { seen[c] = stamp; this.candidate(node) }
       }
       return
     }
@@ -524,7 +534,7 @@ export class Simulation {
       const c: number = list[i]!
       if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); continue }
       const node = w.firstClient + c
-      if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
+      if (node !== self && w.online[node] === 1 && seen[c] !== stamp && this.listable(c, item)) { seen[c] = stamp; this.candidate(node) }
     }
   }
 
