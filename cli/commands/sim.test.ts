@@ -70,13 +70,13 @@ test('errors are one line: bad JSON, schema error, unwritable folder, missing fl
 
 // a small plain-CSV trace: 3000 requests over 300 objects, sizes fixed per object
 const traceLines: string[] = []
-for (let i = 0; i < 3000; i++) { const o = (i * 7 + Math.floor(i / 300) * (i % 3)) % 300; traceLines.push(`${i},obj${o},${1000 + o * 10}`) }
+for (let i = 0; i < 3000; i++) { const o = i < 300 ? i : Math.floor(300 * (((i * 2654435761) % 2 ** 32) / 2 ** 32) ** 3); traceLines.push(`${i},obj${o},${1000 + o * 10}`) }
 const traceFile = join(dir, 'trace.csv')
 writeFileSync(traceFile, traceLines.join('\n') + '\n')
 
 test('reelnet sim cache: a miss-ratio table to four decimals, mrc.csv and mrc.html', async () => {
   const out = join(dir, 'mrc')
-  const r = await reelnet('cache', traceFile, '--policy', 'lru,sieve', '--size', '10%,64KiB', '--out', out)
+  const r = await reelnet('cache', traceFile, '--policy', 'lru,sieve', '--size', '10%,16KiB', '--out', out)
   assert.is(r.code, 0, r.stderr)
   assert.match(r.stdout, /3,000 requests, 300 distinct objects/)
   const rows = r.stdout.split('\n').filter(l => /^(lru|sieve)\s/.test(l))

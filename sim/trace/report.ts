@@ -42,8 +42,8 @@ export function cacheHtml (trace: string, r: CacheReplayResult): string {
   }))
   const xLabel = asFraction ? `cache size, fraction of the working set (${human(ws)})${xLog ? ', log scale' : ''}` : `cache size, bytes${xLog ? ', log scale' : ''}`
   const charts = [
-    lineChart({ title: 'Miss ratio (by requests)', xLabel, yLabel: 'miss ratio', yRange: [0, 1], xLog, markers: true, lines: lines('missRatio') }),
-    lineChart({ title: 'Byte miss ratio', xLabel, yLabel: 'byte miss ratio', yRange: [0, 1], xLog, markers: true, lines: lines('byteMissRatio') })
+    lineChart({ title: 'Miss ratio (by requests)', xLabel, yLabel: 'fraction', yRange: [0, 1], xLog, markers: true, lines: lines('missRatio') }),
+    lineChart({ title: 'Byte miss ratio', xLabel, yLabel: 'fraction', yRange: [0, 1], xLog, markers: true, lines: lines('byteMissRatio') })
   ]
   const rows = r.runs.map(q => `<tr><td>${escapeXml(q.policy)}</td><td>${escapeXml(q.size)}</td><td>${escapeXml(human(q.capacityBytes))}</td><td>${q.missRatio.toFixed(4)}</td><td>${q.byteMissRatio.toFixed(4)}</td></tr>`)
   return `<!doctype html>
