@@ -180,7 +180,9 @@ export function runSim (starts: number[], client: boolean): Figures {
   const dir = mkdtempSync(join(tmpdir(), 'reelnet-calibrate-sim-'))
   const tracePath = join(dir, 'arrivals.csv')
   const t0 = Math.min(...starts)
-  writeFileSync(tracePath, 'time,item,size,region,client\n' + starts.map((t, i) => `${(t - t0).toFixed(3)},calibration,${SIZE},0,${i}`).join('\n') + '\n')
+  // a trace is in time order: customers sorted by when they started, each its own client
+  const order = starts.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0])
+  writeFileSync(tracePath, 'time,item,size,region,client\n' + order.map(([t, i]) => `${(t - t0).toFixed(3)},calibration,${SIZE},0,${i}`).join('\n') + '\n')
   const s = parseScenario(calibrationScenario(tracePath, client))
   const trace = traceOf(s, dir)!
   let r
