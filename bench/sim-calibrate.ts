@@ -148,7 +148,8 @@ export async function runReal (staggerSeconds: number): Promise<Figures & { star
  * and, with `client`, the real customer client's settings instead of the
  * simulator's defaults: a new directive only at renewal (0.6 of main's
  * 10-minute TTL), parents only as a fallback, no cap on a source's queue,
- * a downloading peer listed once it holds 8 chunks (when it first reports).
+ * a downloading peer listed once it holds 8 chunks (when it first reports),
+ * read-through edges (a chunk fetched from the parent when first asked for).
  */
 export function calibrationScenario (tracePath: string, client: boolean): ScenarioInput {
   const mbps = (bytesPerSecond: number): number => bytesPerSecond * 8 / 1e6
@@ -162,7 +163,7 @@ export function calibrationScenario (tracePath: string, client: boolean): Scenar
     regions: { count: 1, parentsPerRegion: 1, edgesPerRegion: 2, clientsPerRegion: CUSTOMERS },
     origin: { uplinkMbps: LOOPBACK_MBPS },
     parent: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS },
-    edge: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS, capacityBytes: 64 * SIZE, eviction: 'lru' },
+    edge: { uplinkMbps: mbps(NODE_CAP), downlinkMbps: LOOPBACK_MBPS, capacityBytes: 64 * SIZE, eviction: 'lru', readThrough: client },
     client: { uplinkMbps: mbps(CLIENT_CAP), downlinkMbps: LOOPBACK_MBPS },
     latency: { intraRegionMs: [0, 1], interRegionMs: [0, 1] },
     workload: { type: 'trace', path: tracePath },

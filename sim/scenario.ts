@@ -141,7 +141,13 @@ export const scenarioSchema = z.object({
   parent: nodeLinks,
   edge: nodeLinks.extend({
     capacityBytes: z.number().int().positive(),
-    eviction: z.enum(['lru', 'sieve', 's3fifo']).default('lru')
+    eviction: z.enum(['lru', 'sieve', 's3fifo']).default('lru'),
+    /**
+     * false: a miss fills the whole item, and the edge serves the chunks it has so far. true: as the
+     * real edge does, chunks are fetched on demand (the requested one and the next READ_AHEAD_CHUNKS
+     * missing ones) from a parent, and a client may ask the edge for any chunk.
+     */
+    readThrough: z.boolean().default(false)
   }).strict(),
   client: nodeLinks,
   latency: z.object({

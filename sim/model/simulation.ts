@@ -41,6 +41,7 @@ const EV_FAIL = 11
 const EV_RECOVER = 12
 const EV_LOST = 13
 const EV_TRACE = 14
+const EV_DEFERRED = 15
 
 const HOLD_NONE = 0
 const HOLD_ALL = 1
@@ -58,6 +59,10 @@ export const PEER_SAMPLE_FACTOR = 2
 export const DHT_BITS_PER_HOP = 4
 /** A source's load for ranking: its queued upload seconds over this horizon, capped at 1. */
 export const LOAD_HORIZON_SECONDS = 10
+/** A read-through edge fetches the missed chunk and up to this many more after it (node/fill.ts FILL_BATCH_CHUNKS: 16 in all). */
+export const READ_AHEAD_CHUNKS = 15
+/** A read-through edge with no parent to fetch from fails the request after this long (the client's stall timeout). */
+export const NO_SOURCE_FAILOVER_SECONDS = 6
 /** The run checks its progress (and the callback) every this many events. */
 export const PROGRESS_EVERY = 1 << 16
 
@@ -153,6 +158,7 @@ export class Simulation {
   private readonly maxRate: number
   private readonly dhtDelay: number
   private readonly listAfter: number
+  private readonly readThrough: boolean
   private lastRow: number[] = []
   private lastFaultRow: number[] = [0, 0, 0, 0, 0]
   // trace workload: the batch being replayed, where in it, the first request's trace time
@@ -220,6 +226,8 @@ export class Simulation {
     this.peerAssist = s.peerAssist.enabled
     this.licenseSeconds = s.peerAssist.licenseHours * 3600
     this.listAfter = s.peerAssist.listAfterChunks
+    this.readThrough = s.edge.readThrough
+    if (this.readThrough) this.dl.trackArrivals()
     const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
     this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
 
@@ -316,6 +324,7 @@ export class Simulation {
       case EV_RECOVER: this.onRecover(a, b); break
       case EV_LOST: this.onLost(a, b, c); break
       case EV_TRACE: this.onTrace(); break
+      case EV_DEFERRED: this.onDeferred(a, b, c); break
       default: throw new Error(`unknown event kind ${kind}`)
     }
   }
@@ -557,11 +566,11 @@ export class Simulation {
     const hit = policy.touch(item)
     this.opts.onEdgeRequest?.(edge, item, hit)
     if (hit) { t.edgeHits++; t.edgeHitBytes += cat.size[item]!; return }
-    this.admit(edge, item)
+    this.admit(edge, item, this.readThrough)
   }
 
   /** Put item into edge's cache under its policy and start filling it. */
-  private admit (edge: number, item: number): boolean {
+  private admit (edge: number, item: number, onDemand = false): boolean {
     const e = this.world.edgeIndex(edge); const items = this.catalog.count
     const policy = this.policies[e]!
     const evicted = policy.insert(item, this.catalog.size[item]!)
@@ -574,6 +583,7 @@ export class Simulation {
     }
     this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
+    if (onDemand) this.dl.onDemand[d] = 1
     this.edgeFill[e * items + item] = d
     this.direct(d)
     this.pump(d)
@@ -653,7 +663,8 @@ export class Simulation {
         const e = n - w.firstEdge
         if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
         const f = this.edgeFill[e * items + item]!
-        if (f === NO_FILL) return HOLD_ALL
+        // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
+        if (f === NO_FILL || this.dl.onDemand[f] === 1) return HOLD_ALL
         this.partialAt = this.dl.chunkAt[f]!
         return HOLD_SOME
       }
@@ -680,6 +691,8 @@ export class Simulation {
   private pump (d: number): void {
     const dl = this.dl
     if (dl.aborted[d] === 1) return
+    // a read-through edge's fill asks only for what clients ask of the edge (fetchThrough)
+    if (dl.onDemand[d] === 1) return
     const w = this.world; const now = this.q.now
     const item = dl.item[d]!; const node = dl.node[d]!
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
@@ -777,11 +790,59 @@ export class Simulation {
     }
   }
 
+  /**
+   * A read-through edge asked for chunk k of item: when it will hold it. If it lacks it, its fill
+   * fetches k and the next READ_AHEAD_CHUNKS missing chunks from a parent of the region now.
+   */
+  private fetchThrough (edge: number, item: number, k: number): number {
+    const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
+    if (f === NO_FILL || this.dl.onDemand[f] === 0) return 0
+    const dl = this.dl; const at = dl.chunkAt[f]!
+    const state = dl.chunkState[at + k]
+    if (state === CHUNK_HAVE) return 0
+    if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
+    const w = this.world; const region = w.region[edge]!
+    let parent = -1
+    for (let j = 0; j < w.parentsPerRegion && parent < 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
+    if (parent < 0) return Infinity
+    for (let j = k, n = dl.chunks[f]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
+    return dl.arrival[at + k]!
+  }
+
   private send (d: number, k: number, src: number, dst: number, item: number): void {
     const w = this.world; const dl = this.dl; const now = this.q.now
     const bytes = this.catalog.chunkBytes(item, k)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
+    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.kind[d] === DL_CLIENT) {
+      // the edge answers once it has the chunk itself
+      const ready = this.fetchThrough(src, item, k)
+      if (ready === Infinity) {
+        // no parent to fetch from: the request fails, and the client drops the edge (onLost)
+        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+        dl.take(d, k)
+        dl.outstanding[d]!++
+        this.q.push(now + (this.s.faults?.failoverSeconds ?? NO_SOURCE_FAILOVER_SECONDS), EV_LOST, d, k, src)
+        return
+      }
+      if (ready > reqAt) {
+        // the edge sends it once it has it, without holding up what else it has to send meanwhile
+        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+        dl.take(d, k)
+        dl.outstanding[d]!++
+        this.q.push(ready, EV_DEFERRED, d, k, src)
+        return
+      }
+    }
+    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+    dl.take(d, k)
+    dl.outstanding[d]!++
+    this.transmit(d, k, src, dst, item, bytes, lat, reqAt)
+  }
+
+  /** The chunk through src's uplink and dst's downlink (FIFO queues), arriving one latency after it left. */
+  private transmit (d: number, k: number, src: number, dst: number, item: number, bytes: number, lat: number, reqAt: number): void {
+    const w = this.world; const dl = this.dl
     const link = w.link; const sl = src * LINK_FIELDS; const dl4 = dst * LINK_FIELDS
     const upFree = link[sl + LINK_UP_FREE]!
     const sent = (reqAt > upFree ? reqAt : upFree) + bytes / link[sl + LINK_UP]!
@@ -789,10 +850,15 @@ export class Simulation {
     const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
     link[dl4 + LINK_DOWN_FREE] = arrive
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
-    dl.take(d, k)
-    dl.outstanding[d]!++
+    if (this.readThrough) dl.arrival[dl.chunkAt[d]! + k] = arrive
     this.q.push(arrive, EV_CHUNK, d, k, src)
+  }
+
+  /** A read-through edge now holds the chunk a client asked for: it sends it. */
+  private onDeferred (d: number, k: number, src: number): void {
+    const dl = this.dl
+    const node = dl.node[d]!; const item = dl.item[d]!
+    this.transmit(d, k, src, node, item, this.catalog.chunkBytes(item, k), this.world.latency(src, node), this.q.now)
   }
 
   private onChunk (d: number, k: number, src: number): void {
