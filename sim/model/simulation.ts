@@ -61,8 +61,6 @@ export const DHT_BITS_PER_HOP = 4
 export const LOAD_HORIZON_SECONDS = 10
 /** A read-through edge fetches the missed chunk and up to this many more after it (node/fill.ts FILL_BATCH_CHUNKS: 16 in all). */
 export const READ_AHEAD_CHUNKS = 15
-/** A read-through edge with no parent to fetch from fails the request after this long (the client's stall timeout). */
-export const NO_SOURCE_FAILOVER_SECONDS = 6
 /** The run checks its progress (and the callback) every this many events. */
 export const PROGRESS_EVERY = 1 << 16
 
@@ -478,6 +476,8 @@ export class Simulation {
     if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
       let p = -1
       for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
+      // with no parent up, an edge fills from main's origin (node/fill.ts: an edge, else a parent, else the origin)
+      if (p < 0 && kind === DL_EDGE_FILL) p = 0
       if (p >= 0) {
         if (ranked.length >= this.maxSources) ranked.pop()
         ranked.push(p)
@@ -802,9 +802,9 @@ export class Simulation {
     if (state === CHUNK_HAVE) return 0
     if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
     const w = this.world; const region = w.region[edge]!
-    let parent = -1
-    for (let j = 0; j < w.parentsPerRegion && parent < 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
-    if (parent < 0) return Infinity
+    // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
+    let parent = 0
+    for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
     for (let j = k, n = dl.chunks[f]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
     return dl.arrival[at + k]!
   }
@@ -817,14 +817,6 @@ export class Simulation {
     if (this.readThrough && w.role[src] === ROLE_EDGE && dl.kind[d] === DL_CLIENT) {
       // the edge answers once it has the chunk itself
       const ready = this.fetchThrough(src, item, k)
-      if (ready === Infinity) {
-        // no parent to fetch from: the request fails, and the client drops the edge (onLost)
-        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
-        dl.take(d, k)
-        dl.outstanding[d]!++
-        this.q.push(now + (this.s.faults?.failoverSeconds ?? NO_SOURCE_FAILOVER_SECONDS), EV_LOST, d, k, src)
-        return
-      }
       if (ready > reqAt) {
         // the edge sends it once it has it, without holding up what else it has to send meanwhile
         dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
@@ -881,6 +873,7 @@ export class Simulation {
         break
       case DL_EDGE_FILL:
         if (srcRole === ROLE_CLIENT) t.edgeBytesFromPeers += bytes
+        else if (srcRole === ROLE_ORIGIN) t.originBytes += bytes // no parent was up
         else t.edgeBytesFromParents += bytes
         break
       default:
