@@ -73,7 +73,7 @@ function status (dataDir: string): Status | undefined {
   try { return JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as Status } catch { return undefined }
 }
 
-function quantile (sorted: number[], q: number): number {
+function quantile (sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return 0
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
   return sorted[i]!
@@ -149,7 +149,8 @@ export async function runReal (staggerSeconds: number): Promise<Figures & { star
  * simulator's defaults: a new directive only at renewal (0.6 of main's
  * 10-minute TTL), parents only as a fallback, no cap on a source's queue,
  * a downloading peer listed once it holds 8 chunks (when it first reports),
- * read-through edges (a chunk fetched from the parent when first asked for).
+ * read-through edges (a chunk fetched from the parent when first asked for),
+ * every edge of the region in each directive, chunks asked for in order.
  */
 export function calibrationScenario (tracePath: string, client: boolean): ScenarioInput {
   const mbps = (bytesPerSecond: number): number => bytesPerSecond * 8 / 1e6
@@ -170,8 +171,8 @@ export function calibrationScenario (tracePath: string, client: boolean): Scenar
     peerAssist: { enabled: true, licenseHours: 48, keepItems: 1, listAfterChunks: client ? HOLDINGS_FIRST_REPORT_CHUNKS : 0 },
     ...(client
       ? {
-          directive: { maxSources: 16, refreshSeconds: DIRECTIVE_RENEW_FRACTION * DEFAULT_DIRECTIVE_TTL_MS / 1000 },
-          download: { window: 8, startupChunks: 4, parentPenaltyMs: FALLBACK_PENALTY_MS, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: UNCAPPED_QUEUE_SECONDS }
+          directive: { maxSources: 16, refreshSeconds: DIRECTIVE_RENEW_FRACTION * DEFAULT_DIRECTIVE_TTL_MS / 1000, allEdges: true },
+          download: { window: 8, startupChunks: 4, parentPenaltyMs: FALLBACK_PENALTY_MS, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: UNCAPPED_QUEUE_SECONDS, sequential: true }
         }
       : {})
   }
@@ -202,8 +203,9 @@ export function runSim (starts: number[], client: boolean): Figures {
     sharePeers: b.toClientsFromPeers / b.toClients,
     shareParents: b.toClientsFromParents / b.toClients,
     parentMiB: b.fromParents / MIB,
-    p50: m.downloadSeconds.p50,
-    p90: m.downloadSeconds.p90,
+    // the same quantiles as the real run's (metrics.json's interpolate)
+    p50: quantile(r.sim.downloadTimes.sorted(), 0.5),
+    p90: quantile(r.sim.downloadTimes.sorted(), 0.9),
     max: m.downloadSeconds.max
   }
 }

@@ -181,8 +181,10 @@ export const scenarioSchema = z.object({
     /** Sources a directive names (edges, peers, parents), ranked by protocol's rankPeers. */
     maxSources: z.number().int().min(1).max(MAX_DIRECTIVE_SOURCES).default(16),
     /** A download asks for a fresh directive this often (new peers appear as they join the swarm). */
-    refreshSeconds: z.number().positive().max(86_400).default(30)
-  }).strict().default({ maxSources: 16, refreshSeconds: 30 }),
+    refreshSeconds: z.number().positive().max(86_400).default(30),
+    /** false: a client's directive names its home edge only (clients spread evenly over edges); true: every edge of its region, as real main's does. */
+    allEdges: z.boolean().default(false)
+  }).strict().default({ maxSources: 16, refreshSeconds: 30, allEdges: false }),
   download: z.object({
     /** Chunk requests a download keeps outstanding. */
     window: z.number().int().min(1).max(256).default(8),
@@ -197,8 +199,10 @@ export const scenarioSchema = z.object({
     edgePenaltyMs: z.number().min(0).max(1e7).default(0),
     peerPenaltyMs: z.number().min(0).max(1e7).default(0),
     /** A source with this many seconds of uploads queued takes no more requests until it drains (a bounded request queue). */
-    maxQueueSeconds: z.number().positive().max(3600).default(2)
-  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: 2 }),
+    maxQueueSeconds: z.number().positive().max(3600).default(2),
+    /** false: after the startup chunks, the rarest of a few random missing chunks; true: every chunk in order, as the real client reads ahead of playback. */
+    sequential: z.boolean().default(false)
+  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: 2, sequential: false }),
   preposition: z.object({
     enabled: z.boolean(),
     /** How often main plans prepositioning from recent demand. */

@@ -16,7 +16,7 @@ import { createEvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { planPreposition, PREPOSITION_MAX_TOP_N, type DemandEvent } from '../../protocol/policy/preposition.ts'
 import { EventQueue } from '../engine/queue.ts'
 import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
-import type { Scenario } from '../scenario.ts'
+import { MAX_CHUNKS_PER_ITEM, type Scenario } from '../scenario.ts'
 import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
@@ -149,6 +149,8 @@ export class Simulation {
   private readonly prepositionOn: boolean
   private readonly maxQueue: number
   private readonly startupChunks: number
+  /** Chunks fetched in order before rarest-first: the startup chunks, or all of them (download.sequential). */
+  private readonly inOrderChunks: number
   private readonly peerAssist: boolean
   private readonly licenseSeconds: number
   private readonly maxSources: number
@@ -157,6 +159,7 @@ export class Simulation {
   private readonly dhtDelay: number
   private readonly listAfter: number
   private readonly readThrough: boolean
+  private readonly allEdges: boolean
   private lastRow: number[] = []
   private lastFaultRow: number[] = [0, 0, 0, 0, 0]
   // trace workload: the batch being replayed, where in it, the first request's trace time
@@ -221,10 +224,12 @@ export class Simulation {
     this.prepositionOn = s.preposition?.enabled === true && w.edgesPerRegion > 0
     this.maxQueue = s.download.maxQueueSeconds
     this.startupChunks = s.download.startupChunks
+    this.inOrderChunks = s.download.sequential ? MAX_CHUNKS_PER_ITEM : s.download.startupChunks
     this.peerAssist = s.peerAssist.enabled
     this.licenseSeconds = s.peerAssist.licenseHours * 3600
     this.listAfter = s.peerAssist.listAfterChunks
     this.readThrough = s.edge.readThrough
+    this.allEdges = s.directive.allEdges
     if (this.readThrough) this.dl.trackArrivals()
     const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
     this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
@@ -431,11 +436,14 @@ export class Simulation {
     this.clients.download[c] = d
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
-    // the directive's first edge is where the client's request lands
+    // the directive's first edge is where the client's request lands (with allEdges, every edge it names)
     const dl = this.dl
     for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
-      if (w.role[src] === ROLE_EDGE) { if (w.online[src] === 1) this.edgeRequest(src, item); break }
+      if (w.role[src] === ROLE_EDGE) {
+        if (w.online[src] === 1) this.edgeRequest(src, item)
+        if (!this.allEdges) break
+      }
     }
     const delay = 2 * w.latency(node, 0) + this.dhtDelay
     this.q.push(now + delay, EV_DL_START, d, dl.gen[d]!)
@@ -467,7 +475,11 @@ export class Simulation {
       ranked = [0] // parents fetch from the origin, which is no region's node
     } else {
       // a client talks to its home edge (the nearest; clients are spread evenly over a region's edges)
-      if (kind === DL_CLIENT && w.edgesPerRegion > 0 && this.listed(this.homeEdge(node))) this.candidate(this.homeEdge(node))
+      if (kind === DL_CLIENT && w.edgesPerRegion > 0) {
+        if (this.allEdges) {
+          for (let j = 0; j < w.edgesPerRegion; j++) if (this.listed(w.edge(region, j))) this.candidate(w.edge(region, j))
+        } else if (this.listed(this.homeEdge(node))) this.candidate(this.homeEdge(node))
+      }
       if (this.peerAssist) this.samplePeers(region, item, node)
       for (let j = 0; j < w.parentsPerRegion; j++) if (this.listed(w.parent(region, j))) this.candidate(w.parent(region, j))
       ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
@@ -725,9 +737,9 @@ export class Simulation {
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
       let io = dl.nextInOrder[d]!
-      while (io < chunks && io < this.startupChunks && state[at0 + io] !== CHUNK_MISSING) io++
+      while (io < chunks && io < this.inOrderChunks && state[at0 + io] !== CHUNK_MISSING) io++
       dl.nextInOrder[d] = io
-      if (io < this.startupChunks && io < chunks && failures === 0) {
+      if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
