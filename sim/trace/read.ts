@@ -42,6 +42,8 @@ export const MAX_OBJECT_BYTES = 2 ** 40
 export const MAX_ID_CHARS = 256
 /** Regions and clients named by a plain CSV trace are indices below this. */
 export const MAX_TRACE_INDEX = 1 << 24
+/** Longest trace-parameters text: a handful of key=value pairs. */
+export const MAX_PARAMS_CHARS = 1000
 /** Times beyond this (seconds, or the trace's unit) are rejected: far past any trace, and exact as doubles. */
 export const MAX_TRACE_TIME = 2 ** 52
 
@@ -93,6 +95,7 @@ const HEADER_NAMES: Record<'time' | 'id' | 'size', readonly string[]> = {
  * Unknown keys are errors, so a misspelt one never falls back to a default.
  */
 export function parseLibCsvParams (text: string): Partial<CsvLayout> {
+  if (text.length > MAX_PARAMS_CHARS) throw new TraceError(`trace parameters are longer than ${MAX_PARAMS_CHARS} characters`)
   const out: Partial<CsvLayout> = {}
   const re = /\s*([a-z-]+)\s*=\s*(.*?)\s*(?:,(?=\s*[a-z-]+\s*=)|$)/gy
   let m: RegExpExecArray | null

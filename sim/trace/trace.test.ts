@@ -106,6 +106,7 @@ test('libCacheSim trace parameters parse, and bad ones are named', () => {
   assert.throws(() => parseLibCsvParams('time-col=0'), /column number from 1/)
   assert.throws(() => parseLibCsvParams('colour=red'), /unknown trace parameter 'colour'/)
   assert.throws(() => parseLibCsvParams('has-header=maybe'), /true or false/)
+  assert.throws(() => parseLibCsvParams('delimiter=,'.repeat(200)), /longer than 1000 characters/)
 })
 
 function fails (name: string, content: string | Buffer, opts: TraceOptions, pattern: RegExp): void {
