@@ -5,7 +5,7 @@
  */
 import type { Scenario } from './scenario.ts'
 import { Simulation, type SimOptions } from './model/simulation.ts'
-import { cdf, distribution, SERIES_COLUMNS, type Distribution } from './model/metrics.ts'
+import { cdf, distribution, FAULT_SERIES_COLUMNS, SERIES_COLUMNS, type Distribution } from './model/metrics.ts'
 
 export interface Metrics {
   scenario: string
@@ -39,6 +39,19 @@ export interface Metrics {
   startupSeconds: Distribution
   downloadSecondsCdf: Array<[number, number]>
   startupSecondsCdf: Array<[number, number]>
+  /** Only for trace workloads: requests replayed, and those skipped for naming objects beyond catalog.items. */
+  trace?: { replayed: number, skippedOutsideCatalog: number }
+  /** Only for scenarios with faults. */
+  faults?: {
+    failures: number
+    recoveries: number
+    /** Chunk requests lost because their source died before sending them. */
+    lostChunks: number
+    /** Times a download dropped a dead source and asked elsewhere. */
+    failovers: number
+    /** Node-seconds parents and edges spent down (until recovery or the run's end). */
+    nodeDownSeconds: number
+  }
 }
 
 export interface RunResult {
@@ -88,5 +101,11 @@ export function runScenario (s: Scenario, seed: number, opts: SimOptions = {}): 
     downloadSecondsCdf: cdf(dt),
     startupSecondsCdf: cdf(st)
   }
-  return { metrics, seriesColumns: SERIES_COLUMNS, series: sim.series.rows, sim }
+  if (s.workload.type === 'trace') metrics.trace = { replayed: sim.traceRequests, skippedOutsideCatalog: sim.traceSkipped }
+  if (s.faults !== undefined) {
+    const f = sim.faultTotals
+    metrics.faults = { failures: f.failures, recoveries: f.recoveries, lostChunks: f.lostChunks, failovers: f.failovers, nodeDownSeconds: f.downSeconds + sim.downSecondsOpen() }
+  }
+  const seriesColumns = s.faults !== undefined ? [...SERIES_COLUMNS, ...FAULT_SERIES_COLUMNS] : SERIES_COLUMNS
+  return { metrics, seriesColumns, series: sim.series.rows, sim }
 }

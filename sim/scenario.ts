@@ -65,6 +65,54 @@ const flashWorkload = z.object({
   atSeconds: z.number().min(0).default(0)
 }).strict()
 
+const faultRate = z.object({
+  /** Mean time between failures of each node of the role (exponential), in hours. */
+  mtbfHours: z.number().positive().max(1e6),
+  /** Mean time to recover (exponential), in hours. */
+  mttrHours: z.number().positive().max(1e6)
+}).strict()
+
+const faultEvent = z.object({
+  role: z.enum(['parent', 'edge']),
+  /** Which node: its region and its index within the region's parents or edges. */
+  region: z.number().int().min(0),
+  index: z.number().int().min(0),
+  /** When it fails (hours of simulated time) and for how long. */
+  atHour: hours,
+  downHours: z.number().positive().max(24 * 365)
+}).strict()
+
+/** Longest fault schedule: each entry is two events. */
+export const MAX_FAULT_EVENTS = 10_000
+
+const faults = z.object({
+  /** Failures at given times. */
+  schedule: z.array(faultEvent).max(MAX_FAULT_EVENTS).default([]),
+  /** Random failures of every parent and edge, independently. */
+  rates: z.object({ parent: faultRate.optional(), edge: faultRate.optional() }).strict().default({}),
+  /** Main stops naming a node in directives once it has missed heartbeats this long (main's default heartbeat timeout). */
+  detectSeconds: z.number().min(0).max(86_400).default(15),
+  /** A client waits this long for a chunk from a node that has died before it asks elsewhere (the client's stall timeout). */
+  failoverSeconds: z.number().min(0).max(3600).default(6)
+}).strict()
+
+/** Longest trace path in a scenario. */
+export const MAX_TRACE_PATH_CHARS = 4096
+
+const traceWorkload = z.object({
+  type: z.literal('trace'),
+  /** The request trace, relative to the scenario file (sim/README.md: formats). */
+  path: z.string().min(1).max(MAX_TRACE_PATH_CHARS),
+  /** oracle, libcsv or csv; default from the file name (oracleGeneral or .bin: oracle; .csv: csv). */
+  format: z.enum(['oracle', 'libcsv', 'csv']).optional(),
+  /** libcsv only: libCacheSim's trace parameters (time-col=N,obj-id-col=N,obj-size-col=N,delimiter=C,has-header=BOOL). */
+  params: z.string().max(1000).optional(),
+  /** Simulated seconds per unit of the trace's time (0.001 for milliseconds; 0.1 replays ten times faster). */
+  timeScale: z.number().positive().max(1e6).default(1),
+  /** Objects beyond catalog.items (numbered by first appearance): skipped, or folded onto the catalog (modulo). */
+  overflow: z.enum(['skip', 'wrap']).default('skip')
+}).strict()
+
 export const scenarioSchema = z.object({
   name: z.string().min(1).max(200),
   description: z.string().max(10_000).optional(),
@@ -93,7 +141,13 @@ export const scenarioSchema = z.object({
   parent: nodeLinks,
   edge: nodeLinks.extend({
     capacityBytes: z.number().int().positive(),
-    eviction: z.enum(['lru', 'sieve', 's3fifo']).default('lru')
+    eviction: z.enum(['lru', 'sieve', 's3fifo']).default('lru'),
+    /**
+     * false: a miss fills the whole item, and the edge serves the chunks it has so far. true: as the
+     * real edge does, chunks are fetched on demand (the requested one and the next READ_AHEAD_CHUNKS
+     * missing ones) from a parent, and a client may ask the edge for any chunk.
+     */
+    readThrough: z.boolean().default(false)
   }).strict(),
   client: nodeLinks,
   latency: z.object({
@@ -102,7 +156,7 @@ export const scenarioSchema = z.object({
     /** One-way latency between regions (and to main and the origin), fixed per pair (ms). */
     interRegionMs: range
   }).strict(),
-  workload: z.discriminatedUnion('type', [poissonWorkload, flashWorkload]),
+  workload: z.discriminatedUnion('type', [poissonWorkload, flashWorkload, traceWorkload]),
   churn: z.object({
     /** Mean length of an online session, exponentially distributed. */
     meanOnlineMinutes: z.number().positive().max(1e7),
@@ -114,14 +168,23 @@ export const scenarioSchema = z.object({
     /** A rental lasts this long; a client seeds an item only while its license is valid and it is online. */
     licenseHours: z.number().positive().max(24 * 365).default(48),
     /** How many items a client keeps (and seeds) after downloading them. */
-    keepItems: z.number().int().min(1).max(16).default(2)
+    keepItems: z.number().int().min(1).max(16).default(2),
+    /**
+     * After a download a client seeds for an exponential time with this mean, then leaves the swarm
+     * (the seed departure rate γ of Qiu–Srikant's fluid model); without it, for as long as its license lasts.
+     */
+    seedMeanMinutes: z.number().positive().max(1e7).optional(),
+    /** Main lists a client still downloading as a peer only once it holds this many chunks (the real client reports a partial holding at 8). */
+    listAfterChunks: z.number().int().min(0).max(MAX_CHUNKS_PER_ITEM).default(0)
   }).strict(),
   directive: z.object({
     /** Sources a directive names (edges, peers, parents), ranked by protocol's rankPeers. */
     maxSources: z.number().int().min(1).max(MAX_DIRECTIVE_SOURCES).default(16),
     /** A download asks for a fresh directive this often (new peers appear as they join the swarm). */
-    refreshSeconds: z.number().positive().max(86_400).default(30)
-  }).strict().default({ maxSources: 16, refreshSeconds: 30 }),
+    refreshSeconds: z.number().positive().max(86_400).default(30),
+    /** false: a client's directive names its home edge only (clients spread evenly over edges); true: every edge of its region, as real main's does. */
+    allEdges: z.boolean().default(false)
+  }).strict().default({ maxSources: 16, refreshSeconds: 30, allEdges: false }),
   download: z.object({
     /** Chunk requests a download keeps outstanding. */
     window: z.number().int().min(1).max(256).default(8),
@@ -136,8 +199,10 @@ export const scenarioSchema = z.object({
     edgePenaltyMs: z.number().min(0).max(1e7).default(0),
     peerPenaltyMs: z.number().min(0).max(1e7).default(0),
     /** A source with this many seconds of uploads queued takes no more requests until it drains (a bounded request queue). */
-    maxQueueSeconds: z.number().positive().max(3600).default(2)
-  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: 2 }),
+    maxQueueSeconds: z.number().positive().max(3600).default(2),
+    /** false: after the startup chunks, the rarest of a few random missing chunks; true: every chunk in order, as the real client reads ahead of playback. */
+    sequential: z.boolean().default(false)
+  }).strict().default({ window: 8, startupChunks: 4, parentPenaltyMs: 2000, edgePenaltyMs: 0, peerPenaltyMs: 0, maxQueueSeconds: 2, sequential: false }),
   preposition: z.object({
     enabled: z.boolean(),
     /** How often main plans prepositioning from recent demand. */
@@ -145,6 +210,8 @@ export const scenarioSchema = z.object({
     /** At most this many items pushed to each edge per plan. */
     maxItemsPerEdge: z.number().int().min(0).max(1e6).default(10)
   }).strict().optional(),
+  /** Parents and edges that fail and recover (a crash: an edge keeps its disk cache, fills in flight stop). */
+  faults: faults.optional(),
   /** Hard cap on processed events (a safety net for runaway scenarios); the run stops there. */
   maxEvents: z.number().int().positive().max(1e13).optional()
 }).strict().superRefine((s, ctx) => {
@@ -153,8 +220,13 @@ export const scenarioSchema = z.object({
   const [lo, hi] = typeof s.catalog.sizeBytes === 'number' ? [s.catalog.sizeBytes, s.catalog.sizeBytes] : s.catalog.sizeBytes
   if (lo > hi) ctx.addIssue({ code: 'custom', path: ['catalog', 'sizeBytes'], message: 'range must be [min, max] with min <= max' })
   if (Math.ceil(hi / s.chunkSizeBytes) > MAX_CHUNKS_PER_ITEM) ctx.addIssue({ code: 'custom', path: ['catalog', 'sizeBytes'], message: `an item of ${hi} bytes is more than ${MAX_CHUNKS_PER_ITEM} chunks of ${s.chunkSizeBytes} bytes; raise chunkSizeBytes` })
+  s.faults?.schedule.forEach((f, i) => {
+    const per = f.role === 'parent' ? s.regions.parentsPerRegion : s.regions.edgesPerRegion
+    if (f.region >= s.regions.count) ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'region'], message: `region ${f.region} is not one of ${s.regions.count}` })
+    if (f.index >= per) ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'index'], message: `a region has ${per} ${f.role}s, so index ${f.index} is none of them` })
+  })
   const w = s.workload
-  const item = w.type === 'flash' ? w.item : w.spike?.item
+  const item = w.type === 'flash' ? w.item : w.type === 'poisson' ? w.spike?.item : undefined
   if (item !== undefined && item >= s.catalog.items) ctx.addIssue({ code: 'custom', path: ['workload', w.type === 'flash' ? 'item' : 'spike'], message: `item ${item} is not in a catalog of ${s.catalog.items} items` })
 })
 

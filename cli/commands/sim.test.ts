@@ -68,6 +68,67 @@ test('errors are one line: bad JSON, schema error, unwritable folder, missing fl
   await oneLineError([join(dir, 'missing.json'), '--out', join(dir, 'x')], /cannot read/)
 })
 
+// a small plain-CSV trace: 3000 requests over 300 objects, sizes fixed per object
+const traceLines: string[] = []
+for (let i = 0; i < 3000; i++) { const o = i < 300 ? i : Math.floor(300 * (((i * 2654435761) % 2 ** 32) / 2 ** 32) ** 3); traceLines.push(`${i},obj${o},${1000 + o * 10}`) }
+const traceFile = join(dir, 'trace.csv')
+writeFileSync(traceFile, traceLines.join('\n') + '\n')
+
+test('reelnet sim cache: a miss-ratio table to four decimals, mrc.csv and mrc.html', async () => {
+  const out = join(dir, 'mrc')
+  const r = await reelnet('cache', traceFile, '--policy', 'lru,sieve', '--size', '10%,16KiB', '--out', out)
+  assert.is(r.code, 0, r.stderr)
+  assert.match(r.stdout, /3,000 requests, 300 distinct objects/)
+  const rows = r.stdout.split('\n').filter(l => /^(lru|sieve)\s/.test(l))
+  assert.is(rows.length, 4, r.stdout)
+  for (const row of rows) assert.match(row, /\s0\.\d{4}\s+0\.\d{4}$/)
+  const csv = readFileSync(join(out, 'mrc.csv'), 'utf8').trimEnd().split('\n')
+  assert.is(csv.length, 5)
+  assert.match(csv[0]!, /^policy,size,capacity_bytes,requests,hits,/)
+  const html = readFileSync(join(out, 'mrc.html'), 'utf8')
+  assert.match(html, '<svg')
+  assert.not.match(html, '<script')
+})
+
+test('reelnet sim cache: bad flags and traces are one-line errors', async () => {
+  await oneLineError(['cache', traceFile, '--policy', 'lfu'], /unknown policy 'lfu'/)
+  await oneLineError(['cache', traceFile, '--size', '200%'], /at most 100/)
+  await oneLineError(['cache', traceFile, '--size', 'big'], /is not bytes/)
+  await oneLineError(['cache', join(dir, 'trace.weird')], /cannot tell the format/)
+  await oneLineError(['cache', join(dir, 'absent.csv')], /cannot open .*ENOENT/)
+  const bad = join(dir, 'bad.csv'); writeFileSync(bad, '1,a,10\n2,b,ten\n')
+  await oneLineError(['cache', bad], /bad.csv line 2: size 'ten'/)
+  await oneLineError(['cache', traceFile, '--format', 'oracle'], /not a whole number of 24-byte/)
+})
+
+test('reelnet sim sweep: a folder per run, sweep.csv and report.html; each run as if alone', async () => {
+  const out = join(dir, 'sweep')
+  const r = await reelnet('sweep', quick, '--vary', 'edge.eviction=lru,s3fifo', '--vary', 'edge.capacityBytes=2GiB,8GiB', '--out', out, '--jobs', '2')
+  assert.is(r.code, 0, r.stderr)
+  assert.match(r.stdout, /4 runs in [\d.]+ s wall/)
+  const csv = readFileSync(join(out, 'sweep.csv'), 'utf8').trimEnd().split('\n')
+  assert.is(csv.length, 5)
+  assert.match(csv[4]!, /^run-004,s3fifo,8GiB,/)
+  const alone = join(dir, 'alone')
+  const one = await reelnet(join(out, 'run-004', 'scenario.json'), '--out', alone)
+  assert.is(one.code, 0, one.stderr)
+  assert.ok(readFileSync(join(alone, 'metrics.json'), 'utf8') === readFileSync(join(out, 'run-004', 'metrics.json'), 'utf8'), 'run-004 alone writes the same metrics.json')
+  await oneLineError(['sweep', quick, '--out', out], /at least one --vary/)
+  await oneLineError(['sweep', quick, '--vary', 'edge.eviction=lru,fifo', '--out', out], /edge.eviction=fifo: invalid scenario/)
+  await oneLineError(['sweep', quick, '--vary', 'edge.eviction=lru', '--out', out, '--jobs', '0'], /--jobs must be between 1/)
+})
+
+test('reelnet sim: a trace workload, its path relative to the scenario file', async () => {
+  const scen = join(dir, 'traced.json')
+  writeFileSync(scen, JSON.stringify({ ...small, durationHours: 0.5, workload: { type: 'trace', path: 'trace.csv', timeScale: 0.5 } }))
+  const out = join(dir, 'traced')
+  const r = await reelnet(scen, '--out', out)
+  assert.is(r.code, 0, r.stderr)
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { trace: { replayed: number }, requests: { total: number } }
+  assert.is(m.trace.replayed, 3000)
+  assert.ok(m.requests.total > 1000, `requests ${m.requests.total}`)
+})
+
 test.after(() => { chmodSync(dir, 0o755); rmSync(dir, { recursive: true, force: true }) })
 
 test.run()

@@ -11,7 +11,7 @@ export { Zipf }
 export type { Rng }
 
 /** The purposes a run draws for; each gets its own stream. */
-export type Purpose = 'catalog' | 'arrivals' | 'items' | 'clients' | 'churn' | 'chunks' | 'peers' | 'spike' | 'latency'
+export type Purpose = 'catalog' | 'arrivals' | 'items' | 'clients' | 'churn' | 'chunks' | 'peers' | 'spike' | 'latency' | 'faults' | 'seeding'
 
 /** A 32-bit seed for one purpose, from SHA-256 over the run seed and the purpose name. */
 export function streamSeed (seed: number, purpose: string): number {

@@ -42,6 +42,8 @@ export class Downloads {
   aborted: Uint8Array
   /** 1 while a stall retry is scheduled (so retries never multiply). */
   retrying: Uint8Array
+  /** 1 for a read-through edge's fill: it fetches only what clients ask the edge for. */
+  onDemand: Uint8Array
   sources: Int32Array
   sourceCount: Int32Array
   /** 1 while the slot holds a download (between open and close). */
@@ -53,6 +55,8 @@ export class Downloads {
   chunkState: Uint8Array
   missList: Int32Array
   missPos: Int32Array
+  /** Per chunk, when a request for it arrives (read-through edges wait on their fills' chunks); empty unless enabled. */
+  arrival: Float64Array = new Float64Array(0)
   /** Per chunk, how many downloads of the region have asked for it (shared by the region's downloads of the item, for rarest-first); null for fills. */
   rarity: Array<Int32Array | null> = []
   private free: number[] = []
@@ -78,6 +82,7 @@ export class Downloads {
     this.missLen = new Int32Array(cap)
     this.aborted = new Uint8Array(cap)
     this.retrying = new Uint8Array(cap)
+    this.onDemand = new Uint8Array(cap)
     this.sources = new Int32Array(cap * maxSources)
     this.sourceCount = new Int32Array(cap)
     this.live = new Uint8Array(cap)
@@ -99,7 +104,7 @@ export class Downloads {
     this.gen[d] = (this.gen[d]! + 1) | 0
     this.startedAt[d] = now; this.playableAt[d] = -1
     this.have[d] = 0; this.outstanding[d] = 0; this.nextInOrder[d] = 0; this.prefix[d] = 0
-    this.aborted[d] = 0; this.retrying[d] = 0; this.sourceCount[d] = 0
+    this.aborted[d] = 0; this.retrying[d] = 0; this.onDemand[d] = 0; this.sourceCount[d] = 0
     let at = this.freeBlocks[chunks]?.pop()
     if (at === undefined) {
       if (this.arenaUsed + chunks > this.chunkState.length) this.growArena(this.arenaUsed + chunks)
@@ -135,6 +140,17 @@ export class Downloads {
     miss[at + last] = k; pos[at + k] = last
   }
 
+  /** Put chunk k back into d's missing list (a request for it was lost). */
+  putBack (d: number, k: number): void {
+    const miss = this.missList; const pos = this.missPos; const at = this.chunkAt[d]!
+    const last = this.missLen[d]!++
+    const i = pos[at + k]!
+    // k sits among the taken entries, at i >= last: swap it with the first taken one
+    const other = miss[at + last]!
+    miss[at + i] = other; pos[at + other] = i
+    miss[at + last] = k; pos[at + k] = last
+  }
+
   /** Make room for `need` chunks in the arenas (they move: callers re-read the fields after an open). */
   private growArena (need: number): void {
     let size = this.chunkState.length * 2
@@ -142,6 +158,12 @@ export class Downloads {
     const u8 = new Uint8Array(size); u8.set(this.chunkState); this.chunkState = u8
     const miss = new Int32Array(size); miss.set(this.missList); this.missList = miss
     const pos = new Int32Array(size); pos.set(this.missPos); this.missPos = pos
+    if (this.arrival.length > 0) { const a = new Float64Array(size); a.set(this.arrival); this.arrival = a }
+  }
+
+  /** Keep each requested chunk's arrival time (for read-through edges). */
+  trackArrivals (): void {
+    if (this.arrival.length === 0) this.arrival = new Float64Array(this.chunkState.length)
   }
 
   private grow (): void {
@@ -152,7 +174,7 @@ export class Downloads {
     this.node = i32(this.node); this.item = i32(this.item); this.kind = u8(this.kind); this.gen = i32(this.gen)
     this.startedAt = f64(this.startedAt); this.playableAt = f64(this.playableAt)
     this.have = i32(this.have); this.outstanding = i32(this.outstanding); this.nextInOrder = i32(this.nextInOrder)
-    this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted); this.retrying = u8(this.retrying)
+    this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted); this.retrying = u8(this.retrying); this.onDemand = u8(this.onDemand)
     this.sources = i32(this.sources, cap * this.maxSources); this.sourceCount = i32(this.sourceCount)
     this.live = u8(this.live); this.chunkAt = i32(this.chunkAt); this.chunks = i32(this.chunks)
     this.cap = cap

@@ -12,6 +12,8 @@ export const SERIES_COLUMNS = [
   'bytes_to_clients', 'bytes_from_edges', 'bytes_from_peers', 'bytes_from_parents', 'bytes_from_origin',
   'peer_bytes_to_clients', 'parent_bytes_to_clients', 'parent_bytes_to_edges', 'online_clients', 'active_downloads', 'pending_events'
 ] as const
+/** Appended to the series when the scenario has faults (nodes_down is a gauge, the rest per interval). */
+export const FAULT_SERIES_COLUMNS = ['nodes_down', 'failures', 'lost_chunks', 'failovers', 'download_seconds_sum'] as const
 export type SeriesColumn = typeof SERIES_COLUMNS[number]
 
 export class Totals {

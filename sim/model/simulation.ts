@@ -16,7 +16,8 @@ import { createEvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { planPreposition, PREPOSITION_MAX_TOP_N, type DemandEvent } from '../../protocol/policy/preposition.ts'
 import { EventQueue } from '../engine/queue.ts'
 import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
-import type { Scenario } from '../scenario.ts'
+import { MAX_CHUNKS_PER_ITEM, type Scenario } from '../scenario.ts'
+import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
@@ -36,6 +37,11 @@ const EV_SAMPLE = 7
 const EV_PREPOSITION = 8
 const EV_RELEASE = 9
 const EV_RETRY = 10
+const EV_FAIL = 11
+const EV_RECOVER = 12
+const EV_LOST = 13
+const EV_TRACE = 14
+const EV_DEFERRED = 15
 
 const HOLD_NONE = 0
 const HOLD_ALL = 1
@@ -53,6 +59,8 @@ export const PEER_SAMPLE_FACTOR = 2
 export const DHT_BITS_PER_HOP = 4
 /** A source's load for ranking: its queued upload seconds over this horizon, capped at 1. */
 export const LOAD_HORIZON_SECONDS = 10
+/** A read-through edge fetches the missed chunk and up to this many more after it (node/fill.ts FILL_BATCH_CHUNKS: 16 in all). */
+export const READ_AHEAD_CHUNKS = 15
 /** The run checks its progress (and the callback) every this many events. */
 export const PROGRESS_EVERY = 1 << 16
 
@@ -63,6 +71,19 @@ export interface SimOptions {
   shouldStop?: () => boolean
   /** Called at each edge request with the policy's answer (for the policy-identity test). */
   onEdgeRequest?: (edge: number, item: number, hit: boolean) => void
+  /** The requests of a trace workload, in time order (a TraceReader; the caller opens and closes it). */
+  requests?: RequestSource
+  /** Called at each sample time, after the row is written (for tests that watch the state). */
+  onSample?: (sim: Simulation, t: number) => void
+}
+
+/** Where a trace workload's requests come from: batches in time order, null at the end. */
+export interface RequestSource {
+  next: () => TraceBatch | null
+}
+
+export class SimulationError extends Error {
+  name = 'SimulationError'
 }
 
 export class Simulation {
@@ -128,13 +149,37 @@ export class Simulation {
   private readonly prepositionOn: boolean
   private readonly maxQueue: number
   private readonly startupChunks: number
+  /** Chunks fetched in order before rarest-first: the startup chunks, or all of them (download.sequential). */
+  private readonly inOrderChunks: number
   private readonly peerAssist: boolean
   private readonly licenseSeconds: number
   private readonly maxSources: number
   private readonly refresh: number
   private readonly maxRate: number
   private readonly dhtDelay: number
+  private readonly listAfter: number
+  private readonly readThrough: boolean
+  private readonly allEdges: boolean
   private lastRow: number[] = []
+  private lastFaultRow: number[] = [0, 0, 0, 0, 0]
+  // trace workload: the batch being replayed, where in it, the first request's trace time
+  private traceBatch: TraceBatch | null = null
+  private traceAt = 0
+  private traceStart = 0
+  /** Trace requests replayed, and those skipped for naming an object beyond the catalog. */
+  traceRequests = 0
+  traceSkipped = 0
+  // faults (all idle when the scenario has none)
+  private readonly faultsOn: boolean
+  private readonly rngFaults: Rng
+  private readonly rngSeeding: Rng
+  /** When each node last went down (seconds), or -1 while up. */
+  private readonly downAt: Float64Array
+  private readonly detect: number
+  private readonly failover: number
+  private nodesDown = 0
+  /** Per-interval extras of the fault series: lost chunks and the sum of completed download times. */
+  faultTotals = { failures: 0, recoveries: 0, lostChunks: 0, failovers: 0, downSeconds: 0, downloadSecondsSum: 0 }
 
   constructor (s: Scenario, seed: number, opts: SimOptions = {}) {
     const started = performance.now()
@@ -154,6 +199,8 @@ export class Simulation {
     this.rngChunks = createStream(seed, 'chunks')
     this.rngPeers = createStream(seed, 'peers')
     this.rngSpike = createStream(seed, 'spike')
+    this.rngFaults = createStream(seed, 'faults')
+    this.rngSeeding = createStream(seed, 'seeding')
     this.zipf = new Zipf(s.catalog.items, s.catalog.zipfAlpha)
 
     const w = this.world
@@ -177,10 +224,20 @@ export class Simulation {
     this.prepositionOn = s.preposition?.enabled === true && w.edgesPerRegion > 0
     this.maxQueue = s.download.maxQueueSeconds
     this.startupChunks = s.download.startupChunks
+    this.inOrderChunks = s.download.sequential ? MAX_CHUNKS_PER_ITEM : s.download.startupChunks
     this.peerAssist = s.peerAssist.enabled
     this.licenseSeconds = s.peerAssist.licenseHours * 3600
+    this.listAfter = s.peerAssist.listAfterChunks
+    this.readThrough = s.edge.readThrough
+    this.allEdges = s.directive.allEdges
+    if (this.readThrough) this.dl.trackArrivals()
     const hops = Math.max(1, Math.ceil(Math.log2(Math.max(2, w.clientsPerRegion + w.edgesPerRegion + w.parentsPerRegion)) / DHT_BITS_PER_HOP))
     this.dhtDelay = this.peerAssist ? hops * 2 * w.meanIntraLatency() : 0
+
+    this.faultsOn = s.faults !== undefined
+    this.downAt = new Float64Array(this.faultsOn ? w.nodeCount : 0).fill(-1)
+    this.detect = s.faults?.detectSeconds ?? 0
+    this.failover = s.faults?.failoverSeconds ?? 0
 
     const wl = s.workload
     this.maxRate = wl.type === 'poisson' ? wl.requestsPerHour / 3600 * (1 + (wl.diurnal?.amplitude ?? 0)) : 0
@@ -205,10 +262,31 @@ export class Simulation {
       if (wl.spike !== undefined) {
         q.push(wl.spike.atHour * 3600, EV_RELEASE, wl.spike.item)
       }
-    } else {
+    } else if (wl.type === 'flash') {
       q.push(wl.atSeconds, EV_FLASH, wl.item)
+    } else {
+      if (this.opts.requests === undefined) throw new SimulationError('a trace workload needs its requests (SimOptions.requests, a TraceReader)')
+      this.traceBatch = this.opts.requests.next()
+      if (this.traceBatch !== null) {
+        this.traceStart = this.traceBatch.time[0]!
+        q.push(0, EV_TRACE)
+      }
     }
     if (this.prepositionOn) q.push(s.preposition!.intervalMinutes * 60, EV_PREPOSITION)
+    const f = s.faults
+    if (f !== undefined) {
+      f.schedule.forEach((e, i) => {
+        const node = e.role === 'parent' ? w.parent(e.region, e.index) : w.edge(e.region, e.index)
+        q.push(e.atHour * 3600, EV_FAIL, node, i)
+      })
+      // random failures: each node's first failure after an exponential time (a recovery schedules the next)
+      const rate = (role: 'parent' | 'edge', first: number, n: number): void => {
+        const r = f.rates[role]
+        if (r !== undefined) for (let i = 0; i < n; i++) q.push(exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, first + i, -1)
+      }
+      rate('parent', w.firstParent, w.regions * w.parentsPerRegion)
+      rate('edge', w.firstEdge, w.regions * w.edgesPerRegion)
+    }
     this.lastRow = this.row(0)
     q.push(Math.min(s.sampleIntervalSeconds, this.end), EV_SAMPLE)
   }
@@ -245,6 +323,11 @@ export class Simulation {
       case EV_FLASH: this.onFlash(a); break
       case EV_RELEASE: this.onRelease(a); break
       case EV_PREPOSITION: this.onPreposition(); break
+      case EV_FAIL: this.onFail(a, b); break
+      case EV_RECOVER: this.onRecover(a, b); break
+      case EV_LOST: this.onLost(a, b, c); break
+      case EV_TRACE: this.onTrace(); break
+      case EV_DEFERRED: this.onDeferred(a, b, c); break
       default: throw new Error(`unknown event kind ${kind}`)
     }
   }
@@ -293,10 +376,42 @@ export class Simulation {
     for (let c = 0; c < w.clientCount; c++) if (w.online[w.firstClient + c] === 1) this.startRequest(c, item)
   }
 
-  /** A request from a random online, idle client of a region chosen by its share of clients. */
-  private request (item: number): void {
+  /** The trace's next request, then the one after it is scheduled. */
+  private onTrace (): void {
+    const b = this.traceBatch!; const i = this.traceAt
+    const w = this.world; const wl = this.s.workload
+    if (wl.type !== 'trace') return
+    this.traceRequests++
+    let item = b.item[i]!
+    if (item >= this.catalog.count) {
+      if (wl.overflow === 'wrap') item %= this.catalog.count
+      else item = -1
+    }
+    const region = b.region[i]!; const client = b.client[i]!
+    if (region >= w.regions) throw new SimulationError(`trace request ${this.traceRequests} names region ${region}; the scenario has ${w.regions}`)
+    if (client >= w.clientsPerRegion) throw new SimulationError(`trace request ${this.traceRequests} names client ${client}; a region has ${w.clientsPerRegion}`)
+    if (item < 0) this.traceSkipped++
+    else if (client >= 0) {
+      const c = (region < 0 ? 0 : region) * w.clientsPerRegion + client
+      if (w.online[w.firstClient + c] === 0 || this.clients.download[c] !== -1) this.totals.skippedBusy++
+      else this.startRequest(c, item)
+    } else this.request(item, region)
+    // the next one
+    let next = i + 1
+    let batch: TraceBatch | null = b
+    if (next >= b.n) { batch = this.opts.requests!.next(); next = 0 }
+    this.traceBatch = batch
+    this.traceAt = next
+    if (batch === null) return
+    const t = (batch.time[next]! - this.traceStart) * wl.timeScale
+    if (t < this.q.now) throw new SimulationError(`trace request ${this.traceRequests + 1} is earlier than the one before it; a trace workload must be in time order`)
+    if (t <= this.end) this.q.push(t, EV_TRACE)
+  }
+
+  /** A request from a random online, idle client of a region (given, or chosen by its share of clients). */
+  private request (item: number, inRegion = -1): void {
     const w = this.world
-    const region = w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
+    const region = inRegion >= 0 ? inRegion : w.regions === 1 ? 0 : Math.floor(this.rngClients.next() * w.regions)
     const n = this.clients.onlineIn(region)
     const pick = Math.floor(this.rngClients.next() * n)
     if (n === 0) { this.totals.skippedBusy++; return }
@@ -321,11 +436,14 @@ export class Simulation {
     this.clients.download[c] = d
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
-    // the directive's first edge is where the client's request lands
+    // the directive's first edge is where the client's request lands (with allEdges, every edge it names)
     const dl = this.dl
     for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
-      if (w.role[src] === ROLE_EDGE) { this.edgeRequest(src, item); break }
+      if (w.role[src] === ROLE_EDGE) {
+        if (w.online[src] === 1) this.edgeRequest(src, item)
+        if (!this.allEdges) break
+      }
     }
     const delay = 2 * w.latency(node, 0) + this.dhtDelay
     this.q.push(now + delay, EV_DL_START, d, dl.gen[d]!)
@@ -357,19 +475,36 @@ export class Simulation {
       ranked = [0] // parents fetch from the origin, which is no region's node
     } else {
       // a client talks to its home edge (the nearest; clients are spread evenly over a region's edges)
-      if (kind === DL_CLIENT && w.edgesPerRegion > 0) this.candidate(this.homeEdge(node))
+      if (kind === DL_CLIENT && w.edgesPerRegion > 0) {
+        if (this.allEdges) {
+          for (let j = 0; j < w.edgesPerRegion; j++) if (this.listed(w.edge(region, j))) this.candidate(w.edge(region, j))
+        } else if (this.listed(this.homeEdge(node))) this.candidate(this.homeEdge(node))
+      }
       if (this.peerAssist) this.samplePeers(region, item, node)
-      for (let j = 0; j < w.parentsPerRegion; j++) this.candidate(w.parent(region, j))
+      for (let j = 0; j < w.parentsPerRegion; j++) if (this.listed(w.parent(region, j))) this.candidate(w.parent(region, j))
       ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
     }
-    // parents are the last resort and always reachable: make sure the directive keeps one
+    // parents are the last resort and always reachable: make sure the directive keeps one (one main still lists)
     if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
-      if (ranked.length >= this.maxSources) ranked.pop()
-      ranked.push(w.parent(region, 0))
+      let p = -1
+      for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
+      // with no parent up, an edge fills from main's origin (node/fill.ts: an edge, else a parent, else the origin)
+      if (p < 0 && kind === DL_EDGE_FILL) p = 0
+      if (p >= 0) {
+        if (ranked.length >= this.maxSources) ranked.pop()
+        ranked.push(p)
+      }
     }
     const base = d * dl.maxSources
     for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
     dl.sourceCount[d] = ranked.length
+  }
+
+  /** Does main still name this node in directives: up, or down for less than the heartbeat timeout. */
+  private listed (node: number): boolean {
+    if (!this.faultsOn) return true
+    const at = this.downAt[node]!
+    return at < 0 || this.q.now - at < this.detect
   }
 
   private homeEdge (client: number): number {
@@ -390,6 +525,14 @@ export class Simulation {
     return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
   }
 
+  /** Has holder c reported enough of item to be listed (always, unless peerAssist.listAfterChunks is set). */
+  private listable (c: number, item: number): boolean {
+    const n = this.listAfter
+    if (n === 0) return true
+    const d = this.clients.download[c]!
+    return !(d >= 0 && this.dl.item[d] === item) || this.dl.have[d]! >= n
+  }
+
   private samplePeers (region: number, item: number, self: number): void {
     const list = this.holders.get(region * this.catalog.count + item)
     if (list === undefined) return
@@ -403,7 +546,7 @@ export class Simulation {
         const c: number = list[i]!
         if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); i--; continue }
         const node = w.firstClient + c
-        if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
+        if (node !== self && w.online[node] === 1 && seen[c] !== stamp && this.listable(c, item)) { seen[c] = stamp; this.candidate(node) }
       }
       return
     }
@@ -412,7 +555,7 @@ export class Simulation {
       const c: number = list[i]!
       if (!this.isHolderOf(c, item)) { list[i] = list[list.length - 1]!; list.pop(); continue }
       const node = w.firstClient + c
-      if (node !== self && w.online[node] === 1 && seen[c] !== stamp) { seen[c] = stamp; this.candidate(node) }
+      if (node !== self && w.online[node] === 1 && seen[c] !== stamp && this.listable(c, item)) { seen[c] = stamp; this.candidate(node) }
     }
   }
 
@@ -435,11 +578,11 @@ export class Simulation {
     const hit = policy.touch(item)
     this.opts.onEdgeRequest?.(edge, item, hit)
     if (hit) { t.edgeHits++; t.edgeHitBytes += cat.size[item]!; return }
-    this.admit(edge, item)
+    this.admit(edge, item, this.readThrough)
   }
 
   /** Put item into edge's cache under its policy and start filling it. */
-  private admit (edge: number, item: number): boolean {
+  private admit (edge: number, item: number, onDemand = false): boolean {
     const e = this.world.edgeIndex(edge); const items = this.catalog.count
     const policy = this.policies[e]!
     const evicted = policy.insert(item, this.catalog.size[item]!)
@@ -452,6 +595,7 @@ export class Simulation {
     }
     this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
+    if (onDemand) this.dl.onDemand[d] = 1
     this.edgeFill[e * items + item] = d
     this.direct(d)
     this.pump(d)
@@ -531,7 +675,8 @@ export class Simulation {
         const e = n - w.firstEdge
         if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
         const f = this.edgeFill[e * items + item]!
-        if (f === NO_FILL) return HOLD_ALL
+        // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
+        if (f === NO_FILL || this.dl.onDemand[f] === 1) return HOLD_ALL
         this.partialAt = this.dl.chunkAt[f]!
         return HOLD_SOME
       }
@@ -558,6 +703,8 @@ export class Simulation {
   private pump (d: number): void {
     const dl = this.dl
     if (dl.aborted[d] === 1) return
+    // a read-through edge's fill asks only for what clients ask of the edge (fetchThrough)
+    if (dl.onDemand[d] === 1) return
     const w = this.world; const now = this.q.now
     const item = dl.item[d]!; const node = dl.node[d]!
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
@@ -590,9 +737,9 @@ export class Simulation {
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
       let io = dl.nextInOrder[d]!
-      while (io < chunks && io < this.startupChunks && state[at0 + io] !== CHUNK_MISSING) io++
+      while (io < chunks && io < this.inOrderChunks && state[at0 + io] !== CHUNK_MISSING) io++
       dl.nextInOrder[d] = io
-      if (io < this.startupChunks && io < chunks && failures === 0) {
+      if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
@@ -655,11 +802,51 @@ export class Simulation {
     }
   }
 
+  /**
+   * A read-through edge asked for chunk k of item: when it will hold it. If it lacks it, its fill
+   * fetches k and the next READ_AHEAD_CHUNKS missing chunks from a parent of the region now.
+   */
+  private fetchThrough (edge: number, item: number, k: number): number {
+    const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
+    if (f === NO_FILL || this.dl.onDemand[f] === 0) return 0
+    const dl = this.dl; const at = dl.chunkAt[f]!
+    const state = dl.chunkState[at + k]
+    if (state === CHUNK_HAVE) return 0
+    if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
+    const w = this.world; const region = w.region[edge]!
+    // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
+    let parent = 0
+    for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
+    for (let j = k, n = dl.chunks[f]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
+    return dl.arrival[at + k]!
+  }
+
   private send (d: number, k: number, src: number, dst: number, item: number): void {
     const w = this.world; const dl = this.dl; const now = this.q.now
     const bytes = this.catalog.chunkBytes(item, k)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
+    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.kind[d] === DL_CLIENT) {
+      // the edge answers once it has the chunk itself
+      const ready = this.fetchThrough(src, item, k)
+      if (ready > reqAt) {
+        // the edge sends it once it has it, without holding up what else it has to send meanwhile
+        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+        dl.take(d, k)
+        dl.outstanding[d]!++
+        this.q.push(ready, EV_DEFERRED, d, k, src)
+        return
+      }
+    }
+    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+    dl.take(d, k)
+    dl.outstanding[d]!++
+    this.transmit(d, k, src, dst, item, bytes, lat, reqAt)
+  }
+
+  /** The chunk through src's uplink and dst's downlink (FIFO queues), arriving one latency after it left. */
+  private transmit (d: number, k: number, src: number, dst: number, item: number, bytes: number, lat: number, reqAt: number): void {
+    const w = this.world; const dl = this.dl
     const link = w.link; const sl = src * LINK_FIELDS; const dl4 = dst * LINK_FIELDS
     const upFree = link[sl + LINK_UP_FREE]!
     const sent = (reqAt > upFree ? reqAt : upFree) + bytes / link[sl + LINK_UP]!
@@ -667,14 +854,25 @@ export class Simulation {
     const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
     link[dl4 + LINK_DOWN_FREE] = arrive
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
-    dl.take(d, k)
-    dl.outstanding[d]!++
+    if (this.readThrough) dl.arrival[dl.chunkAt[d]! + k] = arrive
     this.q.push(arrive, EV_CHUNK, d, k, src)
+  }
+
+  /** A read-through edge now holds the chunk a client asked for: it sends it. */
+  private onDeferred (d: number, k: number, src: number): void {
+    const dl = this.dl
+    const node = dl.node[d]!; const item = dl.item[d]!
+    this.transmit(d, k, src, node, item, this.catalog.chunkBytes(item, k), this.world.latency(src, node), this.q.now)
   }
 
   private onChunk (d: number, k: number, src: number): void {
     const dl = this.dl; const w = this.world; const t = this.totals
+    if (this.faultsOn && w.online[src] === 0) {
+      // the source died before the chunk was through: the client notices when its wait times out
+      this.faultTotals.lostChunks++
+      this.q.push(this.q.now + this.failover, EV_LOST, d, k, src)
+      return
+    }
     const item = dl.item[d]!
     const bytes = this.catalog.chunkBytes(item, k)
     const srcRole = w.role[src]!
@@ -687,6 +885,7 @@ export class Simulation {
         break
       case DL_EDGE_FILL:
         if (srcRole === ROLE_CLIENT) t.edgeBytesFromPeers += bytes
+        else if (srcRole === ROLE_ORIGIN) t.originBytes += bytes // no parent was up
         else t.edgeBytesFromParents += bytes
         break
       default:
@@ -722,7 +921,11 @@ export class Simulation {
         const c = node - w.firstClient
         this.totals.downloadsDone++
         this.downloadTimes.add(now - dl.startedAt[d]!)
-        this.clients.keepItem(c, item, dl.startedAt[d]! + this.licenseSeconds)
+        this.faultTotals.downloadSecondsSum += now - dl.startedAt[d]!
+        const licensed = dl.startedAt[d]! + this.licenseSeconds
+        const seedMean = this.s.peerAssist.seedMeanMinutes
+        // a client that leaves the swarm after a while stops seeding then (and no longer holds the item)
+        this.clients.keepItem(c, item, seedMean === undefined ? licensed : Math.min(licensed, now + exponential(this.rngSeeding, seedMean * 60)))
         this.clients.download[c] = -1
         if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
         break
@@ -739,6 +942,116 @@ export class Simulation {
       }
     }
     dl.close(d)
+  }
+
+  // ---- faults ------------------------------------------------------------------
+
+  /** A parent or edge crashes (entry `scheduled` of the schedule, or -1 for a random failure): what it was sending is lost, its fills stop; an edge keeps its disk cache. */
+  private onFail (node: number, scheduled: number): void {
+    const w = this.world; const now = this.q.now; const items = this.catalog.count
+    if (w.online[node] === 0) {
+      // already down (a schedule overlapping a random failure): a random node's next failure comes later
+      const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+      if (scheduled < 0 && r !== undefined) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
+      return
+    }
+    w.online[node] = 0
+    this.downAt[node] = now
+    this.nodesDown++
+    this.faultTotals.failures++
+    const abort = (f: number): void => { this.dl.aborted[f] = 1; this.maybeClose(f) }
+    if (w.role[node] === ROLE_EDGE) {
+      const e = w.edgeIndex(node)
+      const policy = this.policies[e]!
+      for (let i = 0; i < items; i++) {
+        const f = this.edgeFill[e * items + i]!
+        if (f === NO_FILL) continue
+        // a partial item is not kept: the restarted edge fetches it again on the next miss
+        abort(f)
+        this.edgeFill[e * items + i] = NO_FILL
+        policy.remove(i)
+        this.edgeHeld[e * items + i] = 0
+      }
+    } else {
+      const p = w.parentIndex(node)
+      for (let i = 0; i < items; i++) {
+        const f = this.parentFill.get(p * items + i)
+        if (f !== undefined) { abort(f); this.parentFill.delete(p * items + i) }
+      }
+    }
+    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const down = scheduled >= 0 ? this.s.faults!.schedule[scheduled]!.downHours * 3600 : exponential(this.rngFaults, r!.mttrHours * 3600)
+    this.q.push(now + down, EV_RECOVER, node, scheduled)
+  }
+
+  private onRecover (node: number, scheduled: number): void {
+    const w = this.world; const now = this.q.now; const items = this.catalog.count
+    if (w.online[node] === 1) return
+    w.online[node] = 1
+    this.faultTotals.downSeconds += now - this.downAt[node]!
+    this.downAt[node] = -1
+    this.nodesDown--
+    this.faultTotals.recoveries++
+    // its queues emptied when it died
+    const l = node * LINK_FIELDS
+    w.link[l + LINK_UP_FREE] = now
+    w.link[l + LINK_DOWN_FREE] = now
+    if (w.role[node] === ROLE_PARENT) {
+      // a parent fetches again the releases it lost mid-fill
+      const p = w.parentIndex(node)
+      for (let i = 0; i < items; i++) {
+        if (this.parentHas[p * items + i] === 1 || this.catalog.releasedAt[i]! > now) continue
+        const d = this.dl.open(node, i, DL_PARENT_FILL, this.catalog.chunks[i]!, now)
+        this.parentFill.set(p * items + i, d)
+        this.direct(d)
+        this.pump(d)
+      }
+    }
+    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    if (r !== undefined && scheduled < 0) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
+  }
+
+  /** Online clients holding item (seeds), not counting those still downloading it. */
+  seedsOf (item: number): number {
+    const w = this.world; const now = this.q.now
+    let n = 0
+    for (let c = 0; c < w.clientCount; c++) if (w.online[w.firstClient + c] === 1 && this.clients.holds(c, item, now)) n++
+    return n
+  }
+
+  /** Client downloads in flight. */
+  clientDownloads (): number {
+    let n = 0
+    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.download[c] !== -1) n++
+    return n
+  }
+
+  /** Node-seconds of the failures still open now (for the totals at the run's end). */
+  downSecondsOpen (): number {
+    let sum = 0
+    for (let i = 0; i < this.downAt.length; i++) if (this.downAt[i]! >= 0) sum += this.q.now - this.downAt[i]!
+    return sum
+  }
+
+  /** A chunk lost with its source: d drops that source (as the client drops one whose requests fail) and asks again elsewhere. */
+  private onLost (d: number, k: number, src: number): void {
+    const dl = this.dl
+    dl.outstanding[d]!--
+    if (dl.live[d] === 0) return
+    if (dl.aborted[d] === 1) { this.maybeClose(d); return }
+    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_MISSING
+    dl.putBack(d, k)
+    const base = d * dl.maxSources; const n = dl.sourceCount[d]!
+    for (let j = 0; j < n; j++) {
+      if (dl.sources[base + j] !== src) continue
+      for (let i = j; i < n - 1; i++) dl.sources[base + i] = dl.sources[base + i + 1]!
+      dl.sourceCount[d] = n - 1
+      this.faultTotals.failovers++
+      break
+    }
+    // a fresh directive at once if no source is left (main no longer names the dead node)
+    if (dl.sourceCount[d] === 0) this.direct(d)
+    this.pump(d)
   }
 
   // ---- churn -----------------------------------------------------------------
@@ -772,13 +1085,25 @@ export class Simulation {
     ]
   }
 
+  /** The fault columns (FAULT_SERIES_COLUMNS), cumulative; nodes_down is a gauge. */
+  private faultRow (): number[] {
+    const f = this.faultTotals
+    return [this.nodesDown, f.failures, f.lostChunks, f.failovers, f.downloadSecondsSum]
+  }
+
   /** Append the interval ending now (cumulative columns become per-interval deltas; gauges stay). */
   private sample (now: number, reschedule: boolean): void {
     const cur = this.row(now)
     const GAUGES = 3 // online_clients, active_downloads, pending_events
     const out = cur.map((v, i) => i === 0 || i >= cur.length - GAUGES ? v : v - this.lastRow[i]!)
+    if (this.faultsOn) {
+      const f = this.faultRow()
+      out.push(...f.map((v, i) => i === 0 ? v : v - this.lastFaultRow[i]!))
+      this.lastFaultRow = f
+    }
     this.series.rows.push(out)
     this.lastRow = cur
+    this.opts.onSample?.(this, now)
     if (!reschedule) return
     const next = now + this.s.sampleIntervalSeconds
     // a flash crowd ends when its downloads do; other runs go to the end

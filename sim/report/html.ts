@@ -42,6 +42,14 @@ export function renderReport (m: Metrics, columns: readonly string[], series: nu
     }),
     lineChart({ title: 'Download time, CDF', xLabel: 'seconds from request to last chunk', yLabel: 'fraction of downloads', yRange: [0, 1], lines: [{ name: 'download time', points: m.downloadSecondsCdf }, { name: 'startup delay', points: m.startupSecondsCdf }] })
   ]
+  if (columns.includes('nodes_down')) {
+    // faults: when nodes were down, and what it did to downloads and to the parents
+    const down = col('nodes_down'); const lost = col('lost_chunks'); const dsum = col('download_seconds_sum'); const done = col('downloads_done')
+    charts.push(
+      lineChart({ title: 'Faults: parents and edges down, and chunk requests lost, per interval', xLabel, yLabel: 'count', lines: [{ name: 'nodes down', points: series.map(r => [xt(r[T]!), r[down]!]) }, { name: 'chunks lost', points: series.map(r => [xt(r[T]!), r[lost]!]) }] }),
+      lineChart({ title: 'Mean download time of the downloads finished in each interval', xLabel, yLabel: 'seconds', lines: [{ name: 'mean download time', points: series.filter(r => r[done]! > 0).map(r => [xt(r[T]!), r[dsum]! / r[done]!]) }] })
+    )
+  }
   const rows: Array<[string, string]> = [
     ['requests', String(m.requests.total)],
     ['downloads completed', String(m.requests.downloadsDone)],
@@ -55,6 +63,13 @@ export function renderReport (m: Metrics, columns: readonly string[], series: nu
     ['startup delay p50 / p90 / p99', `${secs(m.startupSeconds.p50)} / ${secs(m.startupSeconds.p90)} / ${secs(m.startupSeconds.p99)}`],
     ['events', String(m.events)]
   ]
+  if (m.faults !== undefined) {
+    rows.push(
+      ['faults: failures / recoveries', `${m.faults.failures} / ${m.faults.recoveries}`],
+      ['faults: chunk requests lost, sources dropped', `${m.faults.lostChunks}, ${m.faults.failovers}`],
+      ['faults: node time down', secs(m.faults.nodeDownSeconds)]
+    )
+  }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>reelnet sim — ${escapeXml(m.scenario)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

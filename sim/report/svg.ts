@@ -16,6 +16,10 @@ export interface ChartOptions {
   lines: Line[]
   /** Fix the y range (e.g. [0, 1] for ratios); default: 0 to the data's max. */
   yRange?: [number, number]
+  /** A logarithmic x axis (ticks at powers of ten; points with x <= 0 are dropped): for cache sizes spanning decades. */
+  xLog?: boolean
+  /** Mark each point (sparse measurements such as a miss-ratio curve), if a line has few. */
+  markers?: boolean
 }
 
 /** Chart size in CSS pixels; the SVG scales with its container (viewBox). */
@@ -23,8 +27,12 @@ export const CHART_WIDTH = 720
 export const CHART_HEIGHT = 300
 /** A line with more points than this is thinned (every n-th point) to keep the file small. */
 export const MAX_POINTS_PER_LINE = 1500
+/** With `markers`, a line with at most this many points gets a marker at each. */
+export const MAX_MARKED_POINTS = 40
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b']
+/** Legend entries per row: 150 px each across the plot. */
+const LEGEND_PER_ROW = 4
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
 const M = { left: 64, right: 16, top: 28, bottom: 44 }
 
 export function escapeXml (s: string): string {
@@ -58,7 +66,10 @@ function thin (points: Array<[number, number]>): Array<[number, number]> {
 export function lineChart (o: ChartOptions): string {
   const W = CHART_WIDTH; const H = CHART_HEIGHT
   const pw = W - M.left - M.right; const ph = H - M.top - M.bottom
-  const all = o.lines.flatMap(l => l.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+  const log = o.xLog === true
+  const tx = (x: number): number => log ? Math.log10(x) : x
+  const ok = ([x, y]: [number, number]): boolean => Number.isFinite(x) && Number.isFinite(y) && (!log || x > 0)
+  const all = o.lines.flatMap(l => l.points).filter(ok).map(([x, y]) => [tx(x), y] as [number, number])
   const parts: string[] = []
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeXml(o.title)}" style="max-width:${W}px;width:100%;font:12px sans-serif">`)
   parts.push(`<text x="${W / 2}" y="16" text-anchor="middle" font-weight="bold">${escapeXml(o.title)}</text>`)
@@ -78,23 +89,27 @@ export function lineChart (o: ChartOptions): string {
     parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${sy(y).toFixed(1)}" y2="${sy(y).toFixed(1)}" stroke="#eee"/>`)
     parts.push(`<text x="${M.left - 6}" y="${(sy(y) + 4).toFixed(1)}" text-anchor="end" fill="#555">${fmt(y)}</text>`)
   }
-  const xs = tickStep(x1 - x0)
+  const xs = log ? 1 : tickStep(x1 - x0)
   for (let x = Math.ceil(x0 / xs) * xs; x <= x1 + 1e-9 * xs; x += xs) {
     parts.push(`<line x1="${sx(x).toFixed(1)}" x2="${sx(x).toFixed(1)}" y1="${M.top}" y2="${M.top + ph}" stroke="#f3f3f3"/>`)
-    parts.push(`<text x="${sx(x).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle" fill="#555">${fmt(x)}</text>`)
+    parts.push(`<text x="${sx(x).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle" fill="#555">${fmt(log ? 10 ** x : x)}</text>`)
   }
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`)
   parts.push(`<text x="${M.left + pw / 2}" y="${H - 6}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`)
   parts.push(`<text transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`)
   o.lines.forEach((l, i) => {
     const color = COLORS[i % COLORS.length]!
-    const pts = thin(l.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)))
+    const pts = thin(l.points.filter(ok).map(([x, y]) => [tx(x), y] as [number, number]))
     if (pts.length > 0) {
       const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${sx(x).toFixed(1)} ${sy(Math.min(y1, Math.max(y0, y))).toFixed(1)}`).join('')
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"/>`)
+      // a few points (a miss-ratio curve) are measurements: mark each
+      if (o.markers === true && pts.length <= MAX_MARKED_POINTS) for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(Math.min(y1, Math.max(y0, y))).toFixed(1)}" r="3" fill="${color}"/>`)
     }
-    const lx = M.left + 10 + i * 150
-    parts.push(`<rect x="${lx}" y="${M.top + 6}" width="12" height="3" fill="${color}"/><text x="${lx + 16}" y="${M.top + 11}">${escapeXml(l.name)}</text>`)
+    // legends wrap after LEGEND_PER_ROW entries (a sweep's comparative charts have many lines)
+    const lx = M.left + 10 + (i % LEGEND_PER_ROW) * 150
+    const ly = M.top + 6 + Math.floor(i / LEGEND_PER_ROW) * 14
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="3" fill="${color}"/><text x="${lx + 16}" y="${ly + 5}">${escapeXml(l.name)}</text>`)
   })
   parts.push('</svg>')
   return parts.join('')
