@@ -34,6 +34,7 @@ import { ruleRoutes } from './routes/rules.ts'
 import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
 import { NodeTokens, OperatorActivity } from './operator.ts'
+import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
 } from './limits.ts'
@@ -67,6 +68,8 @@ export interface MainOptions {
   prepositionPlanIntervalMs?: number
   /** Add prom-client's process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean
+  /** A node silent this long leaves the rules (default DEFAULT_NODE_REMOVAL_MS, a week). */
+  nodeRemovalMs?: number
 }
 
 export interface Main {
@@ -133,6 +136,13 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       ? setInterval(() => { replanPreposition(services).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
       : undefined
     planTimer?.unref()
+    const removalMs = opts.nodeRemovalMs ?? DEFAULT_NODE_REMOVAL_MS
+    const sweepTimer = setInterval(() => {
+      removeSilentNodes(services, removalMs).then(gone => {
+        for (const n of gone) log('warn', 'node removed after silence', { peerId: n.peerId, role: n.role, region: n.region, silentMs: now() - n.lastSeen })
+      }, err => { log('error', 'removing silent nodes failed', { err: String(err) }) })
+    }, nodeSweepIntervalMs(removalMs))
+    sweepTimer.unref()
     let closed = false
     return {
       app, services, tokens, signer, keyCreated, store,
@@ -141,6 +151,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         closed = true
         clearInterval(timer)
         clearInterval(planTimer)
+        clearInterval(sweepTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }

@@ -14,6 +14,7 @@ export interface MainMetrics {
   itemsIngested: Counter
   licensesIssued: Counter
   rulesVersion: Gauge
+  nodesRemoved: Counter<'reason'>
 }
 
 /**
@@ -39,6 +40,7 @@ export function createMetrics (opts: { upByRegion: () => Map<string, number>, de
   const itemsIngested = new Counter({ name: 'reelnet_items_ingested_total', help: 'Items added to the catalog', registers: [registry] })
   const licensesIssued = new Counter({ name: 'reelnet_licenses_issued_total', help: 'Licenses (rentals) issued', registers: [registry] })
   const rulesVersion = new Gauge({ name: 'reelnet_rules_version', help: 'Version of the current signed rules', registers: [registry] })
+  const nodesRemoved = new Counter({ name: 'reelnet_nodes_removed_total', help: 'Nodes taken out of the rules, by an operator or after the silence period', labelNames: ['reason'] as const, registers: [registry] })
   const nodesUp = new Gauge({
     name: 'reelnet_nodes_up',
     help: 'Registered nodes that are up and not drained, by region',
@@ -49,5 +51,5 @@ export function createMetrics (opts: { upByRegion: () => Map<string, number>, de
       for (const [region, n] of opts.upByRegion()) this.set({ region }, n)
     }
   })
-  return { registry, requests, latency, directives, loginsFailed, nodesUp, itemsIngested, licensesIssued, rulesVersion }
+  return { registry, requests, latency, directives, loginsFailed, nodesUp, itemsIngested, licensesIssued, rulesVersion, nodesRemoved }
 }

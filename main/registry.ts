@@ -128,6 +128,25 @@ export class Registry {
     return node
   }
 
+  /** Take a node out of the registry (and so out of the next rules and of directives); 404 if unknown. */
+  async remove (peerId: string): Promise<NodeRecord> {
+    const old = this.#nodes.get(peerId)
+    if (old === undefined) throw notFound(`node ${peerId} is not registered`)
+    await this.#store.nodes.del(peerId)
+    this.#nodes.delete(peerId)
+    this.generation++
+    await this.onRulesChange()
+    return old
+  }
+
+  /**
+   * The nodes silent for longer than `silenceMs` (judged like `isUp`, from the later of the last heartbeat and
+   * main's start, so a main that was itself down a week does not drop every node as it comes back).
+   */
+  silentFor (silenceMs: number, now = this.#now()): NodeRecord[] {
+    return [...this.#nodes.values()].filter(n => now - this.lastHeard(n) > silenceMs)
+  }
+
   regions (): string[] {
     return [...new Set([...this.#nodes.values()].map(n => n.region))].sort()
   }
