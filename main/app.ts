@@ -68,6 +68,8 @@ export interface MainOptions {
   prepositionPlanIntervalMs?: number
   /** Add prom-client's process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean
+  /** Take the signing key from this file (`reelnet keygen`'s format) instead of DATA/main-key.json. */
+  keyFile?: string
   /** A node silent this long leaves the rules (default DEFAULT_NODE_REMOVAL_MS, a week). */
   nodeRemovalMs?: number
 }
@@ -93,7 +95,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     given(level, msg, extra)
   }
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
-  const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
+  const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir, opts.keyFile)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
   const store = await openStore(join(opts.dataDir, 'db'))
   let directives: Directives | undefined
