@@ -10,6 +10,8 @@ export interface Command {
   summary: string
   /** The full `reelnet NAME --help` text. */
   usage: string
+  /** For a command with subcommands: the help of the one argv names (`reelnet admin nodes --help`), else undefined. */
+  helpFor?: (argv: string[]) => string | undefined
   run (argv: string[]): Promise<number | void>
 }
 
