@@ -147,6 +147,11 @@ export class Registry {
     return [...this.#nodes.values()].filter(n => now - this.lastHeard(n) > silenceMs)
   }
 
+  /** Regions with at least one registered parent (up or down): the ones a customer can be served in. */
+  servedRegions (): string[] {
+    return [...new Set([...this.#nodes.values()].filter(n => n.role === 'parent').map(n => n.region))].sort()
+  }
+
   regions (): string[] {
     return [...new Set([...this.#nodes.values()].map(n => n.region))].sort()
   }
