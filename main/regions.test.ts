@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { newKit, nodeKey, OPERATOR, type Kit } from './test-kit.ts'
+import { newKit, nodeKey, customer, ingest, OPERATOR, type Kit } from './test-kit.ts'
 
 let kit: Kit
 test.before.each(async () => { kit = await newKit() })
@@ -46,6 +46,24 @@ test('a region whose only parent was removed is no longer offered', async () => 
   const res = await signUp('late', 'eu')
   assert.is(res.status, 422)
   assert.match((await res.json() as { error: { message: string } }).error.message, /choose one of: us$/)
+})
+
+test('a directive that names nobody says why beside it: every node down or drained, or none registered', async () => {
+  const itemId = await ingest(kit, new Uint8Array(50_000).fill(1))
+  await node('parent', 'eu')
+  const edge = await node('edge', 'eu')
+  assert.is((await kit.req('POST', `/v1/nodes/${edge}/drain`, { token: OPERATOR, json: { drained: true } })).status, 200)
+  const { token } = await customer(kit, 'dora', 'eu')
+  const { licenseId } = await (await kit.req('POST', '/v1/rentals', { token, json: { itemId } })).json() as { licenseId: string }
+  const ask = async (region?: string): Promise<{ unserved?: string }> => {
+    const res = await kit.req('POST', '/v1/directives', { token, json: { licenseId, clientPeerId: nodeKey().peerId, ...(region === undefined ? {} : { region }) } })
+    assert.is(res.status, 201)
+    return await res.json() as { unserved?: string }
+  }
+  assert.is((await ask()).unserved, undefined, 'the parent is up')
+  kit.clock.now += 10 * 60_000
+  assert.is((await ask()).unserved, "every node of region 'eu' is down or drained (1 parent down, 1 edge drained; last heartbeat 600 s ago)")
+  assert.is((await ask('nowhere')).unserved, "region 'nowhere' has no parent or edge registered")
 })
 
 test.run()

@@ -152,6 +152,25 @@ export class Registry {
     return [...new Set([...this.#nodes.values()].filter(n => n.role === 'parent').map(n => n.region))].sort()
   }
 
+  /**
+   * Why a region has no node to name in a directive, for the customer's one-line error: none registered, or
+   * every one down or drained (with when main last heard from one).
+   */
+  unservedReason (region: string, now = this.#now()): string {
+    const nodes = [...this.#nodes.values()].filter(n => n.region === region)
+    if (nodes.length === 0) return `region '${region}' has no parent or edge registered`
+    const count = (role: 'parent' | 'edge', state: 'down' | 'drained'): number => nodes.filter(n => n.role === role && (state === 'drained' ? n.drained : !n.drained && !this.isUp(n, now))).length
+    const parts: string[] = []
+    for (const role of ['parent', 'edge'] as const) {
+      for (const state of ['down', 'drained'] as const) {
+        const k = count(role, state)
+        if (k > 0) parts.push(`${k} ${role}${k === 1 ? '' : 's'} ${state}`)
+      }
+    }
+    const lastHeard = Math.max(...nodes.map(n => n.lastSeen))
+    return `every node of region '${region}' is down or drained (${parts.join(', ')}; last heartbeat ${Math.max(0, Math.round((now - lastHeard) / 1000))} s ago)`
+  }
+
   regions (): string[] {
     return [...new Set([...this.#nodes.values()].map(n => n.region))].sort()
   }

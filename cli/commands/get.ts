@@ -109,6 +109,7 @@ export function commandErrorOf (err: unknown): Error {
     return new CommandError(e.message)
   }
   if (e.name === 'NoSourcesError') return new CommandError(`download stopped: ${e.message}`)
+  if (e.name === 'RegionUnservedError') return new CommandError(e.message)
   if (e.name === 'ExpiredError' || e.name === 'InvalidSignatureError' || e.name === 'MismatchError') return new CommandError(`main sent a document that does not verify: ${e.message}`)
   return new CommandError(e.message)
 }

@@ -17,6 +17,7 @@ import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
+import { RegionUnservedError } from './errors.ts'
 
 /** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
 export const DIRECTIVE_RENEW_FRACTION = 0.6
@@ -85,6 +86,7 @@ export class Customer {
       store: async (i, bytes) => { await part.write(i, bytes) },
       moreSources: async (reason, signal) => {
         await this.renewDirective(signal)
+        unservedCheck(this.directive)
         return directiveSources(ctx, this.directive.directive, self)
       },
       signal: opts.signal,
@@ -106,6 +108,7 @@ export class Customer {
       const peerId = key.peerId.toString()
       const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
       opts.onDirective?.(directive.directive)
+      unservedCheck(directive)
       host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
@@ -211,4 +214,14 @@ export class Customer {
       this.opts.log?.(`announcing in the region DHT failed: ${(err as Error).message}`)
     }
   }
+}
+
+/**
+ * A directive that names no source at all (every node of the region down or drained, or none registered, and
+ * no peer holding the item) ends the download at once with main's reason: retrying for a minute, as before,
+ * only hid the cause.
+ */
+function unservedCheck (d: IssuedDirective): void {
+  if (d.directive.peers.length > 0) return
+  throw new RegionUnservedError(`no source in region ${d.directive.region}: ${d.unserved ?? 'main named no node or peer'}`)
 }

@@ -27,11 +27,20 @@ export interface MainApiOptions {
 }
 
 export interface Rental { licenseId: string, license: License, licenseBytes: Uint8Array, expiresAt: number }
-export interface IssuedDirective { directive: Directive, bytes: Uint8Array, expiresAt: number }
+export interface IssuedDirective {
+  directive: Directive
+  bytes: Uint8Array
+  expiresAt: number
+  /** When the directive names no peer: main's reason (unsigned; for the message only). */
+  unserved?: string
+}
+
+/** main's reason for an empty directive is one line; longer is cut. */
+export const MAX_UNSERVED_REASON = 300
 
 const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loose()
 const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
-const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number() }).loose()
+const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional() }).loose()
 const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
 
 export class MainApi {
@@ -62,7 +71,8 @@ export class MainApi {
     const body = await this.call('POST', '/v1/directives', { licenseId: req.licenseId, clientPeerId: req.clientPeerId, ...(req.region !== undefined ? { region: req.region } : {}) }, DirectiveAnswer, 'ask main for a directive', o.signal)
     const bytes = fromText(body.directive, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
-    return { directive, bytes, expiresAt: directive.expiresAt }
+    const unserved = body.unserved === undefined ? undefined : body.unserved.slice(0, MAX_UNSERVED_REASON).replace(/[\x00-\x1f\x7f]/g, ' ')
+    return { directive, bytes, expiresAt: directive.expiresAt, ...(unserved === undefined ? {} : { unserved }) }
   }
 
   async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {

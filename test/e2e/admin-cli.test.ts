@@ -2,7 +2,8 @@
  * `reelnet admin` against a real main (started with a key file from `reelnet keygen` and a 30-minute rental
  * period) and real parent and edge processes: every subcommand and its --help, a wrong token, an unknown
  * node; `remove` takes the edge out of the signed rules and out of directives, and the removed edge cannot
- * come back with its old token.
+ * come back with its old token. Sign-up for a region without a parent is refused with the choices, and a
+ * `get` in a region whose nodes are all down fails at its first directive, naming the region and why.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -65,7 +66,7 @@ test.before(async () => {
   const gen = await reelnet(['keygen', '-o', keyFile])
   assert.is(gen.code, 0, gen.stderr)
   keyId = (JSON.parse(await readFile(keyFile, 'utf8')) as { keyId: string }).keyId
-  main = await startMain(dir, ['--key-file', keyFile, '--rental-period', '30m'])
+  main = await startMain(dir, ['--key-file', keyFile, '--rental-period', '30m', '--heartbeat-timeout-ms', '3s'])
   const minted = await admin('token', 'mint', '--role', 'edge', '--region', REGION, '--json')
   assert.is(minted.code, 0, minted.stderr)
   edgeToken = (JSON.parse(minted.stdout) as { token: string }).token
@@ -197,6 +198,31 @@ test('remove takes the edge out of the signed rules and directives; it cannot co
   }
   assert.match(refused, /token is spent/, refused.slice(-2000))
   assert.equal(await rulesPeers(), [parent.peerId])
+})
+
+test('sign-up for a region without a parent is refused with the choices; get with every node of the region down fails at once, saying why', async () => {
+  const config = join(dir, 'customer')
+  const env = { REELNET_CONFIG_DIR: config }
+  const mars = await reelnet(['account', 'create', '--main', main.url, '--user', 'marvin', '--password', 'a long enough password', '--region', 'mars'], env)
+  assert.is(mars.code, 1)
+  assert.match(mars.stderr.trim(), /^reelnet: .*region 'mars' has no parent node; choose one of: eu \(HTTP 422\)$/)
+  for (const args of [
+    ['account', 'create', '--main', main.url, '--user', 'erin', '--password', 'a long enough password', '--region', REGION],
+    ['login', '--main', main.url, '--user', 'erin', '--password', 'a long enough password'],
+    ['rent', 'Admin film']
+  ]) {
+    const r = await reelnet(args, env)
+    assert.is(r.code, 0, `${args[0]}: ${r.stderr}`)
+  }
+  await parent.proc.kill('SIGKILL')
+  await waitFor('main to count the parent down', async () =>
+    (JSON.parse(await ok('nodes', '--json')) as { nodes: Array<{ status: string }> }).nodes.every(n => n.status === 'down'), 60_000)
+  const started = Date.now()
+  const got = await reelnet(['get', 'Admin film', '-o', join(dir, 'film.out')], env)
+  const seconds = (Date.now() - started) / 1000
+  assert.is(got.code, 1, got.stderr)
+  assert.match(got.stderr.trim(), /^reelnet: no source in region eu: every node of region 'eu' is down or drained \(1 parent down; last heartbeat \d+ s ago\)$/)
+  console.log(`  get with every node of the region down failed after ${seconds.toFixed(1)} s (process start included)`)
 })
 
 test.run()
