@@ -35,6 +35,8 @@ import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
 import { NodeTokens, OperatorActivity } from './operator.ts'
 import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
+import { Reports } from './reports.ts'
+import { reportRoutes } from './routes/reports.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
 } from './limits.ts'
@@ -110,11 +112,15 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await registry.load()
     const rules = new RulesPublisher(store, registry, signer, now, opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.rulesTtlMs ?? RULES_TTL_MS)
     registry.onRulesChange = async () => { await rules.publish() }
-    const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), defaultMetrics: opts.processMetrics })
+    const reports = new Reports(store.meta, now)
+    await reports.load()
+    const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), quarantinedCount: () => reports.quarantined().length, defaultMetrics: opts.processMetrics })
     rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
     await rules.load()
     directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
     await directives.load()
+    directives.excluded = { has: id => reports.isQuarantined(id), get generation () { return reports.generation } }
+    reports.onQuarantine = (e) => { log('warn', 'source quarantined after agreeing reports', { peerId: e.peerId, role: e.role, region: e.region, reporters: e.reporters.length }) }
     directives.onIssued = (d) => {
       metrics.directives.inc()
       activity.recordDirective()
@@ -126,7 +132,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store.meta, now), activity
+      nodeTokens: new NodeTokens(store.meta, now), activity, reports
     }
     const app = buildApp(services, log)
     const timer = setInterval(() => {
@@ -258,5 +264,6 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', nodeRoutes(s))
   app.route('/v1', ruleRoutes(s))
   app.route('/v1', operatorRoutes(s))
+  app.route('/v1', reportRoutes(s))
   return app
 }
