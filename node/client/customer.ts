@@ -18,7 +18,10 @@ import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimit
 import { directiveSources, type SourceContext } from './sources.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { RegionUnservedError } from './errors.ts'
+import { createSigner, type Signer } from '../../protocol/keys.ts'
 
+/** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
+export const MAX_SOURCES_REPORTED = 16
 /** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
 export const DIRECTIVE_RENEW_FRACTION = 0.6
 /** After a failed renewal, try again this soon. */
@@ -65,6 +68,10 @@ export class Customer {
   private directive: IssuedDirective
   private readonly timers = new Set<NodeJS.Timeout>()
   private lastReportAt = 0
+  /** Signs this client's reports of bad sources to main (its own key, the one its directives name). */
+  private reportSigner: (Signer & { peerId: string }) | undefined
+  /** Sources already reported in this download: one report each is enough. */
+  private readonly reported = new Set<string>()
   private stopped = false
 
   private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
@@ -92,7 +99,10 @@ export class Customer {
       signal: opts.signal,
       fallbackKinds: ['parent'],
       limits: opts.limits,
-      onEvent: opts.onEvent
+      onEvent: e => {
+        if (e.type === 'bad-chunk') this.reportBadSource(e.source, e.index)
+        opts.onEvent?.(e)
+      }
     })
     this.scheduler.addSources(directiveSources(ctx, directive.directive, self))
   }
@@ -120,6 +130,7 @@ export class Customer {
         onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
       })
       const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
       // join the region's DHT through the nodes the directive names (never peers of other regions)
@@ -168,6 +179,15 @@ export class Customer {
     const t = repeat ? setInterval(fn, ms) : setTimeout(() => { this.timers.delete(t); fn() }, ms)
     t.unref()
     this.timers.add(t)
+  }
+
+  /** Tell main once per source that it sent a bad chunk (main quarantines it when reporters agree); never fails the download. */
+  private reportBadSource (source: string, chunkIndex: number): void {
+    if (this.reportSigner === undefined || this.reported.has(source) || this.reported.size >= MAX_SOURCES_REPORTED) return
+    this.reported.add(source)
+    this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner, { signal: this.opts.signal })
+      .then(r => { this.opts.log?.(`reported ${source} to main for a bad chunk${r.quarantined ? ' (now quarantined)' : ''}`) },
+        (err: unknown) => { this.opts.log?.(`reporting ${source} failed: ${(err as Error).message}`) })
   }
 
   private scheduleRenewal (): void {

@@ -10,6 +10,9 @@ import { verifyDirective, verifyLicense, verifyManifest } from '../../protocol/d
 import { MAX_DOCUMENT_BYTES } from '../../protocol/limits.ts'
 import type { Directive, License, Manifest } from '../../protocol/types.ts'
 import { MainApiError } from './errors.ts'
+import { createHash } from 'node:crypto'
+import { signNodeAuth } from '../../protocol/node-auth.ts'
+import type { Signer } from '../../protocol/keys.ts'
 
 /** A call to main that takes longer than this has failed. */
 export const MAIN_CALL_TIMEOUT_MS = 15_000
@@ -73,6 +76,21 @@ export class MainApi {
     const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
     const unserved = body.unserved === undefined ? undefined : body.unserved.slice(0, MAX_UNSERVED_REASON).replace(/[\x00-\x1f\x7f]/g, ' ')
     return { directive, bytes, expiresAt: directive.expiresAt, ...(unserved === undefined ? {} : { unserved }) }
+  }
+
+  /**
+   * Tell main a source sent a bad chunk, signed with this client's own key (the one its directive names):
+   * the ReelnetNode authorization over the path, which carries the body's SHA-256.
+   */
+  async reportBadSource (r: { itemId: string, source: string, region: string, chunkIndex: number }, signer: Signer & { peerId: string }, o: { signal?: AbortSignal } = {}): Promise<{ quarantined: boolean, reporters: number }> {
+    const body = JSON.stringify(r)
+    const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+    const authorization = signNodeAuth(signer.peerId, 'POST', path, this.now(), m => signer.sign(m))
+    const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
+    const res = await fetch(this.url + path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body, signal: o.signal === undefined ? deadline : AbortSignal.any([o.signal, deadline]) })
+    const text = await res.text()
+    if (!res.ok) throw new MainApiError(`report a bad source refused: HTTP ${res.status} ${text.slice(0, 200)}`, res.status)
+    return JSON.parse(text) as { quarantined: boolean, reporters: number }
   }
 
   async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {
