@@ -22,6 +22,8 @@ import { createSigner, type Signer } from '../../protocol/keys.ts'
 
 /** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
 export const MAX_SOURCES_REPORTED = 16
+/** A finished download waits at most this long for its reports to reach main before it stops. */
+export const REPORT_FLUSH_MS = 3_000
 /** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
 export const DIRECTIVE_RENEW_FRACTION = 0.6
 /** After a failed renewal, try again this soon. */
@@ -72,6 +74,8 @@ export class Customer {
   private reportSigner: (Signer & { peerId: string }) | undefined
   /** Sources already reported in this download: one report each is enough. */
   private readonly reported = new Set<string>()
+  /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
+  private readonly reporting = new Set<Promise<void>>()
   private stopped = false
 
   private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
@@ -170,6 +174,9 @@ export class Customer {
     this.stopped = true
     for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
     this.timers.clear()
+    if (this.reporting.size > 0) {
+      await Promise.race([Promise.allSettled([...this.reporting]), new Promise(resolve => setTimeout(resolve, REPORT_FLUSH_MS).unref())])
+    }
     await this.seeder.stop().catch(() => {})
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
@@ -185,9 +192,11 @@ export class Customer {
   private reportBadSource (source: string, chunkIndex: number): void {
     if (this.reportSigner === undefined || this.reported.has(source) || this.reported.size >= MAX_SOURCES_REPORTED) return
     this.reported.add(source)
-    this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner, { signal: this.opts.signal })
+    const sent = this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner, { signal: this.opts.signal })
       .then(r => { this.opts.log?.(`reported ${source} to main for a bad chunk${r.quarantined ? ' (now quarantined)' : ''}`) },
         (err: unknown) => { this.opts.log?.(`reporting ${source} failed: ${(err as Error).message}`) })
+    this.reporting.add(sent)
+    void sent.finally(() => { this.reporting.delete(sent) })
   }
 
   private scheduleRenewal (): void {
