@@ -195,6 +195,34 @@ const SUBS: Record<string, Sub> = {
       print(ctx, answer, `removed ${node.role} ${node.peerId} of region ${node.region} (rules version ${answer.rulesVersion}; ${answer.tokensSpent} node token${answer.tokensSpent === 1 ? '' : 's'} spent)`)
     }
   },
+  quarantine: {
+    summary: 'list sources quarantined after agreeing bad-chunk reports, and open reports',
+    usage: 'usage: reelnet admin quarantine\n\nSources (nodes or seeding customers) that reporters of two or more distinct\nidentities named for bad chunks within the window: directives leave them out\nuntil cleared. Also lists sources with reports that have not yet agreed.',
+    positionals: 0,
+    async run (ctx) {
+      const q = await ctx.call<{ quarantined: Array<{ peerId: string, role: string, region: string, since: number, reporters: string[] }>, open: Array<{ peerId: string, reporters: number, lastAt: number }> }>('GET', '/v1/quarantine', 'read the quarantine')
+      if (ctx.json) { print(ctx, q, ''); return }
+      const now = Date.now()
+      console.log(q.quarantined.length === 0
+        ? 'no source is quarantined'
+        : table(['PEER', 'ROLE', 'REGION', 'SINCE', 'REPORTERS'], q.quarantined.map(e => [e.peerId, e.role, e.region, ago(now - e.since), String(e.reporters.length)])))
+      if (q.open.length > 0) console.log(`\nopen reports (not yet agreed):\n${table(['PEER', 'REPORTERS', 'LAST'], q.open.map(o => [o.peerId, String(o.reporters), ago(now - o.lastAt)]))}`)
+    }
+  },
+  clear: {
+    summary: 'take a source out of quarantine: clear PEER',
+    usage: 'usage: reelnet admin clear PEER\n\nPEER is the quarantined peerId (or a unique prefix of one, at least 6\ncharacters). Directives may name it again, and its old reports are forgotten.',
+    positionals: 1,
+    async run (ctx, args) {
+      const arg = checkName('PEER', args[0]!)
+      const q = await ctx.call<{ quarantined: Array<{ peerId: string }> }>('GET', '/v1/quarantine', 'read the quarantine')
+      const matches = q.quarantined.filter(e => e.peerId === arg || (arg.length >= MIN_PREFIX && e.peerId.startsWith(arg)))
+      if (matches.length !== 1) throw new CommandError(matches.length === 0 ? `'${arg}' is not quarantined (see reelnet admin quarantine)` : `'${arg}' matches ${matches.length} quarantined sources; give more of the peerId`)
+      const peerId = matches[0]!.peerId
+      const answer = await ctx.call<{ cleared: { role: string, region: string } }>('DELETE', `/v1/quarantine/${peerId}`, `clear ${peerId}`)
+      print(ctx, answer, `cleared ${answer.cleared.role} ${peerId} of region ${answer.cleared.region}: directives may name it again`)
+    }
+  },
   preposition: {
     summary: 'have a region\'s edges hold an item before anyone asks: preposition ITEM --region R',
     usage: 'usage: reelnet admin preposition ITEM --region R [--remove]\n\nITEM is an itemId, a unique prefix of one, or an exact title. Adds it to the\nregion\'s preposition list in the signed rules (--remove takes it off), and\nprints the region\'s list.',

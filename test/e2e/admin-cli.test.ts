@@ -9,7 +9,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, createHash } from 'node:crypto'
+import { createSigner, peerIdOf } from '../../protocol/keys.ts'
+import { signNodeAuth } from '../../protocol/node-auth.ts'
 import { join } from 'node:path'
 import { verifyRules, verifyLicense } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
@@ -84,7 +86,7 @@ test.after(async () => {
 test('reelnet admin --help and every subcommand\'s --help say what they do', async () => {
   const top = await reelnet(['admin', '--help'])
   assert.is(top.code, 0)
-  for (const sub of ['nodes', 'items', 'token', 'drain', 'undrain', 'remove', 'preposition']) {
+  for (const sub of ['nodes', 'items', 'token', 'drain', 'undrain', 'remove', 'quarantine', 'clear', 'preposition']) {
     assert.match(top.stdout, new RegExp(`^  ${sub} `, 'm'))
     const h = await reelnet(['admin', sub, '--help'])
     assert.is(h.code, 0, h.stderr)
@@ -170,6 +172,40 @@ test('a wrong token, an unknown node, a bad flag: one clear line and a non-zero 
   // the admin token from the environment does everything the operator token does
   const fromEnv = await reelnet(['admin', 'nodes', '--main', main.url, '--json'], { REELNET_ADMIN_TOKEN: ADMIN })
   assert.is(fromEnv.code, 0, fromEnv.stderr)
+})
+
+/** A customer with a directive bound to a key we hold, reporting `source` for a bad chunk. */
+async function reportAs (name: string, source: string): Promise<Response> {
+  const password = 'a long enough password'
+  const post = async (path: string, body: unknown, token?: string): Promise<any> => {
+    const res = await fetchRetrying(main.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }, body: JSON.stringify(body) })
+    assert.ok(res.ok, `${path}: ${res.status} ${await res.clone().text()}`)
+    return await res.json()
+  }
+  await post('/v1/accounts', { username: name, password, region: REGION })
+  const { token } = await post('/v1/sessions', { username: name, password })
+  const { licenseId } = await post('/v1/rentals', { itemId }, token)
+  const signer = createSigner(new Uint8Array(randomBytes(32)))
+  const peerId = peerIdOf(signer.publicKey)
+  await post('/v1/directives', { licenseId, clientPeerId: peerId }, token)
+  const body = JSON.stringify({ itemId, source, region: REGION, chunkIndex: 0 })
+  const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+  return await fetchRetrying(main.url + path, { method: 'POST', headers: { authorization: signNodeAuth(peerId, 'POST', path, Date.now(), m => signer.sign(m)), 'content-type': 'application/json' }, body })
+}
+
+test('quarantine lists a source two customers reported; clear takes it out', async () => {
+  assert.match(await ok('quarantine'), /^no source is quarantined$/m)
+  assert.is((await reportAs('rep1', edge.peerId)).status, 202)
+  assert.match(await ok('quarantine'), new RegExp(`open reports \\(not yet agreed\\):\\nPEER\\s+REPORTERS\\s+LAST\\n${edge.peerId}\\s+1\\s`))
+  assert.is((await reportAs('rep2', edge.peerId)).status, 202)
+  const listed = await ok('quarantine')
+  assert.match(listed, new RegExp(`^${edge.peerId}\\s+edge\\s+${REGION}\\s+\\d+s ago\\s+2$`, 'm'))
+  assert.equal((JSON.parse(await ok('quarantine', '--json')) as { quarantined: Array<{ peerId: string }> }).quarantined.map(q => q.peerId), [edge.peerId])
+  assert.match(await ok('clear', edge.peerId.slice(0, 10)), new RegExp(`^cleared edge ${edge.peerId} of region ${REGION}: directives may name it again`))
+  assert.match(await ok('quarantine'), /^no source is quarantined$/m)
+  const again = await admin('clear', edge.peerId)
+  assert.is(again.code, 1)
+  assert.match(again.stderr, /is not quarantined/)
 })
 
 test('remove takes the edge out of the signed rules and directives; it cannot come back with its old token', async () => {
