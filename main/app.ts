@@ -23,7 +23,7 @@ import { RulesPublisher, AUTO_PREPOSITION_TOP_N, AUTO_PREPOSITION_MIN_REQUESTS }
 import { Directives } from './directives.ts'
 import { createMetrics } from './metrics.ts'
 import { toErrorResponse, tooLarge } from './errors.ts'
-import type { MainEnv } from './auth.ts'
+import { requireOperator, type MainEnv } from './auth.ts'
 import type { MainServices } from './services.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { itemRoutes } from './routes/items.ts'
@@ -242,7 +242,8 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
     nodes: s.registry.all().length,
     uptimeS: Math.round((s.now() - s.startedAt) / 1000)
   }))
-  app.get('/metrics', async (c) => {
+  // the operator token (or admin), or a scrape of the separate metrics listener (main/metrics-server.ts)
+  app.get('/metrics', requireOperator(s), async (c) => {
     c.header('Content-Type', s.metrics.registry.contentType)
     return c.body(await s.metrics.registry.metrics())
   })

@@ -43,6 +43,9 @@ flags:
   --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
                              (default ${formatDuration(DEFAULT_NODE_REMOVAL_MS)}); it must register again with a fresh token
   --directive-ttl-ms D       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS}; a bare number is ms, or e.g. 10m)
+  --metrics-port P           also serve /metrics without a token on this port (0: any free one);
+                             on main's own port /metrics needs the operator token
+  --metrics-host H           address of that listener (default 127.0.0.1)
   --scrypt-log-n N           cost of hashing new passwords: scrypt's N is 2^N, each step
                              doubling time and memory (default ${Math.log2(SCRYPT_PARAMS.N)}, OWASP's: ~128 MiB and
                              a few hundred ms to seconds per hash); 10 to 18, below the
@@ -51,7 +54,8 @@ flags:
 
 Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.
 The operator page is at that URL (log in with the operator token); Prometheus
-metrics at /metrics.
+metrics at /metrics with the operator token (Authorization: Bearer …), or on
+--metrics-port without one (then it prints 'reelnet main metrics at URL').
 
 Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
 text when it is; one line per directive issued carries its directiveId,
@@ -73,6 +77,8 @@ export const command: Command = {
       'rental-period': { type: 'string' },
       'key-file': { type: 'string' },
       'node-removal-after': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
       'scrypt-log-n': { type: 'string' }
@@ -101,6 +107,8 @@ export const command: Command = {
     try {
       running = await startMain({
         dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'],
+        metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
+        metricsHost: values['metrics-host'],
         rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
@@ -108,6 +116,7 @@ export const command: Command = {
       })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
+      if (e.code === 'METRICS_EADDRINUSE') throw new CommandError(e.message)
       if (e.code === 'EADDRINUSE') throw new CommandError(`port ${port} on ${host} is already in use`)
       if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(e.message ?? '')) throw new CommandError(`the data folder ${dataDir} is in use by another main (or not writable): ${e.message}`)
       throw new CommandError(`cannot start main: ${e.message}`)
@@ -120,6 +129,7 @@ export const command: Command = {
       console.log(`  operator token: ${main.tokens.operatorToken}`)
     }
     console.log(`reelnet main listening on ${running.url} key ${main.signer.keyId}`)
+    if (running.metricsUrl !== undefined) console.log(`reelnet main metrics at ${running.metricsUrl}`)
 
     await new Promise<void>(resolve => {
       const stop = (signal: string): void => {
