@@ -45,6 +45,9 @@ export function createMetrics (opts: { upByRegion: () => Map<string, number>, qu
   const nodesRemoved = new Counter({ name: 'reelnet_nodes_removed_total', help: 'Nodes taken out of the rules, by an operator or after the silence period', labelNames: ['reason'] as const, registers: [registry] })
   const sourceReports = new Counter({ name: 'reelnet_source_reports_total', help: 'Reports of sources that sent a bad chunk, by outcome', labelNames: ['outcome'] as const, registers: [registry] })
   const quarantined = new Gauge({ name: 'reelnet_sources_quarantined', help: 'Sources (nodes or seeding customers) quarantined after agreeing reports', registers: [registry], collect () { this.set(opts.quarantinedCount?.() ?? 0) } })
+  // every label a dashboard graphs starts at 0, so its panel shows a line before the first event
+  for (const reason of ['operator', 'silent'] as const) nodesRemoved.inc({ reason }, 0)
+  for (const outcome of ['accepted', 'unauthenticated', 'unlicensed', 'rate_limited'] as const) sourceReports.inc({ outcome }, 0)
   const nodesUp = new Gauge({
     name: 'reelnet_nodes_up',
     help: 'Registered nodes that are up and not drained, by region',

@@ -177,6 +177,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }
   })
 
+  metrics.setFillQueue(() => filler.inFlight)
+
   const source: ChunkSource = {
     async getChunk (itemId, index, o) {
       let manifest: Manifest
