@@ -12,7 +12,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
@@ -36,6 +36,8 @@ export interface HostOptions {
   gater?: ConnectionGater
   /** Default true. A host without a DHT (e.g. a short-lived probe) only speaks the reelnet protocols. */
   dht?: boolean
+  /** Which listen addresses (as strings) peers are told about; default: all. */
+  announce?: (addrs: string[]) => string[]
   /** libp2p's metrics implementation (a node with --metrics-port hands it @libp2p/prometheus-metrics). */
   metrics?: Libp2pOptions['metrics']
 }
@@ -70,7 +72,7 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
   }
   const node = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen ?? DEFAULT_LISTEN },
+    addresses: { listen: opts.listen ?? DEFAULT_LISTEN, ...(opts.announce === undefined ? {} : { announceFilter: announceFilterOf(opts.announce) }) },
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
@@ -83,6 +85,10 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
     services: services as any
   })
   return node as unknown as ReelnetHost
+}
+
+function announceFilterOf (announce: (addrs: string[]) => string[]): (mas: Multiaddr[]) => Multiaddr[] {
+  return mas => { const keep = new Set(announce(mas.map(ma => ma.toString()))); return mas.filter(ma => keep.has(ma.toString())) }
 }
 
 /** The host's listen addresses with `/p2p/<peerId>`, as strings. */

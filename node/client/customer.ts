@@ -18,6 +18,7 @@ import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimit
 import { directiveSources, type SourceContext } from './sources.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { RegionUnservedError } from './errors.ts'
+import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
 
 /** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
@@ -123,7 +124,7 @@ export class Customer {
       const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
       opts.onDirective?.(directive.directive)
       unservedCheck(directive)
-      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen })
+      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl) })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
         part,
