@@ -10,6 +10,8 @@ export interface Command {
   summary: string
   /** The full `reelnet NAME --help` text. */
   usage: string
+  /** For a command with subcommands: the help of the one argv names (`reelnet admin nodes --help`), else undefined. */
+  helpFor?: (argv: string[]) => string | undefined
   run (argv: string[]): Promise<number | void>
 }
 
@@ -61,4 +63,48 @@ export function bytesFlag (name: string, value: string | undefined, fallback: nu
   const n = Math.floor(Number(m[1]) * (mult[unit] ?? 1))
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} is out of range: '${value}'`)
   return n
+}
+
+/** Milliseconds per unit a duration flag accepts (`500ms`, `30s`, `30m`, `2h`, `7d`, `1w`). */
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 24 * 3600_000, w: 7 * 24 * 3600_000 }
+
+/** Read a duration such as `30m`, `2h`, `7d`, `1h30m` or `1.5h` into ms; a bare number is in `bareUnit`. Undefined if it is not one. */
+export function parseDuration (value: string, bareUnit: keyof typeof DURATION_UNITS | 'ms' | 's' | 'm' | 'h' | 'd' = 'ms'): number | undefined {
+  const v = value.trim().toLowerCase()
+  if (v.length === 0 || v.length > 32) return undefined
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * DURATION_UNITS[bareUnit]!)
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y
+  let total = 0
+  let at = 0
+  while (at < v.length) {
+    re.lastIndex = at
+    const m = re.exec(v)
+    if (m === null) return undefined
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!
+    at = re.lastIndex
+  }
+  return Math.round(total)
+}
+
+/** Show ms as the largest whole units (`48h`, `7d`, `1h30m`, `250ms`), for help texts and messages. */
+export function formatDuration (ms: number): string {
+  if (ms === 0) return '0s'
+  const parts: string[] = []
+  let rest = ms
+  for (const [unit, size] of [['d', DURATION_UNITS.d!], ['h', DURATION_UNITS.h!], ['m', DURATION_UNITS.m!], ['s', DURATION_UNITS.s!], ['ms', 1]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`)
+      rest %= size
+    }
+  }
+  return parts.join('')
+}
+
+/** Parse a duration flag (`30m`, `2h`, `7d`; a bare number is in `bareUnit`) within [min, max] ms, naming the flag on error. */
+export function durationFlag (name: string, value: string | undefined, fallbackMs: number, minMs: number, maxMs: number, bareUnit: 'ms' | 's' | 'm' | 'h' | 'd' = 'ms'): number {
+  if (value === undefined) return fallbackMs
+  const ms = parseDuration(value, bareUnit)
+  if (ms === undefined) throw new UsageError(`--${name} must be a duration like 30m, 2h or 7d (a bare number is ${bareUnit === 'ms' ? 'milliseconds' : `in ${bareUnit}`}), got '${value}'`)
+  if (ms < minMs || ms > maxMs) throw new UsageError(`--${name} must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}, got ${formatDuration(ms)}`)
+  return ms
 }

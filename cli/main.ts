@@ -18,7 +18,8 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   get: { summary: 'download a rented item from the network, verified', load: async () => await import('./commands/get.ts') },
   play: { summary: 'serve a rented item on a local HTTP port while it downloads', load: async () => await import('./commands/play.ts') },
   sim: { summary: 'simulate a whole deployment from a scenario file', load: async () => await import('./commands/sim.ts') },
-  keygen: { summary: 'write an ed25519 key pair file and print its fingerprint', load: async () => await import('./commands/keygen.ts') }
+  keygen: { summary: 'write an ed25519 key pair file and print its fingerprint', load: async () => await import('./commands/keygen.ts') },
+  admin: { summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items', load: async () => await import('./commands/admin.ts') }
 }
 
 function version (): string {
@@ -56,7 +57,7 @@ async function run (argv: string[]): Promise<number> {
   if (entry === undefined) throw new UsageError(`unknown command '${name}' (see reelnet --help)`)
   const { command } = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.usage)
+    console.log(command.helpFor?.(rest) ?? command.usage)
     return 0
   }
   return (await command.run(rest)) ?? 0

@@ -94,7 +94,7 @@ test('brute force is 429, even with the right password, until the window passes;
   kit.clock.now += LOGIN_WINDOW_MS + 1
   const ok = await kit.req('POST', '/v1/sessions', { json: { username: 'dave', password: PW } })
   assert.is(ok.status, 201)
-  const metrics = await (await kit.req('GET', '/metrics')).text()
+  const metrics = await (await kit.req('GET', '/metrics', { token: ADMIN })).text()
   assert.match(metrics, `reelnet_logins_failed_total ${LOGIN_FAILURES_PER_ACCOUNT}`)
 })
 

@@ -23,7 +23,7 @@ import { RulesPublisher, AUTO_PREPOSITION_TOP_N, AUTO_PREPOSITION_MIN_REQUESTS }
 import { Directives } from './directives.ts'
 import { createMetrics } from './metrics.ts'
 import { toErrorResponse, tooLarge } from './errors.ts'
-import type { MainEnv } from './auth.ts'
+import { requireOperator, type MainEnv } from './auth.ts'
 import type { MainServices } from './services.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { itemRoutes } from './routes/items.ts'
@@ -34,6 +34,9 @@ import { ruleRoutes } from './routes/rules.ts'
 import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
 import { NodeTokens, OperatorActivity } from './operator.ts'
+import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
+import { Reports } from './reports.ts'
+import { reportRoutes } from './routes/reports.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
 } from './limits.ts'
@@ -67,6 +70,10 @@ export interface MainOptions {
   prepositionPlanIntervalMs?: number
   /** Add prom-client's process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean
+  /** Take the signing key from this file (`reelnet keygen`'s format) instead of DATA/main-key.json. */
+  keyFile?: string
+  /** A node silent this long leaves the rules (default DEFAULT_NODE_REMOVAL_MS, a week). */
+  nodeRemovalMs?: number
 }
 
 export interface Main {
@@ -90,7 +97,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     given(level, msg, extra)
   }
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
-  const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
+  const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir, opts.keyFile)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
   const store = await openStore(join(opts.dataDir, 'db'))
   let directives: Directives | undefined
@@ -105,11 +112,15 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await registry.load()
     const rules = new RulesPublisher(store, registry, signer, now, opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.rulesTtlMs ?? RULES_TTL_MS)
     registry.onRulesChange = async () => { await rules.publish() }
-    const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), defaultMetrics: opts.processMetrics })
+    const reports = new Reports(store.meta, now)
+    await reports.load()
+    const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), quarantinedCount: () => reports.quarantined().length, defaultMetrics: opts.processMetrics })
     rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
     await rules.load()
     directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
     await directives.load()
+    directives.excluded = { has: id => reports.isQuarantined(id), get generation () { return reports.generation } }
+    reports.onQuarantine = (e) => { log('warn', 'source quarantined after agreeing reports', { peerId: e.peerId, role: e.role, region: e.region, reporters: e.reporters.length }) }
     directives.onIssued = (d) => {
       metrics.directives.inc()
       activity.recordDirective()
@@ -121,7 +132,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store.meta, now), activity
+      nodeTokens: new NodeTokens(store.meta, now), activity, reports
     }
     const app = buildApp(services, log)
     const timer = setInterval(() => {
@@ -133,6 +144,13 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       ? setInterval(() => { replanPreposition(services).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
       : undefined
     planTimer?.unref()
+    const removalMs = opts.nodeRemovalMs ?? DEFAULT_NODE_REMOVAL_MS
+    const sweepTimer = setInterval(() => {
+      removeSilentNodes(services, removalMs).then(gone => {
+        for (const n of gone) log('warn', 'node removed after silence', { peerId: n.peerId, role: n.role, region: n.region, silentMs: now() - n.lastSeen })
+      }, err => { log('error', 'removing silent nodes failed', { err: String(err) }) })
+    }, nodeSweepIntervalMs(removalMs))
+    sweepTimer.unref()
     let closed = false
     return {
       app, services, tokens, signer, keyCreated, store,
@@ -141,6 +159,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         closed = true
         clearInterval(timer)
         clearInterval(planTimer)
+        clearInterval(sweepTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }
@@ -223,7 +242,8 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
     nodes: s.registry.all().length,
     uptimeS: Math.round((s.now() - s.startedAt) / 1000)
   }))
-  app.get('/metrics', async (c) => {
+  // the operator token (or admin), or a scrape of the separate metrics listener (main/metrics-server.ts)
+  app.get('/metrics', requireOperator(s), async (c) => {
     c.header('Content-Type', s.metrics.registry.contentType)
     return c.body(await s.metrics.registry.metrics())
   })
@@ -245,5 +265,6 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', nodeRoutes(s))
   app.route('/v1', ruleRoutes(s))
   app.route('/v1', operatorRoutes(s))
+  app.route('/v1', reportRoutes(s))
   return app
 }

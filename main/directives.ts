@@ -79,6 +79,8 @@ export class Directives {
   #flushTimer: ReturnType<typeof setInterval> | undefined
   #flushing: Promise<void> = Promise.resolve()
   onIssued: (directive: Directive) => void = () => {}
+  /** Sources left out of every directive (quarantined after agreeing bad-chunk reports); its generation invalidates cached rankings. */
+  excluded: { has: (peerId: string) => boolean, generation: number } = { has: () => false, generation: 0 }
   /** A background write of admissions failed (it is retried on the next tick). */
   onFlushError: (err: unknown) => void = () => {}
   /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
@@ -220,19 +222,19 @@ export class Directives {
 
   #ranked (region: string, itemId: string, now: number): DirectivePeer[] {
     const key = `${region}\n${itemId}`
-    const generation = this.#registry.generation * 1_000_003 + this.#holdingsGeneration + this.#rules.version * 7
+    const generation = this.#registry.generation * 1_000_003 + this.#holdingsGeneration + this.#rules.version * 7 + this.excluded.generation * 1_000_000_007
     const hit = this.#rankCache.get(key)
     if (hit !== undefined && hit.generation === generation && now - hit.computedAt < RANK_CACHE_MS) return hit.peers
     const candidates: RankCandidate[] = []
     for (const n of this.#registry.all()) {
-      if (n.region !== region || n.drained || !this.#registry.isUp(n, now)) continue
+      if (n.region !== region || n.drained || !this.#registry.isUp(n, now) || this.excluded.has(n.peerId)) continue
       candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: this.#registry.lastHeard(n), load: n.load, drained: n.drained })
     }
     const holders = this.#holdings.get(itemId)
     if (holders !== undefined) {
       for (const [peerId, h] of holders) {
         if (h.expiresAt <= now) { holders.delete(peerId); continue }
-        if (h.region !== region) continue
+        if (h.region !== region || this.excluded.has(peerId)) continue
         // A partial holder is a weaker source than a complete one: rank it as more loaded.
         candidates.push({ peerId, role: 'peer', region, addrs: h.addrs, lastHeartbeat: now, load: h.complete ? 0 : 0.5 })
       }

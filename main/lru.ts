@@ -22,5 +22,7 @@ export class Lru<K, V> {
   }
 
   delete (key: K): void { this.#map.delete(key) }
+  /** Every entry, least recently used first (reading does not reorder). */
+  entries (): IterableIterator<[K, V]> { return this.#map.entries() }
   get size (): number { return this.#map.size }
 }

@@ -14,6 +14,9 @@ export interface MainMetrics {
   itemsIngested: Counter
   licensesIssued: Counter
   rulesVersion: Gauge
+  nodesRemoved: Counter<'reason'>
+  sourceReports: Counter<'outcome'>
+  quarantined: Gauge
 }
 
 /**
@@ -23,7 +26,7 @@ export interface MainMetrics {
  */
 export const EVENT_LOOP_PRECISION_MS = 100
 
-export function createMetrics (opts: { upByRegion: () => Map<string, number>, defaultMetrics?: boolean }): MainMetrics {
+export function createMetrics (opts: { upByRegion: () => Map<string, number>, quarantinedCount?: () => number, defaultMetrics?: boolean }): MainMetrics {
   const registry = new Registry()
   if (opts.defaultMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'reelnet_main_', eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS })
   const requests = new Counter({ name: 'reelnet_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] })
@@ -39,6 +42,12 @@ export function createMetrics (opts: { upByRegion: () => Map<string, number>, de
   const itemsIngested = new Counter({ name: 'reelnet_items_ingested_total', help: 'Items added to the catalog', registers: [registry] })
   const licensesIssued = new Counter({ name: 'reelnet_licenses_issued_total', help: 'Licenses (rentals) issued', registers: [registry] })
   const rulesVersion = new Gauge({ name: 'reelnet_rules_version', help: 'Version of the current signed rules', registers: [registry] })
+  const nodesRemoved = new Counter({ name: 'reelnet_nodes_removed_total', help: 'Nodes taken out of the rules, by an operator or after the silence period', labelNames: ['reason'] as const, registers: [registry] })
+  const sourceReports = new Counter({ name: 'reelnet_source_reports_total', help: 'Reports of sources that sent a bad chunk, by outcome', labelNames: ['outcome'] as const, registers: [registry] })
+  const quarantined = new Gauge({ name: 'reelnet_sources_quarantined', help: 'Sources (nodes or seeding customers) quarantined after agreeing reports', registers: [registry], collect () { this.set(opts.quarantinedCount?.() ?? 0) } })
+  // every label a dashboard graphs starts at 0, so its panel shows a line before the first event
+  for (const reason of ['operator', 'silent'] as const) nodesRemoved.inc({ reason }, 0)
+  for (const outcome of ['accepted', 'unauthenticated', 'unlicensed', 'rate_limited'] as const) sourceReports.inc({ outcome }, 0)
   const nodesUp = new Gauge({
     name: 'reelnet_nodes_up',
     help: 'Registered nodes that are up and not drained, by region',
@@ -49,5 +58,5 @@ export function createMetrics (opts: { upByRegion: () => Map<string, number>, de
       for (const [region, n] of opts.upByRegion()) this.set({ region }, n)
     }
   })
-  return { registry, requests, latency, directives, loginsFailed, nodesUp, itemsIngested, licensesIssued, rulesVersion }
+  return { registry, requests, latency, directives, loginsFailed, nodesUp, itemsIngested, licensesIssued, rulesVersion, nodesRemoved, sourceReports, quarantined }
 }

@@ -114,7 +114,7 @@ test('a node whose heartbeats stop is down; drained nodes are marked', async () 
   assert.is(byId.get(b.peerId)!.status, 'down')
   assert.is(byId.get(b.peerId)!.drained, true)
   assert.is((await kit.req('POST', `/v1/nodes/${nodeKey().peerId}/drain`, { token: OPERATOR, json: { drained: true } })).status, 404)
-  const metrics = await (await kit.req('GET', '/metrics')).text()
+  const metrics = await (await kit.req('GET', '/metrics', { token: ADMIN })).text()
   assert.match(metrics, 'reelnet_nodes_up{region="eu"} 1')
 })
 

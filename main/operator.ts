@@ -65,6 +65,8 @@ export interface NodeTokenRecord {
   expiresAt: number
   /** The node that first registered with it; then only that node may use it. */
   peerId?: string
+  /** Set when its node was removed: the token registers nothing again (a node that comes back needs a fresh one). */
+  spentAt?: number
 }
 
 type Meta = AbstractSublevel<any, any, string, unknown>
@@ -99,12 +101,29 @@ export class NodeTokens {
     return { token, record }
   }
 
-  /** The record of a usable token (unexpired or bound), else undefined. */
+  /** The record of a known token (unexpired, bound, or spent: `use` says why a spent one is refused), else undefined. */
   async find (token: string): Promise<NodeTokenRecord | undefined> {
     const r = await this.#meta.get(keyOf(token)) as NodeTokenRecord | undefined
     if (r === undefined) return undefined
     if (r.peerId === undefined && r.expiresAt <= this.#now()) return undefined
     return r
+  }
+
+  /** Spend every token bound to this node (it was removed); returns how many. */
+  async spendFor (peerId: string): Promise<number> {
+    const run = this.#chain.then(async () => {
+      let n = 0
+      for await (const [k, v] of this.#meta.iterator({ gte: KEY_PREFIX, lt: KEY_PREFIX + '\xff' })) {
+        const r = v as NodeTokenRecord
+        if (r.peerId === peerId && r.spentAt === undefined) {
+          await this.#meta.put(k, { ...r, spentAt: this.#now() })
+          n++
+        }
+      }
+      return n
+    })
+    this.#chain = run.catch(() => {})
+    return await run
   }
 
   /**
@@ -120,7 +139,8 @@ export class NodeTokens {
   async #use (token: string, reg: { peerId: string, role: string, region: string }): Promise<string | undefined> {
     const r = await this.find(token)
     if (r === undefined) return 'node token unknown or expired'
-    if (r.role !== reg.role || r.region !== reg.region) return `this node token is for a ${r.role} of region ${r.region}`
+    if (r.spentAt !== undefined) return 'this node token is spent: its node was removed; mint a fresh token to register again'
+    if (r.role !== reg.role || r.region !== reg.region) return `this node token is for ${r.role === 'edge' ? 'an' : 'a'} ${r.role} of region ${r.region}`
     if (r.peerId !== undefined && r.peerId !== reg.peerId) return 'this node token was already used by another node'
     if (r.peerId === undefined) await this.#meta.put(keyOf(token), { ...r, peerId: reg.peerId })
     return undefined

@@ -54,6 +54,9 @@ code,pre{font-size:12px}pre{background:#f6f6f6;padding:.5rem;white-space:pre-wra
     </fieldset>
     <p id="action-result" class="muted"></p>
   </div>
+  <h2>Quarantined sources</h2>
+  <p class="muted">Named for bad chunks by two or more distinct reporters within ten minutes; directives leave them out until cleared.</p>
+  <table id="quarantine"><thead><tr><th>source</th><th>role</th><th>region</th><th>since</th><th>reporters</th><th></th></tr></thead><tbody></tbody></table>
   <h2>Recent errors</h2><ul id="errors"><li class="muted">none</li></ul>
 </div>
 <script src="/operator.js"></script>
@@ -105,7 +108,7 @@ function renderRegions (o) {
       const tr = el('tr', undefined, n.status + (n.drained ? ' drained' : '')); tr.dataset.peer = n.peerId
       cell(tr, short(n.peerId), 'peer', n.peerId + '\\n' + n.addrs.join('\\n'))
       cell(tr, n.role)
-      cell(tr, n.status + (n.drained ? ' (drained)' : ''), 'status ' + n.status)
+      cell(tr, n.status + (n.drained ? ' (drained)' : '') + (n.quarantined ? ' (quarantined)' : ''), 'status ' + n.status)
       cell(tr, n.load.toFixed(2))
       cell(tr, fmt(n.freeBytes) + ' of ' + fmt(n.capacityBytes))
       for (const k of ['edge', 'parent', 'peer', 'client']) cell(tr, fmt(n.bytesServed[k]))
@@ -138,6 +141,22 @@ function renderItems (o) {
   if (chosen) sel.value = chosen
 }
 
+function renderQuarantine (o) {
+  const body = $('quarantine').tBodies[0]; body.replaceChildren()
+  if (o.quarantined.length === 0) { const tr = el('tr'); cell(tr, 'none', 'muted'); body.appendChild(tr) }
+  for (const q of o.quarantined) {
+    const tr = el('tr'); tr.dataset.peer = q.peerId
+    cell(tr, short(q.peerId), 'peer', q.peerId)
+    cell(tr, q.role); cell(tr, q.region)
+    cell(tr, age(o.now - q.since) + ' ago')
+    cell(tr, q.reporters.length, undefined, q.reporters.join('\\n'))
+    const b = el('button', 'clear', 'clear')
+    b.onclick = () => act(() => api('DELETE', '/v1/quarantine/' + encodeURIComponent(q.peerId)), 'cleared ' + short(q.peerId))
+    const td = el('td'); td.appendChild(b); tr.appendChild(td)
+    body.appendChild(tr)
+  }
+}
+
 function renderActivity (o) {
   const counts = o.directivesPerMinute.map(m => m.count)
   $('dpm').textContent = String(counts[counts.length - 1] || 0)
@@ -155,7 +174,7 @@ async function refresh () {
   clearTimeout(timer)
   try {
     last = await api('GET', '/v1/operator/overview')
-    renderRegions(last); renderItems(last); renderActivity(last)
+    renderRegions(last); renderItems(last); renderQuarantine(last); renderActivity(last)
     $('updated').textContent = 'updated ' + new Date().toLocaleTimeString() + ' · rules v' + last.rulesVersion + ' · a node is down after ' + (last.heartbeatTimeoutMs / 1000) + ' s without a heartbeat'
   } catch (err) {
     if (err.status === 401 || err.status === 403) { logout(err.message); return }

@@ -128,6 +128,49 @@ export class Registry {
     return node
   }
 
+  /** Take a node out of the registry (and so out of the next rules and of directives); 404 if unknown. */
+  async remove (peerId: string): Promise<NodeRecord> {
+    const old = this.#nodes.get(peerId)
+    if (old === undefined) throw notFound(`node ${peerId} is not registered`)
+    await this.#store.nodes.del(peerId)
+    this.#nodes.delete(peerId)
+    this.generation++
+    await this.onRulesChange()
+    return old
+  }
+
+  /**
+   * The nodes silent for longer than `silenceMs` (judged like `isUp`, from the later of the last heartbeat and
+   * main's start, so a main that was itself down a week does not drop every node as it comes back).
+   */
+  silentFor (silenceMs: number, now = this.#now()): NodeRecord[] {
+    return [...this.#nodes.values()].filter(n => now - this.lastHeard(n) > silenceMs)
+  }
+
+  /** Regions with at least one registered parent (up or down): the ones a customer can be served in. */
+  servedRegions (): string[] {
+    return [...new Set([...this.#nodes.values()].filter(n => n.role === 'parent').map(n => n.region))].sort()
+  }
+
+  /**
+   * Why a region has no node to name in a directive, for the customer's one-line error: none registered, or
+   * every one down or drained (with when main last heard from one).
+   */
+  unservedReason (region: string, now = this.#now()): string {
+    const nodes = [...this.#nodes.values()].filter(n => n.region === region)
+    if (nodes.length === 0) return `region '${region}' has no parent or edge registered`
+    const count = (role: 'parent' | 'edge', state: 'down' | 'drained'): number => nodes.filter(n => n.role === role && (state === 'drained' ? n.drained : !n.drained && !this.isUp(n, now))).length
+    const parts: string[] = []
+    for (const role of ['parent', 'edge'] as const) {
+      for (const state of ['down', 'drained'] as const) {
+        const k = count(role, state)
+        if (k > 0) parts.push(`${k} ${role}${k === 1 ? '' : 's'} ${state}`)
+      }
+    }
+    const lastHeard = Math.max(...nodes.map(n => n.lastSeen))
+    return `every node of region '${region}' is down or drained (${parts.join(', ')}; last heartbeat ${Math.max(0, Math.round((now - lastHeard) / 1000))} s ago)`
+  }
+
   regions (): string[] {
     return [...new Set([...this.#nodes.values()].map(n => n.region))].sort()
   }

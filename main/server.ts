@@ -7,6 +7,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { createMain, type Main, type MainOptions } from './app.ts'
+import { listenMetrics, type MetricsListener } from './metrics-server.ts'
 
 /** In-flight requests get this long to finish on shutdown before their connections are cut. */
 export const CLOSE_GRACE_MS = 5_000
@@ -21,10 +22,12 @@ export interface RunningMain {
   url: string
   host: string
   port: number
+  /** The separate metrics listener's URL, when asked for one. */
+  metricsUrl?: string
   close: () => Promise<void>
 }
 
-export async function startMain (opts: MainOptions & { host?: string, port?: number }): Promise<RunningMain> {
+export async function startMain (opts: MainOptions & { host?: string, port?: number, metricsPort?: number, metricsHost?: string }): Promise<RunningMain> {
   const main = await createMain(opts)
   const host = opts.host ?? '127.0.0.1'
   let server: ServerType
@@ -38,6 +41,17 @@ export async function startMain (opts: MainOptions & { host?: string, port?: num
     await main.close()
     throw err
   }
+  let metrics: MetricsListener | undefined
+  if (opts.metricsPort !== undefined) {
+    try {
+      metrics = await listenMetrics(main.services.metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort })
+    } catch (err) {
+      await new Promise<void>(resolve => server!.close(() => { resolve() }))
+      await main.close()
+      const e = err as NodeJS.ErrnoException
+      throw Object.assign(new Error(e.code === 'EADDRINUSE' ? `metrics port ${opts.metricsPort} is already in use` : `cannot serve metrics: ${e.message}`), { code: e.code === 'EADDRINUSE' ? 'METRICS_EADDRINUSE' : e.code })
+    }
+  }
   const http = server! as Server
   http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   http.headersTimeout = HEADERS_TIMEOUT_MS
@@ -49,8 +63,10 @@ export async function startMain (opts: MainOptions & { host?: string, port?: num
     url: `http://${shownHost}:${info.port}`,
     host,
     port: info.port,
+    metricsUrl: metrics?.url,
     close: async () => {
       closing ??= (async () => {
+        await metrics?.close()
         const done = new Promise<void>(resolve => http.close(() => { resolve() }))
         http.closeIdleConnections()
         const timer = setTimeout(() => { http.closeAllConnections() }, CLOSE_GRACE_MS)

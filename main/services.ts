@@ -10,6 +10,7 @@ import type { OriginStore } from './origin.ts'
 import type { MainMetrics } from './metrics.ts'
 import type { Credentials } from './auth.ts'
 import type { NodeTokens, OperatorActivity } from './operator.ts'
+import type { Reports } from './reports.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -25,4 +26,6 @@ export interface MainServices extends Credentials {
   /** Directives per minute and recent errors, for the operator page. */
   activity: OperatorActivity
   startedAt: number
+  /** Bad sources reported by clients and nodes, and the quarantine they lead to. */
+  reports: Reports
 }

@@ -65,7 +65,7 @@ export interface FillerOptions {
   /** A verified chunk arrived from a source (for metrics). */
   onFetched?: (kind: SourceKind, sourceId: string, bytes: number) => void
   /** A source failed; `penalty` is what the filler does about it (for metrics and logs). */
-  onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty) => void
+  onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty, at?: { itemId: string, chunkIndex: number }) => void
   /** Time and timers for stalls, penalties and caches (default the system's); tests hand a FakeClock. */
   clock?: Clock
 }
@@ -227,7 +227,7 @@ export class Filler {
           lastError = err as Error
           this.stats.failures++
           const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
-          this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p)
+          this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p, { itemId: manifest.itemId, chunkIndex: want[0] ?? 0 })
           if (source.kind !== 'origin') {
             if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, this.clock.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
             this.providerCache.delete(manifest.itemId)

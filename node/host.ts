@@ -12,7 +12,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, ConnectionGater, PeerId, PrivateKey, StreamMiddleware } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
@@ -42,6 +42,8 @@ export interface HostOptions {
   gater?: ConnectionGater
   /** Default true. A host without a DHT (e.g. a short-lived probe) only speaks the reelnet protocols. */
   dht?: boolean
+  /** Which listen addresses (as strings) peers are told about; default: all. */
+  announce?: (addrs: string[]) => string[]
   /** libp2p's metrics implementation (a node with --metrics-port hands it @libp2p/prometheus-metrics). */
   metrics?: Libp2pOptions['metrics']
   /**
@@ -81,7 +83,7 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
   }
   const node = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen ?? DEFAULT_LISTEN },
+    addresses: { listen: opts.listen ?? DEFAULT_LISTEN, ...(opts.announce === undefined ? {} : { announceFilter: announceFilterOf(opts.announce) }) },
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
@@ -131,6 +133,10 @@ export function addStreamMiddleware (host: Libp2p, protocol: string, mw: StreamM
     if (now.length > 0) host.use(protocol, [...now])
     else host.unuse(protocol)
   }
+}
+
+function announceFilterOf (announce: (addrs: string[]) => string[]): (mas: Multiaddr[]) => Multiaddr[] {
+  return mas => { const keep = new Set(announce(mas.map(ma => ma.toString()))); return mas.filter(ma => keep.has(ma.toString())) }
 }
 
 /** The host's listen addresses with `/p2p/<peerId>`, as strings. */

@@ -4,6 +4,7 @@
  * heartbeats. Every response is size-bounded and shape-checked; every call
  * has a deadline.
  */
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { signNodeAuth } from '../protocol/node-auth.ts'
 import { fromBase64url } from '../protocol/encoding.ts'
@@ -58,6 +59,7 @@ const HeartbeatSchema = z.object({
   rulesVersion: z.number().int().nonnegative(),
   admittedPeers: z.array(z.string().max(128)).max(MAX_ADMITTED_PEERS).default([])
 }).loose()
+const ReportSchema = z.object({ quarantined: z.boolean(), reporters: z.number().int().nonnegative() }).loose()
 const RegisterSchema = z.object({ node: z.unknown(), rulesVersion: z.number().int().nonnegative() }).loose()
 
 function deadline (ms: number, signal?: AbortSignal): AbortSignal {
@@ -181,6 +183,16 @@ export function createMainClient (opts: MainClientOptions) {
       const res = await fetchRetrying(base + path, { headers: { authorization: auth }, signal: deadline(ORIGIN_CHUNK_TIMEOUT_MS, o.signal) })
       if (!res.ok) throw await errorOf(res, `origin chunk ${itemId}#${index}`)
       return await readBounded(res, MAX_WIRE_CHUNK_BYTES)
+    },
+
+    /** Report a source that sent a bad chunk, signed by this node (the path carries the body's SHA-256). */
+    async reportBadSource (r: { itemId: string, source: string, region: string, chunkIndex: number }, o: CallOptions = {}): Promise<{ quarantined: boolean, reporters: number }> {
+      if (opts.peerId === undefined || opts.signer === undefined) throw new TypeError('reports need the node key')
+      const body = JSON.stringify(r)
+      const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+      const auth = signNodeAuth(opts.peerId, 'POST', path, now(), m => opts.signer!.sign(m))
+      const { body: answer } = await json(path, ReportSchema, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body, signal: o.signal }, 'report a bad source')
+      return answer!
     },
 
     async heartbeat (peerId: string, envelopeText: string, o: CallOptions = {}): Promise<HeartbeatAnswer> {

@@ -26,6 +26,8 @@ export interface NodeMetrics {
   evictions: Counter
   verificationFailures: Counter<'source'>
   peersPenalised: Counter<'penalty'>
+  /** Where the fill-queue gauge reads from (the filler is made after the metrics). */
+  setFillQueue: (inFlight: () => number) => void
 }
 
 export interface StoreGauges {
@@ -53,7 +55,9 @@ export function createNodeMetrics (store: StoreGauges): NodeMetrics {
   new Gauge({ name: 'reelnet_node_store_used_bytes', help: 'Bytes held in the chunk store', registers, collect () { this.set(store.usedBytes()) } })
   new Gauge({ name: 'reelnet_node_store_capacity_bytes', help: 'Capacity of the chunk store', registers, collect () { this.set(store.capacityBytes()) } })
   new Gauge({ name: 'reelnet_node_store_chunks', help: 'Chunks held in the chunk store', registers, collect () { this.set(store.chunks()) } })
-  return { registry, chunksServed, bytesServed, chunksFetched, bytesFetched, cacheHits, cacheMisses, evictions, verificationFailures, peersPenalised }
+  let fillQueue: () => number = () => 0
+  new Gauge({ name: 'reelnet_node_fill_in_flight', help: 'Chunks being fetched into the store now (the fill queue)', registers, collect () { this.set(fillQueue()) } })
+  return { registry, chunksServed, bytesServed, chunksFetched, bytesFetched, cacheHits, cacheMisses, evictions, verificationFailures, peersPenalised, setFillQueue: f => { fillQueue = f } }
 }
 
 export interface MetricsServer {

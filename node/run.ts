@@ -38,6 +38,10 @@ export const PREPOSITION_WORKERS = 2
 export const PROVIDE_TIMEOUT_MS = 10_000
 /** Registration is retried this long while main starts up. */
 export const REGISTER_DEADLINE_MS = 60_000
+/** A source that keeps sending bad chunks is reported to main again only after this long: one report per source is what main counts. */
+export const REPORT_AGAIN_AFTER_MS = 3600_000
+/** Sources remembered as reported (forgotten all at once beyond: the cost is only a repeated report). */
+export const MAX_REPORTED_SOURCES = 1_000
 
 export interface NodeOptions {
   role: 'parent' | 'edge'
@@ -166,6 +170,18 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }
   }
 
+  // a source that sent a bad chunk is reported to main once an hour (main quarantines it when reporters agree)
+  const reportedSources = new Map<string, number>()
+  function reportBadSource (source: string, at: { itemId: string, chunkIndex: number }): void {
+    const now = Date.now()
+    if ((reportedSources.get(source) ?? 0) > now - REPORT_AGAIN_AFTER_MS) return
+    if (reportedSources.size >= MAX_REPORTED_SOURCES) reportedSources.clear()
+    reportedSources.set(source, now)
+    main.reportBadSource({ ...at, source, region: opts.region }, { signal }).then(
+      r => { event('warn', 'reported a bad source to main', { sourcePeerId: source, itemId: at.itemId, quarantined: r.quarantined }) },
+      (e: unknown) => { log(`reporting ${source}: ${(e as Error).message}`) })
+  }
+
   const filler = new Filler({
     host: h,
     store,
@@ -180,12 +196,15 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       metrics.chunksFetched.inc({ source: kind })
       metrics.bytesFetched.inc({ source: kind }, bytes)
     },
-    onSourceFailed: (kind, id, err, penalty) => {
+    onSourceFailed: (kind, id, err, penalty, at) => {
       if (err.name === 'ChunkHashMismatchError') metrics.verificationFailures.inc({ source: kind })
+      if (err.name === 'ChunkHashMismatchError' && kind !== 'origin' && at !== undefined) reportBadSource(id, at)
       if (penalty === 'ban' || penalty === 'avoid') metrics.peersPenalised.inc({ penalty })
       if (err.name !== 'AbortError') event('warn', 'fill source failed', { source: kind, sourcePeerId: kind === 'origin' ? undefined : id, penalty, err: `${err.name}: ${err.message}` })
     }
   })
+
+  metrics.setFillQueue(() => filler.inFlight)
 
   const source: ChunkSource = {
     async getChunk (itemId, index, o) {

@@ -31,7 +31,8 @@ flags:
   --max-upload B/s      cap on what this client uploads to peers, e.g. 2MiB (default: none)
   --max-download B/s    cap on this download's average rate, e.g. 4MiB (default: none)
   --region R            the region to download in (default: the account's)
-  --listen ADDR         libp2p listen address (default /ip4/127.0.0.1/tcp/0)
+  --listen ADDR         libp2p listen address (default /ip4/0.0.0.0/tcp/0: every interface; the
+                        addresses announced to peers exclude loopback unless main is on loopback)
   --json                progress and the summary as JSON lines on stdout
   --quiet               print nothing but errors
   -h, --help            show this help
@@ -109,6 +110,7 @@ export function commandErrorOf (err: unknown): Error {
     return new CommandError(e.message)
   }
   if (e.name === 'NoSourcesError') return new CommandError(`download stopped: ${e.message}`)
+  if (e.name === 'RegionUnservedError') return new CommandError(e.message)
   if (e.name === 'ExpiredError' || e.name === 'InvalidSignatureError' || e.name === 'MismatchError') return new CommandError(`main sent a document that does not verify: ${e.message}`)
   return new CommandError(e.message)
 }

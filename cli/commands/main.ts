@@ -1,9 +1,15 @@
 /** `reelnet main`: run the main server until SIGTERM/SIGINT. */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { parseFlags, intFlag, UsageError, CommandError, type Command } from '../command.ts'
-import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, SCRYPT_PARAMS } from '../../main/limits.ts'
+import { parseFlags, intFlag, durationFlag, formatDuration, UsageError, CommandError, type Command } from '../command.ts'
+import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, SCRYPT_PARAMS } from '../../main/limits.ts'
+import { DEFAULT_NODE_REMOVAL_MS, MIN_NODE_REMOVAL_MS } from '../../main/node-removal.ts'
 import { MIN_TOKEN_LENGTH } from '../../main/tokens.ts'
+
+/** The shortest rental main accepts: a minute is enough to try an expiry by hand. */
+export const MIN_RENTAL_MS = 60_000
+/** The longest rental (a year and a day); longer is a purchase, not a rental. */
+export const MAX_RENTAL_MS = 366 * 24 * 3600_000
 
 /** The port main listens on unless told otherwise (and the one the CLI clients assume). */
 export const DEFAULT_MAIN_PORT = 8640
@@ -28,9 +34,18 @@ flags:
   --operator-token T         operator token (or REELNET_OPERATOR_TOKEN)
                              without either, tokens are generated on first start,
                              kept in DATA/tokens.json (mode 0600) and printed
-  --rental-hours N           rental period (default 48)
-  --heartbeat-timeout-ms N   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
-  --directive-ttl-ms N       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS})
+  --key-file FILE            take main's signing key from FILE (as \`reelnet keygen\` writes it,
+                             mode 0600) instead of DATA/main-key.json; main never writes it
+  --rental-period D          how long a rental lasts, e.g. 30m, 2h, 7d (default ${formatDuration(DEFAULT_RENTAL_MS)})
+  --rental-hours N           the same in hours (a duration like 30m works too)
+  --heartbeat-timeout-ms D   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS};
+                             a bare number is ms, or e.g. 15s)
+  --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
+                             (default ${formatDuration(DEFAULT_NODE_REMOVAL_MS)}); it must register again with a fresh token
+  --directive-ttl-ms D       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS}; a bare number is ms, or e.g. 10m)
+  --metrics-port P           also serve /metrics without a token on this port (0: any free one);
+                             on main's own port /metrics needs the operator token
+  --metrics-host H           address of that listener (default 127.0.0.1)
   --scrypt-log-n N           cost of hashing new passwords: scrypt's N is 2^N, each step
                              doubling time and memory (default ${Math.log2(SCRYPT_PARAMS.N)}, OWASP's: ~128 MiB and
                              a few hundred ms to seconds per hash); 10 to 18, below the
@@ -39,7 +54,8 @@ flags:
 
 Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.
 The operator page is at that URL (log in with the operator token); Prometheus
-metrics at /metrics.
+metrics at /metrics with the operator token (Authorization: Bearer …), or on
+--metrics-port without one (then it prints 'reelnet main metrics at URL').
 
 Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
 text when it is; one line per directive issued carries its directiveId,
@@ -58,6 +74,11 @@ export const command: Command = {
       'admin-token': { type: 'string' },
       'operator-token': { type: 'string' },
       'rental-hours': { type: 'string' },
+      'rental-period': { type: 'string' },
+      'key-file': { type: 'string' },
+      'node-removal-after': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
       'scrypt-log-n': { type: 'string' }
@@ -65,9 +86,13 @@ export const command: Command = {
     const dataDir = values.data ?? defaultDataDir()
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
     const host = values.host ?? '127.0.0.1'
-    const rentalHours = intFlag('rental-hours', values['rental-hours'], 48, 1, 24 * 366)
-    const heartbeatTimeoutMs = intFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
-    const directiveTtlMs = intFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
+    if (values['rental-hours'] !== undefined && values['rental-period'] !== undefined) throw new UsageError('give --rental-period or --rental-hours, not both')
+    const rentalMs = values['rental-period'] !== undefined
+      ? durationFlag('rental-period', values['rental-period'], DEFAULT_RENTAL_MS, MIN_RENTAL_MS, MAX_RENTAL_MS, 'h')
+      : durationFlag('rental-hours', values['rental-hours'], DEFAULT_RENTAL_MS, MIN_RENTAL_MS, MAX_RENTAL_MS, 'h')
+    const heartbeatTimeoutMs = durationFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
+    const directiveTtlMs = durationFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
+    const nodeRemovalMs = durationFlag('node-removal-after', values['node-removal-after'], DEFAULT_NODE_REMOVAL_MS, MIN_NODE_REMOVAL_MS, 10 * 366 * 24 * 3600_000)
     const scryptLogN = intFlag('scrypt-log-n', values['scrypt-log-n'], Math.log2(SCRYPT_PARAMS.N), 10, 18)
     const adminToken = values['admin-token'] ?? process.env.REELNET_ADMIN_TOKEN
     const operatorToken = values['operator-token'] ?? process.env.REELNET_OPERATOR_TOKEN
@@ -81,14 +106,17 @@ export const command: Command = {
     let running
     try {
       running = await startMain({
-        dataDir, port, host, adminToken, operatorToken,
-        rentalMs: rentalHours * 3600_000, heartbeatTimeoutMs, directiveTtlMs,
+        dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'],
+        metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
+        metricsHost: values['metrics-host'],
+        rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }
       })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
+      if (e.code === 'METRICS_EADDRINUSE') throw new CommandError(e.message)
       if (e.code === 'EADDRINUSE') throw new CommandError(`port ${port} on ${host} is already in use`)
       if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(e.message ?? '')) throw new CommandError(`the data folder ${dataDir} is in use by another main (or not writable): ${e.message}`)
       throw new CommandError(`cannot start main: ${e.message}`)
@@ -101,6 +129,7 @@ export const command: Command = {
       console.log(`  operator token: ${main.tokens.operatorToken}`)
     }
     console.log(`reelnet main listening on ${running.url} key ${main.signer.keyId}`)
+    if (running.metricsUrl !== undefined) console.log(`reelnet main metrics at ${running.metricsUrl}`)
 
     await new Promise<void>(resolve => {
       const stop = (signal: string): void => {

@@ -2,7 +2,7 @@
  * `reelnet node`: run a parent or edge of a region.
  */
 import { isIP } from 'node:net'
-import { bytesFlag, CommandError, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
+import { bytesFlag, CommandError, durationFlag, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 
 const usage = `usage: reelnet node --role parent|edge --region R --main URL --data DIR --operator-token T [flags]
 
@@ -20,8 +20,8 @@ flags:
   --listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable, comma-separated)
   --capacity BYTES        store capacity, e.g. 64GiB (default: parent 1TiB, edge 16GiB)
   --main-key BASE64URL    pin main's public key (default: the stored one, or fetched once and stored)
-  --heartbeat-ms N        heartbeat interval (default 3000)
-  --rules-poll-ms N       rules and catalog poll interval (default 2000)
+  --heartbeat-ms D        heartbeat interval (default 3000; a bare number is ms, or e.g. 5s)
+  --rules-poll-ms D       rules and catalog poll interval (default 2000; ms, or e.g. 2s)
   --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
   --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics and the
                           node's status as JSON at http://HOST:P/status (0: any
@@ -65,8 +65,8 @@ export const command: Command = {
     const listen = (values.listen ?? ['/ip4/127.0.0.1/tcp/0']).flatMap(l => l.split(',')).map(s => s.trim()).filter(s => s !== '')
     const capacityBytes = bytesFlag('capacity', values.capacity, role === 'parent' ? 1024 ** 4 : 16 * 1024 ** 3)
     if (capacityBytes < 1024 * 1024) throw new UsageError('--capacity must be at least 1MiB')
-    const heartbeatMs = intFlag('heartbeat-ms', values['heartbeat-ms'], 3000, 100, 600_000)
-    const rulesPollMs = intFlag('rules-poll-ms', values['rules-poll-ms'], 2000, 100, 600_000)
+    const heartbeatMs = durationFlag('heartbeat-ms', values['heartbeat-ms'], 3000, 100, 600_000)
+    const rulesPollMs = durationFlag('rules-poll-ms', values['rules-poll-ms'], 2000, 100, 600_000)
     const maxUpload = values['max-upload'] !== undefined ? bytesFlag('max-upload', values['max-upload'].replace(/\/s$/, ''), 0) : undefined
     if (maxUpload !== undefined && maxUpload < 1024) throw new UsageError('--max-upload must be at least 1KiB/s')
     const metricsPort = values['metrics-port'] !== undefined ? intFlag('metrics-port', values['metrics-port'], 0, 0, 65535) : undefined

@@ -35,7 +35,10 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
-    const { directive, expiresAt } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
+    const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
+    s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
+    // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
+    if (body.peers.length === 0) return c.json({ directive, expiresAt, unserved: s.registry.unservedReason(r) }, 201)
     return c.json({ directive, expiresAt }, 201)
   })
 

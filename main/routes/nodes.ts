@@ -1,7 +1,8 @@
 /**
  * The node registry: `POST /v1/nodes` (operator registers a parent or edge),
  * `POST /v1/nodes/:peerId/heartbeat` (signed by the node's own key),
- * `POST /v1/nodes/:peerId/drain` and `GET /v1/nodes` (operator).
+ * `POST /v1/nodes/:peerId/drain`, `DELETE /v1/nodes/:peerId` (out of the rules, its tokens spent) and
+ * `GET /v1/nodes` (operator).
  */
 import { Hono } from 'hono'
 import { z } from 'zod'
@@ -10,6 +11,7 @@ import { requireOperator, bearerOf, secretEquals } from '../auth.ts'
 import type { MiddlewareHandler } from 'hono'
 import { forbidden } from '../errors.ts'
 import type { MainServices } from '../services.ts'
+import { removeNode } from '../node-removal.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema } from '../validate.ts'
 import { verifyHeartbeat } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
@@ -75,6 +77,12 @@ export function nodeRoutes (s: MainServices): Hono<MainEnv> {
     const { peerId } = c.req.valid('param')
     const node = await s.registry.drain(peerId, c.req.valid('json').drained)
     return c.json({ node: s.registry.view(node) })
+  })
+
+  app.delete('/nodes/:peerId', requireOperator(s), validate('param', peerParam), async (c) => {
+    const { peerId } = c.req.valid('param')
+    const { node, tokensSpent } = await removeNode(s, peerId, 'operator')
+    return c.json({ removed: { peerId: node.peerId, role: node.role, region: node.region }, tokensSpent, rulesVersion: s.rules.version })
   })
 
   return app

@@ -52,6 +52,7 @@ export function operatorRoutes (s: MainServices): Hono<MainEnv> {
         role: n.role,
         status: s.registry.isUp(n, now) ? 'up' : 'down',
         drained: n.drained,
+        quarantined: s.reports.isQuarantined(n.peerId),
         load: n.load,
         freeBytes: n.freeBytes,
         capacityBytes: n.capacityBytes,
@@ -84,7 +85,9 @@ export function operatorRoutes (s: MainServices): Hono<MainEnv> {
       regions,
       items,
       directivesPerMinute: s.activity.directivesPerMinute(),
-      recentErrors: s.activity.recentErrors()
+      recentErrors: s.activity.recentErrors(),
+      quarantined: s.reports.quarantined(),
+      openReports: s.reports.openReports()
     })
   })
   return app

@@ -17,7 +17,14 @@ import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
+import { RegionUnservedError } from './errors.ts'
+import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
+import { createSigner, type Signer } from '../../protocol/keys.ts'
 
+/** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
+export const MAX_SOURCES_REPORTED = 16
+/** A finished download waits at most this long for its reports to reach main before it stops. */
+export const REPORT_FLUSH_MS = 3_000
 /** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
 export const DIRECTIVE_RENEW_FRACTION = 0.6
 /** After a failed renewal, try again this soon. */
@@ -64,6 +71,12 @@ export class Customer {
   private directive: IssuedDirective
   private readonly timers = new Set<NodeJS.Timeout>()
   private lastReportAt = 0
+  /** Signs this client's reports of bad sources to main (its own key, the one its directives name). */
+  private reportSigner: (Signer & { peerId: string }) | undefined
+  /** Sources already reported in this download: one report each is enough. */
+  private readonly reported = new Set<string>()
+  /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
+  private readonly reporting = new Set<Promise<void>>()
   private stopped = false
 
   private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
@@ -85,12 +98,16 @@ export class Customer {
       store: async (i, bytes) => { await part.write(i, bytes) },
       moreSources: async (reason, signal) => {
         await this.renewDirective(signal)
+        unservedCheck(this.directive)
         return directiveSources(ctx, this.directive.directive, self)
       },
       signal: opts.signal,
       fallbackKinds: ['parent'],
       limits: opts.limits,
-      onEvent: opts.onEvent
+      onEvent: e => {
+        if (e.type === 'bad-chunk') this.reportBadSource(e.source, e.index)
+        opts.onEvent?.(e)
+      }
     })
     this.scheduler.addSources(directiveSources(ctx, directive.directive, self))
   }
@@ -106,7 +123,8 @@ export class Customer {
       const peerId = key.peerId.toString()
       const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
       opts.onDirective?.(directive.directive)
-      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen })
+      unservedCheck(directive)
+      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl) })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
         part,
@@ -117,6 +135,7 @@ export class Customer {
         onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
       })
       const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
       // join the region's DHT through the nodes the directive names (never peers of other regions)
@@ -156,6 +175,9 @@ export class Customer {
     this.stopped = true
     for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
     this.timers.clear()
+    if (this.reporting.size > 0) {
+      await Promise.race([Promise.allSettled([...this.reporting]), new Promise(resolve => setTimeout(resolve, REPORT_FLUSH_MS).unref())])
+    }
     await this.seeder.stop().catch(() => {})
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
@@ -165,6 +187,17 @@ export class Customer {
     const t = repeat ? setInterval(fn, ms) : setTimeout(() => { this.timers.delete(t); fn() }, ms)
     t.unref()
     this.timers.add(t)
+  }
+
+  /** Tell main once per source that it sent a bad chunk (main quarantines it when reporters agree); never fails the download. */
+  private reportBadSource (source: string, chunkIndex: number): void {
+    if (this.reportSigner === undefined || this.reported.has(source) || this.reported.size >= MAX_SOURCES_REPORTED) return
+    this.reported.add(source)
+    const sent = this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner, { signal: this.opts.signal })
+      .then(r => { this.opts.log?.(`reported ${source} to main for a bad chunk${r.quarantined ? ' (now quarantined)' : ''}`) },
+        (err: unknown) => { this.opts.log?.(`reporting ${source} failed: ${(err as Error).message}`) })
+    this.reporting.add(sent)
+    void sent.finally(() => { this.reporting.delete(sent) })
   }
 
   private scheduleRenewal (): void {
@@ -211,4 +244,14 @@ export class Customer {
       this.opts.log?.(`announcing in the region DHT failed: ${(err as Error).message}`)
     }
   }
+}
+
+/**
+ * A directive that names no source at all (every node of the region down or drained, or none registered, and
+ * no peer holding the item) ends the download at once with main's reason: retrying for a minute, as before,
+ * only hid the cause.
+ */
+function unservedCheck (d: IssuedDirective): void {
+  if (d.directive.peers.length > 0) return
+  throw new RegionUnservedError(`no source in region ${d.directive.region}: ${d.unserved ?? 'main named no node or peer'}`)
 }

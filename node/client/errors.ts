@@ -14,6 +14,12 @@ export class NoSourcesError extends ClientError {
   code = 'no_sources'
 }
 
+/** Main's directive names no source at all in the client's region (every node down or drained, or none): retrying cannot help soon. */
+export class RegionUnservedError extends ClientError {
+  name = 'RegionUnservedError'
+  code = 'region_unserved'
+}
+
 /** The download was stopped by its caller (Ctrl-C, SIGTERM, a test's abort). */
 export class DownloadAbortedError extends ClientError {
   name = 'DownloadAbortedError'

@@ -10,6 +10,9 @@ import { verifyDirective, verifyLicense, verifyManifest } from '../../protocol/d
 import { MAX_DOCUMENT_BYTES } from '../../protocol/limits.ts'
 import type { Directive, License, Manifest } from '../../protocol/types.ts'
 import { MainApiError } from './errors.ts'
+import { createHash } from 'node:crypto'
+import { signNodeAuth } from '../../protocol/node-auth.ts'
+import type { Signer } from '../../protocol/keys.ts'
 
 /** A call to main that takes longer than this has failed. */
 export const MAIN_CALL_TIMEOUT_MS = 15_000
@@ -27,11 +30,20 @@ export interface MainApiOptions {
 }
 
 export interface Rental { licenseId: string, license: License, licenseBytes: Uint8Array, expiresAt: number }
-export interface IssuedDirective { directive: Directive, bytes: Uint8Array, expiresAt: number }
+export interface IssuedDirective {
+  directive: Directive
+  bytes: Uint8Array
+  expiresAt: number
+  /** When the directive names no peer: main's reason (unsigned; for the message only). */
+  unserved?: string
+}
+
+/** main's reason for an empty directive is one line; longer is cut. */
+export const MAX_UNSERVED_REASON = 300
 
 const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loose()
 const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
-const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number() }).loose()
+const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional() }).loose()
 const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
 
 export class MainApi {
@@ -62,7 +74,23 @@ export class MainApi {
     const body = await this.call('POST', '/v1/directives', { licenseId: req.licenseId, clientPeerId: req.clientPeerId, ...(req.region !== undefined ? { region: req.region } : {}) }, DirectiveAnswer, 'ask main for a directive', o.signal)
     const bytes = fromText(body.directive, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
-    return { directive, bytes, expiresAt: directive.expiresAt }
+    const unserved = body.unserved === undefined ? undefined : body.unserved.slice(0, MAX_UNSERVED_REASON).replace(/[\x00-\x1f\x7f]/g, ' ')
+    return { directive, bytes, expiresAt: directive.expiresAt, ...(unserved === undefined ? {} : { unserved }) }
+  }
+
+  /**
+   * Tell main a source sent a bad chunk, signed with this client's own key (the one its directive names):
+   * the ReelnetNode authorization over the path, which carries the body's SHA-256.
+   */
+  async reportBadSource (r: { itemId: string, source: string, region: string, chunkIndex: number }, signer: Signer & { peerId: string }, o: { signal?: AbortSignal } = {}): Promise<{ quarantined: boolean, reporters: number }> {
+    const body = JSON.stringify(r)
+    const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+    const authorization = signNodeAuth(signer.peerId, 'POST', path, this.now(), m => signer.sign(m))
+    const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
+    const res = await fetch(this.url + path, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body, signal: o.signal === undefined ? deadline : AbortSignal.any([o.signal, deadline]) })
+    const text = await res.text()
+    if (!res.ok) throw new MainApiError(`report a bad source refused: HTTP ${res.status} ${text.slice(0, 200)}`, res.status)
+    return JSON.parse(text) as { quarantined: boolean, reporters: number }
   }
 
   async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {

@@ -9,7 +9,7 @@ import { merkleRoot } from '../../protocol/merkle.ts'
 import type { Manifest } from '../../protocol/types.ts'
 import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadSource } from './scheduler.ts'
-import { parseRange, startPlayServer } from './play-server.ts'
+import { parseRange, sniffContainer, startPlayServer } from './play-server.ts'
 
 const CHUNK = 16 * 1024
 const data = randomBytes(CHUNK * 64 - 999)
@@ -89,6 +89,68 @@ test('ranged requests while downloading are byte-exact; the end is served before
   } finally {
     await play.close()
     await part.close()
+  }
+})
+
+/** The first bytes ffmpeg writes for each container (an `ftyp` box; EBML headers with DocType webm / matroska). */
+const MP4_HEAD = Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex')
+const MOV_HEAD = Buffer.from('0000001466747970717420200000020071742020', 'hex')
+const WEBM_HEAD = Buffer.from('1a45dfa39f4286810142f7810142f2810442f381084282847765626d4287810442858102', 'hex')
+const MKV_HEAD = Buffer.from('1a45dfa3a34286810142f7810142f2810442f381084282886d6174726f736b614287810442858102', 'hex')
+
+test('sniffContainer knows MP4, QuickTime, WebM, Matroska, MPEG-TS and MP3 by their first bytes', () => {
+  assert.is(sniffContainer(MP4_HEAD), 'video/mp4')
+  assert.is(sniffContainer(MOV_HEAD), 'video/quicktime')
+  assert.is(sniffContainer(WEBM_HEAD), 'video/webm')
+  assert.is(sniffContainer(MKV_HEAD), 'video/x-matroska')
+  const ts = Buffer.alloc(400); ts[0] = 0x47; ts[188] = 0x47
+  assert.is(sniffContainer(ts), 'video/mp2t')
+  assert.is(sniffContainer(Buffer.from('ID3\x04\x00', 'latin1')), 'audio/mpeg')
+  assert.is(sniffContainer(randomBytes(0)), undefined)
+  assert.is(sniffContainer(Buffer.from('PK\x03\x04 a zip file, not a video', 'latin1')), undefined)
+  assert.is(sniffContainer(MP4_HEAD.subarray(0, 7)), undefined, 'too short to tell')
+})
+
+test('a title without an extension is served with the type its bytes show, so a browser plays it', async () => {
+  for (const [head, type] of [[MP4_HEAD, 'video/mp4'], [WEBM_HEAD, 'video/webm'], [MKV_HEAD, 'video/x-matroska'], [randomBytes(64), 'application/octet-stream']] as const) {
+    const body = Buffer.concat([head, randomBytes(3 * CHUNK)])
+    const n = Math.ceil(body.length / CHUNK)
+    const hashes = Array.from({ length: n }, (_, i) => sha256(body.subarray(i * CHUNK, Math.min(body.length, (i + 1) * CHUNK))))
+    const m: Manifest = { itemId: `film-${type.replace(/\W/g, '')}`, title: 'Our Summer Film', size: body.length, chunkSize: CHUNK, chunkCount: n, chunkHashes: hashes, merkleRoot: merkleRoot(hashes), version: 1 }
+    const part = await PartFile.open(join(dir, m.itemId), m)
+    const src: DownloadSource = {
+      id: 'edge',
+      kind: 'edge',
+      async fetch (indexes, { onChunk }) {
+        for (const i of indexes) {
+          await new Promise(resolve => setTimeout(resolve, 5))
+          onChunk(i, body.subarray(i * CHUNK, Math.min(body.length, (i + 1) * CHUNK)))
+        }
+      }
+    }
+    const scheduler = new Scheduler({
+      chunkCount: n,
+      chunkLength: i => Math.min(CHUNK, body.length - i * CHUNK),
+      verify: (i, b) => { try { verifyChunk(m, i, b); return true } catch { return false } },
+      store: async (i, b) => { await part.write(i, b) },
+      limits: { maxWindow: 2, initialWindow: 2, maxBatch: 1 }
+    })
+    scheduler.addSources([src])
+    const run = scheduler.run()
+    const play = await startPlayServer({ manifest: m, scheduler, part })
+    try {
+      // a player's first probe asks for a range past the start; the type still comes from the first bytes
+      const res = await fetch(play.url, { headers: { range: `bytes=${CHUNK}-${CHUNK + 99}` } })
+      assert.is(res.status, 206)
+      assert.is(res.headers.get('content-type'), type)
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(body.subarray(CHUNK, CHUNK + 100)))
+      const head = await fetch(play.url, { method: 'HEAD' })
+      assert.is(head.headers.get('content-type'), type)
+      await run
+    } finally {
+      await play.close()
+      await part.close()
+    }
   }
 })
 

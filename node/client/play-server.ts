@@ -44,10 +44,34 @@ export function parseRange (header: string | undefined, size: number): ByteRange
   return { start, end }
 }
 
-export function contentTypeOf (title: string): string {
+/** The media type a title's extension names, or undefined when it names none we know. */
+export function contentTypeOfTitle (title: string): string | undefined {
   const ext = /\.([a-z0-9]+)$/i.exec(title)?.[1]?.toLowerCase()
   const types: Record<string, string> = { mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', mov: 'video/quicktime', mp3: 'audio/mpeg', ts: 'video/mp2t' }
-  return (ext !== undefined ? types[ext] : undefined) ?? 'application/octet-stream'
+  return ext !== undefined ? types[ext] : undefined
+}
+
+/** Bytes of an item's start that sniffing reads: an MP4 `ftyp` box and a Matroska EBML header's DocType both sit in the first few dozen. */
+export const SNIFF_BYTES = 64
+/** An MPEG transport stream packet: sync byte 0x47 every 188 bytes. */
+const TS_PACKET = 188
+
+/**
+ * The container an item's first bytes show (MP4/QuickTime `ftyp`, WebM or Matroska EBML with its DocType,
+ * MPEG-TS sync bytes, MP3 with an ID3 tag), for a title whose name says nothing; undefined if none.
+ */
+export function sniffContainer (head: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number): string => String.fromCharCode(...head.subarray(from, to))
+  if (head.length >= 12 && ascii(4, 8) === 'ftyp') return ascii(8, 12) === 'qt  ' ? 'video/quicktime' : 'video/mp4'
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
+    // EBML header: the DocType element (0x42 0x82) says webm or matroska
+    const text = ascii(4, Math.min(head.length, SNIFF_BYTES))
+    if (text.includes('webm')) return 'video/webm'
+    return 'video/x-matroska'
+  }
+  if (head.length > TS_PACKET && head[0] === 0x47 && head[TS_PACKET] === 0x47) return 'video/mp2t'
+  if (head.length >= 3 && ascii(0, 3) === 'ID3') return 'audio/mpeg'
+  return undefined
 }
 
 export interface PlayServerOptions {
@@ -68,6 +92,16 @@ export async function startPlayServer (opts: PlayServerOptions): Promise<PlaySer
   const { manifest, scheduler, part } = opts
   const size = manifest.size
   const path = `/${encodeURIComponent(manifest.itemId)}`
+  // a title without a known extension is typed by its first bytes (a browser downloads octet-stream instead of playing it)
+  let contentType = contentTypeOfTitle(manifest.title)
+  async function typeOfItem (signal: AbortSignal): Promise<string> {
+    if (contentType !== undefined) return contentType
+    if (size === 0) return 'application/octet-stream'
+    if (!scheduler.isStored(0)) scheduler.prioritize(0, 0)
+    await scheduler.waitFor(0, AbortSignal.any([signal, AbortSignal.timeout(CHUNK_WAIT_TIMEOUT_MS)]))
+    contentType = sniffContainer(await part.read(0, Math.min(size, TS_PACKET + 1, manifest.chunkSize))) ?? 'application/octet-stream'
+    return contentType
+  }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -80,7 +114,9 @@ export async function startPlayServer (opts: PlayServerOptions): Promise<PlaySer
       return
     }
     const range = parseRange(req.headers.range, size)
-    const common = { 'accept-ranges': 'bytes', 'content-type': contentTypeOf(manifest.title), 'cache-control': 'no-store' }
+    const typing = new AbortController()
+    res.on('close', () => { typing.abort() })
+    const common = { 'accept-ranges': 'bytes', 'content-type': await typeOfItem(typing.signal), 'cache-control': 'no-store' }
     if (range === 'unsatisfiable') {
       res.writeHead(416, { ...common, 'content-range': `bytes */${size}`, 'content-length': '0' }).end()
       return

@@ -54,7 +54,7 @@ export class Progress {
     const s = this.opts.stats()
     if (this.opts.mode === 'bar') {
       this.bar = new cliProgress.SingleBar({
-        format: `${this.opts.label} {bar} {percentage}% {done}/{total} MiB {rate} MiB/s ETA {eta_formatted} | edge {edge} parent {parent} peer {peer} MiB`,
+        format: `${this.opts.label} {bar} {percentage}% {doneMiB}/{totalMiB} MiB {rate} MiB/s ETA {eta_formatted} | edge {edge} parent {parent} peer {peer} MiB`,
         stream: (this.opts.err ?? process.stderr) as NodeJS.WriteStream,
         hideCursor: true,
         etaBuffer: 40,
@@ -92,10 +92,11 @@ export class Progress {
     return dt > 0 ? (s.doneBytes - first.bytes) / dt : 0
   }
 
+  /** The bar's fields. Not `total` or `value`: cli-progress fills those itself with the raw byte counts (the bar once read `98.0/209715200 MiB`). */
   private payload (s: DownloadStats, rate = 0): Record<string, string> {
     return {
-      done: mib(s.doneBytes),
-      total: mib(s.totalBytes),
+      doneMiB: mib(s.doneBytes),
+      totalMiB: mib(s.totalBytes),
       rate: mib(rate),
       edge: mib(s.byKind.edge),
       parent: mib(s.byKind.parent),

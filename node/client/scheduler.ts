@@ -786,6 +786,8 @@ export class Scheduler {
       }
     }, (err: unknown) => {
       this.refilling = false
+      // main says the region has no source at all: asking again every second cannot help soon
+      if ((err as Error).name === 'RegionUnservedError') { this.fail(err as Error); return }
       this.emptyRefills++
       this.nextRefillAt = this.now() + this.limits.refillRetryMs
       this.emit({ type: 'refill', reason: `${reason} (failed: ${(err as Error).message})`, added: 0 })

@@ -1,0 +1,167 @@
+/**
+ * Bad sources reported to main. A client or edge that receives a chunk whose hash does not match the manifest
+ * penalises the sender and tells main (`POST /v1/reports`, signed with the reporter's own libp2p key). main
+ * quarantines the source — a node, or a seeding customer — once reporters of QUARANTINE_MIN_REPORTERS distinct
+ * identities agree within QUARANTINE_WINDOW_MS; a quarantined source is left out of every directive until an
+ * operator clears it.
+ *
+ * Who counts: a registered parent or edge (by its peerId), or a customer main issued an unexpired directive
+ * to, counted by its account (a customer can make new libp2p keys at will, not new paid accounts). One liar,
+ * however often it reports and under however many keys of one account, is one reporter: it can never
+ * quarantine an honest node alone.
+ */
+import type { AbstractSublevel } from 'abstract-level'
+import { Lru } from './lru.ts'
+
+/** Distinct reporters that must agree before a source is quarantined: one liar is never enough. */
+export const QUARANTINE_MIN_REPORTERS = 2
+/** Reports older than this no longer count: agreement must be recent, as a source that was fixed should not be caught by old news. */
+export const QUARANTINE_WINDOW_MS = 10 * 60_000
+/** Reports one reporter may send per minute (429 beyond): a download that meets a bad source sends one per source. */
+export const REPORTS_PER_REPORTER_PER_MINUTE = 10
+/** Sources with open reports main tracks at once; the least recently reported are forgotten first, so a flood cannot grow memory. */
+export const MAX_TRACKED_SOURCES = 10_000
+/** Distinct reporters kept per source: far more than needed to decide. */
+export const MAX_REPORTERS_PER_SOURCE = 64
+/** Reporters whose rate is tracked at once. */
+export const MAX_TRACKED_REPORTERS = 100_000
+/** Customers' directives remembered (clientPeerId → account), to tell who may report: one per active client. */
+export const MAX_KNOWN_CLIENTS = 100_000
+/** Quarantined sources at most: beyond, the oldest is released (a bound, not a policy; an operator sees the list). */
+export const MAX_QUARANTINED = 10_000
+
+const QUARANTINE_KEY = 'quarantine'
+
+export interface QuarantineEntry {
+  peerId: string
+  /** 'parent' | 'edge' for a node, 'peer' for a customer. */
+  role: string
+  region: string
+  since: number
+  /** The distinct reporter identities that agreed (node:<peerId> or account:<accountId>). */
+  reporters: string[]
+  itemId: string
+}
+
+export interface Report {
+  /** The reporter's identity for counting: `node:<peerId>` or `account:<accountId>`. */
+  reporter: string
+  source: string
+  sourceRole: string
+  region: string
+  itemId: string
+  chunkIndex: number
+}
+
+type Meta = AbstractSublevel<any, any, string, unknown>
+
+export class Reports {
+  readonly #meta: Meta
+  readonly #now: () => number
+  /** source peerId → reporter identity → time of its latest report */
+  readonly #open = new Lru<string, Map<string, number>>(MAX_TRACKED_SOURCES)
+  readonly #rate = new Lru<string, number[]>(MAX_TRACKED_REPORTERS)
+  readonly #clients = new Lru<string, { accountId: string, region: string, expiresAt: number }>(MAX_KNOWN_CLIENTS)
+  #quarantined = new Map<string, QuarantineEntry>()
+  /** Bumped on every quarantine change, so cached directive rankings are recomputed. */
+  generation = 0
+  #chain: Promise<unknown> = Promise.resolve()
+  onQuarantine: (entry: QuarantineEntry) => void = () => {}
+
+  constructor (meta: Meta, now: () => number) {
+    this.#meta = meta
+    this.#now = now
+  }
+
+  async load (): Promise<void> {
+    const stored = await this.#meta.get(QUARANTINE_KEY) as QuarantineEntry[] | undefined
+    this.#quarantined = new Map((stored ?? []).map(e => [e.peerId, e]))
+  }
+
+  /** main issued a directive to this client: it may report sources of that region until the directive expires. */
+  noteClient (clientPeerId: string, accountId: string, region: string, expiresAt: number): void {
+    this.#clients.set(clientPeerId, { accountId, region, expiresAt })
+  }
+
+  /** The account behind a client that holds an unexpired directive for `region`, else undefined. */
+  licensedClient (clientPeerId: string, region: string): string | undefined {
+    const c = this.#clients.get(clientPeerId)
+    if (c === undefined || c.region !== region || c.expiresAt <= this.#now()) return undefined
+    return c.accountId
+  }
+
+  /** Count one report against the reporter's rate; false if it is over. */
+  allow (reporterPeerId: string): boolean {
+    const now = this.#now()
+    const times = (this.#rate.get(reporterPeerId) ?? []).filter(t => now - t < 60_000)
+    if (times.length >= REPORTS_PER_REPORTER_PER_MINUTE) { this.#rate.set(reporterPeerId, times); return false }
+    times.push(now)
+    this.#rate.set(reporterPeerId, times)
+    return true
+  }
+
+  isQuarantined (peerId: string): boolean {
+    return this.#quarantined.has(peerId)
+  }
+
+  quarantined (): QuarantineEntry[] {
+    return [...this.#quarantined.values()].sort((a, b) => a.since - b.since)
+  }
+
+  /** Distinct reporters with a report in the window against this source (for the operator page). */
+  openReports (): Array<{ peerId: string, reporters: number, lastAt: number }> {
+    const now = this.#now()
+    const out = []
+    for (const [peerId, by] of this.#open.entries()) {
+      const recent = [...by.values()].filter(t => now - t <= QUARANTINE_WINDOW_MS)
+      if (recent.length > 0) out.push({ peerId, reporters: recent.length, lastAt: Math.max(...recent) })
+    }
+    return out.sort((a, b) => b.lastAt - a.lastAt)
+  }
+
+  /** Record a report; returns the quarantine entry if this report completed the agreement. */
+  async add (r: Report): Promise<{ quarantined: boolean, reporters: number }> {
+    return await this.#serial(async () => {
+      const now = this.#now()
+      if (this.#quarantined.has(r.source)) return { quarantined: true, reporters: this.#quarantined.get(r.source)!.reporters.length }
+      const by = this.#open.get(r.source) ?? new Map<string, number>()
+      for (const [who, t] of by) if (now - t > QUARANTINE_WINDOW_MS) by.delete(who)
+      by.delete(r.reporter)
+      by.set(r.reporter, now)
+      while (by.size > MAX_REPORTERS_PER_SOURCE) by.delete(by.keys().next().value!)
+      this.#open.set(r.source, by)
+      if (by.size < QUARANTINE_MIN_REPORTERS) return { quarantined: false, reporters: by.size }
+      const entry: QuarantineEntry = { peerId: r.source, role: r.sourceRole, region: r.region, since: now, reporters: [...by.keys()], itemId: r.itemId }
+      this.#quarantined.set(r.source, entry)
+      while (this.#quarantined.size > MAX_QUARANTINED) this.#quarantined.delete(this.#quarantined.keys().next().value!)
+      this.#open.delete(r.source)
+      await this.#save()
+      this.generation++
+      this.onQuarantine(entry)
+      return { quarantined: true, reporters: entry.reporters.length }
+    })
+  }
+
+  /** An operator clears a source: directives may name it again, and its old reports are forgotten. */
+  async clear (peerId: string): Promise<QuarantineEntry | undefined> {
+    return await this.#serial(async () => {
+      const entry = this.#quarantined.get(peerId)
+      this.#open.delete(peerId)
+      if (entry === undefined) return undefined
+      this.#quarantined.delete(peerId)
+      await this.#save()
+      this.generation++
+      return entry
+    })
+  }
+
+  async #save (): Promise<void> {
+    await this.#meta.put(QUARANTINE_KEY, [...this.#quarantined.values()])
+  }
+
+  async #serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn)
+    this.#chain = run.catch(() => {})
+    return await run
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Bad sources reported to main, end to end: a real main and parent, and an edge registered with main that
+ * flips a bit in every chunk it serves. Two customers of two accounts download with `reelnet get`; each gets
+ * its bytes right from the parent, penalises the edge and reports it; main quarantines the edge once both
+ * agree, and the next directive no longer names it. The honest parent is never quarantined.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
+import { serveChunks } from '../../node/chunk-server.ts'
+import { Bitfield } from '../../protocol/wire/have.ts'
+import { REELNET_BIN } from '../bin.ts'
+import { fetchRetrying } from '../http.ts'
+import { NODE_BIN, OPERATOR, cleanup, customer, ingest, startMain, startNode, tempDir, waitFor, type NodeProc, type Proc } from './node-kit.ts'
+
+const MiB = 1024 * 1024
+const SIZE = 4 * MiB
+const REGION = 'eu'
+/** A download of 4 MiB on loopback takes a second; a loaded machine and a cold start take far longer. */
+const GET_TIMEOUT_MS = 180_000
+
+let dir: string
+let main: { url: string, proc: Proc }
+let parent: NodeProc
+let evil: ReelnetHost
+let itemId: string
+let data: Buffer
+
+function reelnet (args: string[], configDir: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', REELNET_CONFIG_DIR: configDir, REELNET_LOG_LEVEL: 'info' }
+    const child = spawn(NODE_BIN, [REELNET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: GET_TIMEOUT_MS })
+    let stdout = ''; let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('close', code => { resolve({ code, stdout, stderr }) })
+  })
+}
+
+async function quarantined (): Promise<string[]> {
+  const res = await fetchRetrying(`${main.url}/v1/quarantine`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+  return ((await res.json()) as { quarantined: Array<{ peerId: string }> }).quarantined.map(q => q.peerId)
+}
+
+test.before(async () => {
+  dir = await tempDir('bad-source')
+  // the evil edge sends no heartbeats: main counts it up for the whole test
+  main = await startMain(dir, ['--heartbeat-timeout-ms', '10m'])
+  parent = await startNode(main.url, 'parent', REGION, join(dir, 'parent'))
+  data = randomBytes(SIZE)
+  itemId = await ingest(main.url, data, 'Bad source film')
+  evil = await createHost({ privateKey: await generateKeyPair('Ed25519'), region: REGION, dht: false })
+  await serveChunks(evil, {
+    source: {
+      async getChunk (_id, index) {
+        const chunk = Buffer.from(data.subarray(index * MiB, (index + 1) * MiB))
+        chunk[7] = (chunk[7] ?? 0) ^ 0x01
+        return chunk
+      },
+      async have () { const b = new Bitfield(SIZE / MiB); for (let i = 0; i < SIZE / MiB; i++) b.set(i); return b }
+    },
+    authorize: async () => {},
+    mayAskHave: () => true
+  })
+  const reg = await fetchRetrying(`${main.url}/v1/nodes`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ peerId: evil.peerId.toString(), role: 'edge', region: REGION, addrs: bareAddrs(evil), capacityBytes: 1e9 })
+  })
+  assert.is(reg.status, 201, await reg.text())
+  await waitFor('the parent to hold the item', async () => {
+    const res = await fetchRetrying(`${main.url}/v1/operator/overview`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+    return ((await res.json()) as { items: Array<{ itemId: string, parentsHolding: number }> }).items.some(i => i.itemId === itemId && i.parentsHolding === 1)
+  }, 120_000)
+})
+
+test.after(async () => {
+  await Promise.resolve(evil?.stop()).catch(() => {})
+  await cleanup(dir, [parent?.proc, main?.proc])
+})
+
+test('two licensed customers report a corrupt edge: it is quarantined and directives stop naming it; the honest parent is not', async () => {
+  const edgeId = evil.peerId.toString()
+  for (const [i, name] of ['ada', 'ben'].entries()) {
+    const config = join(dir, name)
+    for (const args of [
+      ['account', 'create', '--main', main.url, '--user', name, '--password', 'a long enough password', '--region', REGION],
+      ['login', '--main', main.url, '--user', name, '--password', 'a long enough password']
+    ]) {
+      const r = await reelnet(args, config)
+      assert.is(r.code, 0, `${args[0]}: ${r.stderr}`)
+    }
+    const out = join(config, 'film.bin')
+    const got = await reelnet(['get', itemId, '--rent', '--json', '-o', out], config)
+    assert.is(got.code, 0, got.stderr.slice(-3000))
+    assert.ok((await readFile(out)).equals(data), `${name}: byte-exact despite the corrupt edge`)
+    const badChunks = got.stdout.split('\n').filter(l => l.includes('"bad-chunk"') && l.includes(edgeId))
+    if (i === 0) {
+      assert.ok(badChunks.length >= 1, `${name} was sent a bad chunk by the edge: ${got.stdout.slice(-2000)}`)
+      await waitFor('the first report to arrive', async () => {
+        const res = await fetchRetrying(`${main.url}/v1/quarantine`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+        return ((await res.json()) as { open: Array<{ peerId: string, reporters: number }> }).open.some(o => o.peerId === edgeId && o.reporters === 1)
+      }, 30_000)
+      assert.equal(await quarantined(), [], 'one reporter is not enough')
+    } else if (badChunks.length === 0) {
+      // the second download may have been served by the parent alone only if the edge was already quarantined
+      assert.equal(await quarantined(), [edgeId])
+    }
+  }
+  await waitFor('main to quarantine the edge', async () => (await quarantined()).includes(edgeId), 30_000)
+  assert.equal(await quarantined(), [edgeId], 'only the corrupt edge, never the parent')
+  const c = await customer(main.url, REGION, itemId, 'cid')
+  try {
+    const { directive } = await c.directive()
+    assert.equal(directive.peers.filter(p => p.role !== 'peer').map(p => p.peerId), [parent.peerId], 'the next directive names the parent only')
+  } finally {
+    await c.host.stop()
+  }
+})
+
+test.run()
