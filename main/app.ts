@@ -33,6 +33,7 @@ import { nodeRoutes } from './routes/nodes.ts'
 import { ruleRoutes } from './routes/rules.ts'
 import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
+import { storefrontRoutes } from './storefront/routes.tsx'
 import { NodeTokens, OperatorActivity } from './operator.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
@@ -245,5 +246,7 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', nodeRoutes(s))
   app.route('/v1', ruleRoutes(s))
   app.route('/v1', operatorRoutes(s))
+  // the customers' pages (main/storefront/routes.tsx lists them)
+  app.route('/store', storefrontRoutes(s))
   return app
 }
