@@ -123,6 +123,13 @@ export class Accounts {
     return { token, accountId: account.accountId, expiresAt: session.expiresAt }
   }
 
+  /** End a session (log out); unknown tokens are ignored. */
+  async logout (token: string): Promise<void> {
+    const id = hashToken(token)
+    this.#sessions.delete(id)
+    await this.#store.sessions.del(id)
+  }
+
   /** The live session of a bearer token, or undefined. */
   async session (token: string): Promise<SessionRecord | undefined> {
     const id = hashToken(token)

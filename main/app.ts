@@ -33,6 +33,7 @@ import { nodeRoutes } from './routes/nodes.ts'
 import { ruleRoutes } from './routes/rules.ts'
 import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
+import { storefrontRoutes } from './storefront/routes.tsx'
 import { NodeTokens, OperatorActivity } from './operator.ts'
 import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
 import { Reports } from './reports.ts'
@@ -266,5 +267,7 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', ruleRoutes(s))
   app.route('/v1', operatorRoutes(s))
   app.route('/v1', reportRoutes(s))
+  // the customers' pages (main/storefront/routes.tsx lists them)
+  app.route('/store', storefrontRoutes(s))
   return app
 }

@@ -13,7 +13,7 @@ import { toText, fromText } from '../protocol/signing.ts'
 import type { MainStore, ItemRecord } from './store.ts'
 import type { OriginStore } from './origin.ts'
 import { Lru } from './lru.ts'
-import { invalid, tooLarge } from './errors.ts'
+import { invalid, notFound, tooLarge } from './errors.ts'
 import { MAX_ITEM_BYTES, MAX_CHUNK_COUNT } from './limits.ts'
 
 /** Parsed manifests kept in memory for chunk serving; a manifest of a large item is a few MiB, so only a few. */
@@ -65,6 +65,33 @@ export class Catalog {
 
   list (): ItemRecord[] {
     return [...this.#items.values()].sort((a, b) => a.createdAt - b.createdAt || a.itemId.localeCompare(b.itemId))
+  }
+
+  /** Set or replace the storefront's description of an item (not part of the signed manifest). */
+  async describe (itemId: string, description: string): Promise<ItemRecord> {
+    const item = this.#items.get(itemId)
+    if (item === undefined) throw notFound(`no item ${itemId}`)
+    const next: ItemRecord = { ...item, description }
+    await this.#store.items.put(itemId, next)
+    this.#items.set(itemId, next)
+    return next
+  }
+
+  /** Store an item's poster (type and bytes already checked by the route). */
+  async setPoster (itemId: string, type: string, bytes: Uint8Array): Promise<void> {
+    const item = this.#items.get(itemId)
+    if (item === undefined) throw notFound(`no item ${itemId}`)
+    const next: ItemRecord = { ...item, posterType: type }
+    await this.#store.db.batch([
+      { type: 'put', sublevel: this.#store.posters, key: itemId, value: { type, data: Buffer.from(bytes).toString('base64') } },
+      { type: 'put', sublevel: this.#store.items, key: itemId, value: next }
+    ])
+    this.#items.set(itemId, next)
+  }
+
+  async poster (itemId: string): Promise<{ type: string, bytes: Buffer } | undefined> {
+    const p = await this.#store.posters.get(itemId)
+    return p === undefined ? undefined : { type: p.type, bytes: Buffer.from(p.data, 'base64') }
   }
 
   /** The parsed, verified manifest of an item (cached). */

@@ -25,13 +25,30 @@ export class Licenses {
     this.#rentalMs = rentalMs
   }
 
+  /** How long a rental lasts (shown on the storefront before renting). */
+  get rentalMs (): number { return this.#rentalMs }
+
   async rent (accountId: string, itemId: string): Promise<LicenseRecord> {
     const now = this.#now()
     const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + this.#rentalMs }
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
-    await this.#store.licenses.put(record.licenseId, record)
+    await this.#store.db.batch([
+      { type: 'put', sublevel: this.#store.licenses, key: record.licenseId, value: record },
+      { type: 'put', sublevel: this.#store.accountLicenses, key: `${accountId}/${record.licenseId}`, value: record.licenseId }
+    ])
     this.#cache.set(record.licenseId, record)
     return record
+  }
+
+  /** An account's rentals, newest first, at most `limit` (the storefront's "My rentals"). */
+  async forAccount (accountId: string, limit: number): Promise<LicenseRecord[]> {
+    const out: LicenseRecord[] = []
+    const prefix = `${accountId}/`
+    for await (const id of this.#store.accountLicenses.values({ gte: prefix, lt: prefix + '\xff' })) {
+      const r = await this.get(id)
+      if (r !== undefined) out.push(r)
+    }
+    return out.sort((a, b) => b.notBefore - a.notBefore || a.licenseId.localeCompare(b.licenseId)).slice(0, limit)
   }
 
   async get (licenseId: string): Promise<LicenseRecord | undefined> {

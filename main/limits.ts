@@ -15,6 +15,12 @@ export { MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNK_COUNT, MAX_ADDR_LENGTH, MAX_P
 /** A heartbeat envelope may carry up to 10,000 held items (protocol's MAX_DOCUMENT_BYTES.heartbeat, 1 MiB), base64url in JSON. */
 export const MAX_HEARTBEAT_BODY_BYTES = 1_500_000
 
+/** A storefront description longer than this is refused: a few paragraphs, bounded so the catalog page stays small. */
+export const MAX_DESCRIPTION_LENGTH = 4_000
+
+/** A poster larger than this is refused (413): a web-sized JPEG or PNG is 50–200 KiB; it also fits main's body bound. */
+export const MAX_POSTER_BYTES = 256 * 1024
+
 /** Customer session lifetime: a week, after which `reelnet login` again. */
 export const SESSION_TTL_MS = 7 * 24 * 3600_000
 

@@ -29,6 +29,16 @@ export interface ItemRecord {
   /** The signed manifest envelope, base64url. */
   manifest: string
   createdAt: number
+  /** Shown on the storefront (`reelnet ingest --description`); not part of the signed manifest. */
+  description?: string
+  /** The poster's media type when one was uploaded (`--poster`); its bytes are in `posters`. */
+  posterType?: string
+}
+
+export interface PosterRecord {
+  type: string
+  /** The image, base64. */
+  data: string
 }
 
 export interface LicenseRecord {
@@ -78,6 +88,10 @@ export interface MainStore {
   sessions: Sub<SessionRecord>
   items: Sub<ItemRecord>
   licenses: Sub<LicenseRecord>
+  /** `${accountId}/${licenseId}` → licenseId: an account's rentals, for the storefront's "My rentals". */
+  accountLicenses: Sub<string>
+  /** itemId → poster image */
+  posters: Sub<PosterRecord>
   nodes: Sub<NodeRecord>
   /** region → itemIds to preposition there */
   preposition: Sub<string[]>
@@ -98,6 +112,8 @@ export async function openStore (location: string): Promise<MainStore> {
     sessions: sub('sessions'),
     items: sub('items'),
     licenses: sub('licenses'),
+    accountLicenses: sub('accountLicenses'),
+    posters: sub('posters'),
     nodes: sub('nodes'),
     preposition: sub('preposition'),
     admissions: sub('admissions'),

@@ -104,4 +104,34 @@ test("another peer's directive, an expired one, or one for another item is refus
   await fresh.stop()
 })
 
+test('over a /ws listener, a directive holder is served the same bytes and a stranger is refused the same way', async () => {
+  const wsServer = await createHost({ privateKey: await generateKeyPair('Ed25519'), region: 'r1', dht: false, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] })
+  const client = await createHost({ privateKey: await generateKeyPair('Ed25519'), region: 'r1', dht: false, listen: [] })
+  try {
+    const wsAuth = createAuthorizer({ mainPublicKey: () => mainSigner.publicKey, selfPeerId: wsServer.peerId.toString(), isMember: () => false })
+    await serveChunks(wsServer, {
+      source: { getChunk: async (itemId, index) => itemId === ITEM ? chunks[index] ?? null : null, have: async () => null },
+      authorize: wsAuth.authorize,
+      mayAskHave: wsAuth.mayAskHave
+    })
+    const wsAddrs = listenAddrs(wsServer).filter(a => a.includes('/ws/'))
+    assert.is(wsAddrs.length, 1, `one /ws address among ${listenAddrs(wsServer).join(' ')}`)
+    const wsRef = { peerId: wsServer.peerId.toString(), addrs: wsAddrs }
+    try {
+      await fetchChunks(client, wsRef, { itemId: ITEM, indexes: [0] }, { signal: AbortSignal.timeout(10_000), onChunk: () => {} })
+      assert.unreachable('should be refused')
+    } catch (e) { assert.is((e as Error).name, 'AccessDeniedError') }
+    const credential = signDirective({
+      directiveId: 'd2', licenseId: 'l1', itemId: ITEM, clientPeerId: client.peerId.toString(), region: 'r1',
+      peers: [{ peerId: wsServer.peerId.toString(), addrs: wsAddrs, role: 'edge' }], rulesVersion: 1, issuedAt: Date.now() - 1000, expiresAt: Date.now() + 60_000
+    }, mainSigner)
+    const got = new Map<number, Buffer>()
+    await fetchChunks(client, wsRef, { itemId: ITEM, indexes: [2, 9], credential }, { signal: AbortSignal.timeout(10_000), onChunk: (i, b) => { got.set(i, Buffer.from(b)) } })
+    assert.ok(got.get(2)?.equals(chunks[2]!) === true && got.get(9)?.equals(chunks[9]!) === true)
+    assert.ok(client.getConnections(wsServer.peerId).every(c => c.remoteAddr.toString().includes('/ws')), 'the connection is the WebSockets one')
+  } finally {
+    await Promise.all([wsServer.stop(), client.stop()])
+  }
+})
+
 test.run()

@@ -1,5 +1,6 @@
 /**
- * The libp2p host every reelnet node runs: TCP + Noise + Yamux, identify,
+ * The libp2p host every reelnet node runs: TCP (and WebSockets, for
+ * browsers, when a `/ws` address is among `listen`) + Noise + Yamux, identify,
  * ping, and one Kademlia DHT for its region only (protocol
  * `/reelnet/<region>/kad/1.0.0`), tuned for private and loopback networks
  * (FACTS.md: clientMode false, a peerInfoMapper that keeps private
@@ -7,6 +8,7 @@
  */
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
@@ -84,7 +86,8 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen ?? DEFAULT_LISTEN, ...(opts.announce === undefined ? {} : { announceFilter: announceFilterOf(opts.announce) }) },
-    transports: [tcp()],
+    // WebSockets lets the browser player dial; the gater and chunk admission are the same on either transport.
+    transports: [tcp(), webSockets()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,

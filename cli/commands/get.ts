@@ -12,7 +12,7 @@ import type { Progress } from '../../node/client/progress.ts'
 import { loadSession, loadLicense, saveLicense, configDir } from '../session.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 
-const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent] [--max-upload B/s] [--max-download B/s] [--json | --quiet]
+const usage = `usage: reelnet get ITEM [-o FILE] [--seed] [--rent | --license ID] [--max-upload B/s] [--max-download B/s] [--json | --quiet]
 
 Download ITEM (an itemId or title from 'reelnet catalog') for the logged-in customer.
 main is asked for a directive (a signed list of edges, parents and peers of
@@ -27,6 +27,7 @@ holds to other licensed peers of its region.
 flags:
   -o, --output FILE     where to write (default: ./<title>, else ./<ITEM>)
   --rent                rent ITEM first (else the license from 'reelnet rent' is used)
+  --license ID          use this rental of yours (e.g. one rented on the storefront; My rentals shows the command)
   --seed                after the download, keep serving it until the license expires (Ctrl-C stops)
   --max-upload B/s      cap on what this client uploads to peers, e.g. 2MiB (default: none)
   --max-download B/s    cap on this download's average rate, e.g. 4MiB (default: none)
@@ -75,6 +76,23 @@ export async function resolveItem (session: CustomerSession, item: string, signa
   if (matches.length === 1) return (matches[0] as { itemId: string }).itemId
   if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; use the itemId (see reelnet catalog)`)
   throw new CommandError(`no item '${item}' in the catalog (see reelnet catalog)`)
+}
+
+/** Fetch one of the account's own rentals from main (`GET /v1/rentals/:id`), check it, and keep it as 'reelnet rent' would. */
+export async function fetchLicense (session: CustomerSession, itemId: string, licenseId: string, signal?: AbortSignal): Promise<void> {
+  if (!/^[0-9a-f-]{36}$/.test(licenseId)) throw new UsageError(`'${licenseId}' is not a licenseId`)
+  const { callMain } = await import('../http.ts')
+  const r = await callMain<{ licenseId: string, itemId: string, license: string, expiresAt: number }>(session.mainUrl, 'GET', `/v1/rentals/${licenseId}`, { token: session.token, signal, what: `fetch rental ${licenseId}` })
+  if (r.itemId !== itemId) throw new CommandError(`rental ${licenseId} is for item ${r.itemId}, not ${itemId}`)
+  const { verifyLicense } = await import('../../protocol/documents.ts')
+  const { fromText } = await import('../../protocol/signing.ts')
+  try {
+    verifyLicense(fromText(r.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId })
+  } catch (err) {
+    if ((err as Error).name === 'ExpiredError') throw new CommandError(`rental ${licenseId} has expired: rent ${itemId} again`)
+    throw new CommandError(`main's license ${licenseId} does not verify: ${(err as Error).message}`)
+  }
+  await saveLicense({ licenseId, itemId, license: r.license, expiresAt: r.expiresAt, mainUrl: session.mainUrl })
 }
 
 /** The license for `itemId`: rented now with `rent` (and kept, as 'reelnet rent' does), else the one kept. */
@@ -158,6 +176,7 @@ export const command: Command = {
     const { values, positionals } = parseFlags(argv, {
       output: { type: 'string', short: 'o' },
       rent: { type: 'boolean' },
+      license: { type: 'string' },
       seed: { type: 'boolean' },
       'max-upload': { type: 'string' },
       'max-download': { type: 'string' },
@@ -185,6 +204,10 @@ export const command: Command = {
     const logger = createLogger('reelnet-get', { level: logLevelFromEnv('warn') })
     try {
       const itemId = await resolveItem(session, item, stop.signal)
+      if (values.license !== undefined) {
+        if (values.rent === true) throw new UsageError('--rent and --license do not go together')
+        await fetchLicense(session, itemId, values.license, stop.signal)
+      }
       const license = await licenseFor(session, itemId, values.rent === true, stop.signal)
       const { MainApi } = await import('../../node/client/main-api.ts')
       const outPath = resolve(values.output ?? await defaultOutput(new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey }), itemId, stop.signal))

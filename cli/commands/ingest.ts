@@ -1,6 +1,6 @@
 /** `reelnet ingest FILE --title T`: stream a file to main (admin), which chunks, hashes, stores and signs it. */
 import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { stat, readFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { basename } from 'node:path'
 import { parseFlags, bytesFlag, UsageError, CommandError, type Command } from '../command.ts'
@@ -11,13 +11,14 @@ import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 import { fetchMainKey } from './login.ts'
 import { formatBytes } from './catalog.ts'
+import { MAX_DESCRIPTION_LENGTH, MAX_POSTER_BYTES } from '../../main/limits.ts'
 
 /** An upload that moves no byte for this long has stalled. */
 export const INGEST_STALL_MS = 60_000
 /** How often progress is redrawn. */
 const PROGRESS_EVERY_MS = 500
 
-const usage = `usage: reelnet ingest FILE --title T [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
+const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
 
 Add FILE to the catalog: it is streamed to main, which splits it into
 chunks, hashes them, keeps them as the origin copy and signs the manifest.
@@ -26,6 +27,8 @@ the itemId to stdout.
 
 flags:
   --title T          the title customers see (default: the file name)
+  --description D    the storefront's text about it (at most 4000 characters)
+  --poster IMAGE     a PNG, JPEG or WebP poster for the storefront (at most 256 KiB)
   --main URL         main's address (default ${DEFAULT_MAIN_URL})
   --admin-token T    admin token (else REELNET_ADMIN_TOKEN, else DIR/tokens.json with --data)
   --data DIR         main's data folder, to read the admin token from
@@ -75,7 +78,7 @@ export const command: Command = {
   async run (argv) {
     const { values, positionals } = parseFlags(argv, {
       title: { type: 'string' }, main: { type: 'string' }, 'admin-token': { type: 'string' }, data: { type: 'string' },
-      'chunk-size': { type: 'string' }, json: { type: 'boolean' }
+      'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('usage: reelnet ingest FILE --title T')
     const file = positionals[0]!
@@ -92,6 +95,15 @@ export const command: Command = {
       throw new CommandError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
     const title = values.title ?? basename(file)
+    const description = values.description
+    if (description !== undefined && description.length > MAX_DESCRIPTION_LENGTH) throw new UsageError(`--description is at most ${MAX_DESCRIPTION_LENGTH} characters`)
+    let poster: Buffer | undefined
+    if (values.poster !== undefined) {
+      const st = await stat(values.poster).catch((err: NodeJS.ErrnoException) => { throw new CommandError(`cannot read ${values.poster}: ${err.code ?? err.message}`) })
+      if (!st.isFile()) throw new CommandError(`${values.poster} is not a file`)
+      if (st.size > MAX_POSTER_BYTES) throw new UsageError(`--poster is at most ${MAX_POSTER_BYTES} bytes; ${values.poster} has ${st.size}`)
+      poster = await readFile(values.poster)
+    }
     const key = await fetchMainKey(mainUrl)
 
     const bar = progress(size)
@@ -107,6 +119,7 @@ export const command: Command = {
     })) as ReadableStream<Uint8Array>
     const query = new URLSearchParams({ title })
     if (chunkSize !== undefined) query.set('chunkSize', String(chunkSize))
+    if (description !== undefined) query.set('description', description)
     let answer: { itemId: string, manifest: string, size: number, chunkCount: number }
     try {
       answer = await callMain(mainUrl, 'POST', `/v1/items?${query.toString()}`, {
@@ -127,6 +140,11 @@ export const command: Command = {
     bar.done()
     const manifest = verifyManifest(fromText(answer.manifest), { publicKey: fromBase64url(key.publicKey), itemId: answer.itemId })
     if (manifest.size !== size) throw new CommandError(`main's manifest says ${manifest.size} bytes, the file has ${size}`)
+    if (poster !== undefined) {
+      await callMain(mainUrl, 'PUT', `/v1/items/${answer.itemId}/poster`, {
+        body: new Uint8Array(poster), token, headers: { 'content-type': 'application/octet-stream' }, what: `upload the poster ${values.poster ?? ''}`
+      })
+    }
     if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, manifest: answer.manifest }, null, 2))
     else console.log(answer.itemId)
     process.stderr.write(`ingested '${manifest.title}': ${formatBytes(size)} in ${manifest.chunkCount} chunks, signed by ${key.keyId}\n`)

@@ -17,7 +17,9 @@ flags:
   --main URL              main's base URL, e.g. http://127.0.0.1:8080 (required)
   --data DIR              data folder: key, chunk store, state (required)
   --operator-token T      operator token for registration (required; or REELNET_OPERATOR_TOKEN)
-  --listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable, comma-separated)
+  --listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable, comma-separated);
+                          a /ws address (e.g. /ip4/127.0.0.1/tcp/0/ws) also listens on WebSockets
+                          for the browser player (same admission and limits)
   --capacity BYTES        store capacity, e.g. 64GiB (default: parent 1TiB, edge 16GiB)
   --main-key BASE64URL    pin main's public key (default: the stored one, or fetched once and stored)
   --heartbeat-ms D        heartbeat interval (default 3000; a bare number is ms, or e.g. 5s)

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import { requireSession } from '../auth.ts'
 import type { MainServices } from '../services.ts'
-import { validate, itemIdSchema } from '../validate.ts'
+import { validate, itemIdSchema, licenseIdSchema } from '../validate.ts'
 import { notFound } from '../errors.ts'
 
 const rentalBody = z.strictObject({ itemId: itemIdSchema })
@@ -17,6 +17,12 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
     const l = await s.licenses.rent(c.get('accountId'), itemId)
     s.metrics.licensesIssued.inc()
     return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt }, 201)
+  })
+  // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`
+  app.get('/rentals/:licenseId', requireSession(s), validate('param', z.strictObject({ licenseId: licenseIdSchema })), async (c) => {
+    const l = await s.licenses.get(c.req.valid('param').licenseId)
+    if (l === undefined || l.accountId !== c.get('accountId')) throw notFound('you have no such rental')
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt })
   })
   return app
 }
