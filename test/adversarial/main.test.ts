@@ -86,7 +86,7 @@ caseOf(test, '18. brute-force login → 429 after a bounded number of attempts (
   const during = await kit.req('POST', '/v1/sessions', { json: { username: 'victim18', password } })
   assert.is(during.status, 429)
   // refusals are cheap: no password is checked behind them (the failed-login counter counts checked passwords)
-  const checked = async (): Promise<number> => Number(/^reelnet_logins_failed_total (\d+)$/m.exec(await (await kit.req('GET', '/metrics')).text())?.[1] ?? NaN)
+  const checked = async (): Promise<number> => Number(/^reelnet_logins_failed_total (\d+)$/m.exec(await (await kit.req('GET', '/metrics', { token: OPERATOR })).text())?.[1] ?? NaN)
   const checkedBefore = await checked()
   for (let i = 0; i < 50; i++) {
     const r = await kit.req('POST', '/v1/sessions', { json: { username: 'victim18', password: 'another-guess-000' } })
