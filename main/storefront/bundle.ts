@@ -5,13 +5,14 @@
  * for browser ones: node:buffer for the `buffer` package and node:crypto
  * for web/shims/node-crypto.ts (noble hashes; signatures take noble's path).
  */
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../project-root.ts'
 
 export type BundleName = 'player.js' | 'sw.js'
 
 const ENTRIES: Record<BundleName, string> = {
-  'player.js': fileURLToPath(new URL('../../web/player.ts', import.meta.url)),
-  'sw.js': fileURLToPath(new URL('../../web/sw.ts', import.meta.url))
+  'player.js': join(PROJECT_ROOT, 'web', 'player.ts'),
+  'sw.js': join(PROJECT_ROOT, 'web', 'sw.ts')
 }
 
 export class PlayerBundle {
@@ -43,7 +44,7 @@ async function buildOne (entry: string): Promise<string> {
     logLevel: 'silent',
     alias: {
       'node:buffer': 'buffer',
-      'node:crypto': fileURLToPath(new URL('../../web/shims/node-crypto.ts', import.meta.url))
+      'node:crypto': join(PROJECT_ROOT, 'web', 'shims', 'node-crypto.ts')
     },
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' }
   })

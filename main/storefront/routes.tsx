@@ -16,6 +16,8 @@
  * every form a CSRF token (session.ts).
  */
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../project-root.ts'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { getConnInfo } from '@hono/node-server/conninfo'
@@ -43,7 +45,7 @@ export const MAX_FORM_BODY_BYTES = 16 * 1024
 /** "My rentals" shows at most this many, newest first. */
 export const MAX_RENTALS_SHOWN = 200
 
-const STORE_CSS = readFileSync(new URL('./store.css', import.meta.url), 'utf8')
+const STORE_CSS = readFileSync(join(PROJECT_ROOT, 'main', 'storefront', 'store.css'), 'utf8')
 
 interface Customer { accountId: string, username: string, token: string }
 
