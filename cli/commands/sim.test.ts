@@ -98,7 +98,8 @@ test('reelnet sim cache: bad flags and traces are one-line errors', async () => 
   await oneLineError(['cache', join(dir, 'absent.csv')], /cannot open .*ENOENT/)
   const bad = join(dir, 'bad.csv'); writeFileSync(bad, '1,a,10\n2,b,ten\n')
   await oneLineError(['cache', bad], /bad.csv line 2: size 'ten'/)
-  await oneLineError(['cache', traceFile, '--format', 'oracle'], /not a whole number of 24-byte/)
+  const torn = join(dir, 'torn.oracleGeneral'); writeFileSync(torn, Buffer.alloc(24 * 2 + 5))
+  await oneLineError(['cache', torn], /not a whole number of 24-byte/)
 })
 
 test('reelnet sim sweep: a folder per run, sweep.csv and report.html; each run as if alone', async () => {
