@@ -6,14 +6,26 @@
  * alone writes.
  */
 import { fork } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Metrics } from '../run.ts'
 import type { SweepRun } from './grid.ts'
 import type { WorkerReport } from './worker.ts'
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url))
+/**
+ * The worker's source file: beside this module in the checkout, but found by walking up to the folder that holds
+ * sim/sweep/worker.ts, because the test runner runs this code from a one-file bundle in .build/, where
+ * `new URL('./worker.ts', import.meta.url)` names a file that is not there.
+ */
+const WORKER = ((): string => {
+  const start = dirname(fileURLToPath(import.meta.url))
+  for (let dir = start; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'sim', 'sweep', 'worker.ts')
+    if (existsSync(candidate)) return candidate
+    if (dirname(dir) === dir) return join(start, 'worker.ts')
+  }
+})()
 /** tsx's loader by absolute URL, so the child finds it whatever the working directory. */
 const TSX = import.meta.resolve('tsx')
 
