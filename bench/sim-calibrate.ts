@@ -24,7 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Network, createCustomer, runClient, waitJson, type Proc } from '../test/e2e/client-net.ts'
+import { Network, createCustomer, runClient, waitJson, nodeStatus, type Proc } from '../test/e2e/client-net.ts'
 import { bytesFlag } from '../cli/command.ts'
 import { DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
 import { parseScenario, type ScenarioInput } from '../sim/scenario.ts'
@@ -69,8 +69,8 @@ export interface Figures {
   max: number
 }
 
-function status (dataDir: string): Status | undefined {
-  try { return JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as Status } catch { return undefined }
+async function status (node: { statusUrl: string }): Promise<Status | undefined> {
+  try { return await nodeStatus(node) as Status } catch { return undefined }
 }
 
 function quantile (sorted: ArrayLike<number>, q: number): number {
@@ -79,9 +79,9 @@ function quantile (sorted: ArrayLike<number>, q: number): number {
   return sorted[i]!
 }
 
-async function waitUntil (what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+async function waitUntil (what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 200))
   }
@@ -97,9 +97,11 @@ export async function runReal (staggerSeconds: number): Promise<Figures & { star
     const parent = net.nodesOf('cal', 'parent')[0]!
     const edges = net.nodesOf('cal', 'edge')
     // the simulator's parents hold every released item: wait until the real one does
-    await waitUntil('the parent to hold the item', () => status(parent.dataDir)?.heldItems.includes(itemId) === true, PREPARE_TIMEOUT_MS)
-    await waitUntil('every node to write its status', () => edges.every(e => status(e.dataDir) !== undefined), PREPARE_TIMEOUT_MS)
-    const before = { parent: status(parent.dataDir)!.served, edges: edges.map(e => status(e.dataDir)!.served) }
+    await waitUntil('the parent to hold the item', async () => (await status(parent))?.heldItems.includes(itemId) === true, PREPARE_TIMEOUT_MS)
+    await waitUntil('every node to answer its status', async () => (await Promise.all(edges.map(async e => await status(e)))).every(x => x !== undefined), PREPARE_TIMEOUT_MS)
+    const served = async (): Promise<{ parent: Served, edges: Served[] }> =>
+      ({ parent: (await status(parent))!.served, edges: await Promise.all(edges.map(async e => (await status(e))!.served)) })
+    const before = await served()
     const customers = await Promise.all(Array.from({ length: CUSTOMERS }, async (_, i) => await createCustomer(net, `cal${i}`, 'cal')))
     // customer i asks at i × staggerSeconds (all at once for 0), and seeds once it has the item
     const t0 = performance.now()
@@ -113,9 +115,8 @@ export async function runReal (staggerSeconds: number): Promise<Figures & { star
       starts[i] = (performance.now() - t0) / 1000 - (first.type === 'progress' ? PROGRESS_LINE_SECONDS : 0)
       return await waitJson(p, o => o.type === 'done', DOWNLOAD_TIMEOUT_MS) as unknown as Done
     }))
-    // status.json is rewritten every second: wait for a fresh one
-    await new Promise(resolve => setTimeout(resolve, 1500))
-    const after = { parent: status(parent.dataDir)!.served, edges: edges.map(e => status(e.dataDir)!.served) }
+    // /status is computed when asked: the counters already hold every byte the customers received
+    const after = await served()
     const delta = (a: Served, b: Served): number => (a.edge + a.parent + a.peer + a.client) - (b.edge + b.parent + b.peer + b.client)
     const fromEdges = dones.reduce((a, d) => a + d.byKind.edge, 0)
     const fromPeers = dones.reduce((a, d) => a + d.byKind.peer, 0)
