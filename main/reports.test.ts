@@ -142,7 +142,10 @@ test('a quarantine survives a restart of main', async () => {
   } finally {
     await again.close()
   }
-  kit = await newKit({}, dir) // the after-each hook closes this one
+  kit = await newKit({}, dir) // the after-each hook closes this one, and removes the folder
+  const { rm } = await import('node:fs/promises')
+  const close = kit.close
+  kit.close = async () => { await close(); await rm(dir, { recursive: true, force: true }) }
 })
 
 test.run()

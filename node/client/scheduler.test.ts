@@ -217,6 +217,24 @@ test('with no usable source left it asks for more (a new directive), and gives u
   }
 })
 
+test('a new directive that names no source in the region ends the download at once with its reason', async () => {
+  let asks = 0
+  const { RegionUnservedError } = await import('./errors.ts')
+  const h = harness({
+    moreSources: async () => { asks++; throw new RegionUnservedError("no source in region eu: every node of region 'eu' is down or drained (1 parent down; last heartbeat 20 s ago)") },
+    limits: { maxEmptyRefills: 20, refillRetryMs: 10, tickMs: 10 }
+  })
+  h.sched.addSources([fake('dead', 'edge', { dieAfter: 0 })])
+  try {
+    await h.sched.run()
+    assert.unreachable('should fail')
+  } catch (err) {
+    assert.is((err as Error).name, 'RegionUnservedError')
+    assert.match((err as Error).message, /^no source in region eu: every node/)
+  }
+  assert.is(asks, 1, 'asked main once, not maxEmptyRefills times')
+})
+
 test('a source that lacks chunks is not asked for them again at once', async () => {
   const { sched, out } = harness()
   const partial = fake('half', 'peer', { lacks: i => i % 2 === 1 })
