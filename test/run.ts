@@ -98,6 +98,8 @@ const batchJob = (files: string[]): Job => ({ label: `unit suites (${files.lengt
  * (case 16) in a clean-clone run.
  */
 const TYPECHECK_JOB: Job = { label: 'typecheck (tsc --noEmit)', args: [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], typecheck: true }
+/** The browser player (web/) type-checks with the DOM's types, which the Node parts must not see. */
+const TYPECHECK_WEB_JOB: Job = { label: 'typecheck web/ (tsc --noEmit)', args: [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('web', 'tsconfig.json'), '--noEmit'], typecheck: true }
 
 function runJob (job: Job): Promise<Result> {
   const started = performance.now()
@@ -157,7 +159,7 @@ const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || 
 const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
 const unitFiles = selected.filter(f => !isNetwork(f) && !isSmallE2e(f))
 const unitQueue: Job[] = [
-  ...(only === undefined && filters.length === 0 ? [TYPECHECK_JOB] : []),
+  ...(only === undefined && filters.length === 0 ? [TYPECHECK_JOB, TYPECHECK_WEB_JOB] : []),
   ...selected.filter(f => !isNetwork(f) && isSmallE2e(f)).map(suiteJob),
   ...(unitFiles.length > 0 ? [batchJob(unitFiles)] : [])
 ]

@@ -29,6 +29,7 @@ flags:
                              without either, tokens are generated on first start,
                              kept in DATA/tokens.json (mode 0600) and printed
   --rental-hours N           rental period (default 48)
+  --rental-seconds N         rental period in seconds instead (a short trial, or a test of expiry)
   --heartbeat-timeout-ms N   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
   --directive-ttl-ms N       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS})
   --scrypt-log-n N           cost of hashing new passwords: scrypt's N is 2^N, each step
@@ -58,6 +59,7 @@ export const command: Command = {
       'admin-token': { type: 'string' },
       'operator-token': { type: 'string' },
       'rental-hours': { type: 'string' },
+      'rental-seconds': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
       'scrypt-log-n': { type: 'string' }
@@ -66,6 +68,7 @@ export const command: Command = {
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
     const host = values.host ?? '127.0.0.1'
     const rentalHours = intFlag('rental-hours', values['rental-hours'], 48, 1, 24 * 366)
+    const rentalSeconds = values['rental-seconds'] === undefined ? undefined : intFlag('rental-seconds', values['rental-seconds'], 0, 1, 24 * 366 * 3600)
     const heartbeatTimeoutMs = intFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
     const directiveTtlMs = intFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
     const scryptLogN = intFlag('scrypt-log-n', values['scrypt-log-n'], Math.log2(SCRYPT_PARAMS.N), 10, 18)
@@ -82,7 +85,7 @@ export const command: Command = {
     try {
       running = await startMain({
         dataDir, port, host, adminToken, operatorToken,
-        rentalMs: rentalHours * 3600_000, heartbeatTimeoutMs, directiveTtlMs,
+        rentalMs: rentalSeconds !== undefined ? rentalSeconds * 1000 : rentalHours * 3600_000, heartbeatTimeoutMs, directiveTtlMs,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }
