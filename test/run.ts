@@ -152,7 +152,7 @@ function runJob (job: Job): Promise<Result> {
  * Suites that start a network of processes and time what they see; they run one at a time, in this order (the
  * longest first). Smaller end-to-end suites (one main, or a couple of nodes) run in the other lane, first.
  */
-const NETWORK_ORDER = ['test/adversarial/network', 'test/adversarial/faults', 'test/e2e/node-regions', 'test/e2e/demo', 'test/e2e/operator-page']
+const NETWORK_ORDER = ['test/adversarial/network', 'test/adversarial/faults', 'test/e2e/node-regions', 'test/e2e/demo', 'test/e2e/operator-page', 'test/e2e/web-player']
 const isNetwork = (f: string): boolean => NETWORK_ORDER.some(n => f.startsWith(n))
 const rank = (f: string): number => NETWORK_ORDER.findIndex(n => f.startsWith(n))
 const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || f.startsWith(join('test', 'adversarial', 'wire'))
