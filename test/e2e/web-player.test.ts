@@ -7,7 +7,8 @@
  * 75 % plays, and the bytes the Service Worker hands the page for a range are
  * the file's. Then a licensed peer that corrupts every chunk joins: the page
  * names the dropped source and the whole file still comes through verified.
- * Last, an expired rental: the page says so, offers Rent, asks for no chunk.
+ * Directives last 4 s, so the player renews them as it plays. Last, an
+ * expired rental: the page says so, offers Rent, asks for no chunk.
  * Without /usr/bin/chromium or ffmpeg the suite says so and runs nothing.
  */
 import { test } from 'uvu'
@@ -37,6 +38,8 @@ const MEDIA_SECONDS = 12
 const PASSWORD = 'correct horse battery'
 /** Generous: the machine is shared and three times slower in CI. */
 const PLAY_TIMEOUT_MS = 90_000
+/** The player renews a directive a quarter of its life before it ends: every ~3 s here. */
+const DIRECTIVE_TTL_MS = 4_000
 
 function haveFfmpeg (): boolean {
   try { execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' }); return true } catch { return false }
@@ -140,7 +143,8 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     media = await readFile(file)
     assert.ok(media.length > 8 * CHUNK_SIZE, `the test media is ${media.length} bytes`)
     assert.ok(media.subarray(0, 64).includes(Buffer.from('ftyp')) && media.indexOf('moov') < media.indexOf('mdat'), 'moov before mdat')
-    main = await startMain(dir)
+    // short directives, so the player must ask for new ones while it plays
+    main = await startMain(dir, ['--directive-ttl-ms', String(DIRECTIVE_TTL_MS)])
     parent = await startNode(main.url, 'parent', REGION, join(dir, 'parent'))
     edge = await startNode(main.url, 'edge', REGION, join(dir, 'edge'), ['--listen', '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws'])
     assert.ok(edge.addrs.some(a => a.includes('/ws/')), `the edge listens on WebSockets: ${edge.addrs.join(' ')}`)
@@ -179,6 +183,10 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     assert.is(got.hash, sha(media.subarray(start, end + 1)), 'the Service Worker handed the file\'s bytes')
     const st = await status(edge!.dataDir)
     assert.ok(Object.values(st.served).reduce((a, b) => a + b, 0) > 0, `the edge served the browser: ${JSON.stringify(st.served)}`)
+    // the player kept asking for directives as they ran out, and kept playing
+    await page.locator('#events li[data-kind="directive"]').nth(1).waitFor({ timeout: PLAY_TIMEOUT_MS })
+    const renewed = await page.locator('#events li[data-kind="directive"]').count()
+    assert.ok(renewed >= 2, `directives renewed while playing: ${renewed}`)
     const problem = await page.locator('#problem').isVisible()
     assert.not.ok(problem, `no problem shown: ${await page.locator('#problem').textContent()}`)
   })
