@@ -1,6 +1,7 @@
 /**
  * The layout rules DESIGN.md names, checked on every run: protocol/ stays
- * pure, and main/, node/ and sim/ never import one another.
+ * pure, and main/, node/, sim/ and web/ (the browser player) never import
+ * one another.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -11,7 +12,7 @@ function sources (dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) sources(path, out)
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(path)
+    else if (/\.tsx?$/.test(name) && !/\.test\.tsx?$/.test(name)) out.push(path)
   }
   return out
 }
@@ -29,9 +30,9 @@ test('protocol/ has no sockets, no disk, no ambient clock, no process', () => {
   assert.equal(offences, [])
 })
 
-for (const part of ['protocol', 'main', 'node', 'sim']) {
+for (const part of ['protocol', 'main', 'node', 'sim', 'web']) {
   test(`${part}/ imports none of the other parts`, () => {
-    const others = ['main', 'node', 'sim', 'cli'].filter(p => p !== part)
+    const others = ['main', 'node', 'sim', 'cli', 'web'].filter(p => p !== part)
     const offences: string[] = []
     for (const file of sources(part)) {
       const text = readFileSync(file, 'utf8')

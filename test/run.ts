@@ -99,6 +99,8 @@ const batchJob = (files: string[]): Job => ({ label: `unit suites (${files.lengt
  * (case 16) in a clean-clone run.
  */
 const TYPECHECK_JOB: Job = { label: 'typecheck (tsc --noEmit)', args: [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], typecheck: true }
+/** The browser player (web/) type-checks with the DOM's types, which the Node parts must not see. */
+const TYPECHECK_WEB_JOB: Job = { label: 'typecheck web/ (tsc --noEmit)', args: [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('web', 'tsconfig.json'), '--noEmit'], typecheck: true }
 
 function runJob (job: Job): Promise<Result> {
   const started = performance.now()
@@ -151,7 +153,7 @@ function runJob (job: Job): Promise<Result> {
  * Suites that start a network of processes and time what they see; they run one at a time, in this order (the
  * longest first). Smaller end-to-end suites (one main, or a couple of nodes) run in the other lane, first.
  */
-const NETWORK_ORDER = ['test/adversarial/network', 'test/adversarial/faults', 'test/e2e/node-regions', 'test/e2e/demo', 'test/e2e/operator-page']
+const NETWORK_ORDER = ['test/adversarial/network', 'test/adversarial/faults', 'test/e2e/node-regions', 'test/e2e/demo', 'test/e2e/operator-page', 'test/e2e/web-player']
 const isNetwork = (f: string): boolean => NETWORK_ORDER.some(n => f.startsWith(n))
 const rank = (f: string): number => NETWORK_ORDER.findIndex(n => f.startsWith(n))
 // the varint suite measures its own event loop: in its own process, not beside forty other suites
@@ -159,7 +161,7 @@ const isSmallE2e = (f: string): boolean => f.startsWith(join('test', 'e2e')) || 
 const networkQueue = selected.filter(isNetwork).sort((a, b) => rank(a) - rank(b))
 const unitFiles = selected.filter(f => !isNetwork(f) && !isSmallE2e(f))
 const unitQueue: Job[] = [
-  ...(only === undefined && filters.length === 0 ? [TYPECHECK_JOB] : []),
+  ...(only === undefined && filters.length === 0 ? [TYPECHECK_JOB, TYPECHECK_WEB_JOB] : []),
   ...selected.filter(f => !isNetwork(f) && isSmallE2e(f)).map(suiteJob),
   ...(unitFiles.length > 0 ? [batchJob(unitFiles)] : [])
 ]

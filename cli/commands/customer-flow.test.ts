@@ -21,6 +21,7 @@ import { command as login } from './login.ts'
 import { command as ingest } from './ingest.ts'
 import { command as catalog } from './catalog.ts'
 import { command as rent } from './rent.ts'
+import { fetchLicense, loadCustomerSession } from './get.ts'
 
 const ADMIN = 'cli-admin-token-0123456789'
 let dir: string
@@ -105,6 +106,34 @@ test('account, login, ingest, catalog and rent work end to end', async () => {
   assert.is(license.licenseId, stored.licenseId)
   const missing = await errorOf(rent.run(['no such title']))
   assert.match(missing.message, "no item 'no such title'")
+})
+
+test('ingest --description and --poster reach the storefront; a rental made there is fetched for reelnet get --license', async () => {
+  const file = join(dir, 'short.bin')
+  await writeFile(file, new Uint8Array(randomBytes(50_000)))
+  const poster = join(dir, 'poster.png')
+  const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...randomBytes(100)])
+  await writeFile(poster, png)
+  const tooBig = join(dir, 'big.png')
+  await writeFile(tooBig, new Uint8Array(300 * 1024))
+  assert.is((await errorOf(ingest.run([file, '--title', 'Short', '--poster', tooBig, '--main', main.url, '--admin-token', ADMIN]))).name, 'UsageError')
+  logs.length = 0
+  assert.is(await ingest.run([file, '--title', 'Short', '--description', 'A <b>short</b> one.', '--poster', poster, '--main', main.url, '--admin-token', ADMIN]), 0)
+  const itemId = logs.at(-1)!
+  const page = await (await fetch(`${main.url}/store/items/${itemId}`)).text()
+  assert.ok(page.includes('A &lt;b&gt;short&lt;/b&gt; one.'), 'the description, escaped')
+  assert.equal(new Uint8Array(await (await fetch(`${main.url}/store/items/${itemId}/poster`)).arrayBuffer()), png)
+
+  // a rental made elsewhere (the storefront) by the logged-in account
+  const session = await loadCustomerSession()
+  const rental = await callMain<{ licenseId: string }>(main.url, 'POST', '/v1/rentals', { json: { itemId }, token: session.token })
+  await fetchLicense(session, itemId, rental.licenseId)
+  const stored = JSON.parse(await readFile(join(dir, 'config', 'licenses', `${itemId}.json`), 'utf8')) as { licenseId: string }
+  assert.is(stored.licenseId, rental.licenseId)
+  const wrongItem = await errorOf(fetchLicense(session, 'a'.repeat(32), rental.licenseId))
+  assert.match(wrongItem.message, 'is for item')
+  const unknown = await errorOf(fetchLicense(session, itemId, '00000000-0000-0000-0000-000000000000'))
+  assert.match(unknown.message, 'you have no such rental')
 })
 
 test('flags are checked before anything is sent', async () => {

@@ -6,7 +6,7 @@
  * at once while customer 1 seeds, verifies every file byte for byte, and
  * prints where each customer's bytes came from.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { randomBytes, randomUUID } from 'node:crypto'
@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseFlags, bytesFlag, intFlag, CommandError, UsageError, type Command } from '../command.ts'
 
-const usage = `usage: reelnet demo [--size 256MiB] [--data DIR] [--edge-max-upload B/s] [--timeout SECONDS]
+const usage = `usage: reelnet demo [--size 256MiB] [--data DIR] [--edge-max-upload B/s] [--timeout SECONDS] [--keep]
 
 Start, on 127.0.0.1 and each as its own process: main; regions 'north' and
 'south', each with a parent and two edges; and three customers of 'north'.
@@ -33,6 +33,9 @@ flags:
   --data DIR            keep all state and files in DIR (not removed)
   --edge-max-upload B   cap each edge's upload, e.g. 20MiB (default: no cap)
   --timeout SECONDS     give up after this long (default 900)
+  --keep                afterwards keep everything running (Ctrl-C stops) and try the
+                        storefront it prints: sign up, rent and watch in a browser (with
+                        ffmpeg installed, a playable test video is added to the catalog)
   -h, --help            show this help`
 
 /** The sample item's default size: big enough to need many chunks and sources, small enough for 3 minutes on 2 cores. */
@@ -201,6 +204,28 @@ export function formatTable (rows: DemoRow[]): string {
   return [line(head), line(widths.map(w => '-'.repeat(w))), ...body.map(line)].join('\n')
 }
 
+/** Long enough to watch the player start, seek and play on. */
+const DEMO_VIDEO_SECONDS = 30
+
+/** --keep: add a playable video when ffmpeg is here, print where to go, and wait for Ctrl-C. */
+async function keepRunning (demo: Demo, dir: string, mainUrl: string, adminToken: string, say: (line: string) => void, signal: AbortSignal): Promise<void> {
+  const video = join(dir, 'test-card.mp4')
+  const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25:duration=${DEMO_VIDEO_SECONDS}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:duration=${DEMO_VIDEO_SECONDS}`, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', '-shortest', video], { stdio: 'ignore' })
+  if (made.status === 0) {
+    await demo.step('ingest video', ['ingest', video, '--title', 'Test card', '--description', `A ${DEMO_VIDEO_SECONDS}-second test card with a tone, made by ffmpeg.`, '--main', mainUrl, '--admin-token', adminToken])
+    say('  item      Test card  (H.264/AAC, playable in the browser)')
+  } else {
+    say('  (no ffmpeg here: only sample.bin is in the catalog, which a browser cannot play; apt-get install ffmpeg for a video)')
+  }
+  say('')
+  say(`still running (--keep): open ${mainUrl}/store, Sign up, Log in, Rent and Watch. Ctrl-C stops everything.`)
+  await new Promise<void>(resolve => {
+    if (signal.aborted) resolve()
+    else signal.addEventListener('abort', () => { resolve() }, { once: true })
+  })
+}
+
 export const command: Command = {
   name: 'demo',
   summary: 'run main, two regions and three customers on loopback, and download through them',
@@ -210,7 +235,8 @@ export const command: Command = {
       size: { type: 'string' },
       data: { type: 'string' },
       'edge-max-upload': { type: 'string' },
-      timeout: { type: 'string' }
+      timeout: { type: 'string' },
+      keep: { type: 'boolean' }
     })
     const size = bytesFlag('size', values.size, DEFAULT_SAMPLE_SIZE)
     if (size < 1 || size > 64 * 1024 ** 3) throw new UsageError('--size must be between 1 byte and 64GiB')
@@ -244,6 +270,7 @@ export const command: Command = {
       const m = await demo.waitLine(main, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
       const mainUrl = m[1] as string
       say(`  main      ${mainUrl}  key ${m[2] as string}`)
+      say(`  store     ${mainUrl}/store  (the customers' storefront and web player)`)
 
       // the sample item, generated while the nodes start
       const samplePath = join(dir, 'sample.bin')
@@ -258,6 +285,8 @@ export const command: Command = {
             const name = `${region}-${role}${n > 1 ? `-${i + 1}` : ''}`
             const c = demo.spawn(name, ['node', '--role', role, '--region', region, '--main', mainUrl, '--data', join(dir, name),
               '--operator-token', operatorToken, '--heartbeat-ms', '1000', '--rules-poll-ms', '1000',
+              // WebSockets beside TCP, so the storefront's web player can reach them
+              '--listen', '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws',
               ...(role === 'edge' && edgeCap !== undefined ? ['--max-upload', edgeCap] : [])])
             nodeStarts.push(demo.waitLine(c, /reelnet node (\w+) (\S+) (\S+) listening on/).then(x => ({ region, role, peerId: x[3] as string })))
           }
@@ -316,6 +345,10 @@ export const command: Command = {
       say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`)
       if (rows.some(r => !r.verified)) throw new CommandError('a customer\'s file differs from the original')
       say('all three files are byte-exact')
+      if (values.keep === true) {
+        clearTimeout(timer)
+        await keepRunning(demo, dir, mainUrl, adminToken, say, ac.signal)
+      }
       return 0
     } catch (err) {
       if (ac.signal.aborted) {

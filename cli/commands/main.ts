@@ -38,6 +38,7 @@ flags:
                              mode 0600) instead of DATA/main-key.json; main never writes it
   --rental-period D          how long a rental lasts, e.g. 30m, 2h, 7d (default ${formatDuration(DEFAULT_RENTAL_MS)})
   --rental-hours N           the same in hours (a duration like 30m works too)
+  --rental-seconds N         the same in seconds, down to 1 (a test of expiry; below --rental-period's 1 minute)
   --heartbeat-timeout-ms D   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS};
                              a bare number is ms, or e.g. 15s)
   --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
@@ -79,6 +80,7 @@ export const command: Command = {
       'node-removal-after': { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'rental-seconds': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
       'scrypt-log-n': { type: 'string' }
@@ -86,8 +88,11 @@ export const command: Command = {
     const dataDir = values.data ?? defaultDataDir()
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
     const host = values.host ?? '127.0.0.1'
-    if (values['rental-hours'] !== undefined && values['rental-period'] !== undefined) throw new UsageError('give --rental-period or --rental-hours, not both')
-    const rentalMs = values['rental-period'] !== undefined
+    const rentalFlags = ['rental-hours', 'rental-period', 'rental-seconds'].filter(f => values[f as 'rental-hours'] !== undefined)
+    if (rentalFlags.length > 1) throw new UsageError(`give one of --rental-period, --rental-hours and --rental-seconds, not ${rentalFlags.map(f => `--${f}`).join(' and ')}`)
+    const rentalMs = values['rental-seconds'] !== undefined
+      ? intFlag('rental-seconds', values['rental-seconds'], 0, 1, MAX_RENTAL_MS / 1000) * 1000
+      : values['rental-period'] !== undefined
       ? durationFlag('rental-period', values['rental-period'], DEFAULT_RENTAL_MS, MIN_RENTAL_MS, MAX_RENTAL_MS, 'h')
       : durationFlag('rental-hours', values['rental-hours'], DEFAULT_RENTAL_MS, MIN_RENTAL_MS, MAX_RENTAL_MS, 'h')
     const heartbeatTimeoutMs = durationFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)

@@ -21,7 +21,8 @@ export class PlayerBundle {
   async get (name: BundleName): Promise<string> {
     let p = this.#built.get(name)
     if (p === undefined) {
-      p = buildOne(ENTRIES[name])
+      // the page loads player.js as a module; a classic Service Worker script registers everywhere
+      p = buildOne(ENTRIES[name], name === 'sw.js' ? 'iife' : 'esm')
       // a failed build is retried on the next request rather than cached
       p.catch(() => { this.#built.delete(name) })
       this.#built.set(name, p)
@@ -30,20 +31,20 @@ export class PlayerBundle {
   }
 }
 
-async function buildOne (entry: string): Promise<string> {
+async function buildOne (entry: string, format: 'esm' | 'iife'): Promise<string> {
   const esbuild = await import('esbuild')
   const result = await esbuild.build({
     entryPoints: [entry],
     bundle: true,
     write: false,
-    format: 'esm',
+    format,
     platform: 'browser',
     target: 'es2022',
     minify: true,
     legalComments: 'none',
     logLevel: 'silent',
     alias: {
-      'node:buffer': 'buffer',
+      'node:buffer': join(PROJECT_ROOT, 'web', 'shims', 'node-buffer.ts'),
       'node:crypto': join(PROJECT_ROOT, 'web', 'shims', 'node-crypto.ts')
     },
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' }

@@ -1,3 +1,5 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource hono/jsx */
 /**
  * The storefront's pages, rendered on the server with Hono JSX (which
  * escapes every value it is handed: titles and descriptions come from
@@ -5,6 +7,7 @@
  * origin's /store/store.css and /store/player.js.
  */
 import type { Child, FC } from 'hono/jsx'
+import { raw } from 'hono/html'
 import type { ItemRecord, LicenseRecord } from '../store.ts'
 
 export interface Viewer { username: string }
@@ -46,7 +49,7 @@ export const Instant: FC<{ at: number }> = ({ at }) => {
 const CsrfField: FC<{ csrf: string }> = ({ csrf }) => <input type="hidden" name="csrf" value={csrf} />
 
 export const Layout: FC<PageProps> = ({ title, viewer, csrf, children }) => (
-  <html lang="en">
+  <>{raw('<!doctype html>')}<html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -74,7 +77,7 @@ export const Layout: FC<PageProps> = ({ title, viewer, csrf, children }) => (
         {children}
       </main>
     </body>
-  </html>
+  </html></>
 )
 
 export const Catalog: FC<{ items: ItemRecord[] }> = ({ items }) => (

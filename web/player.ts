@@ -1,0 +1,181 @@
+/**
+ * The watch page's player. It runs the customer side in the browser:
+ * libp2p (WebSockets, Noise, yamux) with a key kept in IndexedDB, main's
+ * signed manifest and directives checked with protocol/'s own verifiers
+ * against main's key, chunks from the directive's nodes verified by
+ * engine.ts, and a Service Worker (sw.ts) that turns the <video> element's
+ * Range requests into reads of verified bytes. Every failure ends in a
+ * message on the page.
+ */
+import { createLibp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { verifyDirective, verifyManifest } from '../protocol/documents.ts'
+import { fromText } from '../protocol/signing.ts'
+import { fromBase64url } from '../protocol/encoding.ts'
+import { MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
+import { loadOrCreateKey } from './key-store.ts'
+import { PlayerEngine, FatalError, type DirectiveGrant, type EventKind } from './engine.ts'
+
+/** One answer to the Service Worker carries at most this much: the media element asks again for the rest. */
+export const MAX_RANGE_ANSWER_BYTES = 4 * 1024 * 1024
+/** main must answer a directive or manifest request within this long. */
+export const MAIN_TIMEOUT_MS = 15_000
+/** Events listed on the page (newest last); older ones scroll off. */
+const MAX_EVENTS_SHOWN = 50
+
+const root = document.getElementById('player') as HTMLElement
+const video = document.getElementById('video') as HTMLVideoElement
+const statusEl = document.getElementById('status') as HTMLElement
+const problemEl = document.getElementById('problem') as HTMLElement
+const eventsEl = document.getElementById('events') as HTMLElement
+const licenseId = root.dataset.license ?? ''
+/** This tab's id in its media URL: the Service Worker hands each tab's requests to that tab only. */
+const tab = crypto.randomUUID()
+const itemId = root.dataset.item ?? ''
+const csrf = root.dataset.csrf ?? ''
+
+function event (kind: EventKind | 'media', text: string): void {
+  const li = document.createElement('li')
+  li.dataset.kind = kind
+  li.textContent = `${new Date().toISOString().slice(11, 19)} ${text}`
+  eventsEl.appendChild(li)
+  while (eventsEl.children.length > MAX_EVENTS_SHOWN) eventsEl.firstElementChild?.remove()
+  if (kind === 'tampered' || kind === 'source-failed') { problemEl.hidden = false; problemEl.textContent = text; problemEl.dataset.kind = kind }
+}
+
+function fatal (err: Error): void {
+  const code = err instanceof FatalError ? err.code : 'error'
+  problemEl.hidden = false
+  problemEl.dataset.kind = code
+  problemEl.textContent = err.message
+  statusEl.textContent = 'Stopped.'
+  root.dataset.state = 'stopped'
+  if (code === 'license_expired') {
+    const a = document.createElement('a')
+    a.href = `/store/items/${itemId}`
+    a.textContent = 'Rent'
+    problemEl.append(' ', a)
+  }
+}
+
+async function callMain (path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(path, { ...init, signal: AbortSignal.timeout(MAIN_TIMEOUT_MS), credentials: 'same-origin' })
+  } catch {
+    throw new FatalError('main cannot be reached: check the connection and reload the page.', 'main_unreachable')
+  }
+}
+
+async function errorOf (res: Response): Promise<FatalError> {
+  let code = 'error'
+  let message = `main answered HTTP ${res.status}`
+  try {
+    const body = await res.json() as { error?: { code?: string, message?: string } }
+    code = body.error?.code ?? code
+    message = body.error?.message ?? message
+  } catch { /* not JSON: a proxy or a crash page */ }
+  if (code === 'license_expired') return new FatalError('Your rental has expired: rent it again to keep watching.', code)
+  if (code === 'license_foreign') return new FatalError('This rental belongs to another account.', code)
+  if (code === 'no_regions') return new FatalError('No node serves your region yet, so there is nowhere to fetch from. Try again later.', 'no_region')
+  if (res.status === 401) return new FatalError('Your session has ended: log in again.', 'unauthorized')
+  if (res.status >= 500) return new FatalError(`main cannot serve the player just now (${message}). Try again later.`, 'main_unreachable')
+  return new FatalError(message, code)
+}
+
+async function start (): Promise<void> {
+  if (!('serviceWorker' in navigator)) throw new FatalError('This browser cannot run the player: it has no Service Worker support.', 'unsupported')
+  statusEl.textContent = 'Starting the player…'
+  await navigator.serviceWorker.register('/store/sw.js', { scope: '/store/' })
+  await navigator.serviceWorker.ready
+  if (navigator.serviceWorker.controller === null) {
+    await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
+  }
+
+  const mainKey = fromBase64url(root.dataset.mainKey ?? '', 64)
+  const privateKey = await loadOrCreateKey()
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // the directive names the nodes to dial; on a private network or loopback they have private, plain ws addresses
+    connectionGater: { denyDialMultiaddr: () => false }
+  })
+  const clientPeerId = node.peerId.toString()
+  root.dataset.peer = clientPeerId
+  root.dataset.media = `/store/media/${licenseId}/${tab}`
+
+  const res = await callMain(`/v1/items/${itemId}`, {})
+  if (!res.ok) throw await errorOf(res)
+  const { manifest: envelope } = await res.json() as { manifest: string }
+  const manifest = verifyManifest(fromText(envelope), { publicKey: mainKey, itemId, impl: 'noble' })
+
+  const newDirective = async (): Promise<DirectiveGrant> => {
+    const r = await callMain('/store/api/directives', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ licenseId, clientPeerId })
+    })
+    if (!r.ok) throw await errorOf(r)
+    const { directive: text } = await r.json() as { directive: string }
+    const bytes = fromText(text, MAX_DOCUMENT_BYTES.directive)
+    const directive = verifyDirective(bytes, { publicKey: mainKey, now: Date.now(), clientPeerId, itemId, licenseId, impl: 'noble' })
+    return { directive, bytes }
+  }
+
+  const verifiedEl = document.getElementById('verified') as HTMLElement
+  const sourcesEl = document.getElementById('sources') as HTMLElement
+  const engine = new PlayerEngine({
+    node,
+    manifest,
+    newDirective,
+    onEvent: event,
+    onStats: (s) => {
+      verifiedEl.textContent = `${(s.verifiedBytes / 1048576).toFixed(1)} MiB in ${s.verifiedChunks} chunks`
+      sourcesEl.textContent = s.sources.join(', ') || 'none'
+      root.dataset.verifiedBytes = String(s.verifiedBytes)
+    },
+    onFatal: fatal
+  })
+  ;(globalThis as unknown as { reelnetPlayer: unknown }).reelnetPlayer = engine
+
+  navigator.serviceWorker.addEventListener('message', (m: MessageEvent) => {
+    const msg = m.data as { type?: string, licenseId?: string, tab?: string, start?: number, end?: number | null }
+    const port = m.ports[0]
+    if (msg?.type !== 'reelnet-range' || msg.licenseId !== licenseId || msg.tab !== tab || port === undefined) return
+    const start = Number(msg.start)
+    if (!Number.isSafeInteger(start) || start < 0 || start >= manifest.size) {
+      port.postMessage({ ok: false, status: 416, message: 'range not satisfiable', size: manifest.size })
+      return
+    }
+    const askedEnd = msg.end === undefined || msg.end === null ? manifest.size - 1 : Number(msg.end)
+    const end = Math.min(askedEnd, manifest.size - 1, start + MAX_RANGE_ANSWER_BYTES - 1)
+    engine.read(start, end).then(bytes => {
+      port.postMessage({ ok: true, start, end, size: manifest.size, type: 'video/mp4', bytes: bytes.buffer }, [bytes.buffer])
+    }, (err: Error) => {
+      port.postMessage({ ok: false, status: 503, message: err.message })
+    })
+  })
+
+  await engine.start()
+  if (root.dataset.state === 'stopped') return
+  statusEl.textContent = 'Loading…'
+  video.addEventListener('playing', () => { statusEl.textContent = 'Playing.' })
+  video.addEventListener('waiting', () => { statusEl.textContent = 'Fetching…' })
+  video.addEventListener('error', () => {
+    const e = video.error
+    if (root.dataset.state === 'stopped') return
+    event('media', `The video could not play: ${e?.message ?? `media error ${e?.code ?? ''}`}`)
+    problemEl.hidden = false
+    problemEl.textContent = `The video could not play (${e?.message ?? `media error ${e?.code ?? ''}`}).`
+  })
+  video.src = `/store/media/${licenseId}/${tab}`
+  root.dataset.state = 'ready'
+  // pressing Watch means play; a browser that wants a gesture for sound gets the play button instead
+  video.play().catch(() => { if (root.dataset.state !== 'stopped') statusEl.textContent = 'Ready: press play.' })
+}
+
+start().catch((err: unknown) => { fatal(err instanceof Error ? err : new Error(String(err))) })
