@@ -2,7 +2,8 @@
  * Bad sources reported to main, end to end: a real main and parent, and an edge registered with main that
  * flips a bit in every chunk it serves. Two customers of two accounts download with `reelnet get`; each gets
  * its bytes right from the parent, penalises the edge and reports it; main quarantines the edge once both
- * agree, and the next directive no longer names it. The honest parent is never quarantined.
+ * agree, and the next directive no longer names it. The honest parent is never quarantined. In a second
+ * region, a corrupt parent is reported by the two edges that fill from it (nodes report too).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -80,10 +81,28 @@ test.before(async () => {
   }, 120_000)
 })
 
+const extra: Proc[] = []
+const hosts: ReelnetHost[] = []
+
 test.after(async () => {
-  await Promise.resolve(evil?.stop()).catch(() => {})
-  await cleanup(dir, [parent?.proc, main?.proc])
+  for (const h of [evil, ...hosts]) await Promise.resolve(h?.stop()).catch(() => {})
+  await cleanup(dir, [...extra, parent?.proc, main?.proc])
 })
+
+/** A host that answers every chunk request with wrong bytes. */
+async function corruptHost (region: string): Promise<ReelnetHost> {
+  const h = await createHost({ privateKey: await generateKeyPair('Ed25519'), region, dht: false })
+  hosts.push(h)
+  await serveChunks(h, {
+    source: {
+      async getChunk (_id, index) { return Buffer.alloc(MiB, index + 1) },
+      async have () { const b = new Bitfield(SIZE / MiB); for (let i = 0; i < SIZE / MiB; i++) b.set(i); return b }
+    },
+    authorize: async () => {},
+    mayAskHave: () => true
+  })
+  return h
+}
 
 test('two licensed customers report a corrupt edge: it is quarantined and directives stop naming it; the honest parent is not', async () => {
   const edgeId = evil.peerId.toString()
@@ -122,6 +141,28 @@ test('two licensed customers report a corrupt edge: it is quarantined and direct
   } finally {
     await c.host.stop()
   }
+})
+
+test('two edges that fill from a corrupt parent report it: main quarantines it on the word of two nodes', async () => {
+  const bad = await corruptHost('b')
+  const reg = await fetchRetrying(`${main.url}/v1/nodes`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ peerId: bad.peerId.toString(), role: 'parent', region: 'b', addrs: bareAddrs(bad), capacityBytes: 1e9 })
+  })
+  assert.is(reg.status, 201, await reg.text())
+  const edges = await Promise.all(['e1', 'e2'].map(async n => await startNode(main.url, 'edge', 'b', join(dir, n))))
+  extra.push(...edges.map(e => e.proc))
+  const item2 = await ingest(main.url, randomBytes(SIZE), 'Second film')
+  // both edges are told to hold it at once: each asks the region's parent first, and gets wrong bytes
+  const put = await fetchRetrying(`${main.url}/v1/regions/b/preposition`, { method: 'PUT', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify({ itemIds: [item2] }) })
+  assert.is(put.status, 200)
+  await waitFor('main to quarantine the corrupt parent', async () => (await quarantined()).includes(bad.peerId.toString()), 120_000)
+  const res = await fetchRetrying(`${main.url}/v1/quarantine`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+  const entry = ((await res.json()) as { quarantined: Array<{ peerId: string, role: string, reporters: string[] }> }).quarantined.find(q => q.peerId === bad.peerId.toString())!
+  assert.is(entry.role, 'parent')
+  assert.equal(entry.reporters.sort(), edges.map(e => `node:${e.peerId}`).sort(), 'the two edges reported it')
+  for (const e of edges) assert.match(e.proc.output(), /reported a bad source to main/)
 })
 
 test.run()
