@@ -4,7 +4,6 @@
  * main/server.ts puts it on a port.
  */
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { routePath } from 'hono/route'
@@ -48,6 +47,8 @@ export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, ex
 
 export interface MainOptions {
   dataDir: string
+  /** A postgres:// URL to keep state in PostgreSQL (shared by several mains); default the level database in DATA/db. */
+  db?: string
   adminToken?: string
   operatorToken?: string
   rentalMs?: number
@@ -92,7 +93,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
   const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
-  const store = await openStore(join(opts.dataDir, 'db'))
+  const store = await openStore(opts.dataDir, opts.db)
   let directives: Directives | undefined
   try {
     const origin = new OriginStore(opts.dataDir)
@@ -121,7 +122,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store.meta, now), activity
+      nodeTokens: new NodeTokens(store, now), activity
     }
     const app = buildApp(services, log)
     const timer = setInterval(() => {

@@ -56,7 +56,7 @@ export class Catalog {
   }
 
   async load (): Promise<void> {
-    for await (const [id, item] of this.#store.items.iterator()) this.#items.set(id, item)
+    for await (const item of this.#store.listItems()) this.#items.set(item.itemId, item)
   }
 
   get (itemId: string): ItemRecord | undefined {
@@ -135,7 +135,7 @@ export class Catalog {
       const item: ItemRecord = {
         itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: this.#now()
       }
-      await this.#store.items.put(itemId, item)
+      await this.#store.putItem(item)
       this.#items.set(itemId, item)
       this.#manifests.set(itemId, manifest)
       created.length = 0

@@ -29,7 +29,7 @@ export class Licenses {
     const now = this.#now()
     const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + this.#rentalMs }
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
-    await this.#store.licenses.put(record.licenseId, record)
+    await this.#store.putLicense(record)
     this.#cache.set(record.licenseId, record)
     return record
   }
@@ -37,7 +37,7 @@ export class Licenses {
   async get (licenseId: string): Promise<LicenseRecord | undefined> {
     let r = this.#cache.get(licenseId)
     if (r === undefined) {
-      r = await this.#store.licenses.get(licenseId)
+      r = await this.#store.getLicense(licenseId)
       if (r !== undefined) this.#cache.set(licenseId, r)
     }
     return r

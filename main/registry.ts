@@ -43,7 +43,7 @@ export class Registry {
   }
 
   async load (): Promise<void> {
-    for await (const [id, node] of this.#store.nodes.iterator()) this.#nodes.set(id, node)
+    for await (const node of this.#store.listNodes()) this.#nodes.set(node.peerId, node)
   }
 
   get (peerId: string): NodeRecord | undefined {
@@ -85,7 +85,7 @@ export class Registry {
           heldItems: []
         }
       : { ...old, ...reg, lastSeen: now }
-    await this.#store.nodes.put(node.peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)
     this.generation++
     const rulesChanged = old === undefined || old.role !== node.role || old.region !== node.region ||
@@ -112,7 +112,7 @@ export class Registry {
       bytesServed: hb.bytesServed,
       heldItems: hb.heldItems
     }
-    await this.#store.nodes.put(node.peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)
     this.generation++
     return node
@@ -122,7 +122,7 @@ export class Registry {
     const old = this.#nodes.get(peerId)
     if (old === undefined) throw notFound(`node ${peerId} is not registered`)
     const node = { ...old, drained }
-    await this.#store.nodes.put(peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(peerId, node)
     this.generation++
     return node

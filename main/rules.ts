@@ -13,9 +13,6 @@ import type { MainStore, RulesState } from './store.ts'
 import type { Registry } from './registry.ts'
 import { RULES_TTL_MS, MAX_PREPOSITION_ITEMS } from './limits.ts'
 
-const RULES_KEY = 'rules'
-const AUTO_KEY = 'autoPreposition'
-
 /** Items the demand plan adds per region, after the operator's own list. */
 export const AUTO_PREPOSITION_TOP_N = 10
 /** An item enters a region's automatic plan only after this many directives there in the demand window: one curious customer is not a trend. */
@@ -48,9 +45,9 @@ export class RulesPublisher {
 
   /** Load the stored version and preposition lists, then publish the next version (so a restart never reuses a number). */
   async load (): Promise<void> {
-    for await (const [region, items] of this.#store.preposition.iterator()) this.#preposition.set(region, items)
-    this.#current = await this.#store.meta.get(RULES_KEY) as RulesState | undefined
-    const auto = await this.#store.meta.get(AUTO_KEY) as Record<string, string[]> | undefined
+    for await (const [region, items] of this.#store.listPreposition()) this.#preposition.set(region, items)
+    this.#current = await this.#store.currentRules()
+    const auto = await this.#store.getAutoPlan()
     if (auto !== undefined) this.#auto = new Map(Object.entries(auto))
     await this.publish()
   }
@@ -87,7 +84,7 @@ export class RulesPublisher {
       const next = new Map([...plan].filter(([, items]) => items.length > 0))
       const same = next.size === this.#auto.size && [...next].every(([r, items]) => (this.#auto.get(r) ?? []).join() === items.join())
       if (same) return false
-      await this.#store.meta.put(AUTO_KEY, Object.fromEntries(next))
+      await this.#store.putAutoPlan(Object.fromEntries(next))
       this.#auto = next
       await this.#publishNow()
       return true
@@ -96,13 +93,9 @@ export class RulesPublisher {
 
   async setPreposition (region: string, itemIds: string[]): Promise<RulesState> {
     return await this.#serial(async () => {
-      if (itemIds.length === 0) {
-        await this.#store.preposition.del(region)
-        this.#preposition.delete(region)
-      } else {
-        await this.#store.preposition.put(region, itemIds)
-        this.#preposition.set(region, itemIds)
-      }
+      await this.#store.setPreposition(region, itemIds)
+      if (itemIds.length === 0) this.#preposition.delete(region)
+      else this.#preposition.set(region, itemIds)
       return await this.#publishNow()
     })
   }
@@ -156,10 +149,12 @@ export class RulesPublisher {
 
   async #publishNow (): Promise<RulesState> {
     const now = this.#now()
-    const version = (this.#current?.version ?? 0) + 1
-    const rules = this.#build(version, now)
-    const state: RulesState = { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
-    await this.#store.meta.put(RULES_KEY, state)
+    let rules: Rules | undefined
+    // the store takes the next number and keeps the signed rules in one transaction (several mains share the counter)
+    const state = await this.#store.publishRules((version) => {
+      rules = this.#build(version, now)
+      return { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
+    })
     this.#current = state
     this.#rules = rules
     this.onPublish(state)
