@@ -125,15 +125,27 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       nodeTokens: new NodeTokens(store, now), activity
     }
     const app = buildApp(services, log)
+    // periodic work runs on one main at a time where several share the store (a lease; always this one on level)
     const timer = setInterval(() => {
-      rules.refreshIfAging().catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
+      store.exclusive('rules-refresh', async () => await rules.refreshIfAging()).catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
     }, RULES_REFRESH_CHECK_MS)
     timer.unref()
     const planEvery = opts.prepositionPlanIntervalMs ?? PREPOSITION_PLAN_INTERVAL_MS
     const planTimer = planEvery > 0
-      ? setInterval(() => { replanPreposition(services).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
+      ? setInterval(() => { store.exclusive('preposition-plan', async () => await replanPreposition(services)).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
       : undefined
     planTimer?.unref()
+    let syncing = false
+    const syncTimer = store.kind === 'level'
+      ? undefined
+      : setInterval(() => {
+        if (syncing) return
+        syncing = true
+        syncShared(services)
+          .catch(err => { log('warn', 'reading other mains\' changes failed; will retry', { err: String(err) }) })
+          .finally(() => { syncing = false })
+      }, SHARED_SYNC_MS)
+    syncTimer?.unref()
     let closed = false
     return {
       app, services, tokens, signer, keyCreated, store,
@@ -142,6 +154,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         closed = true
         clearInterval(timer)
         clearInterval(planTimer)
+        clearInterval(syncTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }
@@ -151,6 +164,19 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await store.close()
     throw err
   }
+}
+
+/**
+ * Where several mains share a PostgreSQL store, each reads the others' changes this often: nodes registered and
+ * heartbeats received elsewhere (for ranking), items ingested elsewhere, and newer rules versions. Accounts,
+ * sessions and licences need no sync: a cache miss reads the store.
+ */
+export const SHARED_SYNC_MS = 1_000
+
+export async function syncShared (s: MainServices): Promise<void> {
+  await s.registry.reload()
+  await s.catalog.reload()
+  await s.rules.sync()
 }
 
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */

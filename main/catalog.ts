@@ -59,6 +59,11 @@ export class Catalog {
     for await (const item of this.#store.listItems()) this.#items.set(item.itemId, item)
   }
 
+  /** Add items another main ingested into a shared store. */
+  async reload (): Promise<void> {
+    for await (const item of this.#store.listItems()) if (!this.#items.has(item.itemId)) this.#items.set(item.itemId, item)
+  }
+
   get (itemId: string): ItemRecord | undefined {
     return this.#items.get(itemId)
   }

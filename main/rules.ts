@@ -7,8 +7,8 @@
  */
 import type { Rules, RegionRules, NodeEntry } from '../protocol/types.ts'
 import type { Signer } from '../protocol/keys.ts'
-import { signRules } from '../protocol/documents.ts'
-import { toText } from '../protocol/signing.ts'
+import { signRules, verifyRules } from '../protocol/documents.ts'
+import { toText, fromText } from '../protocol/signing.ts'
 import type { MainStore, RulesState } from './store.ts'
 import type { Registry } from './registry.ts'
 import { RULES_TTL_MS, MAX_PREPOSITION_ITEMS } from './limits.ts'
@@ -45,11 +45,35 @@ export class RulesPublisher {
 
   /** Load the stored version and preposition lists, then publish the next version (so a restart never reuses a number). */
   async load (): Promise<void> {
-    for await (const [region, items] of this.#store.listPreposition()) this.#preposition.set(region, items)
+    await this.#loadLists()
     this.#current = await this.#store.currentRules()
-    const auto = await this.#store.getAutoPlan()
-    if (auto !== undefined) this.#auto = new Map(Object.entries(auto))
     await this.publish()
+  }
+
+  async #loadLists (): Promise<void> {
+    const lists = new Map<string, string[]>()
+    for await (const [region, items] of this.#store.listPreposition()) lists.set(region, items)
+    this.#preposition.clear()
+    for (const [r, items] of lists) this.#preposition.set(r, items)
+    const auto = await this.#store.getAutoPlan()
+    this.#auto = new Map(Object.entries(auto ?? {}))
+  }
+
+  /**
+   * On a store shared with other mains: adopt a newer version another main published (so this one never serves
+   * an older version than the balancer's other upstream did). True if it adopted one.
+   */
+  async sync (): Promise<boolean> {
+    return await this.#serial(async () => {
+      const stored = await this.#store.currentRules()
+      if (stored === undefined || stored.version <= this.version) return false
+      const rules = verifyRules(fromText(stored.envelope), { publicKey: this.#signer.publicKey, now: this.#now() })
+      await this.#loadLists()
+      this.#current = stored
+      this.#rules = rules
+      this.onPublish(stored)
+      return true
+    })
   }
 
   get current (): RulesState {
@@ -151,7 +175,12 @@ export class RulesPublisher {
     const now = this.#now()
     let rules: Rules | undefined
     // the store takes the next number and keeps the signed rules in one transaction (several mains share the counter)
-    const state = await this.#store.publishRules((version) => {
+    const state = await this.#store.publishRules(async (version) => {
+      if (this.#store.kind !== 'level') {
+        // another main may have registered a node or changed a list: build from what is stored, under the store's lock
+        await this.#registry.reload()
+        await this.#loadLists()
+      }
       rules = this.#build(version, now)
       return { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
     })

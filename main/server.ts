@@ -6,6 +6,7 @@
 import { serve, type ServerType } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { createMain, type Main, type MainOptions } from './app.ts'
 
 /** In-flight requests get this long to finish on shutdown before their connections are cut. */
@@ -24,14 +25,19 @@ export interface RunningMain {
   close: () => Promise<void>
 }
 
-export async function startMain (opts: MainOptions & { host?: string, port?: number }): Promise<RunningMain> {
+/** HTTPS instead of HTTP: a PEM certificate (chain) and its key, as read from the files given. */
+export interface TlsFiles { cert: Buffer, key: Buffer }
+
+export async function startMain (opts: MainOptions & { host?: string, port?: number, tls?: TlsFiles }): Promise<RunningMain> {
   const main = await createMain(opts)
   const host = opts.host ?? '127.0.0.1'
   let server: ServerType
   let info: AddressInfo
   try {
     info = await new Promise<AddressInfo>((resolve, reject) => {
-      server = serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host }, resolve)
+      server = opts.tls === undefined
+        ? serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host }, resolve)
+        : serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host, createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' } }, resolve)
       server.once('error', reject)
     })
   } catch (err) {
@@ -46,7 +52,7 @@ export async function startMain (opts: MainOptions & { host?: string, port?: num
   return {
     main,
     server: http,
-    url: `http://${shownHost}:${info.port}`,
+    url: `${opts.tls === undefined ? 'http' : 'https'}://${shownHost}:${info.port}`,
     host,
     port: info.port,
     close: async () => {

@@ -129,7 +129,7 @@ export async function openLevelStore (location: string): Promise<MainStore> {
     currentRules: async () => await meta.get(RULES_KEY) as RulesState | undefined,
     publishRules: async (make) => await serial(async () => {
       const cur = await meta.get(RULES_KEY) as RulesState | undefined
-      const state = make((cur?.version ?? 0) + 1)
+      const state = await make((cur?.version ?? 0) + 1)
       await meta.put(RULES_KEY, state)
       return state
     }),

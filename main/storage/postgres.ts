@@ -201,7 +201,7 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       // one publisher at a time across every main: the number is taken and the signed rules stored in this transaction
       await sql`select pg_advisory_xact_lock(${RULES_LOCK_KEY})`.execute(tx)
       const top = await tx.selectFrom('rules').select(sql<number>`coalesce(max(version), 0)`.as('v')).executeTakeFirstOrThrow()
-      const state: RulesState = make(Number(top.v) + 1)
+      const state: RulesState = await make(Number(top.v) + 1)
       await tx.insertInto('rules').values({ version: state.version, issued_at: state.issuedAt, expires_at: state.expiresAt, envelope: state.envelope }).execute()
       return state
     }),

@@ -132,7 +132,7 @@ export interface MainStore {
    * signed state, which is stored in the same transaction that takes the number, so versions never repeat or go
    * back, whichever main publishes.
    */
-  publishRules: (make: (version: number) => RulesState) => Promise<RulesState>
+  publishRules: (make: (version: number) => RulesState | Promise<RulesState>) => Promise<RulesState>
 
   /** Directive admissions: `${region}/${clientPeerId}` → expiry. */
   writeAdmissions: (writes: AdmissionWrite[]) => Promise<void>
