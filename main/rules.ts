@@ -131,6 +131,8 @@ export class RulesPublisher {
 
   /** Re-sign if more than half of the current rules' lifetime has passed; true if it did. */
   async refreshIfAging (): Promise<boolean> {
+    // where mains share the store, first take up a newer version another published: what is served never goes back
+    if (this.#store.kind !== 'level') await this.sync()
     const cur = this.#current
     if (cur !== undefined && this.#now() < cur.issuedAt + this.ttlMs / 2) return false
     await this.publish()

@@ -34,7 +34,7 @@ function binDir (): string | undefined {
   return undefined
 }
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
