@@ -42,6 +42,8 @@ let net: Network
 const seenVersions: number[] = []
 let polling = true
 let poller: Promise<void> = Promise.resolve()
+/** Acknowledged writes to compare after every main is SIGKILLed and restarted. */
+const acknowledged = { accounts: [] as string[], licenses: [] as Array<{ licenseId: string, token: string }> }
 
 async function startMainProc (port: number): Promise<MainProc> {
   const proc = spawnReelnet(['main', '--data', join(dir, 'main'), '--db', dbUrl, '--port', String(port), '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
@@ -157,7 +159,12 @@ if (typeof server === 'string' || NGINX === undefined) {
     await poller
     await net?.stop().catch(() => {})
     for (const m of mains) m.proc.kill('SIGKILL')
-    nginx?.kill('SIGKILL')
+    if (nginx !== undefined && nginx.exitCode === null) {
+      // SIGTERM: the master stops its workers (a SIGKILLed master would leave them running)
+      const gone = new Promise(resolve => nginx!.once('exit', resolve))
+      nginx.kill('SIGTERM')
+      await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 10_000))])
+    }
     await pg.stop()
     if (dir !== '') await rm(dir, { recursive: true, force: true })
   })
@@ -173,6 +180,8 @@ if (typeof server === 'string' || NGINX === undefined) {
     await until('both mains to list the item', async () => (await api(a, 'GET', `/v1/items/${itemId}`)).status === 200 && (await api(b, 'GET', `/v1/items/${itemId}`)).status === 200, 10_000)
     const rental = await api(a, 'POST', '/v1/rentals', { itemId }, login.json.token)
     assert.is(rental.status, 201, JSON.stringify(rental.json))
+    acknowledged.accounts.push('Cross')
+    acknowledged.licenses.push({ licenseId: rental.json.licenseId, token: login.json.token })
     const client = peerIdOf(createSigner(randomBytes(32)).publicKey)
     const d = await api(b, 'POST', '/v1/directives', { licenseId: rental.json.licenseId, clientPeerId: client, region: REGION }, login.json.token)
     assert.is(d.status, 201, JSON.stringify(d.json))
@@ -222,6 +231,7 @@ if (typeof server === 'string' || NGINX === undefined) {
     await Promise.all([...burst, killing])
     assert.ok(acked.length > 0, 'some sign-ups were acknowledged')
     console.log(`multi-main: ${acked.length}/8 sign-ups acknowledged around a SIGKILL; download of ${ITEM_BYTES} bytes byte-exact across a SIGKILL`)
+    acknowledged.accounts.push(...acked)
     for (const name of acked) {
       const r = await api(lbUrl, 'POST', '/v1/sessions', { username: name, password: PW })
       assert.is(r.status, 201, `${name}: ${JSON.stringify(r.json)}`)
@@ -243,6 +253,25 @@ if (typeof server === 'string' || NGINX === undefined) {
     for (let i = 1; i < seenVersions.length; i++) {
       assert.ok(seenVersions[i]! >= seenVersions[i - 1]!, `served ${seenVersions[i - 1]} then ${seenVersions[i]} (at ${i})`)
     }
+  })
+
+  test('every main SIGKILLed and restarted on PostgreSQL: every acknowledged account, session, licence and rules version is there', async () => {
+    const before = (await api(mains[0]!.url, 'GET', '/v1/rules')).json.version as number
+    for (const m of mains) m.proc.kill('SIGKILL')
+    await Promise.all(mains.map(async m => await m.proc.exited))
+    for (let i = 0; i < mains.length; i++) mains[i] = await startMainProc(mains[i]!.port)
+    for (const name of acknowledged.accounts) {
+      const r = await api(mains[1]!.url, 'POST', '/v1/sessions', { username: name, password: PW })
+      assert.is(r.status, 201, `${name}: ${JSON.stringify(r.json)}`)
+    }
+    const client = peerIdOf(createSigner(randomBytes(32)).publicKey)
+    for (const l of acknowledged.licenses) {
+      const d = await api(mains[0]!.url, 'POST', '/v1/directives', { licenseId: l.licenseId, clientPeerId: client, region: REGION }, l.token)
+      assert.is(d.status, 201, `licence ${l.licenseId} with its old session: ${JSON.stringify(d.json)}`)
+    }
+    const after = (await api(mains[0]!.url, 'GET', '/v1/rules')).json.version as number
+    assert.ok(after > before, `rules version ${before} → ${after} after the restarts`)
+    console.log(`multi-main: after SIGKILL of both mains, ${acknowledged.accounts.length} accounts and ${acknowledged.licenses.length} licence(s) intact; rules ${before} → ${after}`)
   })
 
   test.run()
