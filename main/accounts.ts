@@ -6,10 +6,11 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { MainStore, AccountRecord, SessionRecord } from './store.ts'
+import type { LimiterCounters } from './storage/types.ts'
 import type { PasswordHasher } from './passwords.ts'
-import { LoginLimiter, loginSourceOf } from './login-limiter.ts'
+import { loginSourceOf } from './login-limiter.ts'
 import { Lru } from './lru.ts'
-import { conflict, unauthorized, tooManyRequests } from './errors.ts'
+import { conflict, unauthorized, tooManyRequests, type ApiError } from './errors.ts'
 import {
   SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES,
   LOGIN_WINDOW_MS, ACCOUNTS_PER_ADDRESS_PER_HOUR
@@ -40,53 +41,45 @@ export class Accounts {
   readonly #hasher: PasswordHasher
   readonly #now: () => number
   /** Failures per (account, source) pair. */
-  readonly #byPair: LoginLimiter
+  readonly #byPair: StoredLimit
   /** Failures per account from every source. */
-  readonly #byAccount: LoginLimiter
+  readonly #byAccount: StoredLimit
   /** Failures per source against every account. */
-  readonly #byAddress: LoginLimiter
-  readonly #signups: LoginLimiter
+  readonly #byAddress: StoredLimit
+  readonly #signups: StoredLimit
   readonly #sessions = new Lru<string, SessionRecord>(SESSION_CACHE_ENTRIES)
   readonly #accounts = new Lru<string, AccountRecord>(SESSION_CACHE_ENTRIES)
-  /** Usernames being created right now: main is one process, so this closes the check-then-write race. */
-  readonly #creating = new Set<string>()
   onLoginFailed: () => void = () => {}
 
   constructor (store: MainStore, hasher: PasswordHasher, now: () => number, limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
     this.#store = store
     this.#hasher = hasher
     this.#now = now
-    this.#byPair = new LoginLimiter(limits.perAccount, limits.windowMs)
-    this.#byAccount = new LoginLimiter(limits.perAccountAllSources ?? LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES, limits.windowMs)
-    this.#byAddress = new LoginLimiter(limits.perAddress, limits.windowMs)
-    this.#signups = new LoginLimiter(limits.signupsPerAddressPerHour ?? ACCOUNTS_PER_ADDRESS_PER_HOUR, 3600_000)
+    const c = store.limiter
+    this.#byPair = new StoredLimit(c, 'pair', limits.perAccount, limits.windowMs)
+    this.#byAccount = new StoredLimit(c, 'account', limits.perAccountAllSources ?? LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES, limits.windowMs)
+    this.#byAddress = new StoredLimit(c, 'address', limits.perAddress, limits.windowMs)
+    this.#signups = new StoredLimit(c, 'signup', limits.signupsPerAddressPerHour ?? ACCOUNTS_PER_ADDRESS_PER_HOUR, 3600_000)
   }
 
   async create (username: string, password: string, region: string | undefined, address: string): Promise<AccountRecord> {
-    const wait = this.#signups.retryAfterMs(address, this.#now())
+    const wait = await this.#signups.retryAfterMs(address, this.#now())
     if (wait > 0) throw tooManyRequests('too many accounts created from this address; try again later', wait / 1000)
-    const key = username.toLowerCase()
-    if (this.#creating.has(key) || await this.#store.usernames.get(key) !== undefined) throw conflict(`username '${username}' is taken`)
-    this.#creating.add(key)
-    try {
-      const hash = await this.#hasher.hash(password)
-      const record: AccountRecord = { accountId: randomUUID(), username, password: hash, createdAt: this.#now() }
-      if (region !== undefined) record.region = region
-      await this.#store.db.batch([
-        { type: 'put', sublevel: this.#store.accounts, key: record.accountId, value: record },
-        { type: 'put', sublevel: this.#store.usernames, key, value: record.accountId }
-      ])
-      this.#signups.fail(address, this.#now())
-      return record
-    } finally {
-      this.#creating.delete(key)
-    }
+    const taken = (): ApiError => conflict(`username '${username}' is taken`)
+    // a cheap early refusal; the store's createAccount is what decides a race
+    if (await this.#store.accountIdByUsername(username) !== undefined) throw taken()
+    const hash = await this.#hasher.hash(password)
+    const record: AccountRecord = { accountId: randomUUID(), username, password: hash, createdAt: this.#now() }
+    if (region !== undefined) record.region = region
+    if (!await this.#store.createAccount(record)) throw taken()
+    await this.#signups.fail(address, this.#now())
+    return record
   }
 
   async get (accountId: string): Promise<AccountRecord | undefined> {
     let a = this.#accounts.get(accountId)
     if (a === undefined) {
-      a = await this.#store.accounts.get(accountId)
+      a = await this.#store.getAccount(accountId)
       if (a !== undefined) this.#accounts.set(accountId, a)
     }
     return a
@@ -99,26 +92,28 @@ export class Accounts {
     const accountKey = 'u:' + username.toLowerCase()
     const addressKey = 'a:' + source
     const pairKey = 'p:' + username.toLowerCase() + '\n' + source
-    let wait = Math.max(this.#byPair.retryAfterMs(pairKey, now), this.#byAddress.retryAfterMs(addressKey, now))
+    const [pairWait, addressWait, accountWait, pairFailures] = await Promise.all([
+      this.#byPair.retryAfterMs(pairKey, now), this.#byAddress.retryAfterMs(addressKey, now),
+      this.#byAccount.retryAfterMs(accountKey, now), this.#byPair.failures(pairKey, now)
+    ])
+    let wait = Math.max(pairWait, addressWait)
     // an account under a spread-out attack stays open to sources that have not failed against it
-    const accountWait = this.#byAccount.retryAfterMs(accountKey, now)
-    if (accountWait > 0 && this.#byPair.failures(pairKey, now) > 0) wait = Math.max(wait, accountWait)
+    if (accountWait > 0 && pairFailures > 0) wait = Math.max(wait, accountWait)
     if (wait > 0) throw tooManyRequests('too many failed logins from this address; try again later', wait / 1000)
-    const accountId = await this.#store.usernames.get(username.toLowerCase())
+    const accountId = await this.#store.accountIdByUsername(username)
     const account = accountId === undefined ? undefined : await this.get(accountId)
     const ok = await this.#hasher.verify(password, account?.password)
     if (!ok || account === undefined) {
-      this.#byPair.fail(pairKey, this.#now())
-      this.#byAccount.fail(accountKey, this.#now())
-      this.#byAddress.fail(addressKey, this.#now())
+      const at = this.#now()
+      await Promise.all([this.#byPair.fail(pairKey, at), this.#byAccount.fail(accountKey, at), this.#byAddress.fail(addressKey, at)])
       this.onLoginFailed()
       throw unauthorized('wrong username or password')
     }
-    this.#byPair.clear(pairKey)
+    await this.#byPair.clear(pairKey)
     const token = randomBytes(32).toString('base64url')
     const session: SessionRecord = { accountId: account.accountId, expiresAt: this.#now() + SESSION_TTL_MS }
     const id = hashToken(token)
-    await this.#store.sessions.put(id, session)
+    await this.#store.putSession(id, session)
     this.#sessions.set(id, session)
     return { token, accountId: account.accountId, expiresAt: session.expiresAt }
   }
@@ -127,7 +122,7 @@ export class Accounts {
   async logout (token: string): Promise<void> {
     const id = hashToken(token)
     this.#sessions.delete(id)
-    await this.#store.sessions.del(id)
+    await this.#store.deleteSession(id)
   }
 
   /** The live session of a bearer token, or undefined. */
@@ -135,15 +130,48 @@ export class Accounts {
     const id = hashToken(token)
     let s = this.#sessions.get(id)
     if (s === undefined) {
-      s = await this.#store.sessions.get(id)
+      s = await this.#store.getSession(id)
       if (s === undefined) return undefined
       this.#sessions.set(id, s)
     }
     if (s.expiresAt <= this.#now()) {
       this.#sessions.delete(id)
-      await this.#store.sessions.del(id)
+      await this.#store.deleteSession(id)
       return undefined
     }
     return s
+  }
+}
+
+/** One fixed-window limit over the store's counters (in memory on level, shared by every main on PostgreSQL). */
+class StoredLimit {
+  readonly #c: LimiterCounters
+  readonly #scope: string
+  readonly limit: number
+  readonly windowMs: number
+
+  constructor (counters: LimiterCounters, scope: string, limit: number, windowMs: number) {
+    this.#c = counters
+    this.#scope = scope
+    this.limit = limit
+    this.windowMs = windowMs
+  }
+
+  /** Milliseconds until `key` may try again, or 0 if it may try now. */
+  async retryAfterMs (key: string, now: number): Promise<number> {
+    const e = await this.#c.get(this.#scope, key, now, this.windowMs)
+    return e !== undefined && e.failures >= this.limit ? e.windowStart + this.windowMs - now : 0
+  }
+
+  async failures (key: string, now: number): Promise<number> {
+    return (await this.#c.get(this.#scope, key, now, this.windowMs))?.failures ?? 0
+  }
+
+  async fail (key: string, now: number): Promise<void> {
+    await this.#c.fail(this.#scope, key, now, this.windowMs)
+  }
+
+  async clear (key: string): Promise<void> {
+    await this.#c.clear(this.#scope, key)
   }
 }

@@ -4,7 +4,6 @@
  * main/server.ts puts it on a port.
  */
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { routePath } from 'hono/route'
@@ -52,6 +51,8 @@ export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, ex
 
 export interface MainOptions {
   dataDir: string
+  /** A postgres:// URL to keep state in PostgreSQL (shared by several mains); default the level database in DATA/db. */
+  db?: string
   adminToken?: string
   operatorToken?: string
   rentalMs?: number
@@ -100,7 +101,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
   const { signer, created: keyCreated } = await loadOrCreateSigner(opts.dataDir, opts.keyFile)
   const tokens = await resolveTokens(opts.dataDir, { adminToken: opts.adminToken, operatorToken: opts.operatorToken })
-  const store = await openStore(join(opts.dataDir, 'db'))
+  const store = await openStore(opts.dataDir, opts.db)
   let directives: Directives | undefined
   try {
     const origin = new OriginStore(opts.dataDir)
@@ -113,7 +114,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await registry.load()
     const rules = new RulesPublisher(store, registry, signer, now, opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.rulesTtlMs ?? RULES_TTL_MS)
     registry.onRulesChange = async () => { await rules.publish() }
-    const reports = new Reports(store.meta, now)
+    const reports = new Reports(store, now)
     await reports.load()
     const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), quarantinedCount: () => reports.quarantined().length, defaultMetrics: opts.processMetrics })
     rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
@@ -133,25 +134,37 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store.meta, now), activity, reports
+      nodeTokens: new NodeTokens(store, now), activity, reports
     }
     const app = buildApp(services, log)
+    // periodic work runs on one main at a time where several share the store (a lease; always this one on level)
     const timer = setInterval(() => {
-      rules.refreshIfAging().catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
+      store.exclusive('rules-refresh', async () => await rules.refreshIfAging()).catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
     }, RULES_REFRESH_CHECK_MS)
     timer.unref()
     const planEvery = opts.prepositionPlanIntervalMs ?? PREPOSITION_PLAN_INTERVAL_MS
     const planTimer = planEvery > 0
-      ? setInterval(() => { replanPreposition(services).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
+      ? setInterval(() => { store.exclusive('preposition-plan', async () => await replanPreposition(services)).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
       : undefined
     planTimer?.unref()
     const removalMs = opts.nodeRemovalMs ?? DEFAULT_NODE_REMOVAL_MS
     const sweepTimer = setInterval(() => {
-      removeSilentNodes(services, removalMs).then(gone => {
-        for (const n of gone) log('warn', 'node removed after silence', { peerId: n.peerId, role: n.role, region: n.region, silentMs: now() - n.lastSeen })
+      store.exclusive('node-removal', async () => await removeSilentNodes(services, removalMs)).then(r => {
+        for (const n of r.ran ? r.value : []) log('warn', 'node removed after silence', { peerId: n.peerId, role: n.role, region: n.region, silentMs: now() - n.lastSeen })
       }, err => { log('error', 'removing silent nodes failed', { err: String(err) }) })
     }, nodeSweepIntervalMs(removalMs))
     sweepTimer.unref()
+    let syncing = false
+    const syncTimer = store.kind === 'level'
+      ? undefined
+      : setInterval(() => {
+        if (syncing) return
+        syncing = true
+        syncShared(services)
+          .catch(err => { log('warn', 'reading other mains\' changes failed; will retry', { err: String(err) }) })
+          .finally(() => { syncing = false })
+      }, SHARED_SYNC_MS)
+    syncTimer?.unref()
     let closed = false
     return {
       app, services, tokens, signer, keyCreated, store,
@@ -161,6 +174,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         clearInterval(timer)
         clearInterval(planTimer)
         clearInterval(sweepTimer)
+        clearInterval(syncTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()
       }
@@ -170,6 +184,20 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await store.close()
     throw err
   }
+}
+
+/**
+ * Where several mains share a PostgreSQL store, each reads the others' changes this often: nodes registered and
+ * heartbeats received elsewhere (for ranking), items ingested elsewhere, and newer rules versions. Accounts,
+ * sessions and licences need no sync: a cache miss reads the store.
+ */
+export const SHARED_SYNC_MS = 1_000
+
+export async function syncShared (s: MainServices): Promise<void> {
+  await s.registry.reload()
+  await s.catalog.reload()
+  await s.reports.reload()
+  await s.rules.sync()
 }
 
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */

@@ -56,7 +56,15 @@ export class Catalog {
   }
 
   async load (): Promise<void> {
-    for await (const [id, item] of this.#store.items.iterator()) this.#items.set(id, item)
+    for await (const item of this.#store.listItems()) this.#items.set(item.itemId, item)
+  }
+
+  /** Take in items another main ingested into a shared store, and storefront changes (description, poster) made there. */
+  async reload (): Promise<void> {
+    for await (const item of this.#store.listItems()) {
+      const cur = this.#items.get(item.itemId)
+      if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(item)) this.#items.set(item.itemId, item)
+    }
   }
 
   get (itemId: string): ItemRecord | undefined {
@@ -72,7 +80,7 @@ export class Catalog {
     const item = this.#items.get(itemId)
     if (item === undefined) throw notFound(`no item ${itemId}`)
     const next: ItemRecord = { ...item, description }
-    await this.#store.items.put(itemId, next)
+    await this.#store.putItem(next)
     this.#items.set(itemId, next)
     return next
   }
@@ -82,15 +90,12 @@ export class Catalog {
     const item = this.#items.get(itemId)
     if (item === undefined) throw notFound(`no item ${itemId}`)
     const next: ItemRecord = { ...item, posterType: type }
-    await this.#store.db.batch([
-      { type: 'put', sublevel: this.#store.posters, key: itemId, value: { type, data: Buffer.from(bytes).toString('base64') } },
-      { type: 'put', sublevel: this.#store.items, key: itemId, value: next }
-    ])
+    await this.#store.putPoster(next, { type, data: Buffer.from(bytes).toString('base64') })
     this.#items.set(itemId, next)
   }
 
   async poster (itemId: string): Promise<{ type: string, bytes: Buffer } | undefined> {
-    const p = await this.#store.posters.get(itemId)
+    const p = await this.#store.getPoster(itemId)
     return p === undefined ? undefined : { type: p.type, bytes: Buffer.from(p.data, 'base64') }
   }
 
@@ -162,7 +167,7 @@ export class Catalog {
       const item: ItemRecord = {
         itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: this.#now()
       }
-      await this.#store.items.put(itemId, item)
+      await this.#store.putItem(item)
       this.#items.set(itemId, item)
       this.#manifests.set(itemId, manifest)
       created.length = 0

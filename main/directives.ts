@@ -13,7 +13,7 @@ import { signDirective } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import { rankPeers, type RankCandidate } from '../protocol/policy/rank.ts'
 import { DemandCounter } from '../protocol/policy/preposition.ts'
-import type { MainStore, LicenseRecord } from './store.ts'
+import type { MainStore, LicenseRecord, AdmissionWrite } from './store.ts'
 import type { Registry } from './registry.ts'
 import type { RulesPublisher } from './rules.ts'
 import { forbidden, ApiError } from './errors.ts'
@@ -97,13 +97,12 @@ export class Directives {
 
   async load (): Promise<void> {
     const now = this.#now()
-    const stale: string[] = []
-    for await (const [key, expiresAt] of this.#store.admissions.iterator()) {
-      const slash = key.indexOf('/')
-      if (expiresAt <= now || slash < 0) { stale.push(key); continue }
-      this.#admit(key.slice(0, slash), key.slice(slash + 1), expiresAt)
+    const stale: AdmissionWrite[] = []
+    for await (const a of this.#store.listAdmissions()) {
+      if (a.expiresAt <= now) { stale.push({ region: a.region, clientPeerId: a.clientPeerId }); continue }
+      this.#admit(a.region, a.clientPeerId, a.expiresAt)
     }
-    if (stale.length > 0) await this.#store.admissions.batch(stale.map(key => ({ type: 'del' as const, key })))
+    if (stale.length > 0) await this.#store.writeAdmissions(stale)
     this.#flushTimer = setInterval(() => { this.flush().catch((err: unknown) => { this.onFlushError(err) }) }, ADMISSION_FLUSH_MS)
     this.#flushTimer.unref()
   }
@@ -115,9 +114,14 @@ export class Directives {
       const now = this.#now()
       const pending = this.#dirty
       this.#dirty = new Map()
-      const batch = [...pending].map(([key, expiresAt]) => expiresAt <= now ? { type: 'del' as const, key } : { type: 'put' as const, key, value: expiresAt })
+      const batch = [...pending].map(([key, expiresAt]): AdmissionWrite => {
+        const slash = key.indexOf('/')
+        const w: AdmissionWrite = { region: key.slice(0, slash), clientPeerId: key.slice(slash + 1) }
+        if (expiresAt > now) w.expiresAt = expiresAt
+        return w
+      })
       try {
-        await this.#store.admissions.batch(batch)
+        await this.#store.writeAdmissions(batch)
       } catch (err) {
         // Keep what was not written for the next attempt, unless a newer admission replaced it meanwhile.
         for (const [key, expiresAt] of pending) if (!this.#dirty.has(key)) this.#dirty.set(key, expiresAt)

@@ -32,10 +32,7 @@ export class Licenses {
     const now = this.#now()
     const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + this.#rentalMs }
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
-    await this.#store.db.batch([
-      { type: 'put', sublevel: this.#store.licenses, key: record.licenseId, value: record },
-      { type: 'put', sublevel: this.#store.accountLicenses, key: `${accountId}/${record.licenseId}`, value: record.licenseId }
-    ])
+    await this.#store.putLicense(record)
     this.#cache.set(record.licenseId, record)
     return record
   }
@@ -43,18 +40,14 @@ export class Licenses {
   /** An account's rentals, newest first, at most `limit` (the storefront's "My rentals"). */
   async forAccount (accountId: string, limit: number): Promise<LicenseRecord[]> {
     const out: LicenseRecord[] = []
-    const prefix = `${accountId}/`
-    for await (const id of this.#store.accountLicenses.values({ gte: prefix, lt: prefix + '\xff' })) {
-      const r = await this.get(id)
-      if (r !== undefined) out.push(r)
-    }
+    for await (const r of this.#store.listAccountLicenses(accountId)) out.push(r)
     return out.sort((a, b) => b.notBefore - a.notBefore || a.licenseId.localeCompare(b.licenseId)).slice(0, limit)
   }
 
   async get (licenseId: string): Promise<LicenseRecord | undefined> {
     let r = this.#cache.get(licenseId)
     if (r === undefined) {
-      r = await this.#store.licenses.get(licenseId)
+      r = await this.#store.getLicense(licenseId)
       if (r !== undefined) this.#cache.set(licenseId, r)
     }
     return r

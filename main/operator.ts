@@ -6,7 +6,7 @@
  * node's machine.
  */
 import { createHash } from 'node:crypto'
-import type { AbstractSublevel } from 'abstract-level'
+import type { MainStore, NodeTokenRecord } from './storage/types.ts'
 import { newToken } from './tokens.ts'
 
 /** Minutes of directive counts kept for the page's rate chart. */
@@ -55,55 +55,38 @@ export class OperatorActivity {
 export const NODE_TOKEN_FIRST_USE_MS = 24 * 3600_000
 /** Node tokens outstanding at once: bounds what a leaked operator token could fill the database with. */
 export const MAX_UNUSED_NODE_TOKENS = 1_000
-const KEY_PREFIX = 'nodeToken/'
 
-export interface NodeTokenRecord {
-  role: 'parent' | 'edge'
-  region: string
-  createdAt: number
-  /** Unused by then → refused. Once bound, the token stays valid for its node (which re-registers on every start). */
-  expiresAt: number
-  /** The node that first registered with it; then only that node may use it. */
-  peerId?: string
-  /** Set when its node was removed: the token registers nothing again (a node that comes back needs a fresh one). */
-  spentAt?: number
-}
+export type { NodeTokenRecord } from './storage/types.ts'
 
-type Meta = AbstractSublevel<any, any, string, unknown>
-
-function keyOf (token: string): string {
-  return KEY_PREFIX + createHash('sha256').update(token).digest('hex')
+function idOf (token: string): string {
+  return createHash('sha256').update(token).digest('hex')
 }
 
 /** Node tokens, stored by their SHA-256 (a copy of the database does not leak usable tokens). */
 export class NodeTokens {
-  readonly #meta: Meta
+  readonly #store: MainStore
   readonly #now: () => number
-  /** Uses run one at a time, so two nodes racing with one fresh token cannot both bind it. */
+  /** Uses run one at a time in this process; across mains, the store's bindNodeToken decides a race. */
   #chain: Promise<unknown> = Promise.resolve()
 
-  constructor (meta: Meta, now: () => number) {
-    this.#meta = meta
+  constructor (store: MainStore, now: () => number) {
+    this.#store = store
     this.#now = now
   }
 
   async mint (scope: { role: 'parent' | 'edge', region: string }): Promise<{ token: string, record: NodeTokenRecord }> {
     const now = this.#now()
-    let unused = 0
-    for await (const [, v] of this.#meta.iterator({ gte: KEY_PREFIX, lt: KEY_PREFIX + '\xff' })) {
-      const r = v as NodeTokenRecord
-      if (r.peerId === undefined && r.expiresAt > now) unused++
-    }
+    const unused = await this.#store.countUnusedNodeTokens(now)
     if (unused >= MAX_UNUSED_NODE_TOKENS) throw new RangeError(`${MAX_UNUSED_NODE_TOKENS} node tokens are unused already; use or let them expire first`)
     const token = `rn-node-${newToken()}`
     const record: NodeTokenRecord = { ...scope, createdAt: now, expiresAt: now + NODE_TOKEN_FIRST_USE_MS }
-    await this.#meta.put(keyOf(token), record)
+    await this.#store.putNodeToken(idOf(token), record)
     return { token, record }
   }
 
   /** The record of a known token (unexpired, bound, or spent: `use` says why a spent one is refused), else undefined. */
   async find (token: string): Promise<NodeTokenRecord | undefined> {
-    const r = await this.#meta.get(keyOf(token)) as NodeTokenRecord | undefined
+    const r = await this.#store.getNodeToken(idOf(token))
     if (r === undefined) return undefined
     if (r.peerId === undefined && r.expiresAt <= this.#now()) return undefined
     return r
@@ -112,15 +95,7 @@ export class NodeTokens {
   /** Spend every token bound to this node (it was removed); returns how many. */
   async spendFor (peerId: string): Promise<number> {
     const run = this.#chain.then(async () => {
-      let n = 0
-      for await (const [k, v] of this.#meta.iterator({ gte: KEY_PREFIX, lt: KEY_PREFIX + '\xff' })) {
-        const r = v as NodeTokenRecord
-        if (r.peerId === peerId && r.spentAt === undefined) {
-          await this.#meta.put(k, { ...r, spentAt: this.#now() })
-          n++
-        }
-      }
-      return n
+      return await this.#store.spendNodeTokens(peerId, this.#now())
     })
     this.#chain = run.catch(() => {})
     return await run
@@ -142,7 +117,11 @@ export class NodeTokens {
     if (r.spentAt !== undefined) return 'this node token is spent: its node was removed; mint a fresh token to register again'
     if (r.role !== reg.role || r.region !== reg.region) return `this node token is for ${r.role === 'edge' ? 'an' : 'a'} ${r.role} of region ${r.region}`
     if (r.peerId !== undefined && r.peerId !== reg.peerId) return 'this node token was already used by another node'
-    if (r.peerId === undefined) await this.#meta.put(keyOf(token), { ...r, peerId: reg.peerId })
+    if (r.peerId === undefined && !await this.#store.bindNodeToken(idOf(token), reg.peerId)) {
+      // another main bound it meanwhile: allowed only if it bound it to this very node
+      const now = await this.#store.getNodeToken(idOf(token))
+      if (now?.peerId !== reg.peerId) return 'this node token was already used by another node'
+    }
     return undefined
   }
 }

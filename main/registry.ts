@@ -43,7 +43,20 @@ export class Registry {
   }
 
   async load (): Promise<void> {
-    for await (const [id, node] of this.#store.nodes.iterator()) this.#nodes.set(id, node)
+    for await (const node of this.#store.listNodes()) this.#nodes.set(node.peerId, node)
+  }
+
+  /** Replace what is in memory with the stored registry (a store shared with other mains); bumps the generation on a change. */
+  async reload (): Promise<boolean> {
+    const stored = new Map<string, NodeRecord>()
+    for await (const node of this.#store.listNodes()) stored.set(node.peerId, node)
+    let changed = stored.size !== this.#nodes.size
+    if (!changed) for (const [id, n] of stored) if (JSON.stringify(this.#nodes.get(id)) !== JSON.stringify(n)) { changed = true; break }
+    if (!changed) return false
+    this.#nodes.clear()
+    for (const [id, n] of stored) this.#nodes.set(id, n)
+    this.generation++
+    return true
   }
 
   get (peerId: string): NodeRecord | undefined {
@@ -85,7 +98,7 @@ export class Registry {
           heldItems: []
         }
       : { ...old, ...reg, lastSeen: now }
-    await this.#store.nodes.put(node.peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)
     this.generation++
     const rulesChanged = old === undefined || old.role !== node.role || old.region !== node.region ||
@@ -96,7 +109,8 @@ export class Registry {
 
   /** Apply a verified heartbeat: 404 for an unregistered node, 409 for one not newer than the last accepted. */
   async heartbeat (hb: Heartbeat): Promise<NodeRecord> {
-    const old = this.#nodes.get(hb.peerId)
+    // on a shared store the node may have registered or heartbeated through another main: its stored state decides
+    const old = this.#store.kind === 'level' ? this.#nodes.get(hb.peerId) : (await this.#store.getNode(hb.peerId) ?? this.#nodes.get(hb.peerId))
     if (old === undefined) throw notFound(`node ${hb.peerId} is not registered`)
     // Order by (sentAt, seq): a replayed or reordered heartbeat is refused, and a restarted node (seq back at 0) is accepted once its clock has moved on.
     if (hb.sentAt < old.lastSentAt || (hb.sentAt === old.lastSentAt && hb.seq <= old.lastSeq)) {
@@ -112,17 +126,17 @@ export class Registry {
       bytesServed: hb.bytesServed,
       heldItems: hb.heldItems
     }
-    await this.#store.nodes.put(node.peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)
     this.generation++
     return node
   }
 
   async drain (peerId: string, drained: boolean): Promise<NodeRecord> {
-    const old = this.#nodes.get(peerId)
+    const old = this.#store.kind === 'level' ? this.#nodes.get(peerId) : (await this.#store.getNode(peerId) ?? this.#nodes.get(peerId))
     if (old === undefined) throw notFound(`node ${peerId} is not registered`)
     const node = { ...old, drained }
-    await this.#store.nodes.put(peerId, node)
+    await this.#store.putNode(node)
     this.#nodes.set(peerId, node)
     this.generation++
     return node
@@ -132,7 +146,7 @@ export class Registry {
   async remove (peerId: string): Promise<NodeRecord> {
     const old = this.#nodes.get(peerId)
     if (old === undefined) throw notFound(`node ${peerId} is not registered`)
-    await this.#store.nodes.del(peerId)
+    await this.#store.deleteNode(peerId)
     this.#nodes.delete(peerId)
     this.generation++
     await this.onRulesChange()

@@ -10,7 +10,7 @@
  * however often it reports and under however many keys of one account, is one reporter: it can never
  * quarantine an honest node alone.
  */
-import type { AbstractSublevel } from 'abstract-level'
+import type { MainStore, QuarantineRecord } from './storage/types.ts'
 import { Lru } from './lru.ts'
 
 /** Distinct reporters that must agree before a source is quarantined: one liar is never enough. */
@@ -30,18 +30,7 @@ export const MAX_KNOWN_CLIENTS = 100_000
 /** Quarantined sources at most: beyond, the oldest is released (a bound, not a policy; an operator sees the list). */
 export const MAX_QUARANTINED = 10_000
 
-const QUARANTINE_KEY = 'quarantine'
-
-export interface QuarantineEntry {
-  peerId: string
-  /** 'parent' | 'edge' for a node, 'peer' for a customer. */
-  role: string
-  region: string
-  since: number
-  /** The distinct reporter identities that agreed (node:<peerId> or account:<accountId>). */
-  reporters: string[]
-  itemId: string
-}
+export type QuarantineEntry = QuarantineRecord
 
 export interface Report {
   /** The reporter's identity for counting: `node:<peerId>` or `account:<accountId>`. */
@@ -53,10 +42,8 @@ export interface Report {
   chunkIndex: number
 }
 
-type Meta = AbstractSublevel<any, any, string, unknown>
-
 export class Reports {
-  readonly #meta: Meta
+  readonly #store: MainStore
   readonly #now: () => number
   /** source peerId → reporter identity → time of its latest report */
   readonly #open = new Lru<string, Map<string, number>>(MAX_TRACKED_SOURCES)
@@ -68,14 +55,25 @@ export class Reports {
   #chain: Promise<unknown> = Promise.resolve()
   onQuarantine: (entry: QuarantineEntry) => void = () => {}
 
-  constructor (meta: Meta, now: () => number) {
-    this.#meta = meta
+  constructor (store: MainStore, now: () => number) {
+    this.#store = store
     this.#now = now
   }
 
+  /** Take in quarantine changes another main made in a shared store; bumps the generation on a change. */
+  async reload (): Promise<boolean> {
+    return await this.#serial(async () => {
+      const stored = await this.#store.getQuarantine()
+      if (JSON.stringify(stored) === JSON.stringify([...this.#quarantined.values()])) return false
+      this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
+      this.generation++
+      return true
+    })
+  }
+
   async load (): Promise<void> {
-    const stored = await this.#meta.get(QUARANTINE_KEY) as QuarantineEntry[] | undefined
-    this.#quarantined = new Map((stored ?? []).map(e => [e.peerId, e]))
+    const stored = await this.#store.getQuarantine()
+    this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
   }
 
   /** main issued a directive to this client: it may report sources of that region until the directive expires. */
@@ -156,7 +154,7 @@ export class Reports {
   }
 
   async #save (): Promise<void> {
-    await this.#meta.put(QUARANTINE_KEY, [...this.#quarantined.values()])
+    await this.#store.putQuarantine([...this.#quarantined.values()])
   }
 
   async #serial<T> (fn: () => Promise<T>): Promise<T> {

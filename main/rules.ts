@@ -7,14 +7,11 @@
  */
 import type { Rules, RegionRules, NodeEntry } from '../protocol/types.ts'
 import type { Signer } from '../protocol/keys.ts'
-import { signRules } from '../protocol/documents.ts'
-import { toText } from '../protocol/signing.ts'
+import { signRules, verifyRules } from '../protocol/documents.ts'
+import { toText, fromText } from '../protocol/signing.ts'
 import type { MainStore, RulesState } from './store.ts'
 import type { Registry } from './registry.ts'
 import { RULES_TTL_MS, MAX_PREPOSITION_ITEMS } from './limits.ts'
-
-const RULES_KEY = 'rules'
-const AUTO_KEY = 'autoPreposition'
 
 /** Items the demand plan adds per region, after the operator's own list. */
 export const AUTO_PREPOSITION_TOP_N = 10
@@ -48,11 +45,35 @@ export class RulesPublisher {
 
   /** Load the stored version and preposition lists, then publish the next version (so a restart never reuses a number). */
   async load (): Promise<void> {
-    for await (const [region, items] of this.#store.preposition.iterator()) this.#preposition.set(region, items)
-    this.#current = await this.#store.meta.get(RULES_KEY) as RulesState | undefined
-    const auto = await this.#store.meta.get(AUTO_KEY) as Record<string, string[]> | undefined
-    if (auto !== undefined) this.#auto = new Map(Object.entries(auto))
+    await this.#loadLists()
+    this.#current = await this.#store.currentRules()
     await this.publish()
+  }
+
+  async #loadLists (): Promise<void> {
+    const lists = new Map<string, string[]>()
+    for await (const [region, items] of this.#store.listPreposition()) lists.set(region, items)
+    this.#preposition.clear()
+    for (const [r, items] of lists) this.#preposition.set(r, items)
+    const auto = await this.#store.getAutoPlan()
+    this.#auto = new Map(Object.entries(auto ?? {}))
+  }
+
+  /**
+   * On a store shared with other mains: adopt a newer version another main published (so this one never serves
+   * an older version than the balancer's other upstream did). True if it adopted one.
+   */
+  async sync (): Promise<boolean> {
+    return await this.#serial(async () => {
+      const stored = await this.#store.currentRules()
+      if (stored === undefined || stored.version <= this.version) return false
+      const rules = verifyRules(fromText(stored.envelope), { publicKey: this.#signer.publicKey, now: this.#now() })
+      await this.#loadLists()
+      this.#current = stored
+      this.#rules = rules
+      this.onPublish(stored)
+      return true
+    })
   }
 
   get current (): RulesState {
@@ -87,7 +108,7 @@ export class RulesPublisher {
       const next = new Map([...plan].filter(([, items]) => items.length > 0))
       const same = next.size === this.#auto.size && [...next].every(([r, items]) => (this.#auto.get(r) ?? []).join() === items.join())
       if (same) return false
-      await this.#store.meta.put(AUTO_KEY, Object.fromEntries(next))
+      await this.#store.putAutoPlan(Object.fromEntries(next))
       this.#auto = next
       await this.#publishNow()
       return true
@@ -96,13 +117,9 @@ export class RulesPublisher {
 
   async setPreposition (region: string, itemIds: string[]): Promise<RulesState> {
     return await this.#serial(async () => {
-      if (itemIds.length === 0) {
-        await this.#store.preposition.del(region)
-        this.#preposition.delete(region)
-      } else {
-        await this.#store.preposition.put(region, itemIds)
-        this.#preposition.set(region, itemIds)
-      }
+      await this.#store.setPreposition(region, itemIds)
+      if (itemIds.length === 0) this.#preposition.delete(region)
+      else this.#preposition.set(region, itemIds)
       return await this.#publishNow()
     })
   }
@@ -114,6 +131,8 @@ export class RulesPublisher {
 
   /** Re-sign if more than half of the current rules' lifetime has passed; true if it did. */
   async refreshIfAging (): Promise<boolean> {
+    // where mains share the store, first take up a newer version another published: what is served never goes back
+    if (this.#store.kind !== 'level') await this.sync()
     const cur = this.#current
     if (cur !== undefined && this.#now() < cur.issuedAt + this.ttlMs / 2) return false
     await this.publish()
@@ -156,10 +175,17 @@ export class RulesPublisher {
 
   async #publishNow (): Promise<RulesState> {
     const now = this.#now()
-    const version = (this.#current?.version ?? 0) + 1
-    const rules = this.#build(version, now)
-    const state: RulesState = { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
-    await this.#store.meta.put(RULES_KEY, state)
+    let rules: Rules | undefined
+    // the store takes the next number and keeps the signed rules in one transaction (several mains share the counter)
+    const state = await this.#store.publishRules(async (version) => {
+      if (this.#store.kind !== 'level') {
+        // another main may have registered a node or changed a list: build from what is stored, under the store's lock
+        await this.#registry.reload()
+        await this.#loadLists()
+      }
+      rules = this.#build(version, now)
+      return { version, issuedAt: now, expiresAt: rules.expiresAt, envelope: toText(signRules(rules, this.#signer)) }
+    })
     this.#current = state
     this.#rules = rules
     this.onPublish(state)

@@ -6,6 +6,7 @@
 import { serve, type ServerType } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { createMain, type Main, type MainOptions } from './app.ts'
 import { listenMetrics, type MetricsListener } from './metrics-server.ts'
 
@@ -27,14 +28,19 @@ export interface RunningMain {
   close: () => Promise<void>
 }
 
-export async function startMain (opts: MainOptions & { host?: string, port?: number, metricsPort?: number, metricsHost?: string }): Promise<RunningMain> {
+/** HTTPS instead of HTTP: a PEM certificate (chain) and its key, as read from the files given. */
+export interface TlsFiles { cert: Buffer, key: Buffer }
+
+export async function startMain (opts: MainOptions & { host?: string, port?: number, tls?: TlsFiles, metricsPort?: number, metricsHost?: string }): Promise<RunningMain> {
   const main = await createMain(opts)
   const host = opts.host ?? '127.0.0.1'
   let server: ServerType
   let info: AddressInfo
   try {
     info = await new Promise<AddressInfo>((resolve, reject) => {
-      server = serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host }, resolve)
+      server = opts.tls === undefined
+        ? serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host }, resolve)
+        : serve({ fetch: main.app.fetch, port: opts.port ?? 0, hostname: host, createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' } }, resolve)
       server.once('error', reject)
     })
   } catch (err) {
@@ -60,7 +66,7 @@ export async function startMain (opts: MainOptions & { host?: string, port?: num
   return {
     main,
     server: http,
-    url: `http://${shownHost}:${info.port}`,
+    url: `${opts.tls === undefined ? 'http' : 'https'}://${shownHost}:${info.port}`,
     host,
     port: info.port,
     metricsUrl: metrics?.url,

@@ -13,6 +13,8 @@ export const MAX_RENTAL_MS = 366 * 24 * 3600_000
 
 /** The port main listens on unless told otherwise (and the one the CLI clients assume). */
 export const DEFAULT_MAIN_PORT = 8640
+/** A certificate chain or key file larger than this is not one (a chain of a few certificates is a few KiB). */
+export const MAX_PEM_BYTES = 1 << 20
 
 function defaultDataDir (): string {
   const base = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
@@ -27,7 +29,15 @@ State lives under --data; the first start creates main's signing key and
 prints its fingerprint, which nodes and clients pin.
 
 flags:
-  --data DIR                 data folder (default ${defaultDataDir()})
+  --data DIR                 data folder (default ${defaultDataDir()}): the signing key,
+                             tokens.json and the origin's chunk files; with --db postgres
+                             several mains on one machine may share it
+  --db URL                   keep accounts, rentals, the node registry and rules in
+                             PostgreSQL (postgres://USER@HOST:PORT/DB, or REELNET_DB), so
+                             several mains behind a load balancer share them; default the
+                             embedded level database in DATA/db. Migrations run at start.
+  --tls-cert FILE            serve HTTPS with this PEM certificate (chain)...
+  --tls-key FILE             ...and its PEM private key (both or neither)
   --port P                   TCP port, 0 for any free one (default ${DEFAULT_MAIN_PORT})
   --host H                   address to listen on (default 127.0.0.1)
   --admin-token T            admin token (or REELNET_ADMIN_TOKEN)
@@ -53,7 +63,7 @@ flags:
                              default only for demos and tests. Stored hashes keep their own.
   -h, --help                 show this help
 
-Prints 'reelnet main listening on http://HOST:PORT key <fingerprint>' when ready.
+Prints 'reelnet main listening on http(s)://HOST:PORT key <fingerprint>' when ready.
 The operator page is at that URL (log in with the operator token); Prometheus
 metrics at /metrics with the operator token (Authorization: Bearer …), or on
 --metrics-port without one (then it prints 'reelnet main metrics at URL').
@@ -83,8 +93,27 @@ export const command: Command = {
       'rental-seconds': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
-      'scrypt-log-n': { type: 'string' }
+      'scrypt-log-n': { type: 'string' },
+      db: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' }
     })
+    const db = values.db ?? process.env.REELNET_DB
+    if (db !== undefined && db !== '' && !/^postgres(ql)?:\/\/[^\s]{1,2000}$/i.test(db)) throw new UsageError('--db (or REELNET_DB) must be a postgres:// URL')
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
+    let tls: { cert: Buffer, key: Buffer } | undefined
+    if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+      const { readFile, stat } = await import('node:fs/promises')
+      const read = async (flag: string, file: string): Promise<Buffer> => {
+        const st = await stat(file).catch(() => undefined)
+        if (st === undefined || !st.isFile()) throw new UsageError(`--${flag} ${file}: no such file`)
+        if (st.size > MAX_PEM_BYTES) throw new UsageError(`--${flag} ${file}: larger than ${MAX_PEM_BYTES} bytes; not a PEM file`)
+        const bytes = await readFile(file)
+        if (!bytes.toString('latin1').includes('-----BEGIN ')) throw new UsageError(`--${flag} ${file}: not a PEM file`)
+        return bytes
+      }
+      tls = { cert: await read('tls-cert', values['tls-cert']), key: await read('tls-key', values['tls-key']) }
+    }
     const dataDir = values.data ?? defaultDataDir()
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
     const host = values.host ?? '127.0.0.1'
@@ -111,7 +140,8 @@ export const command: Command = {
     let running
     try {
       running = await startMain({
-        dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'],
+        dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'], tls,
+        ...(db !== undefined && db !== '' ? { db } : {}),
         metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
         metricsHost: values['metrics-host'],
         rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs,
@@ -122,6 +152,7 @@ export const command: Command = {
     } catch (err) {
       const e = err as NodeJS.ErrnoException
       if (e.code === 'METRICS_EADDRINUSE') throw new CommandError(e.message)
+      if (e.code === 'ERR_OSSL_PEM_NO_START_LINE' || /key values mismatch|PEM|certificate/i.test(e.message ?? '')) throw new CommandError(`cannot use the TLS certificate and key: ${e.message}`)
       if (e.code === 'EADDRINUSE') throw new CommandError(`port ${port} on ${host} is already in use`)
       if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(e.message ?? '')) throw new CommandError(`the data folder ${dataDir} is in use by another main (or not writable): ${e.message}`)
       throw new CommandError(`cannot start main: ${e.message}`)

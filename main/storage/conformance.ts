@@ -1,0 +1,284 @@
+/**
+ * The conformance suite every MainStore implementation must pass (not a
+ * suite file itself: main/storage/level.test.ts and postgres.test.ts run it).
+ * `open` opens the same database each time it is called, so the suite can
+ * check that a reopened store has every write; `second`, where the
+ * implementation allows two stores on one database at once, checks what
+ * several mains rely on.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomUUID } from 'node:crypto'
+import type { MainStore, AccountRecord, NodeRecord, RulesState, LicenseRecord } from './types.ts'
+
+export interface ConformanceTarget {
+  name: string
+  open: () => Promise<MainStore>
+  /** Another store on the same database, open at the same time (PostgreSQL); undefined where one process owns it. */
+  second?: () => Promise<MainStore>
+}
+
+const T = 1_800_000_000_000
+
+function account (username: string): AccountRecord {
+  return { accountId: randomUUID(), username, createdAt: T, password: { alg: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2FsdA', hash: 'aGFzaA' } as unknown as AccountRecord['password'] }
+}
+
+function node (peerId: string, region = 'eu'): NodeRecord {
+  return {
+    peerId, role: 'edge', region, addrs: ['/ip4/127.0.0.1/tcp/1'], capacityBytes: 1 << 30, registeredAt: T, drained: false,
+    lastSeen: T, lastSeq: -1, lastSentAt: 0, load: 0, freeBytes: 1 << 30, bytesServed: { edge: 0, parent: 0, peer: 0, client: 0 }, heldItems: []
+  }
+}
+
+async function collect<X> (it: AsyncIterable<X>): Promise<X[]> {
+  const out: X[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
+
+const rulesAt = (version: number): RulesState => ({ version, issuedAt: T + version, expiresAt: T + version + 1000, envelope: `env-${version}` })
+
+export function conformance (target: ConformanceTarget): ReturnType<typeof suite> {
+  const test = suite<{ store: MainStore }>(`store conformance: ${target.name}`, { store: undefined as unknown as MainStore })
+  test.before(async (ctx) => { ctx.store = await target.open() })
+  test.after(async (ctx) => { await ctx.store.close() })
+
+  test('accounts: created once per username whatever its case, found by id and by name', async ({ store }) => {
+    const a = account('Alice')
+    assert.ok(await store.createAccount(a))
+    assert.equal(await store.getAccount(a.accountId), a)
+    assert.is(await store.accountIdByUsername('aLiCe'), a.accountId)
+    assert.not.ok(await store.createAccount(account('ALICE')), 'the same name in another case is taken')
+    assert.is(await store.getAccount(randomUUID()), undefined)
+    assert.is(await store.accountIdByUsername('nobody'), undefined)
+  })
+
+  test('accounts: of many concurrent creations of one name exactly one wins', async ({ store }) => {
+    const tries = Array.from({ length: 12 }, () => account('Racer'))
+    const won = await Promise.all(tries.map(async a => await store.createAccount(a)))
+    assert.is(won.filter(Boolean).length, 1)
+    const winner = tries[won.indexOf(true)]!
+    assert.is(await store.accountIdByUsername('racer'), winner.accountId)
+    const all = await collect(store.listAccounts())
+    assert.is(all.filter(a => a.username === 'Racer').length, 1)
+  })
+
+  test('sessions: put, get, list, delete', async ({ store }) => {
+    const id = 'ab'.repeat(32)
+    assert.is(await store.getSession(id), undefined)
+    await store.putSession(id, { accountId: 'x', expiresAt: T + 5 })
+    assert.equal(await store.getSession(id), { accountId: 'x', expiresAt: T + 5 })
+    assert.ok((await collect(store.listSessionIds())).includes(id))
+    await store.deleteSession(id)
+    assert.is(await store.getSession(id), undefined)
+    await store.deleteSession(id)
+  })
+
+  test('items and licenses: put replaces, get and list return what was put', async ({ store }) => {
+    const item = { itemId: 'i'.repeat(32), title: 'T', size: 10, chunkSize: 4, chunkCount: 3, manifest: 'm', createdAt: T }
+    await store.putItem(item)
+    await store.putItem({ ...item, title: 'T2' })
+    assert.equal(await store.getItem(item.itemId), { ...item, title: 'T2' })
+    assert.equal((await collect(store.listItems())).filter(i => i.itemId === item.itemId), [{ ...item, title: 'T2' }])
+    const lic = { licenseId: randomUUID(), accountId: 'a', itemId: item.itemId, notBefore: T, expiresAt: T + 48 * 3600_000, license: 'l' }
+    await store.putLicense(lic)
+    assert.equal(await store.getLicense(lic.licenseId), lic)
+    assert.is(await store.getLicense(randomUUID()), undefined)
+  })
+
+  test('nodes: heartbeat state round-trips and replaces', async ({ store }) => {
+    const n = node('peer-a')
+    await store.putNode(n)
+    const beat = { ...n, lastSeq: 7, lastSentAt: T + 9, load: 0.25, heldItems: ['x', 'y'], bytesServed: { edge: 1, parent: 2, peer: 3, client: 2 ** 40 } }
+    await store.putNode(beat)
+    assert.equal(await store.getNode('peer-a'), beat)
+    assert.equal((await collect(store.listNodes())).filter(x => x.peerId === 'peer-a'), [beat])
+  })
+
+  test('preposition lists and the demand plan', async ({ store }) => {
+    await store.setPreposition('eu', ['a', 'b'])
+    await store.setPreposition('us', ['c'])
+    await store.setPreposition('us', [])
+    const lists = new Map(await collect(store.listPreposition()))
+    assert.equal(lists.get('eu'), ['a', 'b'])
+    assert.not.ok(lists.has('us'))
+    assert.is(await store.getAutoPlan(), undefined)
+    await store.putAutoPlan({ eu: ['z'] })
+    assert.equal(await store.getAutoPlan(), { eu: ['z'] })
+  })
+
+  test('rules: versions start at 1, grow by one, and a failed publish takes no number', async ({ store }) => {
+    assert.is(await store.currentRules(), undefined)
+    const one = await store.publishRules(rulesAt)
+    assert.is(one.version, 1)
+    assert.equal(await store.currentRules(), one)
+    await store.publishRules(() => { throw new Error('signing failed') }).then(() => assert.unreachable('should throw'), (err: Error) => assert.match(err.message, 'signing failed'))
+    assert.is((await store.publishRules(rulesAt)).version, 2)
+    assert.equal(await store.currentRules(), rulesAt(2))
+  })
+
+  test('rules: concurrent publishes each get a distinct next version', async ({ store }) => {
+    const start = (await store.currentRules())?.version ?? 0
+    const got = await Promise.all(Array.from({ length: 10 }, async () => (await store.publishRules(rulesAt)).version))
+    assert.equal([...got].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => start + i + 1))
+    assert.is((await store.currentRules())?.version, start + 10)
+  })
+
+  test('admissions: the last write of a key wins; undefined expiry deletes', async ({ store }) => {
+    await store.writeAdmissions([
+      { region: 'eu', clientPeerId: 'c1', expiresAt: T + 1 },
+      { region: 'eu', clientPeerId: 'c2', expiresAt: T + 2 },
+      { region: 'us', clientPeerId: 'c1', expiresAt: T + 3 }
+    ])
+    await store.writeAdmissions([{ region: 'eu', clientPeerId: 'c2' }, { region: 'us', clientPeerId: 'c1', expiresAt: T + 4 }])
+    await store.writeAdmissions([])
+    const all = (await collect(store.listAdmissions())).sort((a, b) => a.expiresAt - b.expiresAt)
+    assert.equal(all, [{ region: 'eu', clientPeerId: 'c1', expiresAt: T + 1 }, { region: 'us', clientPeerId: 'c1', expiresAt: T + 4 }])
+  })
+
+  test('node tokens: bound once, counted while unused and unexpired', async ({ store }) => {
+    const base = await store.countUnusedNodeTokens(T)
+    await store.putNodeToken('t1', { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100 })
+    await store.putNodeToken('t2', { role: 'parent', region: 'eu', createdAt: T, expiresAt: T + 10 })
+    assert.is(await store.countUnusedNodeTokens(T), base + 2)
+    assert.is(await store.countUnusedNodeTokens(T + 50), base + 1, 'an expired unused token is not counted')
+    const binds = await Promise.all([store.bindNodeToken('t1', 'peer-1'), store.bindNodeToken('t1', 'peer-2')])
+    assert.equal(binds.filter(Boolean).length, 1, 'two racing nodes cannot both bind one token')
+    const bound = await store.getNodeToken('t1')
+    assert.ok(bound?.peerId === 'peer-1' || bound?.peerId === 'peer-2')
+    assert.equal({ ...bound, peerId: undefined }, { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100, peerId: undefined })
+    assert.not.ok(await store.bindNodeToken('nope', 'peer-1'))
+    assert.is(await store.countUnusedNodeTokens(T), base + 1)
+  })
+
+  test('login limiter counters: count in a window, restart after it, clear, scopes apart', async ({ store }) => {
+    const l = store.limiter
+    assert.is(await l.get('pair', 'k', T, 1000), undefined)
+    assert.equal(await l.fail('pair', 'k', T, 1000), { failures: 1, windowStart: T })
+    await Promise.all(Array.from({ length: 5 }, async () => await l.fail('pair', 'k', T + 10, 1000)))
+    assert.equal(await l.get('pair', 'k', T + 999, 1000), { failures: 6, windowStart: T })
+    assert.is(await l.get('address', 'k', T, 1000), undefined, 'scopes are apart')
+    assert.is(await l.get('pair', 'k', T + 1000, 1000), undefined, 'the window ended')
+    assert.equal(await l.fail('pair', 'k', T + 1500, 1000), { failures: 1, windowStart: T + 1500 })
+    await l.clear('pair', 'k')
+    assert.is(await l.get('pair', 'k', T + 1500, 1000), undefined)
+  })
+
+  test('exclusive runs the work and hands back its value', async ({ store }) => {
+    const r = await store.exclusive('conformance', async () => 42)
+    assert.equal(r, { ran: true, value: 42 })
+    await store.exclusive('conformance', async () => { throw new Error('boom') }).then(() => assert.unreachable(), (e: Error) => assert.is(e.message, 'boom'))
+    assert.equal(await store.exclusive('conformance', async () => 1), { ran: true, value: 1 }, 'a failed run releases the lease')
+  })
+
+  test("storefront: an item's description and poster, stored together, round-trip", async ({ store }) => {
+    const item = { itemId: `poster-${randomUUID()}`, title: 'P', size: 1, chunkSize: 1, chunkCount: 1, manifest: 'm', createdAt: T }
+    await store.putItem({ ...item, description: 'A film.' })
+    assert.is((await store.getItem(item.itemId))?.description, 'A film.')
+    assert.is(await store.getPoster(item.itemId), undefined)
+    await store.putPoster({ ...item, description: 'A film.', posterType: 'image/png' }, { type: 'image/png', data: 'iVBORw0K' })
+    assert.equal(await store.getPoster(item.itemId), { type: 'image/png', data: 'iVBORw0K' })
+    assert.equal(await store.getItem(item.itemId), { ...item, description: 'A film.', posterType: 'image/png' })
+    await store.putPoster({ ...item, posterType: 'image/jpeg' }, { type: 'image/jpeg', data: '_9j_' })
+    assert.equal(await store.getPoster(item.itemId), { type: 'image/jpeg', data: '_9j_' }, 'a new poster replaces the old')
+  })
+
+  test("licences: listed by account, only that account's", async ({ store }) => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    const lic = (accountId: string, n: number): LicenseRecord => ({ licenseId: randomUUID(), accountId, itemId: `i${n}`, notBefore: T + n, expiresAt: T + n + 1000, license: `l${n}` })
+    const mine = [lic(a, 1), lic(a, 2), lic(a, 3)]
+    for (const l of [...mine, lic(b, 4)]) await store.putLicense(l)
+    const listed = await collect(store.listAccountLicenses(a))
+    assert.equal(listed.sort((x, y) => x.notBefore - y.notBefore), mine)
+    assert.is((await collect(store.listAccountLicenses(b))).length, 1)
+    assert.equal(await collect(store.listAccountLicenses(randomUUID())), [])
+  })
+
+  test('node removal: a deleted node is gone; its bound tokens are spent once, others untouched', async ({ store }) => {
+    await store.putNode(node('peer-gone'))
+    await store.putNode(node('peer-stays'))
+    await store.deleteNode('peer-gone')
+    await store.deleteNode('peer-never-was')
+    assert.is(await store.getNode('peer-gone'), undefined)
+    assert.ok(await store.getNode('peer-stays') !== undefined)
+    assert.not.ok((await collect(store.listNodes())).some(n => n.peerId === 'peer-gone'))
+    await store.putNodeToken('g1', { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100 })
+    await store.putNodeToken('g2', { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100 })
+    await store.putNodeToken('s1', { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100 })
+    assert.ok(await store.bindNodeToken('g1', 'peer-gone'))
+    assert.ok(await store.bindNodeToken('g2', 'peer-gone'))
+    assert.ok(await store.bindNodeToken('s1', 'peer-stays'))
+    assert.is(await store.spendNodeTokens('peer-gone', T + 5), 2)
+    assert.is(await store.spendNodeTokens('peer-gone', T + 6), 0, 'a spent token is not spent again')
+    assert.is((await store.getNodeToken('g1'))?.spentAt, T + 5)
+    assert.is((await store.getNodeToken('g2'))?.peerId, 'peer-gone')
+    assert.is((await store.getNodeToken('s1'))?.spentAt, undefined)
+  })
+
+  test('quarantine: empty at first, replaced whole', async ({ store }) => {
+    const before = await store.getQuarantine()
+    assert.ok(Array.isArray(before))
+    const e = { peerId: 'bad-1', role: 'parent', region: 'eu', since: T, reporters: ['node:a', 'account:b'], itemId: 'i1' }
+    await store.putQuarantine([e, { ...e, peerId: 'bad-2' }])
+    assert.equal(await store.getQuarantine(), [e, { ...e, peerId: 'bad-2' }])
+    await store.putQuarantine([e])
+    assert.equal(await store.getQuarantine(), [e])
+  })
+
+  test('a reopened store has every write', async (ctx) => {
+    const a = account('Persist')
+    assert.ok(await ctx.store.createAccount(a))
+    const rules = await ctx.store.publishRules(rulesAt)
+    await ctx.store.putNode(node('peer-p'))
+    const q = [{ peerId: 'bad-p', role: 'edge', region: 'eu', since: T, reporters: ['node:x', 'node:y'], itemId: 'i' }]
+    await ctx.store.putQuarantine(q)
+    const item = { itemId: 'persist-item', title: 'P', size: 1, chunkSize: 1, chunkCount: 1, manifest: 'm', createdAt: T, description: 'd', posterType: 'image/png' }
+    await ctx.store.putPoster(item, { type: 'image/png', data: 'AAAA' })
+    const l: LicenseRecord = { licenseId: randomUUID(), accountId: a.accountId, itemId: item.itemId, notBefore: T, expiresAt: T + 1, license: 'x' }
+    await ctx.store.putLicense(l)
+    await ctx.store.putNodeToken('persist-tok', { role: 'edge', region: 'eu', createdAt: T, expiresAt: T + 100 })
+    await ctx.store.bindNodeToken('persist-tok', 'peer-p')
+    await ctx.store.spendNodeTokens('peer-p', T + 1)
+    await ctx.store.putNode(node('peer-removed'))
+    await ctx.store.deleteNode('peer-removed')
+    await ctx.store.close()
+    ctx.store = await target.open()
+    assert.equal(await ctx.store.getAccount(a.accountId), a)
+    assert.is(await ctx.store.accountIdByUsername('persist'), a.accountId)
+    assert.equal(await ctx.store.currentRules(), rules)
+    assert.equal(await ctx.store.getNode('peer-p'), node('peer-p'))
+    assert.equal(await ctx.store.getQuarantine(), q)
+    assert.equal(await ctx.store.getItem(item.itemId), item)
+    assert.equal(await ctx.store.getPoster(item.itemId), { type: 'image/png', data: 'AAAA' })
+    assert.equal(await collect(ctx.store.listAccountLicenses(a.accountId)), [l])
+    assert.is((await ctx.store.getNodeToken('persist-tok'))?.spentAt, T + 1)
+    assert.is(await ctx.store.getNode('peer-removed'), undefined)
+    assert.is((await ctx.store.publishRules(rulesAt)).version, rules.version + 1, 'versions go on from the stored one')
+  })
+
+  if (target.second !== undefined) {
+    const openSecond = target.second
+    test('two stores on one database: one username, one version sequence, one limiter, one lease holder', async ({ store }) => {
+      const other = await openSecond()
+      try {
+        const [x, y] = [account('Shared'), account('shared')]
+        const won = await Promise.all([store.createAccount(x), other.createAccount(y)])
+        assert.is(won.filter(Boolean).length, 1)
+        const versions = await Promise.all(Array.from({ length: 8 }, async (_, i) => (await (i % 2 === 0 ? store : other).publishRules(rulesAt)).version))
+        assert.is(new Set(versions).size, 8, `distinct versions: ${versions.join(',')}`)
+        await store.limiter.fail('account', 'u:bob', T, 60_000)
+        await other.limiter.fail('account', 'u:bob', T, 60_000)
+        assert.is((await store.limiter.get('account', 'u:bob', T, 60_000))?.failures, 2)
+        let inner: unknown
+        const outer = await store.exclusive('lease-test', async () => { inner = await other.exclusive('lease-test', async () => 'both') ; return 'one' })
+        assert.equal(outer, { ran: true, value: 'one' })
+        assert.equal(inner, { ran: false }, 'the other store cannot take a held lease')
+        assert.equal(await other.exclusive('lease-test', async () => 'after'), { ran: true, value: 'after' }, 'released after')
+      } finally {
+        await other.close()
+      }
+    })
+  }
+  return test
+}

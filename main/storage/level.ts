@@ -1,0 +1,212 @@
+/**
+ * The embedded store: one `level` database under the data folder, one
+ * sublevel per record kind, values as JSON. One main process owns the folder
+ * (level locks it), so check-then-write sequences are serialised in memory
+ * and the login limiter's counters stay in memory, as they always have.
+ */
+import { Level } from 'level'
+import type { AbstractSublevel } from 'abstract-level'
+import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
+import type {
+  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
+  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord
+} from './types.ts'
+
+type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
+
+const RULES_KEY = 'rules'
+const AUTO_KEY = 'autoPreposition'
+const QUARANTINE_KEY = 'quarantine'
+/** Node tokens live in `meta` under this prefix (where main kept them before this interface). */
+const NODE_TOKEN_PREFIX = 'nodeToken/'
+
+/** In-memory fixed-window counters, bounded to LOGIN_LIMITER_MAX_KEYS per scope (oldest dropped first). */
+export function memoryLimiter (): LimiterCounters {
+  const scopes = new Map<string, Map<string, { failures: number, windowStart: number }>>()
+  const scopeOf = (s: string): Map<string, { failures: number, windowStart: number }> => {
+    let m = scopes.get(s)
+    if (m === undefined) { m = new Map(); scopes.set(s, m) }
+    return m
+  }
+  return {
+    fail: async (scope, key, now, windowMs) => {
+      const m = scopeOf(scope)
+      let e = m.get(key)
+      if (e === undefined || now >= e.windowStart + windowMs) e = { failures: 0, windowStart: now }
+      e.failures++
+      m.delete(key)
+      m.set(key, e)
+      if (m.size > LOGIN_LIMITER_MAX_KEYS) {
+        const oldest = m.keys().next().value
+        if (oldest !== undefined) m.delete(oldest)
+      }
+      return { ...e }
+    },
+    get: async (scope, key, now, windowMs) => {
+      const m = scopeOf(scope)
+      const e = m.get(key)
+      if (e === undefined) return undefined
+      if (now >= e.windowStart + windowMs) { m.delete(key); return undefined }
+      return { ...e }
+    },
+    clear: async (scope, key) => { scopes.get(scope)?.delete(key) }
+  }
+}
+
+export async function openLevelStore (location: string): Promise<MainStore> {
+  const db = new Level<string, unknown>(location, { valueEncoding: 'json' })
+  await db.open()
+  const sub = <V>(name: string): Sub<V> => db.sublevel<string, V>(name, { valueEncoding: 'json' }) as Sub<V>
+  const accounts = sub<AccountRecord>('accounts')
+  /** lower-cased username → accountId */
+  const usernames = sub<string>('usernames')
+  /** sha256(token) hex → session */
+  const sessions = sub<SessionRecord>('sessions')
+  const items = sub<ItemRecord>('items')
+  const licenses = sub<LicenseRecord>('licenses')
+  /** `${accountId}/${licenseId}` → licenseId: an account's rentals, for the storefront's "My rentals". */
+  const accountLicenses = sub<string>('accountLicenses')
+  /** itemId → poster image */
+  const posters = sub<PosterRecord>('posters')
+  const nodes = sub<NodeRecord>('nodes')
+  /** region → itemIds to preposition there */
+  const preposition = sub<string[]>('preposition')
+  /** `${region}/${clientPeerId}` → expiry of the latest directive naming that client in that region */
+  const admissions = sub<number>('admissions')
+  const meta = sub<unknown>('meta')
+  /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
+  const creating = new Set<string>()
+  let chain: Promise<unknown> = Promise.resolve()
+  const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn)
+    chain = run.catch(() => {})
+    return await run
+  }
+  async function * values<V> (s: Sub<V>): AsyncIterable<V> {
+    for await (const v of s.values()) yield v
+  }
+
+  return {
+    kind: 'level',
+    createAccount: async (record) => {
+      const key = record.username.toLowerCase()
+      if (creating.has(key)) return false
+      creating.add(key)
+      try {
+        if (await usernames.get(key) !== undefined) return false
+        await db.batch([
+          { type: 'put', sublevel: accounts, key: record.accountId, value: record },
+          { type: 'put', sublevel: usernames, key, value: record.accountId }
+        ])
+        return true
+      } finally {
+        creating.delete(key)
+      }
+    },
+    getAccount: async (id) => await accounts.get(id),
+    accountIdByUsername: async (username) => await usernames.get(username.toLowerCase()),
+    listAccounts: () => values(accounts),
+
+    putSession: async (id, s) => { await sessions.put(id, s) },
+    getSession: async (id) => await sessions.get(id),
+    deleteSession: async (id) => { await sessions.del(id) },
+    listSessionIds: async function * () { for await (const k of sessions.keys()) yield k },
+
+    putItem: async (item) => { await items.put(item.itemId, item) },
+    getItem: async (id) => await items.get(id),
+    listItems: () => values(items),
+    putPoster: async (item, poster) => {
+      await db.batch([
+        { type: 'put', sublevel: posters, key: item.itemId, value: poster },
+        { type: 'put', sublevel: items, key: item.itemId, value: item }
+      ])
+    },
+    getPoster: async (id) => await posters.get(id),
+
+    putLicense: async (l) => {
+      await db.batch([
+        { type: 'put', sublevel: licenses, key: l.licenseId, value: l },
+        { type: 'put', sublevel: accountLicenses, key: `${l.accountId}/${l.licenseId}`, value: l.licenseId }
+      ])
+    },
+    getLicense: async (id) => await licenses.get(id),
+    listAccountLicenses: async function * (accountId) {
+      const prefix = `${accountId}/`
+      for await (const id of accountLicenses.values({ gte: prefix, lt: prefix + '\xff' })) {
+        const l = await licenses.get(id)
+        if (l !== undefined) yield l
+      }
+    },
+
+    putNode: async (n) => { await nodes.put(n.peerId, n) },
+    getNode: async (id) => await nodes.get(id),
+    listNodes: () => values(nodes),
+    deleteNode: async (id) => { await nodes.del(id) },
+
+    setPreposition: async (region, itemIds) => {
+      if (itemIds.length === 0) await preposition.del(region)
+      else await preposition.put(region, itemIds)
+    },
+    listPreposition: async function * () { for await (const e of preposition.iterator()) yield e },
+    putAutoPlan: async (plan) => { await meta.put(AUTO_KEY, plan) },
+    getAutoPlan: async () => await meta.get(AUTO_KEY) as Record<string, string[]> | undefined,
+
+    currentRules: async () => await meta.get(RULES_KEY) as RulesState | undefined,
+    publishRules: async (make) => await serial(async () => {
+      const cur = await meta.get(RULES_KEY) as RulesState | undefined
+      const state = await make((cur?.version ?? 0) + 1)
+      await meta.put(RULES_KEY, state)
+      return state
+    }),
+
+    writeAdmissions: async (writes: AdmissionWrite[]) => {
+      await admissions.batch(writes.map(w => w.expiresAt === undefined
+        ? { type: 'del' as const, key: `${w.region}/${w.clientPeerId}` }
+        : { type: 'put' as const, key: `${w.region}/${w.clientPeerId}`, value: w.expiresAt }))
+    },
+    listAdmissions: async function * () {
+      const bad: string[] = []
+      for await (const [key, expiresAt] of admissions.iterator()) {
+        const slash = key.indexOf('/')
+        if (slash < 0 || typeof expiresAt !== 'number') { bad.push(key); continue }
+        yield { region: key.slice(0, slash), clientPeerId: key.slice(slash + 1), expiresAt }
+      }
+      if (bad.length > 0) await admissions.batch(bad.map(key => ({ type: 'del' as const, key })))
+    },
+
+    putNodeToken: async (id, r) => { await meta.put(NODE_TOKEN_PREFIX + id, r) },
+    getNodeToken: async (id) => await meta.get(NODE_TOKEN_PREFIX + id) as NodeTokenRecord | undefined,
+    bindNodeToken: async (id, peerId) => await serial(async () => {
+      const r = await meta.get(NODE_TOKEN_PREFIX + id) as NodeTokenRecord | undefined
+      if (r === undefined || r.peerId !== undefined) return false
+      await meta.put(NODE_TOKEN_PREFIX + id, { ...r, peerId })
+      return true
+    }),
+    countUnusedNodeTokens: async (now) => {
+      let unused = 0
+      for await (const v of meta.values({ gte: NODE_TOKEN_PREFIX, lt: NODE_TOKEN_PREFIX + '\xff' })) {
+        const r = v as NodeTokenRecord
+        if (r.peerId === undefined && r.expiresAt > now) unused++
+      }
+      return unused
+    },
+    spendNodeTokens: async (peerId, now) => await serial(async () => {
+      let n = 0
+      for await (const [k, v] of meta.iterator({ gte: NODE_TOKEN_PREFIX, lt: NODE_TOKEN_PREFIX + '\xff' })) {
+        const r = v as NodeTokenRecord
+        if (r.peerId === peerId && r.spentAt === undefined) {
+          await meta.put(k, { ...r, spentAt: now })
+          n++
+        }
+      }
+      return n
+    }),
+
+    putQuarantine: async (entries) => { await meta.put(QUARANTINE_KEY, entries) },
+    getQuarantine: async () => (await meta.get(QUARANTINE_KEY) as QuarantineRecord[] | undefined) ?? [],
+
+    limiter: memoryLimiter(),
+    exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),
+    close: async () => { await db.close() }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * PostgreSQL schema migrations, applied in name order at start by Kysely's
+ * Migrator (which records them in kysely_migration and locks while it runs).
+ * Never edit one that has shipped: add the next.
+ */
+import { sql, type Kysely } from 'kysely'
+import type { Migration } from 'kysely/migration'
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_initial': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('accounts')
+        .addColumn('account_id', 'text', c => c.primaryKey())
+        .addColumn('username_lower', 'text', c => c.notNull().unique())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('sessions')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('items')
+        .addColumn('item_id', 'text', c => c.primaryKey())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('licenses')
+        .addColumn('license_id', 'text', c => c.primaryKey())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('nodes')
+        .addColumn('peer_id', 'text', c => c.primaryKey())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('preposition')
+        .addColumn('region', 'text', c => c.primaryKey())
+        .addColumn('item_ids', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('meta')
+        .addColumn('key', 'text', c => c.primaryKey())
+        .addColumn('value', 'jsonb', c => c.notNull()).execute()
+      // every version ever published: the primary key refuses a repeat, and the history shows it only grew
+      await db.schema.createTable('rules')
+        .addColumn('version', 'bigint', c => c.primaryKey().check(sql`version > 0`))
+        .addColumn('issued_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('envelope', 'text', c => c.notNull()).execute()
+      await db.schema.createTable('admissions')
+        .addColumn('region', 'text', c => c.notNull())
+        .addColumn('client_peer_id', 'text', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('admissions_pk', ['region', 'client_peer_id']).execute()
+      await db.schema.createTable('node_tokens')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('peer_id', 'text')
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('login_failures')
+        .addColumn('scope', 'text', c => c.notNull())
+        .addColumn('key', 'text', c => c.notNull())
+        .addColumn('failures', 'integer', c => c.notNull())
+        .addColumn('window_start', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('login_failures_pk', ['scope', 'key']).execute()
+    }
+  },
+  // the storefront (ops/store branches): posters beside their items, an account's licences by index,
+  // node removal (a token's spentAt rides in its record; the quarantine list in meta needs no schema)
+  '0002_storefront_and_removal': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('posters')
+        .addColumn('item_id', 'text', c => c.primaryKey())
+        .addColumn('type', 'text', c => c.notNull())
+        .addColumn('data', 'text', c => c.notNull()).execute()
+      await db.schema.alterTable('licenses').addColumn('account_id', 'text').execute()
+      await sql`update licenses set account_id = record->>'accountId'`.execute(db)
+      await db.schema.createIndex('licenses_account_id').on('licenses').column('account_id').execute()
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Everything main keeps, behind one interface with two implementations:
+ * `level` (embedded, the default: main/storage/level.ts) and PostgreSQL
+ * (main/storage/postgres.ts, for several mains sharing one database).
+ * main/storage/conformance.ts is the one suite both must pass.
+ *
+ * Every write is durable when its promise resolves: main acknowledges a
+ * caller only after that.
+ */
+import type { PasswordHash } from '../passwords.ts'
+
+export interface AccountRecord {
+  accountId: string
+  username: string
+  region?: string
+  password: PasswordHash
+  createdAt: number
+}
+
+export interface SessionRecord {
+  accountId: string
+  expiresAt: number
+}
+
+export interface ItemRecord {
+  itemId: string
+  title: string
+  size: number
+  chunkSize: number
+  chunkCount: number
+  /** The signed manifest envelope, base64url. */
+  manifest: string
+  createdAt: number
+  /** Shown on the storefront (`reelnet ingest --description`); not part of the signed manifest. */
+  description?: string
+  /** The poster's media type when one was uploaded (`--poster`); its bytes are kept apart (putPoster). */
+  posterType?: string
+}
+
+export interface PosterRecord {
+  type: string
+  /** The image, base64. */
+  data: string
+}
+
+export interface LicenseRecord {
+  licenseId: string
+  accountId: string
+  itemId: string
+  notBefore: number
+  expiresAt: number
+  /** The signed license envelope, base64url. */
+  license: string
+}
+
+export interface NodeRecord {
+  peerId: string
+  role: 'parent' | 'edge'
+  region: string
+  addrs: string[]
+  capacityBytes: number
+  registeredAt: number
+  drained: boolean
+  /** Time of the last accepted heartbeat (or registration, which proves the node alive). */
+  lastSeen: number
+  lastSeq: number
+  lastSentAt: number
+  load: number
+  freeBytes: number
+  bytesServed: { edge: number, parent: number, peer: number, client: number }
+  heldItems: string[]
+}
+
+export interface RulesState {
+  version: number
+  issuedAt: number
+  expiresAt: number
+  /** The signed rules envelope, base64url. */
+  envelope: string
+}
+
+export interface NodeTokenRecord {
+  role: 'parent' | 'edge'
+  region: string
+  createdAt: number
+  /** Unused by then → refused. Once bound, the token stays valid for its node (which re-registers on every start). */
+  expiresAt: number
+  /** The node that first registered with it; then only that node may use it. */
+  peerId?: string
+  /** Set when its node was removed: the token registers nothing again (a node that comes back needs a fresh one). */
+  spentAt?: number
+}
+
+/** A source quarantined on the word of several reporters (main/reports.ts); kept as one list. */
+export interface QuarantineRecord {
+  peerId: string
+  /** 'parent' | 'edge' for a node, 'peer' for a customer. */
+  role: string
+  region: string
+  since: number
+  /** The distinct reporter identities that agreed (node:<peerId> or account:<accountId>). */
+  reporters: string[]
+  itemId: string
+}
+
+/** One admission change: `expiresAt` undefined deletes it. */
+export interface AdmissionWrite { region: string, clientPeerId: string, expiresAt?: number }
+
+/** The login limiter's counters: failures of one key (in one scope) within a fixed window. */
+export interface LimiterCounters {
+  /** Record a failure; returns the failures in the key's current window (a window past its end starts again at `now`). */
+  fail: (scope: string, key: string, now: number, windowMs: number) => Promise<{ failures: number, windowStart: number }>
+  /** The key's current window, or undefined if it has none or it ended. */
+  get: (scope: string, key: string, now: number, windowMs: number) => Promise<{ failures: number, windowStart: number } | undefined>
+  clear: (scope: string, key: string) => Promise<void>
+}
+
+export interface MainStore {
+  readonly kind: 'level' | 'postgres'
+
+  /** Create an account and claim its lower-cased username at once; false if the username is taken. */
+  createAccount: (record: AccountRecord) => Promise<boolean>
+  getAccount: (accountId: string) => Promise<AccountRecord | undefined>
+  accountIdByUsername: (username: string) => Promise<string | undefined>
+  listAccounts: () => AsyncIterable<AccountRecord>
+
+  /** Sessions by sha256(token) hex. */
+  putSession: (id: string, session: SessionRecord) => Promise<void>
+  getSession: (id: string) => Promise<SessionRecord | undefined>
+  deleteSession: (id: string) => Promise<void>
+  listSessionIds: () => AsyncIterable<string>
+
+  putItem: (item: ItemRecord) => Promise<void>
+  getItem: (itemId: string) => Promise<ItemRecord | undefined>
+  listItems: () => AsyncIterable<ItemRecord>
+  /** Store an item's poster and the item (now naming the poster's type) together. */
+  putPoster: (item: ItemRecord, poster: PosterRecord) => Promise<void>
+  getPoster: (itemId: string) => Promise<PosterRecord | undefined>
+
+  putLicense: (license: LicenseRecord) => Promise<void>
+  getLicense: (licenseId: string) => Promise<LicenseRecord | undefined>
+  /** Every licence of one account (the storefront's "My rentals"), in no particular order. */
+  listAccountLicenses: (accountId: string) => AsyncIterable<LicenseRecord>
+
+  /** The node registry, heartbeat state included. */
+  putNode: (node: NodeRecord) => Promise<void>
+  getNode: (peerId: string) => Promise<NodeRecord | undefined>
+  listNodes: () => AsyncIterable<NodeRecord>
+  /** Remove a node from the registry (unknown ones are ignored). */
+  deleteNode: (peerId: string) => Promise<void>
+
+  /** The operator's preposition list of a region; an empty list removes it. */
+  setPreposition: (region: string, itemIds: string[]) => Promise<void>
+  listPreposition: () => AsyncIterable<[string, string[]]>
+  /** The demand plan's lists (region → itemIds), replaced whole. */
+  putAutoPlan: (plan: Record<string, string[]>) => Promise<void>
+  getAutoPlan: () => Promise<Record<string, string[]> | undefined>
+
+  /** The latest stored rules, or undefined before the first. */
+  currentRules: () => Promise<RulesState | undefined>
+  /**
+   * Store the next rules version: `make` is handed the version (one more than the latest stored) and returns the
+   * signed state, which is stored in the same transaction that takes the number, so versions never repeat or go
+   * back, whichever main publishes.
+   */
+  publishRules: (make: (version: number) => RulesState | Promise<RulesState>) => Promise<RulesState>
+
+  /** Directive admissions: `${region}/${clientPeerId}` → expiry. */
+  writeAdmissions: (writes: AdmissionWrite[]) => Promise<void>
+  listAdmissions: () => AsyncIterable<AdmissionWrite & { expiresAt: number }>
+
+  /** Node tokens by sha256(token) hex. */
+  putNodeToken: (id: string, record: NodeTokenRecord) => Promise<void>
+  getNodeToken: (id: string) => Promise<NodeTokenRecord | undefined>
+  /** Bind an unbound token to a node; false if it was bound (to anyone) meanwhile. */
+  bindNodeToken: (id: string, peerId: string) => Promise<boolean>
+  countUnusedNodeTokens: (now: number) => Promise<number>
+  /** Mark every unspent token bound to this node spent at `now` (its node was removed); returns how many. */
+  spendNodeTokens: (peerId: string, now: number) => Promise<number>
+
+  /** The quarantine list, replaced whole; empty before the first. */
+  putQuarantine: (entries: QuarantineRecord[]) => Promise<void>
+  getQuarantine: () => Promise<QuarantineRecord[]>
+
+  limiter: LimiterCounters
+
+  /**
+   * Run `fn` only if no other main holds the named lease (a PostgreSQL advisory lock; on level, one process
+   * owns the folder so it always runs). Returns whether it ran.
+   */
+  exclusive: <T>(name: string, fn: () => Promise<T>) => Promise<{ ran: true, value: T } | { ran: false }>
+
+  close: () => Promise<void>
+}
