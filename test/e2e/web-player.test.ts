@@ -40,6 +40,8 @@ const PASSWORD = 'correct horse battery'
 const PLAY_TIMEOUT_MS = 90_000
 /** The player renews a directive a quarter of its life before it ends: every ~3 s here. */
 const DIRECTIVE_TTL_MS = 4_000
+/** The rental period of the expiry case's main. */
+const SHORT_RENTAL_S = 10
 
 function haveFfmpeg (): boolean {
   try { execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' }); return true } catch { return false }
@@ -247,8 +249,9 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     }
   })
 
-  test('an expired rental: the watch page says so, offers Rent, and asks for no directive or chunk', async () => {
-    const short = await startMain(join(dir, 'short'), ['--rental-seconds', '1'])
+  test('an expired rental: the watch page says so, offers Rent, and asks for no directive or chunk; rented again where no region has nodes, the page says so', async () => {
+    // rentals of SHORT_RENTAL_S: long enough that a fresh one is still valid when its watch page asks, on a slow machine too
+    const short = await startMain(join(dir, 'short'), ['--rental-seconds', String(SHORT_RENTAL_S)])
     try {
       const id = await ingestMedia(short.url, media.subarray(0, 300_000), 'Brief')
       const p3 = await browser.newPage()
@@ -259,12 +262,22 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
         await p3.goto(`${short.url}/store/items/${id}`)
         await p3.getByRole('button', { name: 'Rent' }).click()
         const watchUrl = await p3.getByRole('link', { name: 'Watch' }).getAttribute('href')
-        await new Promise(resolve => setTimeout(resolve, 1_100))
+        // wait for the rental to end: My rentals says so
+        await waitFor('the rental to expire', async () => {
+          await p3.goto(`${short.url}/store/rentals`)
+          return await p3.getByRole('cell', { name: 'expired' }).count() === 1
+        }, (SHORT_RENTAL_S + 60) * 1000)
         await p3.goto(`${short.url}${watchUrl ?? ''}`)
         await p3.getByText('expired at').waitFor()
         assert.is(await p3.getByRole('button', { name: 'Rent' }).count(), 1)
         assert.is(await p3.locator('video').count(), 0)
         assert.equal(asked, [], 'no player, no directive, no chunk')
+        // Rent again on that page: this main has no node at all, and the player says so rather than wait
+        await p3.getByRole('button', { name: 'Rent' }).click()
+        await p3.getByRole('link', { name: 'Watch' }).click()
+        await p3.locator('#problem[data-kind="no_region"]').waitFor({ timeout: PLAY_TIMEOUT_MS })
+        assert.match(await p3.locator('#problem').textContent() ?? '', /No node serves your region yet/)
+        assert.is(await p3.locator('#status').textContent(), 'Stopped.')
       } finally {
         await p3.close()
       }
