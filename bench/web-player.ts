@@ -51,7 +51,7 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     const video = await readFile(file)
     const videoId = await ingest(m.url, video, 'Card')
     const bulkId = await ingest(m.url, randomBytes(BULK_MIB * 1024 * 1024), 'Bulk')
-    await waitFor('the parent holds both items', async () => { const h = (await status(parent.dataDir)).heldItems; return h.includes(videoId) && h.includes(bulkId) }, 300_000)
+    await waitFor('the parent holds both items', async () => { const h = (await status(parent)).heldItems; return h.includes(videoId) && h.includes(bulkId) }, 300_000)
 
     const viewer = async (name: string): Promise<{ watchToFrameMs: number, seekToFrameMs: number, mibps?: number }> => {
       const ctx = await chromium.launchPersistentContext(join(dir, `profile-${name}`), { executablePath: CHROMIUM, headless: true, args: FLAGS })
@@ -94,7 +94,7 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
       }
     }
     const cold = await viewer('cold')
-    await waitFor('the edge holds the video', async () => (await status(edge.dataDir)).heldItems.includes(videoId), 120_000).catch(() => {})
+    await waitFor('the edge holds the video', async () => (await status(edge)).heldItems.includes(videoId), 120_000).catch(() => {})
     const warm = await viewer('warm')
     console.log(`web player, first viewer (cold edge, bundle built): Watch → first frame ${cold.watchToFrameMs} ms, seek to 75 % → frame ${cold.seekToFrameMs} ms`)
     console.log(`web player, warm edge: Watch → first frame ${warm.watchToFrameMs} ms (goal ≤ 1500), seek to 75 % → frame ${warm.seekToFrameMs} ms (goal ≤ 500); ` +
