@@ -51,8 +51,8 @@ function findSuites (dir: string, out: string[]): void {
  * 7.7 and 4.1 s. The type-check before the run covers the sources the bundle is made of.
  */
 const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url))
-/** Packages left outside the bundle: they locate native bindings or worker files relative to themselves. */
-const BUNDLE_EXTERNAL = ['classic-level', 'pino', 'pino-pretty', 'thread-stream']
+/** Packages left outside the bundle: they locate native bindings or worker files relative to themselves (esbuild its binary, for main's build of the web player). */
+const BUNDLE_EXTERNAL = ['classic-level', 'pino', 'pino-pretty', 'thread-stream', 'esbuild']
 if (process.env.REELNET_BIN === undefined) {
   const outfile = join(ROOT_DIR, '.build', 'reelnet.mjs')
   await build({

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
 import { serveChunks } from '../../node/chunk-server.ts'
+import { fetchChunks } from '../../node/chunk-client.ts'
 import { Bitfield } from '../../protocol/wire/have.ts'
 import { REELNET_BIN } from '../bin.ts'
 import { fetchRetrying } from '../http.ts'
@@ -21,6 +22,8 @@ import { NODE_BIN, OPERATOR, cleanup, customer, ingest, startMain, startNode, te
 
 const MiB = 1024 * 1024
 const SIZE = 4 * MiB
+/** The second case's item: long enough that the two edges' fill batches (16 chunks from where a miss starts) never overlap. */
+const LONG_CHUNKS = 40
 const REGION = 'eu'
 /** A download of 4 MiB on loopback takes a second; a loaded machine and a cold start take far longer. */
 const GET_TIMEOUT_MS = 180_000
@@ -153,10 +156,30 @@ test('two edges that fill from a corrupt parent report it: main quarantines it o
   assert.is(reg.status, 201, await reg.text())
   const edges = await Promise.all(['e1', 'e2'].map(async n => await startNode(main.url, 'edge', 'b', join(dir, n))))
   extra.push(...edges.map(e => e.proc))
-  const item2 = await ingest(main.url, randomBytes(SIZE), 'Second film')
-  // both edges are told to hold it at once: each asks the region's parent first, and gets wrong bytes
-  const put = await fetchRetrying(`${main.url}/v1/regions/b/preposition`, { method: 'PUT', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify({ itemIds: [item2] }) })
-  assert.is(put.status, 200)
+  // An item of LONG_CHUNKS chunks, and one customer asking each edge for a chunk at either end: an edge's miss
+  // fills a batch of FILL_BATCH_CHUNKS from there, so neither edge holds what the other is asked for, and each
+  // must go past the other edge (found in the DHT, lacking the chunk) to the region's parent. (Both told to
+  // preposition at once, the second edge found the first in the DHT and never asked the parent.)
+  const item2 = await ingest(main.url, randomBytes(LONG_CHUNKS * MiB), 'Second film')
+  await waitFor('main to name both edges up', async () => {
+    const res = await fetchRetrying(`${main.url}/v1/nodes`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+    const { nodes } = await res.json() as { nodes: Array<{ peerId: string, status: string }> }
+    return edges.every(e => nodes.some(n => n.peerId === e.peerId && n.status === 'up'))
+  }, 60_000)
+  const c = await customer(main.url, 'b', item2, 'cust-b')
+  try {
+    for (const [edge, index] of [[edges[0]!, 0], [edges[1]!, LONG_CHUNKS - 1]] as const) {
+      const { bytes } = await c.directive()
+      let got = 0
+      await fetchChunks(c.host, { peerId: edge.peerId, addrs: edge.addrs }, { itemId: item2, indexes: [index], credential: bytes }, {
+        signal: AbortSignal.timeout(GET_TIMEOUT_MS),
+        onChunk: () => { got++ }
+      })
+      assert.is(got, 1, `edge ${edge.peerId.slice(-6)} served chunk ${index}`)
+    }
+  } finally {
+    await c.host.stop()
+  }
   await waitFor('main to quarantine the corrupt parent', async () => (await quarantined()).includes(bad.peerId.toString()), 120_000)
   const res = await fetchRetrying(`${main.url}/v1/quarantine`, { headers: { authorization: `Bearer ${OPERATOR}` } })
   const entry = ((await res.json()) as { quarantined: Array<{ peerId: string, role: string, reporters: string[] }> }).quarantined.find(q => q.peerId === bad.peerId.toString())!

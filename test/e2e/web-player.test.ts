@@ -5,7 +5,7 @@
  * H.264/AAC MP4 with the moov atom first, made now by ffmpeg. A customer
  * signs up, logs in, rents and watches: the video plays past 3 s, a seek to
  * 75 % plays, and the bytes the Service Worker hands the page for a range are
- * the file's. Then a licensed peer that corrupts every chunk joins: the page
+ * the file's. Then an edge that corrupts every chunk joins (registered and heartbeating): the page
  * names the dropped source and the whole file still comes through verified.
  * Directives last 4 s, so the player renews them as it plays. Last, an
  * expired rental: the page says so, offers Rent, asks for no chunk.
@@ -20,7 +20,9 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { BrowserContext, Page } from 'playwright-core'
-import { ADMIN, cleanup, startMain, startNode, status, tempDir, waitFor, type NodeProc, type Proc } from './node-kit.ts'
+import { ADMIN, OPERATOR, cleanup, startMain, startNode, status, tempDir, waitFor, type NodeProc, type Proc } from './node-kit.ts'
+import { signHeartbeatRaw } from '../../protocol/documents.ts'
+import { toText } from '../../protocol/signing.ts'
 import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
 import { serveChunks } from '../../node/chunk-server.ts'
 
@@ -40,6 +42,8 @@ const PASSWORD = 'correct horse battery'
 const PLAY_TIMEOUT_MS = 90_000
 /** The player renews a directive a quarter of its life before it ends: every ~3 s here. */
 const DIRECTIVE_TTL_MS = 4_000
+/** The rental period of the expiry case's main. */
+const SHORT_RENTAL_S = 10
 
 function haveFfmpeg (): boolean {
   try { execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' }); return true } catch { return false }
@@ -191,17 +195,16 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     assert.not.ok(problem, `no problem shown: ${await page.locator('#problem').textContent()}`)
   })
 
-  test('a licensed peer serving corrupted chunks: the page names the dropped source and the whole file comes through from the others', async () => {
-    // mallory: a customer of the region whose peer, on WebSockets, flips a byte in every chunk it serves
+  test('an edge serving corrupted chunks: the page names the dropped source and the whole file comes through from the others', async () => {
+    // mallory: an edge of the region, registered with main and heartbeating like any, on WebSockets, that flips a
+    // byte in every chunk it serves (a libp2p host of the test's own: a real edge process has no way to lie)
     const api = async (method: string, path: string, body: unknown, token?: string): Promise<any> => {
       const res = await fetch(`${main!.url}${path}`, { method, headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
       return await res.json()
     }
-    await api('POST', '/v1/accounts', { username: 'mallory', password: PASSWORD, region: REGION })
-    const { token } = await api('POST', '/v1/sessions', { username: 'mallory', password: PASSWORD })
-    const rental = await api('POST', '/v1/rentals', { itemId }, token)
-    const evil = await createHost({ privateKey: await generateKeyPair('Ed25519'), region: REGION, dht: false, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    const evilKey = await generateKeyPair('Ed25519')
+    const evil = await createHost({ privateKey: evilKey, region: REGION, dht: false, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
     hosts.push(evil)
     let served = 0
     await serveChunks(evil as any, {
@@ -218,7 +221,20 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
       authorize: async () => {},
       mayAskHave: () => true
     })
-    await api('POST', '/v1/holdings', { licenseId: rental.licenseId, peerId: evil.peerId.toString(), addrs: bareAddrs(evil), region: REGION, complete: true }, token)
+    const evilId = evil.peerId.toString()
+    await api('POST', '/v1/nodes', { peerId: evilId, role: 'edge', region: REGION, addrs: bareAddrs(evil), capacityBytes: 1e9 }, OPERATOR)
+    // it heartbeats (signed with its own key) so main keeps it up and in directives for as long as the test runs
+    let seq = 0
+    const beat = async (): Promise<void> => {
+      const hb = signHeartbeatRaw({ peerId: evilId, seq: ++seq, sentAt: Date.now(), load: 0, freeBytes: 1e9, bytesServed: { edge: 0, parent: 0, peer: 0, client: 0 }, heldItems: [itemId] }, evilKey.raw)
+      await fetch(`${main!.url}/v1/nodes/${evilId}/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ heartbeat: toText(hb) }) }).then(async r => { await r.arrayBuffer() }, () => {})
+    }
+    await beat()
+    const heartbeats = setInterval(() => { void beat() }, 500)
+    await waitFor('main to name the corrupt edge up', async () => {
+      const { nodes } = await (await fetch(`${main!.url}/v1/nodes`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json() as { nodes: Array<{ peerId: string, status: string }> }
+      return nodes.some(n => n.peerId === evilId && n.status === 'up')
+    }, 60_000)
 
     const p2 = await browser.newPage()
     watchErrors(p2)
@@ -228,7 +244,7 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
       const text = await p2.locator('#problem').textContent() ?? ''
       const shortId = evil.peerId.toString().slice(0, 8)
       assert.ok(text.includes('failed verification') && text.includes('dropped') && text.includes(shortId), `the page names the dropped source: ${text}`)
-      assert.ok(served >= 1, 'the corrupt peer was asked')
+      assert.ok(served >= 1, 'the corrupt edge was asked')
       // the whole file through the Service Worker, in the pieces it answers
       const parts: string[] = []
       let whole = Buffer.alloc(0)
@@ -243,12 +259,14 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
       assert.is(whole.length, media.length)
       await waitPlayedPast(p2, 1)
     } finally {
+      clearInterval(heartbeats)
       await p2.close()
     }
   })
 
-  test('an expired rental: the watch page says so, offers Rent, and asks for no directive or chunk', async () => {
-    const short = await startMain(join(dir, 'short'), ['--rental-seconds', '1'])
+  test('an expired rental: the watch page says so, offers Rent, and asks for no directive or chunk; rented again where no region has nodes, the page says so', async () => {
+    // rentals of SHORT_RENTAL_S: long enough that a fresh one is still valid when its watch page asks, on a slow machine too
+    const short = await startMain(join(dir, 'short'), ['--rental-seconds', String(SHORT_RENTAL_S)])
     try {
       const id = await ingestMedia(short.url, media.subarray(0, 300_000), 'Brief')
       const p3 = await browser.newPage()
@@ -259,12 +277,22 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
         await p3.goto(`${short.url}/store/items/${id}`)
         await p3.getByRole('button', { name: 'Rent' }).click()
         const watchUrl = await p3.getByRole('link', { name: 'Watch' }).getAttribute('href')
-        await new Promise(resolve => setTimeout(resolve, 1_100))
+        // wait for the rental to end: My rentals says so
+        await waitFor('the rental to expire', async () => {
+          await p3.goto(`${short.url}/store/rentals`)
+          return await p3.getByRole('cell', { name: 'expired' }).count() === 1
+        }, (SHORT_RENTAL_S + 60) * 1000)
         await p3.goto(`${short.url}${watchUrl ?? ''}`)
         await p3.getByText('expired at').waitFor()
         assert.is(await p3.getByRole('button', { name: 'Rent' }).count(), 1)
         assert.is(await p3.locator('video').count(), 0)
         assert.equal(asked, [], 'no player, no directive, no chunk')
+        // Rent again on that page: this main has no node at all, and the player says so rather than wait
+        await p3.getByRole('button', { name: 'Rent' }).click()
+        await p3.getByRole('link', { name: 'Watch' }).click()
+        await p3.locator('#problem[data-kind="no_region"]').waitFor({ timeout: PLAY_TIMEOUT_MS })
+        assert.match(await p3.locator('#problem').textContent() ?? '', /No node serves your region yet/)
+        assert.is(await p3.locator('#status').textContent(), 'Stopped.')
       } finally {
         await p3.close()
       }
