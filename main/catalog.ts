@@ -71,6 +71,19 @@ export class Catalog {
     return this.#items.get(itemId)
   }
 
+  /**
+   * The item, read from the store when this main has not seen it yet: with several mains on one database an item
+   * ingested through another is known here only at the next reload (up to a second), and a customer who rents it
+   * at once through this main must not get 404 meanwhile. Routes that name an item call this first.
+   */
+  async lookup (itemId: string): Promise<ItemRecord | undefined> {
+    const known = this.#items.get(itemId)
+    if (known !== undefined) return known
+    const stored = await this.#store.getItem(itemId)
+    if (stored !== undefined) this.#items.set(itemId, stored)
+    return stored
+  }
+
   list (): ItemRecord[] {
     return [...this.#items.values()].sort((a, b) => a.createdAt - b.createdAt || a.itemId.localeCompare(b.itemId))
   }

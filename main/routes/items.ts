@@ -68,15 +68,16 @@ export function itemRoutes (s: MainServices): Hono<MainEnv> {
     return c.json({ itemId: id, posterType: type, size: bytes.length })
   })
 
-  app.get('/items/:id', validate('param', itemParam), (c) => {
+  app.get('/items/:id', validate('param', itemParam), async (c) => {
     const { id } = c.req.valid('param')
-    const item = s.catalog.get(id)
+    const item = await s.catalog.lookup(id)
     if (item === undefined) throw notFound(`no item ${id}`)
     return c.json({ itemId: item.itemId, manifest: item.manifest })
   })
 
   app.get('/items/:id/chunks/:index', requireNode(s.registry, s.now), validate('param', chunkParam), async (c) => {
     const { id, index } = c.req.valid('param')
+    await s.catalog.lookup(id)
     const manifest = s.catalog.manifest(id)
     if (manifest === undefined) throw notFound(`no item ${id}`)
     const hash = manifest.chunkHashes[index]

@@ -13,7 +13,7 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/rentals', requireSession(s), validate('json', rentalBody), async (c) => {
     const { itemId } = c.req.valid('json')
-    if (s.catalog.get(itemId) === undefined) throw notFound(`no item ${itemId}`)
+    if (await s.catalog.lookup(itemId) === undefined) throw notFound(`no item ${itemId}`)
     const l = await s.licenses.rent(c.get('accountId'), itemId)
     s.metrics.licensesIssued.inc()
     return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt }, 201)
