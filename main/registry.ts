@@ -124,7 +124,8 @@ export class Registry {
       load: hb.load,
       freeBytes: hb.freeBytes,
       bytesServed: hb.bytesServed,
-      heldItems: hb.heldItems
+      heldItems: hb.heldItems,
+      ...(hb.version !== undefined ? { version: hb.version } : {})
     }
     await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)

@@ -5,6 +5,7 @@
  * prepositioning, heartbeats, and a status file for operators and tests.
  */
 import { mkdir } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from '../protocol/keys.ts'
 import { signHeartbeat } from '../protocol/documents.ts'
@@ -36,6 +37,8 @@ export const PARENT_COPY_WORKERS = 4
 export const PREPOSITION_WORKERS = 2
 /** A DHT provide that has not finished by then is retried on the next tick (an empty routing table makes it hang). */
 export const PROVIDE_TIMEOUT_MS = 10_000
+/** This node's software version, sent in every heartbeat (package.json's: one level above node/ and above the test runner's .build/). */
+export const SOFTWARE_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 /** Registration is retried this long while main starts up. */
 export const REGISTER_DEADLINE_MS = 60_000
 /** A source that keeps sending bad chunks is reported to main again only after this long: one report per source is what main counts. */
@@ -344,7 +347,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       load: Math.min(1, filler.inFlight / 64),
       freeBytes: store.freeBytes,
       bytesServed: { ...served },
-      heldItems: heldItems().slice(0, 10_000)
+      heldItems: heldItems().slice(0, 10_000),
+      version: SOFTWARE_VERSION
     }
     try {
       const answer = await main.heartbeat(peerId, toText(signHeartbeat(hb, signer)), { signal })

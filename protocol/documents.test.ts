@@ -306,6 +306,15 @@ test('a directive presented by another peer, for another item or rules version, 
 
 // ---- heartbeat -------------------------------------------------------------------
 
+test('a heartbeat may say its software version (bounded, printable); one without still verifies', () => {
+  const withVersion = { ...heartbeat, version: '0.1.0' }
+  assert.equal(verifyHeartbeat(signHeartbeat(withVersion, nodeKey), { peerId: NODE, now: T }), withVersion)
+  assert.equal(verifyHeartbeat(signHeartbeat(heartbeat, nodeKey), { peerId: NODE, now: T }), heartbeat)
+  for (const version of ['', '0.1.0 beta', 'x'.repeat(33), '<script>', '1.0\n']) {
+    throwsA(() => signHeartbeat({ ...heartbeat, version }, nodeKey), MalformedError)
+  }
+})
+
 test('a heartbeat verifies by the node\'s PeerId alone, since an Ed25519 PeerId embeds its key', () => {
   const bytes = signHeartbeat(heartbeat, nodeKey)
   assert.equal(verifyHeartbeat(bytes, { peerId: NODE, now: T }), heartbeat)

@@ -86,6 +86,9 @@ export const DirectiveSchema = z.strictObject({
   expiresAt: uint
 }).refine(d => d.issuedAt <= d.expiresAt, 'issuedAt must not be after expiresAt')
 
+/** A software version in a heartbeat: semver-like, short, printable (it is shown to operators as it is). */
+export const SOFTWARE_VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$/
+
 export const HeartbeatSchema = z.strictObject({
   peerId,
   seq: uint,
@@ -93,7 +96,8 @@ export const HeartbeatSchema = z.strictObject({
   load: z.number().min(0).max(1),
   freeBytes: uint,
   bytesServed: z.strictObject({ edge: uint, parent: uint, peer: uint, client: uint }),
-  heldItems: z.array(id).max(MAX_HELD_ITEMS)
+  heldItems: z.array(id).max(MAX_HELD_ITEMS),
+  version: z.string().regex(SOFTWARE_VERSION_RE).optional()
 })
 
 const SCHEMAS = {

@@ -82,4 +82,6 @@ export interface Heartbeat {
   bytesServed: { edge: number, parent: number, peer: number, client: number }
   /** itemIds held complete and verified. */
   heldItems: string[]
+  /** The node's software version (package.json's), for operators; optional so older nodes' heartbeats still verify. */
+  version?: string
 }

@@ -49,6 +49,7 @@ interface NodeView {
   lastSeen: number
   addrs: string[]
   heldItems: string[]
+  version?: string
 }
 
 interface OverviewItem {
@@ -130,7 +131,7 @@ async function setDrained (ctx: Ctx, arg: string, drained: boolean): Promise<voi
 
 const SUBS: Record<string, Sub> = {
   nodes: {
-    summary: 'list the registered parents and edges with status, load and free space',
+    summary: 'list the registered parents and edges with status, load, free space and software version',
     usage: 'usage: reelnet admin nodes [--region R]\n\nEvery registered node: region, role, peerId, status (up, down, drained), load,\nfree space of its capacity, last heartbeat and addresses.',
     flags: { region: { type: 'string' } },
     positionals: 0,
@@ -140,9 +141,9 @@ const SUBS: Record<string, Sub> = {
       const nodes = values.region === undefined ? answer.nodes : answer.nodes.filter(n => n.region === regionOf(values))
       if (ctx.json) { print(ctx, { ...answer, nodes }, ''); return }
       if (nodes.length === 0) { console.log(`no nodes registered${values.region === undefined ? '' : ` in region ${String(values.region)}`} (rules version ${answer.rulesVersion})`); return }
-      console.log(table(['REGION', 'ROLE', 'PEER', 'STATUS', 'LOAD', 'FREE', 'CAPACITY', 'HEARD', 'ADDRS'], nodes.map(n => [
+      console.log(table(['REGION', 'ROLE', 'PEER', 'STATUS', 'LOAD', 'FREE', 'CAPACITY', 'VERSION', 'HEARD', 'ADDRS'], nodes.map(n => [
         n.region, n.role, n.peerId, n.drained ? `${n.status},drained` : n.status, n.load.toFixed(2),
-        formatBytes(n.freeBytes), formatBytes(n.capacityBytes), ago(now - n.lastSeen), n.addrs.join(',')
+        formatBytes(n.freeBytes), formatBytes(n.capacityBytes), n.version ?? '-', ago(now - n.lastSeen), n.addrs.join(',')
       ])))
     }
   },

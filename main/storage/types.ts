@@ -69,6 +69,8 @@ export interface NodeRecord {
   freeBytes: number
   bytesServed: { edge: number, parent: number, peer: number, client: number }
   heldItems: string[]
+  /** The software version of the node's last heartbeat, when it said one. */
+  version?: string
 }
 
 export interface RulesState {

@@ -115,16 +115,17 @@ test('main runs on the key reelnet keygen wrote; a rental lasts the 30 minutes -
   assert.is(license.expiresAt - license.notBefore, 30 * 60_000)
 })
 
-test('nodes lists the parent and the edge, up, as a table and as JSON', async () => {
-  await waitFor('both nodes up', async () => {
+test('nodes lists the parent and the edge, up, with their software version, as a table and as JSON', async () => {
+  const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  await waitFor('both nodes up, each with the version of its heartbeat', async () => {
     const out = await ok('nodes', '--json')
-    const nodes = (JSON.parse(out) as { nodes: Array<{ peerId: string, status: string }> }).nodes
-    return nodes.length === 2 && nodes.every(n => n.status === 'up')
+    const nodes = (JSON.parse(out) as { nodes: Array<{ peerId: string, status: string, version?: string }> }).nodes
+    return nodes.length === 2 && nodes.every(n => n.status === 'up' && n.version === version)
   }, 60_000)
   const text = await ok('nodes')
   const lines = text.trim().split('\n')
-  assert.match(lines[0]!, /^REGION\s+ROLE\s+PEER\s+STATUS\s+LOAD\s+FREE\s+CAPACITY\s+HEARD\s+ADDRS$/)
-  for (const n of [parent, edge]) assert.ok(lines.some(l => l.includes(n.peerId) && /\bup\b/.test(l)), text)
+  assert.match(lines[0]!, /^REGION\s+ROLE\s+PEER\s+STATUS\s+LOAD\s+FREE\s+CAPACITY\s+VERSION\s+HEARD\s+ADDRS$/)
+  for (const n of [parent, edge]) assert.ok(lines.some(l => l.includes(n.peerId) && /\bup\b/.test(l) && l.includes(` ${version} `)), text)
   const only = await ok('nodes', '--region', 'nowhere')
   assert.match(only, /no nodes registered in region nowhere/)
 })
