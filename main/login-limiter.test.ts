@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LoginLimiter, loginSourceOf } from './login-limiter.ts'
+import { loginSourceOf } from './login-limiter.ts'
+import { memoryLimiter } from './storage/level.ts'
 
 test('a source is the IPv4 address, or the /64 of an IPv6 one', () => {
   assert.is(loginSourceOf('203.0.113.9'), '203.0.113.9')
@@ -12,15 +13,13 @@ test('a source is the IPv4 address, or the /64 of an IPv6 one', () => {
   assert.is(loginSourceOf('local'), 'local')
 })
 
-test('failures count within the window and reset after it', () => {
-  const l = new LoginLimiter(2, 1000)
-  l.fail('k', 0)
-  assert.is(l.failures('k', 10), 1)
-  assert.is(l.retryAfterMs('k', 10), 0)
-  l.fail('k', 20)
-  assert.is(l.retryAfterMs('k', 30), 970)
-  assert.is(l.failures('k', 1000), 0)
-  assert.is(l.retryAfterMs('k', 1000), 0)
+test('failures count within the window and reset after it', async () => {
+  const l = memoryLimiter()
+  await l.fail('s', 'k', 0, 1000)
+  assert.equal(await l.get('s', 'k', 10, 1000), { failures: 1, windowStart: 0 })
+  assert.equal(await l.fail('s', 'k', 20, 1000), { failures: 2, windowStart: 0 })
+  assert.is(await l.get('s', 'k', 1000, 1000), undefined)
+  assert.equal(await l.fail('s', 'k', 1000, 1000), { failures: 1, windowStart: 1000 })
 })
 
 test.run()
