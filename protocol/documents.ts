@@ -14,7 +14,8 @@ import { openDocument, readEnvelope, signDocument, type TrustedKeys } from './si
 import {
   CLOCK_SKEW_MS, HASH_BYTES, MAX_ADDR_LENGTH, MAX_ADDRS_PER_NODE, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE,
   MAX_DIRECTIVE_PEERS, MAX_HELD_ITEMS, MAX_ID_LENGTH, MAX_NODES_PER_REGION, MAX_PEER_ID_LENGTH,
-  MAX_PREPOSITION_ITEMS, MAX_REGIONS, MAX_TITLE_LENGTH, MIN_CHUNK_SIZE, PUBLIC_KEY_BYTES
+  MAX_PREPOSITION_ITEMS, MAX_REGIONS, MAX_TITLE_LENGTH, MIN_CHUNK_SIZE, PUBLIC_KEY_BYTES,
+  MAX_LIVE_VERSIONS, MAX_REGION_ITEMS, MAX_REMOVED_ITEMS, MAX_LACKING_ITEMS, MAX_PRICE_MINOR, MAX_ITEM_VERSION
 } from './limits.ts'
 
 // ---- schemas ---------------------------------------------------------------
@@ -34,6 +35,23 @@ const nodeEntry = (role: 'parent' | 'edge') => z.strictObject({
   capacityBytes: uint
 })
 
+/** A manifest version: 1 for an item never replaced. */
+const itemVersion = z.number().int().min(1).max(MAX_ITEM_VERSION)
+
+const regionItem = z.strictObject({
+  itemId: id,
+  versions: z.array(itemVersion).min(1).max(MAX_LIVE_VERSIONS)
+    .refine(v => v.every((x, i) => i === 0 || x > v[i - 1]!), 'versions must be strictly ascending'),
+  availableFrom: uint.optional(),
+  availableUntil: uint.optional(),
+  priority: uint.optional()
+})
+
+export const PriceSchema = z.strictObject({
+  amount: z.number().int().min(0).max(MAX_PRICE_MINOR),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR')
+})
+
 export const RulesSchema = z.strictObject({
   version: uint,
   issuedAt: uint,
@@ -43,8 +61,10 @@ export const RulesSchema = z.strictObject({
     name: id,
     parents: z.array(nodeEntry('parent')).max(MAX_NODES_PER_REGION),
     edges: z.array(nodeEntry('edge')).max(MAX_NODES_PER_REGION),
-    preposition: z.array(id).max(MAX_PREPOSITION_ITEMS)
-  })).max(MAX_REGIONS)
+    preposition: z.array(id).max(MAX_PREPOSITION_ITEMS),
+    items: z.array(regionItem).max(MAX_REGION_ITEMS).optional()
+  })).max(MAX_REGIONS),
+  removed: z.array(id).max(MAX_REMOVED_ITEMS).optional()
 }).refine(r => r.issuedAt <= r.expiresAt, 'issuedAt must not be after expiresAt')
   .refine(r => new Set(r.regions.map(g => g.name)).size === r.regions.length, 'region names must be unique')
 
@@ -65,7 +85,8 @@ export const LicenseSchema = z.strictObject({
   accountId: id,
   itemId: id,
   notBefore: uint,
-  expiresAt: uint
+  expiresAt: uint,
+  price: PriceSchema.optional()
 }).refine(l => l.notBefore <= l.expiresAt, 'notBefore must not be after expiresAt')
 
 export const DirectivePeerSchema = z.strictObject({
@@ -83,7 +104,8 @@ export const DirectiveSchema = z.strictObject({
   peers: z.array(DirectivePeerSchema).max(MAX_DIRECTIVE_PEERS),
   rulesVersion: uint,
   issuedAt: uint,
-  expiresAt: uint
+  expiresAt: uint,
+  itemVersion: itemVersion.optional()
 }).refine(d => d.issuedAt <= d.expiresAt, 'issuedAt must not be after expiresAt')
 
 /** A software version in a heartbeat: semver-like, short, printable (it is shown to operators as it is). */
@@ -97,7 +119,8 @@ export const HeartbeatSchema = z.strictObject({
   freeBytes: uint,
   bytesServed: z.strictObject({ edge: uint, parent: uint, peer: uint, client: uint }),
   heldItems: z.array(id).max(MAX_HELD_ITEMS),
-  version: z.string().regex(SOFTWARE_VERSION_RE).optional()
+  version: z.string().regex(SOFTWARE_VERSION_RE).optional(),
+  lacking: z.array(id).max(MAX_LACKING_ITEMS).optional()
 })
 
 const SCHEMAS = {

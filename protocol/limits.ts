@@ -73,3 +73,17 @@ export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
 export const MAX_CHUNK_COUNT = 131_072
 /** SHA-256 output, the size of every chunk hash and Merkle root. */
 export const HASH_BYTES = 32
+
+// ---- issue 15 ----
+/** Live manifest versions listed per item in the rules: a replace a day for a fortnight of rentals still fits. */
+export const MAX_LIVE_VERSIONS = 16
+/** Items listed per region in the rules (each ~120 bytes: 10,000 of them stay well inside MAX_DOCUMENT_BYTES.rules for a few regions). */
+export const MAX_REGION_ITEMS = 10_000
+/** Taken-down itemIds carried in the rules (the newest kept; nodes also remember the ones they deleted). */
+export const MAX_REMOVED_ITEMS = 4_096
+/** Items a heartbeat may report as lacking space for. */
+export const MAX_LACKING_ITEMS = 1_024
+/** The largest price in minor units (10^12 cents = 10^10 units): far above any rental, exact in a double. */
+export const MAX_PRICE_MINOR = 1_000_000_000_000
+/** A manifest version: a replace adds one; bounded so the wire key `itemId@N` stays short. */
+export const MAX_ITEM_VERSION = 1_000_000

@@ -34,6 +34,30 @@ export interface RegionRules {
   edges: NodeEntry[]
   /** itemIds edges of this region should hold before anyone asks. */
   preposition: string[]
+  /**
+   * What this region's parents must hold and its edges may hold (issue 15): each item offered here, with its live
+   * manifest versions (ascending; a version not listed may be garbage-collected), its window and the admin's
+   * priority. Absent: the old behaviour (parents hold the whole catalog, edges anything).
+   */
+  items?: RegionItem[]
+}
+
+export interface RegionItem {
+  itemId: string
+  /** Live manifest versions, ascending: the newest for new rentals, older ones while a licence may still need them. */
+  versions: number[]
+  /** Rentable from (ms); parents hold it before then (prepositioned for release day). */
+  availableFrom?: number
+  /** Rentable until (ms); licences sold before keep working until they end. */
+  availableUntil?: number
+  /** Higher first when a parent lacks space for all. */
+  priority?: number
+}
+
+/** What a rental charged: an integer amount in the currency's minor unit (cents) and its ISO 4217 code. */
+export interface Price {
+  amount: number
+  currency: string
 }
 
 export interface Rules {
@@ -42,6 +66,8 @@ export interface Rules {
   expiresAt: number
   chunkSize: number
   regions: RegionRules[]
+  /** Taken-down itemIds (issue 15): every node deletes their chunks and refuses them. */
+  removed?: string[]
 }
 
 export interface License {
@@ -50,6 +76,8 @@ export interface License {
   itemId: string
   notBefore: number
   expiresAt: number
+  /** What the rental charged (issue 15); absent on licences sold before prices existed. */
+  price?: Price
 }
 
 export interface DirectivePeer {
@@ -69,6 +97,8 @@ export interface Directive {
   rulesVersion: number
   issuedAt: number
   expiresAt: number
+  /** The manifest version this download runs on (issue 15); absent = version 1. */
+  itemVersion?: number
 }
 
 export interface Heartbeat {
@@ -84,4 +114,6 @@ export interface Heartbeat {
   heldItems: string[]
   /** The node's software version (package.json's), for operators; optional so older nodes' heartbeats still verify. */
   version?: string
+  /** Items a parent could not hold for want of space (issue 15), highest priority first. */
+  lacking?: string[]
 }

@@ -9,7 +9,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomUUID } from 'node:crypto'
-import type { MainStore, AccountRecord, NodeRecord, RulesState, LicenseRecord } from './types.ts'
+import type { MainStore, AccountRecord, NodeRecord, RulesState, LicenseRecord, ItemTerms, ItemVersionRecord } from './types.ts'
 
 export interface ConformanceTarget {
   name: string
@@ -255,6 +255,36 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.is((await ctx.store.getNodeToken('persist-tok'))?.spentAt, T + 1)
     assert.is(await ctx.store.getNode('peer-removed'), undefined)
     assert.is((await ctx.store.publishRules(rulesAt)).version, rules.version + 1, 'versions go on from the stored one')
+  })
+
+  test('item terms: put replaces whole, get and list return what was put (issue 15)', async ({ store }) => {
+    const itemId = `terms-${randomUUID()}`
+    assert.is(await store.getItemTerms(itemId), undefined)
+    const terms: ItemTerms = {
+      rental: { hours: 48, price: { amount: 399, currency: 'EUR' } }, purchase: { price: { amount: 1299, currency: 'EUR' } },
+      maxDevices: 3, availableFrom: T, availableUntil: T + 86_400_000, regions: ['eu', 'us'], priority: 5
+    }
+    await store.putItemTerms(itemId, terms)
+    assert.equal(await store.getItemTerms(itemId), terms)
+    await store.putItemTerms(itemId, { regions: ['eu'], removedAt: T + 1, removedReason: 'legal notice' })
+    assert.equal(await store.getItemTerms(itemId), { regions: ['eu'], removedAt: T + 1, removedReason: 'legal notice' }, 'replaced whole')
+    assert.equal((await collect(store.listItemTerms())).filter(([id]) => id === itemId), [[itemId, { regions: ['eu'], removedAt: T + 1, removedReason: 'legal notice' }]])
+  })
+
+  test('item versions: listed ascending per item, a put replaces its version, deletes only the named ones (issue 15)', async ({ store }) => {
+    const itemId = `ver-${randomUUID()}`
+    const v = (version: number): ItemVersionRecord => ({ itemId, version, size: version, chunkSize: 4, chunkCount: 1, manifest: `m${version}`, createdAt: T + version })
+    assert.equal(await store.listItemVersions(itemId), [])
+    for (const n of [10, 2, 1]) await store.putItemVersion(v(n))
+    await store.putItemVersion({ ...v(2), manifest: 'm2b' })
+    await store.putItemVersion({ ...v(1), itemId: `${itemId}x` })
+    assert.equal((await store.listItemVersions(itemId)).map(r => [r.version, r.manifest]), [[1, 'm1'], [2, 'm2b'], [10, 'm10']])
+    await store.deleteItemVersions(itemId, [1, 10, 99])
+    assert.equal((await store.listItemVersions(itemId)).map(r => r.version), [2])
+    assert.equal((await store.listItemVersions(`${itemId}x`)).map(r => r.version), [1], 'another item untouched')
+    const priced: LicenseRecord = { licenseId: randomUUID(), accountId: 'a', itemId, notBefore: T, expiresAt: T + 1, license: 'l', price: { amount: 250, currency: 'USD' }, itemVersion: 2 }
+    await store.putLicense(priced)
+    assert.equal(await store.getLicense(priced.licenseId), priced, 'a licence keeps its price and version')
   })
 
   if (target.second !== undefined) {

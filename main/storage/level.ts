@@ -9,7 +9,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
-  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord
+  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -74,6 +74,11 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   /** `${region}/${clientPeerId}` → expiry of the latest directive naming that client in that region */
   const admissions = sub<number>('admissions')
   const meta = sub<unknown>('meta')
+  /** itemId → terms */
+  const itemTerms = sub<ItemTerms>('itemTerms')
+  /** `${itemId}/${version as 10 digits}` → that version's manifest (the padding keeps them in order) */
+  const itemVersions = sub<ItemVersionRecord>('itemVersions')
+  const versionKey = (itemId: string, version: number): string => `${itemId}/${String(version).padStart(10, '0')}`
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -207,6 +212,19 @@ export async function openLevelStore (location: string): Promise<MainStore> {
 
     limiter: memoryLimiter(),
     exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),
-    close: async () => { await db.close() }
+    close: async () => { await db.close() },
+
+    putItemTerms: async (itemId, terms) => { await itemTerms.put(itemId, terms) },
+    getItemTerms: async (itemId) => await itemTerms.get(itemId),
+    listItemTerms: async function * () { for await (const e of itemTerms.iterator()) yield e },
+    putItemVersion: async (v) => { await itemVersions.put(versionKey(v.itemId, v.version), v) },
+    listItemVersions: async (itemId) => {
+      const out: ItemVersionRecord[] = []
+      for await (const v of itemVersions.values({ gte: `${itemId}/`, lt: `${itemId}/\xff` })) out.push(v)
+      return out
+    },
+    deleteItemVersions: async (itemId, versions) => {
+      await itemVersions.batch(versions.map(v => ({ type: 'del' as const, key: versionKey(itemId, v) })))
+    }
   }
 }

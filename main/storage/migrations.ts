@@ -68,5 +68,18 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`update licenses set account_id = record->>'accountId'`.execute(db)
       await db.schema.createIndex('licenses_account_id').on('licenses').column('account_id').execute()
     }
+  },
+  // issue 15: an item's terms (offers, window, regions, takedown) and its manifest versions
+  '0005_catalog_lifecycle': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('item_terms')
+        .addColumn('item_id', 'text', c => c.primaryKey())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+      await db.schema.createTable('item_versions')
+        .addColumn('item_id', 'text', c => c.notNull())
+        .addColumn('version', 'bigint', c => c.notNull().check(sql`version > 0`))
+        .addColumn('record', 'jsonb', c => c.notNull())
+        .addPrimaryKeyConstraint('item_versions_pk', ['item_id', 'version']).execute()
+    }
   }
 }

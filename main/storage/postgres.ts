@@ -12,7 +12,7 @@ import { Kysely, PostgresDialect, sql, type ColumnType } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { MIGRATIONS } from './migrations.ts'
 import type {
-  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, LimiterCounters,
+  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, LimiterCounters, ItemTerms, ItemVersionRecord,
   QuarantineRecord
 } from './types.ts'
 
@@ -42,6 +42,8 @@ export interface Database {
   admissions: { region: string, client_peer_id: string, expires_at: Int }
   node_tokens: { id: string, peer_id: string | null, expires_at: Int, record: Json<NodeTokenRecord> }
   login_failures: { scope: string, key: string, failures: Int, window_start: Int }
+  item_terms: { item_id: string, record: Json<ItemTerms> }
+  item_versions: { item_id: string, version: Int, record: Json<ItemVersionRecord> }
 }
 
 const AUTO_KEY = 'autoPreposition'
@@ -285,6 +287,25 @@ export function postgresStore (db: Kysely<Database>): MainStore {
         await sql`select pg_advisory_unlock(hashtext(${name}))`.execute(conn)
       }
     }),
-    close: async () => { await db.destroy() }
+    close: async () => { await db.destroy() },
+
+    putItemTerms: async (itemId, terms) => {
+      await db.insertInto('item_terms').values({ item_id: itemId, record: json(terms) })
+        .onConflict(oc => oc.column('item_id').doUpdateSet({ record: json(terms) })).execute()
+    },
+    getItemTerms: async (itemId) => (await db.selectFrom('item_terms').select('record').where('item_id', '=', itemId).executeTakeFirst())?.record,
+    listItemTerms: async function * () {
+      for await (const r of pages(async (after) => await db.selectFrom('item_terms').select(['item_id', 'record'])
+        .$if(after !== undefined, q => q.where('item_id', '>', after!)).orderBy('item_id').limit(PAGE_ROWS).execute(), r => r.item_id)) yield [r.item_id, r.record] as [string, ItemTerms]
+    },
+    putItemVersion: async (v) => {
+      await db.insertInto('item_versions').values({ item_id: v.itemId, version: v.version, record: json(v) })
+        .onConflict(oc => oc.columns(['item_id', 'version']).doUpdateSet({ record: json(v) })).execute()
+    },
+    listItemVersions: async (itemId) => (await db.selectFrom('item_versions').select('record').where('item_id', '=', itemId).orderBy('version').execute()).map(r => r.record),
+    deleteItemVersions: async (itemId, versions) => {
+      if (versions.length === 0) return
+      await db.deleteFrom('item_versions').where('item_id', '=', itemId).where('version', 'in', versions).execute()
+    }
   }
 }

@@ -8,6 +8,7 @@
  * caller only after that.
  */
 import type { PasswordHash } from '../passwords.ts'
+import type { Price } from '../../protocol/types.ts'
 
 export interface AccountRecord {
   accountId: string
@@ -51,6 +52,10 @@ export interface LicenseRecord {
   expiresAt: number
   /** The signed license envelope, base64url. */
   license: string
+  /** What the rental charged (also inside the signed licence). */
+  price?: Price
+  /** The manifest version that was newest when it was rented. */
+  itemVersion?: number
 }
 
 export interface NodeRecord {
@@ -115,6 +120,38 @@ export interface LimiterCounters {
   /** The key's current window, or undefined if it has none or it ended. */
   get: (scope: string, key: string, now: number, windowMs: number) => Promise<{ failures: number, windowStart: number } | undefined>
   clear: (scope: string, key: string) => Promise<void>
+}
+
+/** An item's terms of sale and lifecycle (issue 15), set at ingest and changed by an admin; none set = the old behaviour. */
+export interface ItemTerms {
+  /** A rental: how long it lasts and what it costs. Absent: main's default rental period, free. */
+  rental?: { hours: number, price: Price }
+  /** A purchase price (licence kinds are issue 14's; kept and shown here). */
+  purchase?: { price: Price }
+  /** Devices one licence may be used on (issue 14 enforces it from the licence's maxDevices). */
+  maxDevices?: number
+  /** Rentable from / until (ms since the epoch). */
+  availableFrom?: number
+  availableUntil?: number
+  /** Regions it is offered in; absent = every region. */
+  regions?: string[]
+  /** Parents short of space hold higher priorities first (default 0). */
+  priority?: number
+  /** Set when an admin took it down: it leaves the catalog and every store; licences end with `removedReason`. */
+  removedAt?: number
+  removedReason?: string
+}
+
+/** One version of an item's signed manifest (the newest is also the item's own record). */
+export interface ItemVersionRecord {
+  itemId: string
+  version: number
+  size: number
+  chunkSize: number
+  chunkCount: number
+  /** The signed manifest envelope, base64url. */
+  manifest: string
+  createdAt: number
 }
 
 export interface MainStore {
@@ -193,4 +230,16 @@ export interface MainStore {
   exclusive: <T>(name: string, fn: () => Promise<T>) => Promise<{ ran: true, value: T } | { ran: false }>
 
   close: () => Promise<void>
+
+  // ---- issue 15: catalog lifecycle ----
+  /** Replace an item's terms whole. */
+  putItemTerms: (itemId: string, terms: ItemTerms) => Promise<void>
+  getItemTerms: (itemId: string) => Promise<ItemTerms | undefined>
+  listItemTerms: () => AsyncIterable<[string, ItemTerms]>
+  /** Keep one version's manifest (a put of a stored version replaces it). */
+  putItemVersion: (v: ItemVersionRecord) => Promise<void>
+  /** Every stored version of an item, ascending. */
+  listItemVersions: (itemId: string) => Promise<ItemVersionRecord[]>
+  /** Forget versions no licence can need any more (their origin chunks are collected by the caller). */
+  deleteItemVersions: (itemId: string, versions: number[]) => Promise<void>
 }
