@@ -36,6 +36,7 @@ import { storefrontRoutes } from './storefront/routes.tsx'
 import { NodeTokens, OperatorActivity } from './operator.ts'
 import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
 import { Reports } from './reports.ts'
+import { wireLifecycle, VERSION_COLLECT_MS } from './lifecycle.ts'
 import { reportRoutes } from './routes/reports.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
@@ -118,6 +119,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     await reports.load()
     const metrics = createMetrics({ upByRegion: () => registry.upCountByRegion(), quarantinedCount: () => reports.quarantined().length, defaultMetrics: opts.processMetrics })
     rules.onPublish = (state) => { metrics.rulesVersion.set(state.version) }
+    wireLifecycle(catalog, rules, now)
     await rules.load()
     directives = new Directives(store, registry, rules, signer, now, opts.directiveTtlMs ?? DEFAULT_DIRECTIVE_TTL_MS)
     await directives.load()
@@ -154,6 +156,13 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       }, err => { log('error', 'removing silent nodes failed', { err: String(err) }) })
     }, nodeSweepIntervalMs(removalMs))
     sweepTimer.unref()
+    // issue 15: older versions no download runs on any more leave the rules and main's origin
+    const collectTimer = setInterval(() => {
+      store.exclusive('version-collect', async () => await catalog.collectVersions(now())).then(r => {
+        for (const v of r.ran ? r.value : []) log('info', 'old item version collected', v)
+      }, err => { log('error', 'collecting old item versions failed', { err: String(err) }) })
+    }, VERSION_COLLECT_MS)
+    collectTimer.unref()
     let syncing = false
     const syncTimer = store.kind === 'level'
       ? undefined
@@ -174,6 +183,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         clearInterval(timer)
         clearInterval(planTimer)
         clearInterval(sweepTimer)
+        clearInterval(collectTimer)
         clearInterval(syncTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
         await store.close()

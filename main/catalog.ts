@@ -10,10 +10,11 @@ import type { Signer } from '../protocol/keys.ts'
 import { ManifestBuilder, DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
 import { signManifest, verifyManifest } from '../protocol/documents.ts'
 import { toText, fromText } from '../protocol/signing.ts'
-import type { MainStore, ItemRecord } from './store.ts'
+import type { MainStore, ItemRecord, ItemTerms, ItemVersionRecord } from './store.ts'
+import { contentKeyOf } from '../protocol/item-key.ts'
 import type { OriginStore } from './origin.ts'
 import { Lru } from './lru.ts'
-import { invalid, notFound, tooLarge } from './errors.ts'
+import { ApiError, invalid, notFound, tooLarge } from './errors.ts'
 import { MAX_ITEM_BYTES, MAX_CHUNK_COUNT } from './limits.ts'
 
 /** Parsed manifests kept in memory for chunk serving; a manifest of a large item is a few MiB, so only a few. */
@@ -26,7 +27,17 @@ export const MANIFEST_CACHE_ENTRIES = 64
  */
 export const MAX_INFLIGHT_CHUNK_WRITES = 4
 
-export interface IngestResult { item: ItemRecord, created: boolean }
+export interface IngestResult { item: ItemRecord, created: boolean, version: number }
+
+export interface IngestOptions {
+  title: string
+  chunkSize?: number
+  declaredSize?: number
+  /** Make the next version of this item (same itemId, a new manifest) instead of a new item. */
+  replace?: string
+  /** Terms to store with a new item (validated by the route), before anyone can see it. */
+  terms?: ItemTerms
+}
 
 function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
@@ -44,6 +55,14 @@ export class Catalog {
   readonly #now: () => number
   readonly #items = new Map<string, ItemRecord>()
   readonly #manifests = new Lru<string, Manifest>(MANIFEST_CACHE_ENTRIES)
+  /** itemId → terms (issue 15); absent = none set. */
+  readonly #terms = new Map<string, ItemTerms>()
+  /** itemId → stored manifest versions, ascending (an item from before versions: its manifest's version alone). */
+  readonly #versions = new Map<string, number[]>()
+  /** wire key of an older version → until when a download runs on it (its latest directive's expiry). */
+  readonly #inUse = new Map<string, number>()
+  /** Called when something the rules carry changed (an item, its terms, its live versions). */
+  onChange: () => Promise<void> = async () => {}
   #ingesting: Promise<unknown> = Promise.resolve()
   readonly maxItemBytes: number
 
@@ -57,14 +76,38 @@ export class Catalog {
 
   async load (): Promise<void> {
     for await (const item of this.#store.listItems()) this.#items.set(item.itemId, item)
+    await this.#loadLifecycle()
+  }
+
+  async #loadLifecycle (): Promise<boolean> {
+    let changed = false
+    for await (const [id, t] of this.#store.listItemTerms()) {
+      if (JSON.stringify(this.#terms.get(id)) !== JSON.stringify(t)) { this.#terms.set(id, t); changed = true }
+    }
+    for (const item of this.#items.values()) {
+      const stored = (await this.#store.listItemVersions(item.itemId)).map(v => v.version)
+      const versions = stored.length > 0 ? stored : [this.#versionOf(item)]
+      if ((this.#versions.get(item.itemId) ?? []).join() !== versions.join()) { this.#versions.set(item.itemId, versions); changed = true }
+    }
+    return changed
+  }
+
+  #versionOf (item: ItemRecord): number {
+    return this.manifest(item.itemId)?.version ?? 1
   }
 
   /** Take in items another main ingested into a shared store, and storefront changes (description, poster) made there. */
   async reload (): Promise<void> {
+    let changed = false
     for await (const item of this.#store.listItems()) {
       const cur = this.#items.get(item.itemId)
-      if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(item)) this.#items.set(item.itemId, item)
+      if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(item)) {
+        this.#items.set(item.itemId, item)
+        this.#manifests.delete(item.itemId)
+        changed = true
+      }
     }
+    if (await this.#loadLifecycle() || changed) await this.onChange()
   }
 
   get (itemId: string): ItemRecord | undefined {
@@ -84,8 +127,9 @@ export class Catalog {
     return stored
   }
 
+  /** The items not taken down. */
   list (): ItemRecord[] {
-    return [...this.#items.values()].sort((a, b) => a.createdAt - b.createdAt || a.itemId.localeCompare(b.itemId))
+    return [...this.#items.values()].filter(i => this.#terms.get(i.itemId)?.removedAt === undefined).sort((a, b) => a.createdAt - b.createdAt || a.itemId.localeCompare(b.itemId))
   }
 
   /** Set or replace the storefront's description of an item (not part of the signed manifest). */
@@ -123,14 +167,127 @@ export class Catalog {
     return manifest
   }
 
+  // ---- issue 15: terms, versions, takedown ----------------------------------------------
+
+  terms (itemId: string): ItemTerms | undefined {
+    return this.#terms.get(itemId)
+  }
+
+  allTerms (): Array<[string, ItemTerms]> {
+    return [...this.#terms]
+  }
+
+  async setTerms (itemId: string, terms: ItemTerms): Promise<void> {
+    await this.#store.putItemTerms(itemId, terms)
+    this.#terms.set(itemId, terms)
+    await this.onChange()
+  }
+
+  /** The newest version of an item (what new rentals and playbacks get). */
+  newestVersion (itemId: string): number {
+    const v = this.#versions.get(itemId)
+    return v?.[v.length - 1] ?? 1
+  }
+
+  /** Stored versions, ascending. */
+  versions (itemId: string): number[] {
+    return [...(this.#versions.get(itemId) ?? [])]
+  }
+
+  /** Versions nodes must keep: the newest, and older ones a download still runs on. */
+  liveVersions (itemId: string, now: number): number[] {
+    const newest = this.newestVersion(itemId)
+    return this.versions(itemId).filter(v => v === newest || (this.#inUse.get(contentKeyOf(itemId, v)) ?? 0) > now)
+  }
+
+  /** A directive on an older version keeps it live until it expires (a download finishes on the version it began). */
+  noteInUse (itemId: string, version: number, until: number): void {
+    if (version === this.newestVersion(itemId)) return
+    const key = contentKeyOf(itemId, version)
+    if ((this.#inUse.get(key) ?? 0) < until) this.#inUse.set(key, until)
+  }
+
+  /** One version's signed manifest envelope and parsed manifest; undefined when not stored (or collected). */
+  async manifestVersion (itemId: string, version: number): Promise<{ envelope: string, manifest: Manifest } | undefined> {
+    const item = this.#items.get(itemId)
+    if (item === undefined) return undefined
+    if (version === this.newestVersion(itemId)) {
+      const m = this.manifest(itemId)
+      if (m !== undefined && m.version === version) return { envelope: item.manifest, manifest: m }
+    }
+    const key = `version:${contentKeyOf(itemId, version)}`
+    const rec = (await this.#store.listItemVersions(itemId)).find(v => v.version === version)
+    if (rec === undefined) return undefined
+    let manifest = this.#manifests.get(key)
+    if (manifest === undefined) {
+      manifest = verifyManifest(fromText(rec.manifest), { publicKey: this.#signer.publicKey, itemId })
+      this.#manifests.set(key, manifest)
+    }
+    return { envelope: rec.manifest, manifest }
+  }
+
+  /**
+   * Take an item down: it leaves the catalog and the rules list it as removed (every node deletes its chunks);
+   * main's origin chunks go too, except those another item shares.
+   */
+  async remove (itemId: string, reason: string | undefined): Promise<ItemTerms> {
+    const item = this.#items.get(itemId)
+    if (item === undefined) throw notFound(`no item ${itemId}`)
+    const cur = this.#terms.get(itemId) ?? {}
+    if (cur.removedAt !== undefined) return cur
+    const next: ItemTerms = { ...cur, removedAt: this.#now(), ...(reason !== undefined ? { removedReason: reason } : {}) }
+    await this.setTerms(itemId, next)
+    const all = await this.#store.listItemVersions(itemId)
+    await this.#collectChunks(itemId, all.length > 0 ? all.map(v => v.version) : [this.newestVersion(itemId)], [])
+    return next
+  }
+
+  /** Forget older versions no download runs on any more, and their origin chunks; returns the versions collected. */
+  async collectVersions (now: number): Promise<Array<{ itemId: string, version: number }>> {
+    const out: Array<{ itemId: string, version: number }> = []
+    for (const [itemId, versions] of this.#versions) {
+      const live = this.liveVersions(itemId, now)
+      const dead = versions.filter(v => !live.includes(v))
+      if (dead.length === 0) continue
+      await this.#collectChunks(itemId, dead, live)
+      await this.#store.deleteItemVersions(itemId, dead)
+      this.#versions.set(itemId, live)
+      for (const v of dead) { this.#inUse.delete(contentKeyOf(itemId, v)); this.#manifests.delete(`version:${contentKeyOf(itemId, v)}`); out.push({ itemId, version: v }) }
+    }
+    if (out.length > 0) await this.onChange()
+    return out
+  }
+
+  /** Remove the origin chunks of these versions that no kept version of this item, nor any other item's newest, uses. */
+  async #collectChunks (itemId: string, versions: number[], keep: number[]): Promise<void> {
+    const hashesOf = async (id: string, v: number): Promise<string[]> => {
+      const m = await this.manifestVersion(id, v)
+      return m === undefined ? [] : m.manifest.chunkHashes.map(hex)
+    }
+    const candidates = new Set<string>()
+    for (const v of versions) for (const h of await hashesOf(itemId, v)) candidates.add(h)
+    for (const v of keep) for (const h of await hashesOf(itemId, v)) candidates.delete(h)
+    if (candidates.size === 0) return
+    for (const other of this.#items.values()) {
+      if (other.itemId === itemId || this.#terms.get(other.itemId)?.removedAt !== undefined) continue
+      for (const h of this.manifest(other.itemId)?.chunkHashes ?? []) candidates.delete(hex(h))
+    }
+    for (const h of candidates) await this.#origin.remove(h)
+  }
+
   /** Ingest a stream; serialised with other ingests. `declaredSize` (Content-Length) is checked up front when known. */
-  async ingest (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+  async ingest (body: ReadableStream<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
     const run = this.#ingesting.then(async () => await this.#ingestNow(body, opts))
     this.#ingesting = run.catch(() => {})
     return await run
   }
 
-  async #ingestNow (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+  async #ingestNow (body: ReadableStream<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
+    const replacing = opts.replace === undefined ? undefined : this.#items.get(opts.replace)
+    if (opts.replace !== undefined && (replacing === undefined || this.#terms.get(opts.replace)?.removedAt !== undefined)) {
+      await body.cancel().catch(() => {})
+      throw notFound(`no item ${opts.replace} to replace`)
+    }
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     const maxBytes = Math.min(this.maxItemBytes, MAX_CHUNK_COUNT * chunkSize)
     if (opts.declaredSize !== undefined && opts.declaredSize > maxBytes) {
@@ -166,25 +323,46 @@ export class Catalog {
         for (const c of ready.splice(0)) await write(c)
       }
       if (builder.size === 0) throw invalid('the item is empty')
-      const draft = builder.finish({ itemId: 'pending', title: opts.title, version: 1 })
+      const version = replacing === undefined ? 1 : this.newestVersion(replacing.itemId) + 1
+      const draft = builder.finish({ itemId: 'pending', title: opts.title, version })
       for (const c of ready.splice(0)) await write(c)
       await drain()
-      const itemId = itemIdOf(draft.merkleRoot)
+      const itemId = replacing?.itemId ?? itemIdOf(draft.merkleRoot)
       const existing = this.#items.get(itemId)
-      if (existing !== undefined) {
+      if (replacing !== undefined && Buffer.from(this.manifest(itemId)?.merkleRoot ?? []).equals(Buffer.from(draft.merkleRoot))) {
+        throw new ApiError(409, 'same_bytes', `these bytes are already version ${this.newestVersion(itemId)} of ${itemId}`)
+      }
+      if (existing !== undefined && replacing === undefined) {
         created.length = 0
-        return { item: existing, created: false }
+        const t = this.#terms.get(itemId)
+        if (t?.removedAt !== undefined) {
+          // the same bytes ingested again after a takedown bring the item back (its chunks were just written again)
+          const { removedAt: _a, removedReason: _r, ...kept } = t
+          await this.setTerms(itemId, { ...kept, ...opts.terms })
+        }
+        return { item: existing, created: false, version: this.newestVersion(itemId) }
       }
       const manifest: Manifest = { ...draft, itemId }
       const envelope = toText(signManifest(manifest, this.#signer))
+      const now = this.#now()
       const item: ItemRecord = {
-        itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: this.#now()
+        ...(replacing ?? {}), itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: replacing?.createdAt ?? now
       }
+      if (replacing !== undefined && (await this.#store.listItemVersions(itemId)).length === 0) {
+        // an item from before versions: keep its first manifest as version 1 while downloads may still run on it
+        await this.#store.putItemVersion({ itemId, version: this.newestVersion(itemId), size: replacing.size, chunkSize: replacing.chunkSize, chunkCount: replacing.chunkCount, manifest: replacing.manifest, createdAt: replacing.createdAt })
+      }
+      const record: ItemVersionRecord = { itemId, version, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: now }
+      await this.#store.putItemVersion(record)
+      if (replacing === undefined && opts.terms !== undefined) await this.#store.putItemTerms(itemId, opts.terms)
       await this.#store.putItem(item)
+      if (replacing === undefined && opts.terms !== undefined) this.#terms.set(itemId, opts.terms)
       this.#items.set(itemId, item)
       this.#manifests.set(itemId, manifest)
+      this.#versions.set(itemId, [...(this.#versions.get(itemId) ?? []).filter(v => v < version), version])
       created.length = 0
-      return { item, created: true }
+      await this.onChange()
+      return { item, created: true, version }
     } catch (err) {
       await Promise.allSettled(inflight)
       reader.releaseLock()

@@ -50,6 +50,8 @@ export interface IssueRequest {
   accountId: string
   clientPeerId: string
   region: string
+  /** The manifest version the download runs on (issue 15); 1 is left out of the directive (absent = 1). */
+  itemVersion?: number
 }
 
 /** Check that a license may be used by this account now: 403 (with a precise code) otherwise. */
@@ -158,6 +160,7 @@ export class Directives {
       issuedAt: now,
       expiresAt: Math.min(now + this.ttlMs, license.expiresAt)
     }
+    if (req.itemVersion !== undefined && req.itemVersion > 1) body.itemVersion = req.itemVersion
     const directive = toText(signDirective(body, this.#signer))
     const previous = this.#admissions.get(region)?.get(clientPeerId)
     if (previous === undefined || previous < body.expiresAt) {

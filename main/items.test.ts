@@ -36,7 +36,10 @@ test('ingest streams the body into chunk files and a manifest that verifies agai
   assert.is(got.status, 200)
   assert.is((await got.json() as { manifest: string }).manifest, manifest)
   const catalog = await (await kit.req('GET', '/v1/catalog')).json() as { items: unknown[] }
-  assert.equal(catalog.items, [{ itemId, title: 'Big Buck', size: bytes.length, chunkSize: CHUNK, chunkCount: 4 }])
+  assert.equal(catalog.items, [{
+    itemId, title: 'Big Buck', size: bytes.length, chunkSize: CHUNK, chunkCount: 4, version: 1,
+    rental: { hours: 48, price: null }, purchase: null, maxDevices: null, availableFrom: null, availableUntil: null, regions: null
+  }])
 })
 
 test('re-ingesting the same bytes is idempotent', async () => {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Signer } from '../protocol/keys.ts'
-import type { License } from '../protocol/types.ts'
+import type { License, Price } from '../protocol/types.ts'
 import { signLicense } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import type { MainStore, LicenseRecord } from './store.ts'
@@ -28,10 +28,13 @@ export class Licenses {
   /** How long a rental lasts (shown on the storefront before renting). */
   get rentalMs (): number { return this.#rentalMs }
 
-  async rent (accountId: string, itemId: string): Promise<LicenseRecord> {
+  /** Rent: the period starts now (`periodMs` from the item's offer, else main's default); `price` is what it charged. */
+  async rent (accountId: string, itemId: string, terms: { price?: Price, periodMs?: number, itemVersion?: number } = {}): Promise<LicenseRecord> {
     const now = this.#now()
-    const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + this.#rentalMs }
+    const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + (terms.periodMs ?? this.#rentalMs) }
+    if (terms.price !== undefined) license.price = terms.price
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
+    if (terms.itemVersion !== undefined) record.itemVersion = terms.itemVersion
     await this.#store.putLicense(record)
     this.#cache.set(record.licenseId, record)
     return record

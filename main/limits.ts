@@ -85,3 +85,17 @@ export const REGION_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 /** Cached in memory, beyond these main reads level: sessions and licenses hot for directives. */
 export const SESSION_CACHE_ENTRIES = 100_000
 export const LICENSE_CACHE_ENTRIES = 100_000
+
+// ---- issue 15 ----
+/** Regions one item may be offered in (an item in more is offered everywhere: no list). */
+export const MAX_REGIONS_PER_ITEM = 256
+/** The longest rental an offer may give: a year. */
+export const MAX_RENTAL_HOURS = 24 * 366
+/** Devices per licence an offer may allow. */
+export const MAX_DEVICES_PER_LICENSE = 64
+/** Admin priorities are small integers; bounded so a typo cannot reorder everything by a huge number. */
+export const MAX_ITEM_PRIORITY = 1_000_000
+/** A takedown's reason is shown to customers: one line. */
+export const MAX_REMOVAL_REASON_LENGTH = 300
+/** The terms JSON an ingest may carry in its query string. */
+export const MAX_TERMS_QUERY_LENGTH = 4_096

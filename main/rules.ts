@@ -31,6 +31,8 @@ export class RulesPublisher {
   #current: RulesState | undefined
   #rules: Rules | undefined
   #chain: Promise<unknown> = Promise.resolve()
+  /** What each region's nodes must hold and which items were taken down (issue 15; main/lifecycle.ts); unset: neither is published. */
+  lifecycle: { itemsFor: (region: string) => RegionRules['items'], removed: () => string[] } | undefined
   /** Called after each new version is stored. */
   onPublish: (state: RulesState) => void = () => {}
 
@@ -164,13 +166,17 @@ export class RulesPublisher {
       if (n.role === 'parent') r.parents.push(entry)
       else r.edges.push(entry)
     }
-    return {
+    const lifecycle = this.lifecycle
+    if (lifecycle !== undefined) for (const r of regions.values()) r.items = lifecycle.itemsFor(r.name)
+    const rules: Rules = {
       version,
       issuedAt: now,
       expiresAt: now + this.ttlMs,
       chunkSize: this.chunkSize,
       regions: [...regions.values()].sort((a, b) => a.name.localeCompare(b.name))
     }
+    if (lifecycle !== undefined) rules.removed = lifecycle.removed()
+    return rules
   }
 
   async #publishNow (): Promise<RulesState> {

@@ -11,11 +11,15 @@ import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
+import { directiveRefusal } from '../lifecycle.ts'
+import { MAX_ITEM_VERSION } from '../../protocol/limits.ts'
 
 const directiveBody = z.strictObject({
   licenseId: licenseIdSchema,
   clientPeerId: peerIdSchema,
-  region: regionSchema.optional()
+  region: regionSchema.optional(),
+  /** Continue a download on this version (issue 15): granted while it is live, else the newest is given. */
+  itemVersion: z.number().int().min(1).max(MAX_ITEM_VERSION).optional()
 })
 
 const holdingBody = z.strictObject({
@@ -29,13 +33,19 @@ const holdingBody = z.strictObject({
 export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/directives', requireSession(s), validate('json', directiveBody), async (c) => {
-    const { licenseId, clientPeerId, region } = c.req.valid('json')
+    const { licenseId, clientPeerId, region, itemVersion: asked } = c.req.valid('json')
     const accountId = c.get('accountId')
     const license = checkLicenseUse(await s.licenses.get(licenseId), accountId, s.now())
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
-    const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
+    // takedowns and regions (issue 15); a licence sold in its window keeps working after it
+    const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), r)
+    if (refusal !== undefined) throw refusal
+    const live = s.catalog.liveVersions(license.itemId, s.now())
+    const itemVersion = asked !== undefined && live.includes(asked) ? asked : s.catalog.newestVersion(license.itemId)
+    const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r, itemVersion })
+    s.catalog.noteInUse(license.itemId, itemVersion, expiresAt)
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
     if (body.peers.length === 0) return c.json({ directive, expiresAt, unserved: s.registry.unservedReason(r) }, 201)
@@ -45,6 +55,8 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   app.post('/holdings', requireSession(s), validate('json', holdingBody), async (c) => {
     const { licenseId, peerId, addrs, region, complete } = c.req.valid('json')
     const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
+    const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), region)
+    if (refusal !== undefined) throw refusal
     const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
     return c.json({ ok: true, expiresAt })
   })

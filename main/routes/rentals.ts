@@ -6,6 +6,10 @@ import { requireSession } from '../auth.ts'
 import type { MainServices } from '../services.ts'
 import { validate, itemIdSchema, licenseIdSchema } from '../validate.ts'
 import { notFound } from '../errors.ts'
+import { rentRefusal, rentalView } from '../lifecycle.ts'
+
+/** Rentals one listing returns (newest first): a page of an account's history. */
+export const MAX_RENTALS_LISTED = 200
 
 const rentalBody = z.strictObject({ itemId: itemIdSchema })
 
@@ -13,16 +17,31 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/rentals', requireSession(s), validate('json', rentalBody), async (c) => {
     const { itemId } = c.req.valid('json')
-    if (await s.catalog.lookup(itemId) === undefined) throw notFound(`no item ${itemId}`)
-    const l = await s.licenses.rent(c.get('accountId'), itemId)
+    const item = await s.catalog.lookup(itemId)
+    if (item === undefined) throw notFound(`no item ${itemId}`)
+    const accountId = c.get('accountId')
+    const terms = s.catalog.terms(itemId)
+    // windows and regions (issue 15): the account's region is the one it buys in
+    const refusal = rentRefusal(item, terms, (await s.accounts.get(accountId))?.region, s.now())
+    if (refusal !== undefined) throw refusal
+    const l = await s.licenses.rent(accountId, itemId, {
+      ...(terms?.rental?.price !== undefined ? { price: terms.rental.price } : {}),
+      ...(terms?.rental !== undefined ? { periodMs: terms.rental.hours * 3600_000 } : {}),
+      itemVersion: s.catalog.newestVersion(itemId)
+    })
     s.metrics.licensesIssued.inc()
-    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt }, 201)
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, price: l.price ?? null }, 201)
   })
   // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`
   app.get('/rentals/:licenseId', requireSession(s), validate('param', z.strictObject({ licenseId: licenseIdSchema })), async (c) => {
     const l = await s.licenses.get(c.req.valid('param').licenseId)
     if (l === undefined || l.accountId !== c.get('accountId')) throw notFound('you have no such rental')
-    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt })
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, ...rentalView(s, l) })
+  })
+  // the caller's rentals, newest first, with what each charged and whether it still plays (`reelnet rentals`)
+  app.get('/rentals', requireSession(s), async (c) => {
+    const list = await s.licenses.forAccount(c.get('accountId'), MAX_RENTALS_LISTED)
+    return c.json({ rentals: list.map(l => ({ licenseId: l.licenseId, itemId: l.itemId, notBefore: l.notBefore, expiresAt: l.expiresAt, ...rentalView(s, l) })) })
   })
   return app
 }

@@ -125,7 +125,7 @@ export interface LimiterCounters {
 /** An item's terms of sale and lifecycle (issue 15), set at ingest and changed by an admin; none set = the old behaviour. */
 export interface ItemTerms {
   /** A rental: how long it lasts and what it costs. Absent: main's default rental period, free. */
-  rental?: { hours: number, price: Price }
+  rental?: { hours: number, price?: Price }
   /** A purchase price (licence kinds are issue 14's; kept and shown here). */
   purchase?: { price: Price }
   /** Devices one licence may be used on (issue 14 enforces it from the licence's maxDevices). */
