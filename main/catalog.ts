@@ -200,9 +200,9 @@ export class Catalog {
     return this.versions(itemId).filter(v => v === newest || (this.#inUse.get(contentKeyOf(itemId, v)) ?? 0) > now)
   }
 
-  /** A directive on an older version keeps it live until it expires (a download finishes on the version it began). */
+  /** A directive on a version keeps it live until it expires (a download finishes on the version it began). */
   noteInUse (itemId: string, version: number, until: number): void {
-    if (version === this.newestVersion(itemId)) return
+    // the newest too: a replace may make it old while this download runs
     const key = contentKeyOf(itemId, version)
     if ((this.#inUse.get(key) ?? 0) < until) this.#inUse.set(key, until)
   }
