@@ -36,7 +36,8 @@ code,pre{font-size:12px}pre{background:#f6f6f6;padding:.5rem;white-space:pre-wra
   <p><button id="logout">log out</button> <span id="updated" class="muted"></span></p>
   <h2>Regions</h2><div id="regions"></div>
   <h2>Items</h2>
-  <table id="items"><thead><tr><th>item</th><th>title</th><th>size</th><th>parents holding (verified)</th><th>edges holding</th><th>edges prepositioning</th><th>prepositioned in</th></tr></thead><tbody></tbody></table>
+  <p id="removed" class="muted"></p>
+  <table id="items"><thead><tr><th>item</th><th>title</th><th>version</th><th>priority</th><th>size</th><th>parents holding (verified)</th><th>parents lacking space</th><th>edges holding</th><th>edges prepositioning</th><th>prepositioned in</th></tr></thead><tbody></tbody></table>
   <h2>Directives per minute</h2>
   <p>last minute: <b id="dpm">0</b> · last 15 minutes: <b id="dpm15">0</b></p><div class="bars" id="dpm-bars"></div>
   <h2>Do</h2>
@@ -102,7 +103,7 @@ function renderRegions (o) {
     sec.appendChild(el('h3', r.name + ' — ' + up + ' of ' + r.nodes.length + ' nodes serving'))
     sec.appendChild(el('p', 'preposition: ' + (r.preposition.length ? r.preposition.join(', ') : 'none'), 'muted'))
     const t = el('table'); const head = el('tr')
-    for (const h of ['node', 'role', 'status', 'load', 'free', 'served to edges', 'to parents', 'to peers', 'to clients', 'last heartbeat', 'items held', '']) head.appendChild(el('th', h))
+    for (const h of ['node', 'role', 'status', 'load', 'free', 'served to edges', 'to parents', 'to peers', 'to clients', 'last heartbeat', 'items held', 'lacking space for', '']) head.appendChild(el('th', h))
     t.appendChild(head)
     for (const n of r.nodes) {
       const tr = el('tr', undefined, n.status + (n.drained ? ' drained' : '')); tr.dataset.peer = n.peerId
@@ -114,6 +115,7 @@ function renderRegions (o) {
       for (const k of ['edge', 'parent', 'peer', 'client']) cell(tr, fmt(n.bytesServed[k]))
       cell(tr, age(n.lastHeartbeatAgeMs) + ' ago', 'age')
       cell(tr, n.heldItems)
+      cell(tr, n.lacking.length ? n.lacking.map(x => x.slice(0, 8)).join(', ') : '—', 'lacking')
       const b = el('button', n.drained ? 'undrain' : 'drain', 'drain')
       b.onclick = () => act(() => api('POST', '/v1/nodes/' + encodeURIComponent(n.peerId) + '/drain', { drained: !n.drained }), (n.drained ? 'undrained ' : 'drained ') + short(n.peerId))
       const td = el('td'); td.appendChild(b); tr.appendChild(td)
@@ -130,8 +132,9 @@ function renderItems (o) {
   for (const i of o.items) {
     const tr = el('tr'); tr.dataset.item = i.itemId
     cell(tr, i.itemId.slice(0, 12) + '…', undefined, i.itemId)
-    cell(tr, i.title); cell(tr, fmt(i.size))
+    cell(tr, i.title); cell(tr, 'v' + i.version + (i.liveVersions.length > 1 ? ' (live ' + i.liveVersions.join(', ') + ')' : '')); cell(tr, String(i.priority)); cell(tr, fmt(i.size))
     cell(tr, i.parentsHolding + ' of ' + i.parents, 'parents-holding')
+    cell(tr, i.parentsLacking.map(short).join(', ') || '—', 'parents-lacking')
     cell(tr, i.edgesHolding.map(short).join(', ') || '—')
     cell(tr, i.edgesPrepositioning.map(short).join(', ') || '—')
     cell(tr, i.prepositionedIn.join(', ') || '—')
@@ -139,6 +142,7 @@ function renderItems (o) {
     sel.appendChild(Object.assign(document.createElement('option'), { value: i.itemId, textContent: i.title + ' (' + i.itemId.slice(0, 8) + ')' }))
   }
   if (chosen) sel.value = chosen
+  $('removed').textContent = o.removed.length === 0 ? '' : 'taken down: ' + o.removed.map(r => (r.title || r.itemId.slice(0, 12)) + ' (' + new Date(r.removedAt).toISOString() + (r.reason ? ', ' + r.reason : '') + ')').join('; ')
 }
 
 function renderQuarantine (o) {

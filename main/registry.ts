@@ -125,7 +125,8 @@ export class Registry {
       freeBytes: hb.freeBytes,
       bytesServed: hb.bytesServed,
       heldItems: hb.heldItems,
-      ...(hb.version !== undefined ? { version: hb.version } : {})
+      ...(hb.version !== undefined ? { version: hb.version } : {}),
+      lacking: hb.lacking ?? []
     }
     await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)

@@ -6,6 +6,7 @@
  * verified once per connection and item, then the decision is cached for
  * the connection's life (or until the directive expires).
  */
+import { parseContentKey } from '../protocol/item-key.ts'
 import type { Connection } from '@libp2p/interface'
 import { verifyDirective } from '../protocol/documents.ts'
 import type { Directive } from '../protocol/types.ts'
@@ -41,6 +42,10 @@ export interface Authorizer {
   mayAskHave: (connection: Connection) => boolean
 }
 
+function itemIdOfKey (key: string): string {
+  try { return parseContentKey(key).itemId } catch { return key }
+}
+
 export function createAuthorizer (opts: AuthorizerOptions): Authorizer {
   const now = opts.now ?? Date.now
   /** Per connection: itemId → directive expiry. A WeakMap, so closed connections are forgotten with them. */
@@ -55,7 +60,8 @@ export function createAuthorizer (opts: AuthorizerOptions): Authorizer {
     if (req.credential === undefined) throw new AccessDeniedError('not in the rules and no directive presented')
     let directive: Directive
     try {
-      directive = verifyDirective(req.credential, { publicKey: opts.mainPublicKey(), now: t, clientPeerId: remote, itemId: req.itemId })
+      // a request names a version's wire key (itemId@N, issue 15); the directive names the item, which covers its versions
+      directive = verifyDirective(req.credential, { publicKey: opts.mainPublicKey(), now: t, clientPeerId: remote, itemId: itemIdOfKey(req.itemId) })
       if (!directive.peers.some(p => p.peerId === opts.selfPeerId)) throw new AccessDeniedError('the directive does not list this node')
       opts.extraCheck?.(directive)
     } catch (err) {

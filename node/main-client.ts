@@ -169,9 +169,10 @@ export function createMainClient (opts: MainClientOptions) {
       return body!.items.map(i => ({ itemId: i.itemId, title: i.title, size: i.size, chunkSize: i.chunkSize, chunkCount: i.chunkCount }))
     },
 
-    /** The manifest envelope bytes (verify with verifyManifest). */
-    async getManifest (itemId: string, o: CallOptions = {}): Promise<Uint8Array> {
-      const { body } = await json(`/v1/items/${encodeURIComponent(itemId)}`, ItemSchema, { signal: o.signal }, `fetch manifest of ${itemId}`)
+    /** The manifest envelope bytes (verify with verifyManifest); `version` asks for that one (issue 15), else the newest. */
+    async getManifest (itemId: string, o: CallOptions & { version?: number } = {}): Promise<Uint8Array> {
+      const q = o.version === undefined ? '' : `?version=${o.version}`
+      const { body } = await json(`/v1/items/${encodeURIComponent(itemId)}${q}`, ItemSchema, { signal: o.signal }, `fetch manifest of ${itemId}${q}`)
       return fromText(body!.manifest, MAX_DOCUMENT_BYTES.manifest)
     },
 

@@ -30,6 +30,9 @@ import { TokenBucket } from './token-bucket.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Connection } from '@libp2p/interface'
 import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics } from './metrics.ts'
+import { holdingsOf, mayHold, missingBytes, newestKey, parentPlan, sweep } from './lifecycle.ts'
+import { parseContentKey } from '../protocol/item-key.ts'
+import { MAX_LACKING_ITEMS } from '../protocol/limits.ts'
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
@@ -78,6 +81,10 @@ export interface NodeStatus {
   routingTable: string[]
   connections: string[]
   heldItems: string[]
+  /** Items a parent could not hold for want of space (issue 15). */
+  lacking: string[]
+  /** Items (wire keys) deleted after a takedown, a collected version or a region change, since start. */
+  swept: string[]
   store: { usedBytes: number, capacityBytes: number, chunks: number, corruptOnRead: number, reconcile: unknown }
   fetched: unknown
   served: Record<string, number>
@@ -124,12 +131,30 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const items = new ManifestCache(main, state, mainKey.publicKey)
   await items.load()
 
+  // issue 15: what the rules allow this node to hold; after each new version, what they no longer allow is deleted
+  const holdings = (): ReturnType<typeof holdingsOf> => holdingsOf(rules.rules, opts.region)
+  const provided = new Set<string>()
+  const swept: string[] = []
+  let lacking: string[] = []
+  let sweeping: Promise<void> = Promise.resolve()
+  function sweepNow (): Promise<void> {
+    sweeping = sweeping.then(async () => {
+      if (rules.rules === undefined) return
+      const r = await sweep(holdings(), items, store)
+      for (const key of r.dropped) { provided.delete(key); swept.push(key) }
+      if (swept.length > MAX_LACKING_ITEMS) swept.splice(0, swept.length - MAX_LACKING_ITEMS)
+      if (r.dropped.length > 0) event('info', 'items no longer held deleted', { items: r.dropped, chunks: r.chunks, rulesVersion: rules.rules.version })
+    }).catch((err: unknown) => { log(`sweep: ${(err as Error).message}`) })
+    return sweeping
+  }
+
   let host: ReelnetHost | undefined
   const rules = new RulesFollower({
     main, state, mainPublicKey: mainKey.publicKey, region: opts.region, log,
     onChange: r => {
       log(`rules version ${r.version}`)
       if (host !== undefined) void bootstrap()
+      void sweepNow()
     }
   })
   await rules.load()
@@ -161,7 +186,6 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   }
 
   const served = { edge: 0, parent: 0, peer: 0, client: 0 }
-  const provided = new Set<string>()
   async function provide (manifest: Manifest): Promise<void> {
     if (provided.has(manifest.itemId)) return
     provided.add(manifest.itemId)
@@ -180,7 +204,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     if ((reportedSources.get(source) ?? 0) > now - REPORT_AGAIN_AFTER_MS) return
     if (reportedSources.size >= MAX_REPORTED_SOURCES) reportedSources.clear()
     reportedSources.set(source, now)
-    main.reportBadSource({ ...at, source, region: opts.region }, { signal }).then(
+    main.reportBadSource({ ...at, itemId: baseItemId(at.itemId), source, region: opts.region }, { signal }).then(
       r => { event('warn', 'reported a bad source to main', { sourcePeerId: source, itemId: at.itemId, quarantined: r.quarantined }) },
       (e: unknown) => { log(`reporting ${source}: ${(e as Error).message}`) })
   }
@@ -211,6 +235,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
 
   const source: ChunkSource = {
     async getChunk (itemId, index, o) {
+      if (!mayHold(holdings(), itemId)) return null
       let manifest: Manifest
       try {
         manifest = await items.get(itemId, o)
@@ -224,6 +249,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       return await filler.get(manifest, index, o.signal)
     },
     async have (itemId) {
+      if (!mayHold(holdings(), itemId)) return null
       const manifest = items.known(itemId)
       if (manifest === undefined) return null
       const bits = new Bitfield(manifest.chunkCount)
@@ -294,12 +320,20 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   async function copyItems (itemIds: string[], workers: number): Promise<void> {
     if (copying) return
     copying = true
+    const short: string[] = []
     try {
       for (const itemId of itemIds) {
         if (signal.aborted) return
+        if (!mayHold(holdings(), itemId)) continue
         let manifest: Manifest
         try { manifest = await items.get(itemId, { signal }) } catch (err) { log(`manifest of ${itemId}: ${(err as Error).message}`); continue }
         const missing = filler.missing(manifest)
+        // a parent without room says so (heartbeat `lacking`, the operator page) rather than failing chunk by chunk
+        if (opts.role === 'parent' && missing.length > 0 && missingBytes(manifest, missing) > store.freeBytes) {
+          if (!lacking.includes(itemId)) log(`no space for ${itemId}: ${missingBytes(manifest, missing)} bytes needed, ${store.freeBytes} free`)
+          short.push(itemId)
+          continue
+        }
         if (missing.length > 0) {
           let next = 0
           let failed = 0
@@ -316,6 +350,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
         // next item's copy must not queue behind it (it did: a parent took 10 s more per item)
         if (filler.isComplete(manifest)) void provide(manifest)
       }
+      if (opts.role === 'parent') lacking = short.map(baseItemId).slice(0, MAX_LACKING_ITEMS)
     } finally {
       copying = false
     }
@@ -324,13 +359,15 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   async function tickWork (): Promise<void> {
     if (opts.role === 'parent') {
       try {
-        const catalog = await main.getCatalog({ signal })
-        await copyItems(catalog.map(c => c.itemId), PARENT_COPY_WORKERS)
+        // the rules' list for the region when main publishes one (issue 15), else the whole catalog as before
+        const plan = parentPlan(holdings()) ?? (await main.getCatalog({ signal })).map(c => c.itemId)
+        await copyItems(plan, PARENT_COPY_WORKERS)
       } catch (err) {
         if (!signal.aborted) log(`catalog: ${(err as Error).message}`)
       }
     } else {
-      const list = rules.region()?.preposition ?? []
+      const h = holdings()
+      const list = (rules.region()?.preposition ?? []).map(id => newestKey(h, id)).filter((k): k is string => k !== undefined)
       if (list.length > 0) await copyItems(list, PREPOSITION_WORKERS)
     }
   }
@@ -348,7 +385,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       freeBytes: store.freeBytes,
       bytesServed: { ...served },
       heldItems: heldItems().slice(0, 10_000),
-      version: SOFTWARE_VERSION
+      version: SOFTWARE_VERSION,
+      ...(lacking.length > 0 ? { lacking } : {})
     }
     try {
       const answer = await main.heartbeat(peerId, toText(signHeartbeat(hb, signer)), { signal })
@@ -367,6 +405,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       routingTable: routingTablePeers(h),
       connections: h.getConnections().map(c => c.remotePeer.toString()),
       heldItems: heldItems(),
+      lacking: [...lacking],
+      swept: [...swept],
       store: { usedBytes: store.usedBytes, capacityBytes: store.capacityBytes, chunks: store.count, corruptOnRead: store.corruptOnRead, reconcile: store.reconcile },
       fetched: filler.stats,
       served: { ...served },
@@ -410,6 +450,11 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   }
 
   return { peerId, addrs: listenAddrs(h), host: h, metricsUrl: metricsServer?.url, statusUrl: metricsServer?.statusUrl, metrics, stop, done }
+}
+
+/** The itemId of a wire key (itemId@N → itemId); main's reports and the operator page speak itemIds. */
+function baseItemId (key: string): string {
+  try { return parseContentKey(key).itemId } catch { return key }
 }
 
 /** Call fn until it succeeds or the deadline passes (then its last error is thrown). */

@@ -23,6 +23,10 @@ export class StateDb {
     await this.db.put(key, value)
   }
 
+  async delete (key: string): Promise<void> {
+    await this.db.del(key)
+  }
+
   /** Every key starting with `prefix`, with its value. */
   async * entries (prefix: string): AsyncGenerator<[string, string]> {
     for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + '\xff' })) yield [k, v]

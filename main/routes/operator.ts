@@ -5,6 +5,7 @@
  * (mint a registration token for one new node, with the command to run it).
  */
 import { Hono } from 'hono'
+import { contentKeyOf } from '../../protocol/item-key.ts'
 import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import { requireOperator } from '../auth.ts'
@@ -58,12 +59,16 @@ export function operatorRoutes (s: MainServices): Hono<MainEnv> {
         capacityBytes: n.capacityBytes,
         bytesServed: n.bytesServed,
         heldItems: n.heldItems.length,
+        lacking: n.lacking ?? [],
         lastHeartbeatAgeMs: Math.max(0, now - n.lastSeen),
         addrs: n.addrs
       }))
     }))
     const items = s.catalog.list().map(item => {
-      const holders = nodes.filter(n => n.heldItems.includes(item.itemId))
+      // nodes report held items by wire key: the newest version's is what counts as holding the item (issue 15)
+      const key = contentKeyOf(item.itemId, s.catalog.newestVersion(item.itemId))
+      const holders = nodes.filter(n => n.heldItems.includes(key))
+      const terms = s.catalog.terms(item.itemId)
       const prepositionedIn = regionNames.filter(r => s.rules.preposition(r).includes(item.itemId))
       return {
         itemId: item.itemId,
@@ -73,10 +78,20 @@ export function operatorRoutes (s: MainServices): Hono<MainEnv> {
         parentsHolding: holders.filter(n => n.role === 'parent').length,
         parents: nodes.filter(n => n.role === 'parent').length,
         edgesHolding: holders.filter(n => n.role === 'edge').map(n => n.peerId),
-        edgesPrepositioning: nodes.filter(n => n.role === 'edge' && prepositionedIn.includes(n.region) && !n.heldItems.includes(item.itemId)).map(n => n.peerId),
-        prepositionedIn
+        edgesPrepositioning: nodes.filter(n => n.role === 'edge' && prepositionedIn.includes(n.region) && !n.heldItems.includes(key)).map(n => n.peerId),
+        prepositionedIn,
+        version: s.catalog.newestVersion(item.itemId),
+        liveVersions: s.catalog.liveVersions(item.itemId, now),
+        priority: terms?.priority ?? 0,
+        regions: terms?.regions ?? null,
+        availableFrom: terms?.availableFrom ?? null,
+        availableUntil: terms?.availableUntil ?? null,
+        parentsLacking: nodes.filter(n => (n.lacking ?? []).includes(item.itemId)).map(n => n.peerId)
       }
-    })
+    }).sort((a, b) => b.priority - a.priority)
+    const removed = s.catalog.allTerms().filter(([, t]) => t.removedAt !== undefined)
+      .map(([itemId, t]) => ({ itemId, title: s.catalog.get(itemId)?.title ?? null, removedAt: t.removedAt, reason: t.removedReason ?? null }))
+      .sort((a, b) => (b.removedAt ?? 0) - (a.removedAt ?? 0)).slice(0, 50)
     return c.json({
       now,
       rulesVersion: s.rules.version,
@@ -84,6 +99,7 @@ export function operatorRoutes (s: MainServices): Hono<MainEnv> {
       heartbeatTimeoutMs: s.registry.heartbeatTimeoutMs,
       regions,
       items,
+      removed,
       directivesPerMinute: s.activity.directivesPerMinute(),
       recentErrors: s.activity.recentErrors(),
       quarantined: s.reports.quarantined(),

@@ -76,6 +76,8 @@ export interface NodeRecord {
   heldItems: string[]
   /** The software version of the node's last heartbeat, when it said one. */
   version?: string
+  /** Items the node (a parent) said it lacks space for (issue 15). */
+  lacking?: string[]
 }
 
 export interface RulesState {

@@ -16,8 +16,9 @@ import { MainApi, type IssuedDirective } from './main-api.ts'
 import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
+import { contentKeyOf } from '../../protocol/item-key.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
-import { RegionUnservedError } from './errors.ts'
+import { MainApiError, RegionUnservedError } from './errors.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
 
@@ -25,6 +26,11 @@ import { createSigner, type Signer } from '../../protocol/keys.ts'
 export const MAX_SOURCES_REPORTED = 16
 /** A finished download waits at most this long for its reports to reach main before it stops. */
 export const REPORT_FLUSH_MS = 3_000
+/**
+ * While it downloads or seeds, a client reads main's signed rules this often (an ETag poll: nothing is sent when
+ * they did not change) so that a takedown stops it serving the item within about one node rules poll.
+ */
+export const CUSTOMER_RULES_POLL_MS = 3_000
 /** A directive is renewed once this fraction of its lifetime has passed, well before it expires. */
 export const DIRECTIVE_RENEW_FRACTION = 0.6
 /** After a failed renewal, try again this soon. */
@@ -88,7 +94,8 @@ export class Customer {
     this.seeder = seeder
     this.directive = directive
     this.region = directive.directive.region
-    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: manifest.itemId, credential: () => this.directive.bytes }
+    // chunks of this manifest's version travel under its wire key (itemId@N; the bare itemId for version 1)
+    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: contentKeyOf(manifest.itemId, manifest.version), credential: () => this.directive.bytes }
     const self = host.peerId.toString()
     this.scheduler = new Scheduler({
       chunkCount: manifest.chunkCount,
@@ -114,15 +121,18 @@ export class Customer {
 
   static async start (opts: CustomerOptions): Promise<Customer> {
     const api = new MainApi({ url: opts.mainUrl, token: opts.token, mainKey: opts.mainKey })
-    const { manifest } = await api.manifest(opts.itemId, { signal: opts.signal })
+    const key = await loadOrCreateKey(opts.keyDir)
+    const peerId = key.peerId.toString()
+    let { manifest } = await api.manifest(opts.itemId, { signal: opts.signal })
+    // the directive names the version to download (issue 15): the newest, unless a replace came in between
+    const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region, itemVersion: manifest.version }, { signal: opts.signal })
+    opts.onDirective?.(directive.directive)
+    const granted = directive.directive.itemVersion ?? 1
+    if (granted !== manifest.version) manifest = (await api.manifest(opts.itemId, { signal: opts.signal, version: granted })).manifest
     const part = await PartFile.open(opts.outPath, manifest)
     let host: ReelnetHost | undefined
     let seeder: Seeder | undefined
     try {
-      const key = await loadOrCreateKey(opts.keyDir)
-      const peerId = key.peerId.toString()
-      const directive = await api.directive({ licenseId: opts.licenseId, itemId: opts.itemId, clientPeerId: peerId, region: opts.region }, { signal: opts.signal })
-      opts.onDirective?.(directive.directive)
       unservedCheck(directive)
       host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl) })
       seeder = await startSeeding({
@@ -137,6 +147,7 @@ export class Customer {
       const c = new Customer(opts, api, manifest, part, host, seeder, directive)
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
+      c.watchTakedown()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
       // join the region's DHT through the nodes the directive names (never peers of other regions)
       void connectBootstrap(host, directive.directive.peers.filter(p => p.role !== 'peer'), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) }).catch(() => 0)
@@ -160,12 +171,41 @@ export class Customer {
     return stats
   }
 
-  /** Keep serving until the license expires or `signal` fires. */
+  /** Why this client stopped serving before its licence ended (the item was taken down), if it did. */
+  endedReason: string | undefined
+  private onEnded: (() => void) | undefined
+
+  #rulesEtag: string | undefined
+
+  /** Stop serving (and fail the download) once main's signed rules list this item as taken down. */
+  private watchTakedown (): void {
+    let busy = false
+    this.schedule(() => {
+      if (busy || this.stopped || this.endedReason !== undefined) return
+      busy = true
+      this.api.removedItems(this.#rulesEtag, { signal: this.opts.signal }).then(r => {
+        if (r === undefined) return
+        this.#rulesEtag = r.etag
+        if (r.removed.includes(this.opts.itemId)) this.endSeeding(`item ${this.opts.itemId} was taken down (main's signed rules list it as removed)`)
+      }, () => { /* main unreachable: the directive and holdings calls say so */ }).finally(() => { busy = false })
+    }, CUSTOMER_RULES_POLL_MS, true)
+  }
+
+  private endSeeding (reason: string): void {
+    if (this.endedReason !== undefined) return
+    this.endedReason = reason
+    this.opts.log?.(`no longer serving ${this.opts.itemId}: ${reason}`)
+    void this.seeder.stop().catch(() => {})
+    this.onEnded?.()
+  }
+
+  /** Keep serving until the license expires, the item is taken down, or `signal` fires. */
   async seed (signal?: AbortSignal): Promise<void> {
     const left = this.opts.licenseExpiresAt - Date.now()
-    if (left <= 0) return
+    if (left <= 0 || this.endedReason !== undefined) return
     await new Promise<void>(resolve => {
       const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1))
+      this.onEnded = () => { clearTimeout(t); resolve() }
       signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
     })
   }
@@ -213,8 +253,19 @@ export class Customer {
 
   private async renewDirective (signal?: AbortSignal): Promise<void> {
     const sig = signal === undefined ? this.opts.signal : (this.opts.signal === undefined ? signal : AbortSignal.any([signal, this.opts.signal]))
-    this.directive = await this.api.directive({ licenseId: this.opts.licenseId, itemId: this.opts.itemId, clientPeerId: this.peerId, region: this.region }, { signal: sig })
+    let next: IssuedDirective
+    try {
+      // a download finishes on the version it began with while main keeps that version live (issue 15)
+      next = await this.api.directive({ licenseId: this.opts.licenseId, itemId: this.opts.itemId, clientPeerId: this.peerId, region: this.region, itemVersion: this.manifest.version }, { signal: sig })
+    } catch (err: unknown) {
+      // taken down: stop serving it to others at once, and say why
+      if (err instanceof MainApiError && err.status === 410) this.endSeeding(err.message)
+      throw err
+    }
+    this.directive = next
     this.opts.onDirective?.(this.directive.directive)
+    const granted = next.directive.itemVersion ?? 1
+    if (granted !== this.manifest.version) this.opts.log?.(`version ${this.manifest.version} of ${this.opts.itemId} is no longer served (now version ${granted}); this download goes on with the sources it has, run it again for version ${granted}`)
   }
 
   /** Tell main what we hold, so directives for others of our region can list us. */
@@ -232,6 +283,7 @@ export class Customer {
     try {
       await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete })
     } catch (err) {
+      if (err instanceof MainApiError && err.status === 410) this.endSeeding(err.message)
       this.opts.log?.(`reporting holdings failed: ${(err as Error).message}`)
     }
   }

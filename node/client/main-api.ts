@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import { fromText } from '../../protocol/signing.ts'
-import { verifyDirective, verifyLicense, verifyManifest } from '../../protocol/documents.ts'
+import { verifyDirective, verifyLicense, verifyManifest, verifyRules } from '../../protocol/documents.ts'
 import { MAX_DOCUMENT_BYTES } from '../../protocol/limits.ts'
 import type { Directive, License, Manifest } from '../../protocol/types.ts'
 import { MainApiError } from './errors.ts'
@@ -44,6 +44,7 @@ export const MAX_UNSERVED_REASON = 300
 const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loose()
 const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
 const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional() }).loose()
+const RulesAnswer = z.object({ rules: z.string() }).loose()
 const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
 
 export class MainApi {
@@ -57,8 +58,10 @@ export class MainApi {
     this.now = opts.now ?? Date.now
   }
 
-  async manifest (itemId: string, o: { signal?: AbortSignal } = {}): Promise<{ manifest: Manifest, bytes: Uint8Array }> {
-    const body = await this.call('GET', `/v1/items/${encodeURIComponent(itemId)}`, undefined, ItemAnswer, `fetch the manifest of ${itemId}`, o.signal)
+  /** The newest manifest, or `o.version`'s (issue 15). */
+  async manifest (itemId: string, o: { signal?: AbortSignal, version?: number } = {}): Promise<{ manifest: Manifest, bytes: Uint8Array }> {
+    const q = o.version === undefined ? '' : `?version=${o.version}`
+    const body = await this.call('GET', `/v1/items/${encodeURIComponent(itemId)}${q}`, undefined, ItemAnswer, `fetch the manifest of ${itemId}`, o.signal)
     const bytes = fromText(body.manifest, MAX_DOCUMENT_BYTES.manifest)
     return { manifest: verifyManifest(bytes, { publicKey: this.opts.mainKey, itemId } as Parameters<typeof verifyManifest>[1]), bytes }
   }
@@ -70,8 +73,9 @@ export class MainApi {
     return { licenseId: license.licenseId, license, licenseBytes, expiresAt: license.expiresAt }
   }
 
-  async directive (req: { licenseId: string, itemId: string, clientPeerId: string, region?: string }, o: { signal?: AbortSignal } = {}): Promise<IssuedDirective> {
-    const body = await this.call('POST', '/v1/directives', { licenseId: req.licenseId, clientPeerId: req.clientPeerId, ...(req.region !== undefined ? { region: req.region } : {}) }, DirectiveAnswer, 'ask main for a directive', o.signal)
+  /** `itemVersion`: continue a download on that version (main grants it while live, else names the newest). */
+  async directive (req: { licenseId: string, itemId: string, clientPeerId: string, region?: string, itemVersion?: number }, o: { signal?: AbortSignal } = {}): Promise<IssuedDirective> {
+    const body = await this.call('POST', '/v1/directives', { licenseId: req.licenseId, clientPeerId: req.clientPeerId, ...(req.region !== undefined ? { region: req.region } : {}), ...(req.itemVersion !== undefined ? { itemVersion: req.itemVersion } : {}) }, DirectiveAnswer, 'ask main for a directive', o.signal)
     const bytes = fromText(body.directive, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
     const unserved = body.unserved === undefined ? undefined : body.unserved.slice(0, MAX_UNSERVED_REASON).replace(/[\x00-\x1f\x7f]/g, ' ')
@@ -95,6 +99,25 @@ export class MainApi {
 
   async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {
     await this.call('POST', '/v1/holdings', h, HoldingAnswer, 'report holdings to main', o.signal)
+  }
+
+  /**
+   * The taken-down itemIds of main's current signed rules (issue 15), verified against the pinned key; with the
+   * ETag of the last answer, `undefined` when they have not changed. A seeding client asks this to stop serving an
+   * item as soon as nodes do.
+   */
+  async removedItems (etag: string | undefined, o: { signal?: AbortSignal } = {}): Promise<{ etag: string | undefined, removed: string[] } | undefined> {
+    const res = await fetch(this.url + '/v1/rules', {
+      headers: etag !== undefined ? { 'if-none-match': etag } : {},
+      signal: o.signal === undefined ? AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS) : AbortSignal.any([o.signal, AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)])
+    })
+    if (res.status === 304) { await res.body?.cancel(); return undefined }
+    const text = await readBounded(res, Math.ceil(MAX_DOCUMENT_BYTES.rules * 4 / 3) + 1024, 'fetch the rules')
+    if (!res.ok) throw new MainApiError(`fetch the rules: HTTP ${res.status}`, res.status)
+    const body = RulesAnswer.safeParse(JSON.parse(text))
+    if (!body.success) throw new MainApiError('fetch the rules: unexpected answer shape', res.status, 'malformed')
+    const rules = verifyRules(fromText(body.data.rules, MAX_DOCUMENT_BYTES.rules), { publicKey: this.opts.mainKey, now: this.now() })
+    return { etag: res.headers.get('etag') ?? undefined, removed: rules.removed ?? [] }
   }
 
   private async call<T> (method: string, path: string, json: unknown, schema: z.ZodType<T>, what: string, signal?: AbortSignal): Promise<T> {

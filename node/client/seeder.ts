@@ -16,6 +16,7 @@ import { Bitfield } from '../../protocol/wire/have.ts'
 import { sha256 } from '../../protocol/chunking.ts'
 import { bytesEqual } from '../../protocol/encoding.ts'
 import type { PartFile } from './resume.ts'
+import { contentKeyOf } from '../../protocol/item-key.ts'
 
 export interface SeederOptions {
   host: Libp2p
@@ -39,6 +40,8 @@ export interface Seeder {
 export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
   const now = opts.now ?? Date.now
   const manifest = opts.part.manifest
+  // requests name the version's wire key (issue 15): itemId for version 1, itemId@N after a replace
+  const key = contentKeyOf(manifest.itemId, manifest.version)
   const selfPeerId = opts.host.peerId.toString()
   const licenseValid = (): boolean => now() < opts.licenseExpiresAt
   const { authorize, mayAskHave } = createAuthorizer({
@@ -57,14 +60,14 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
     source: {
       async getChunk (itemId, index) {
         if (!licenseValid()) throw new AccessDeniedError('this peer\'s license has expired')
-        if (itemId !== manifest.itemId || index < 0 || index >= manifest.chunkCount || !opts.part.has(index)) return null
+        if (itemId !== key || index < 0 || index >= manifest.chunkCount || !opts.part.has(index)) return null
         const bytes = await opts.part.readChunk(index)
         // verified before it was written; checked again before it is passed on (a disk can rot)
         if (!bytesEqual(sha256(bytes), manifest.chunkHashes[index] as Uint8Array)) return null
         return bytes
       },
       async have (itemId) {
-        if (itemId !== manifest.itemId || !licenseValid()) return null
+        if (itemId !== key || !licenseValid()) return null
         const bits = new Bitfield(manifest.chunkCount)
         for (let i = 0; i < manifest.chunkCount; i++) if (opts.part.has(i)) bits.set(i)
         return bits
