@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   login: { summary: 'log in and keep the session', load: async () => await import('./commands/login.ts') },
   catalog: { summary: 'list the items for rent', load: async () => await import('./commands/catalog.ts') },
   rent: { summary: 'rent an item and receive its signed license', load: async () => await import('./commands/rent.ts') },
+  rentals: { summary: 'list your rentals with what each charged and whether it still plays', load: async () => await import('./commands/rentals.ts') },
   get: { summary: 'download a rented item from the network, verified', load: async () => await import('./commands/get.ts') },
   play: { summary: 'serve a rented item on a local HTTP port while it downloads', load: async () => await import('./commands/play.ts') },
   sim: { summary: 'simulate a whole deployment from a scenario file', load: async () => await import('./commands/sim.ts') },

@@ -7,6 +7,7 @@ import { parseFlags, UsageError, CommandError, type Command, type Options } from
 import { callMain, mainUrlOf, DEFAULT_MAIN_URL } from '../http.ts'
 import { readTokensFile } from '../../main/tokens.ts'
 import { formatBytes } from './catalog.ts'
+import { TERMS_FLAGS, TERMS_HELP, termsPatchOf, formatPrice } from './terms-flags.ts'
 
 /** A NODE or ITEM argument longer than this is not a peerId, itemId or title main would know. */
 export const MAX_NAME_ARG = 256
@@ -23,6 +24,8 @@ const COMMON_FLAGS = `common flags:
   -h, --help            show this help`
 
 interface Sub {
+  /** Needs the admin token (item terms, takedown), not only the operator's. */
+  admin?: boolean
   summary: string
   usage: string
   flags?: Options
@@ -60,6 +63,9 @@ interface OverviewItem {
   parents: number
   edgesHolding: string[]
   prepositionedIn: string[]
+  version?: number
+  priority?: number
+  parentsLacking?: string[]
 }
 
 interface Overview {
@@ -100,15 +106,15 @@ async function resolveNode (ctx: Ctx, arg: string): Promise<NodeView> {
   throw new CommandError(`no node '${arg}' is registered (see reelnet admin nodes)`)
 }
 
-/** An item by its itemId, a unique prefix of it, or its exact title. */
+/** An item by its itemId, a unique prefix of it, or its exact title (any item not taken down, in its window or not). */
 async function resolveItem (ctx: Ctx, arg: string): Promise<{ itemId: string, title: string }> {
   checkName('ITEM', arg)
-  const { items } = await ctx.call<{ items: Array<{ itemId: string, title: string }> }>('GET', '/v1/catalog', 'read the catalog')
+  const { items } = await ctx.call<{ items: Array<{ itemId: string, title: string }> }>('GET', '/v1/operator/overview', 'read the catalog')
   const byId = items.filter(i => i.itemId === arg || (arg.length >= MIN_PREFIX && i.itemId.startsWith(arg)))
   if (byId.length === 1) return byId[0]!
   const byTitle = items.filter(i => i.title === arg)
   if (byTitle.length === 1) return byTitle[0]!
-  if (byId.length + byTitle.length > 1) throw new CommandError(`'${arg}' matches ${byId.length + byTitle.length} items; give the itemId`)
+  if (byId.length + byTitle.length > 1) throw new CommandError(`'${arg}' matches ${byId.length + byTitle.length} items; give the itemId: ${[...byId, ...byTitle].map(i => `${i.itemId} (${i.title})`).join(', ')}`)
   throw new CommandError(`no item '${arg}' in the catalog (see reelnet admin items)`)
 }
 
@@ -155,8 +161,9 @@ const SUBS: Record<string, Sub> = {
       const o = await ctx.call<Overview>('GET', '/v1/operator/overview', 'read the overview')
       if (ctx.json) { print(ctx, { items: o.items }, ''); return }
       if (o.items.length === 0) { console.log('no items in the catalog'); return }
-      console.log(table(['ITEM', 'TITLE', 'SIZE', 'PARENTS', 'EDGES', 'PREPOSITIONED'], o.items.map(i => [
-        i.itemId, i.title, formatBytes(i.size), `${i.parentsHolding}/${i.parents}`, String(i.edgesHolding.length), i.prepositionedIn.join(',') || '-'
+      console.log(table(['ITEM', 'TITLE', 'VER', 'PRIO', 'SIZE', 'PARENTS', 'LACKING', 'EDGES', 'PREPOSITIONED'], o.items.map(i => [
+        i.itemId, i.title, String(i.version ?? 1), String(i.priority ?? 0), formatBytes(i.size), `${i.parentsHolding}/${i.parents}`,
+        String(i.parentsLacking?.length ?? 0), String(i.edgesHolding.length), i.prepositionedIn.join(',') || '-'
       ])))
     }
   },
@@ -224,6 +231,52 @@ const SUBS: Record<string, Sub> = {
       print(ctx, answer, `cleared ${answer.cleared.role} ${peerId} of region ${answer.cleared.region}: directives may name it again`)
     }
   },
+  item: {
+    admin: true,
+    summary: 'change an item\'s terms or take it down: item set ITEM --price 399 …, item remove ITEM [--reason R]',
+    usage: `usage: reelnet admin item set ITEM [terms flags]
+       reelnet admin item remove ITEM [--reason R]
+
+ITEM is an itemId, a unique prefix of one, or an exact title. Needs the admin
+token (--admin-token, REELNET_ADMIN_TOKEN, or --data DIR).
+
+set: change the item's terms; a flag left out keeps its value. The rules
+  nodes follow are published again at once.
+${TERMS_HELP}
+
+remove: take the item down at once: it leaves the catalog, directives are
+  refused (410), every parent and edge deletes its chunks within one rules
+  poll, seeding customers stop serving it, and its licences end with
+  --reason (shown to customers, at most 300 characters).`,
+    flags: { ...TERMS_FLAGS, reason: { type: 'string' } },
+    positionals: 2,
+    async run (ctx, args, values) {
+      const [action, arg] = args as [string, string]
+      if (action !== 'set' && action !== 'remove') throw new UsageError(`unknown item action '${action}' (set or remove)`)
+      const item = await resolveItem(ctx, arg)
+      if (action === 'remove') {
+        const reason = typeof values.reason === 'string' ? values.reason : undefined
+        if (reason !== undefined && (reason.trim() === '' || reason.length > 300)) throw new UsageError('--reason is 1 to 300 characters')
+        const answer = await ctx.call<{ removedAt: number, reason: string | null, rulesVersion: number }>('DELETE', `/v1/items/${item.itemId}`, `remove ${item.itemId}`, reason === undefined ? undefined : { reason })
+        print(ctx, answer, `removed '${item.title}' (${item.itemId}) at ${new Date(answer.removedAt).toISOString()}${answer.reason !== null ? `: ${answer.reason}` : ''}; nodes delete it at rules version ${answer.rulesVersion}`)
+        return
+      }
+      if (values.reason !== undefined) throw new UsageError('--reason goes with item remove')
+      const patch = termsPatchOf(values)
+      if (patch === undefined) throw new UsageError('item set needs at least one terms flag (see reelnet admin item --help)')
+      const answer = await ctx.call<{ terms: { rental?: { hours: number, price?: { amount: number, currency: string } }, purchase?: { price: { amount: number, currency: string } }, maxDevices?: number, availableFrom?: number, availableUntil?: number, regions?: string[], priority?: number }, rulesVersion: number }>('PATCH', `/v1/items/${item.itemId}`, `set the terms of ${item.itemId}`, patch)
+      const t = answer.terms
+      print(ctx, answer, [
+        `'${item.title}' (${item.itemId}), rules version ${answer.rulesVersion}:`,
+        `  rental     ${t.rental !== undefined ? `${t.rental.hours} h, ${formatPrice(t.rental.price)}` : 'main\'s default period, free'}`,
+        `  purchase   ${t.purchase !== undefined ? formatPrice(t.purchase.price) : '-'}`,
+        `  devices    ${t.maxDevices ?? 'default'}`,
+        `  window     ${t.availableFrom !== undefined ? new Date(t.availableFrom).toISOString() : 'now'} .. ${t.availableUntil !== undefined ? new Date(t.availableUntil).toISOString() : 'open'}`,
+        `  regions    ${t.regions?.join(', ') ?? 'all'}`,
+        `  priority   ${t.priority ?? 0}`
+      ].join('\n'))
+    }
+  },
   preposition: {
     summary: 'have a region\'s edges hold an item before anyone asks: preposition ITEM --region R',
     usage: 'usage: reelnet admin preposition ITEM --region R [--remove]\n\nITEM is an itemId, a unique prefix of one, or an exact title. Adds it to the\nregion\'s preposition list in the signed rules (--remove takes it off), and\nprints the region\'s list.',
@@ -272,6 +325,19 @@ async function operatorToken (values: Record<string, string | boolean | undefine
   throw new UsageError('the operator token is needed: --operator-token, REELNET_OPERATOR_TOKEN, or --data DIR of a local main')
 }
 
+async function adminToken (values: Record<string, string | boolean | undefined>): Promise<string> {
+  if (typeof values['admin-token'] === 'string') return values['admin-token']
+  const env = process.env.REELNET_ADMIN_TOKEN
+  if (env !== undefined && env !== '') return env
+  if (typeof values.data === 'string') {
+    const dir = values.data
+    const t = await readTokensFile(dir).catch((err: Error) => { throw new CommandError(`cannot read tokens from ${dir}: ${err.message}`) })
+    if (typeof t?.adminToken === 'string') return t.adminToken
+    throw new CommandError(`no tokens.json in ${dir}`)
+  }
+  throw new UsageError('the admin token is needed: --admin-token, REELNET_ADMIN_TOKEN, or --data DIR of a local main')
+}
+
 export const command: Command = {
   name: 'admin',
   summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items',
@@ -293,7 +359,7 @@ export const command: Command = {
       throw new UsageError(`${sub.usage.split('\n')[0]!.replace(/^usage: /, '')}: ${positionals.length > sub.positionals ? 'too many arguments' : 'missing argument'}`)
     }
     const mainUrl = mainUrlOf(typeof values.main === 'string' ? values.main : DEFAULT_MAIN_URL)
-    const token = await operatorToken(values)
+    const token = sub.admin === true ? await adminToken(values) : await operatorToken(values)
     const ctx: Ctx = {
       mainUrl,
       token,

@@ -12,18 +12,22 @@ import { fromBase64url } from '../../protocol/encoding.ts'
 import { fetchMainKey } from './login.ts'
 import { formatBytes } from './catalog.ts'
 import { MAX_DESCRIPTION_LENGTH, MAX_POSTER_BYTES } from '../../main/limits.ts'
+import { TERMS_FLAGS, TERMS_HELP, termsPatchOf } from './terms-flags.ts'
 
 /** An upload that moves no byte for this long has stalled. */
 export const INGEST_STALL_MS = 60_000
 /** How often progress is redrawn. */
 const PROGRESS_EVERY_MS = 500
 
-const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
+const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--replace ITEM] [terms flags] [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
 
 Add FILE to the catalog: it is streamed to main, which splits it into
 chunks, hashes them, keeps them as the origin copy and signs the manifest.
 Re-ingesting the same bytes gives the same itemId. Progress goes to stderr;
-the itemId to stdout.
+the itemId to stdout. With --replace ITEM, FILE becomes the next version of
+ITEM (same itemId, a new manifest): new rentals and playbacks get it,
+downloads already running finish on theirs, and the old version's chunks are
+collected everywhere once no download runs on it.
 
 flags:
   --title T          the title customers see (default: the file name)
@@ -33,6 +37,11 @@ flags:
   --admin-token T    admin token (else REELNET_ADMIN_TOKEN, else DIR/tokens.json with --data)
   --data DIR         main's data folder, to read the admin token from
   --chunk-size S     chunk size, e.g. 1MiB (default: main's, 1 MiB)
+  --replace ITEM     make FILE the next version of this itemId (its title is kept unless --title)
+
+terms (stored before the item is visible; change later with reelnet admin item set):
+${TERMS_HELP}
+
   --json             print main's answer as JSON
   -h, --help         show this help`
 
@@ -71,6 +80,12 @@ function progress (total: number): { add: (n: number) => void, done: () => void 
   }
 }
 
+/** The current title of an item (a replace keeps it unless --title says otherwise). */
+async function titleOf (mainUrl: string, itemId: string): Promise<string | undefined> {
+  const { items } = await callMain<{ items: Array<{ itemId: string, title: string }> }>(mainUrl, 'GET', '/v1/catalog', { what: 'read the catalog' }).catch(() => ({ items: [] }))
+  return items.find(i => i.itemId === itemId)?.title
+}
+
 export const command: Command = {
   name: 'ingest',
   summary: 'add a file to the catalog (admin)',
@@ -78,8 +93,12 @@ export const command: Command = {
   async run (argv) {
     const { values, positionals } = parseFlags(argv, {
       title: { type: 'string' }, main: { type: 'string' }, 'admin-token': { type: 'string' }, data: { type: 'string' },
-      'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' }
+      'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' },
+      replace: { type: 'string' }, ...TERMS_FLAGS
     }, true)
+    const terms = termsPatchOf(values)
+    const replace = values.replace
+    if (replace !== undefined && !/^[0-9a-f]{32}$/.test(replace)) throw new UsageError(`--replace takes an itemId (32 hex characters, see reelnet admin items), got '${replace.slice(0, 64)}'`)
     if (positionals.length !== 1) throw new UsageError('usage: reelnet ingest FILE --title T')
     const file = positionals[0]!
     const chunkSize = values['chunk-size'] === undefined ? undefined : bytesFlag('chunk-size', values['chunk-size'], 0)
@@ -94,7 +113,7 @@ export const command: Command = {
       if (err instanceof CommandError) throw err
       throw new CommandError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
-    const title = values.title ?? basename(file)
+    const title = values.title ?? (replace !== undefined ? await titleOf(mainUrlOf(values.main ?? DEFAULT_MAIN_URL), replace) : undefined) ?? basename(file)
     const description = values.description
     if (description !== undefined && description.length > MAX_DESCRIPTION_LENGTH) throw new UsageError(`--description is at most ${MAX_DESCRIPTION_LENGTH} characters`)
     let poster: Buffer | undefined
@@ -120,7 +139,9 @@ export const command: Command = {
     const query = new URLSearchParams({ title })
     if (chunkSize !== undefined) query.set('chunkSize', String(chunkSize))
     if (description !== undefined) query.set('description', description)
-    let answer: { itemId: string, manifest: string, size: number, chunkCount: number }
+    if (replace !== undefined) query.set('replace', replace)
+    if (terms !== undefined) query.set('terms', JSON.stringify(terms))
+    let answer: { itemId: string, manifest: string, size: number, chunkCount: number, version?: number }
     try {
       answer = await callMain(mainUrl, 'POST', `/v1/items?${query.toString()}`, {
         body: counted,
@@ -145,9 +166,9 @@ export const command: Command = {
         body: new Uint8Array(poster), token, headers: { 'content-type': 'application/octet-stream' }, what: `upload the poster ${values.poster ?? ''}`
       })
     }
-    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, manifest: answer.manifest }, null, 2))
+    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, version: manifest.version, manifest: answer.manifest }, null, 2))
     else console.log(answer.itemId)
-    process.stderr.write(`ingested '${manifest.title}': ${formatBytes(size)} in ${manifest.chunkCount} chunks, signed by ${key.keyId}\n`)
+    process.stderr.write(`ingested '${manifest.title}'${manifest.version > 1 ? ` as version ${manifest.version}` : ''}: ${formatBytes(size)} in ${manifest.chunkCount} chunks, signed by ${key.keyId}\n`)
     return 0
   }
 }

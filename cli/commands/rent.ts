@@ -5,7 +5,8 @@ import { loadSession, saveLicense } from '../session.ts'
 import { verifyLicense } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
-import type { CatalogItem } from './catalog.ts'
+import { formatBytes, type CatalogItem } from './catalog.ts'
+import { formatPrice } from './terms-flags.ts'
 
 const usage = `usage: reelnet rent ITEM [--json]
 
@@ -18,12 +19,12 @@ flags:
   -h, --help   show this help`
 
 /** Resolve an itemId or an exact (case-insensitive) title to an itemId. */
-async function resolveItem (mainUrl: string, item: string): Promise<string> {
+async function resolveItem (mainUrl: string, item: string, region: string | undefined): Promise<string> {
   if (/^[0-9a-f]{32}$/.test(item)) return item
-  const { items } = await callMain<{ items: CatalogItem[] }>(mainUrl, 'GET', '/v1/catalog', { what: 'fetch the catalog' })
+  const { items } = await callMain<{ items: CatalogItem[] }>(mainUrl, 'GET', `/v1/catalog${region !== undefined ? `?region=${region}` : ''}`, { what: 'fetch the catalog' })
   const matches = items.filter(i => i.title.toLowerCase() === item.toLowerCase())
   if (matches.length === 1) return matches[0]!.itemId
-  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; rent by itemId (see reelnet catalog)`)
+  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; rent by itemId: ${matches.map(m => `${m.itemId} (${m.title}, ${formatBytes(m.size)})`).join(', ')}`)
   throw new CommandError(`no item '${item}' in the catalog (see reelnet catalog)`)
 }
 
@@ -35,8 +36,8 @@ export const command: Command = {
     const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' } }, true)
     if (positionals.length !== 1) throw new UsageError('usage: reelnet rent ITEM')
     const session = await loadSession()
-    const itemId = await resolveItem(session.mainUrl, positionals[0]!)
-    const r = await callMain<{ licenseId: string, license: string, expiresAt: number }>(session.mainUrl, 'POST', '/v1/rentals', {
+    const itemId = await resolveItem(session.mainUrl, positionals[0]!, session.region)
+    const r = await callMain<{ licenseId: string, license: string, expiresAt: number, price?: { amount: number, currency: string } | null }>(session.mainUrl, 'POST', '/v1/rentals', {
       json: { itemId }, token: session.token, what: `rent ${itemId}`
     })
     let license
@@ -47,9 +48,9 @@ export const command: Command = {
     }
     const path = await saveLicense({ licenseId: license.licenseId, itemId, license: r.license, expiresAt: license.expiresAt, mainUrl: session.mainUrl })
     if (values.json === true) {
-      console.log(JSON.stringify({ licenseId: license.licenseId, itemId, expiresAt: license.expiresAt, license: r.license, path }, null, 2))
+      console.log(JSON.stringify({ licenseId: license.licenseId, itemId, expiresAt: license.expiresAt, price: license.price ?? null, license: r.license, path }, null, 2))
     } else {
-      console.log(`rented ${itemId} until ${new Date(license.expiresAt).toISOString()} (license ${license.licenseId})`)
+      console.log(`rented ${itemId} until ${new Date(license.expiresAt).toISOString()} for ${formatPrice(license.price)} (license ${license.licenseId})`)
       console.log(`license kept in ${path}; next: reelnet get ${itemId}`)
     }
     return 0
