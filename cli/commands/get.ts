@@ -74,7 +74,7 @@ export async function resolveItem (session: CustomerSession, item: string, signa
   const body = await res.json() as { items?: Array<{ itemId: string, title: string }> }
   const matches = (body.items ?? []).filter(i => i.title.toLowerCase() === item.toLowerCase())
   if (matches.length === 1) return (matches[0] as { itemId: string }).itemId
-  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; use the itemId (see reelnet catalog)`)
+  if (matches.length > 1) throw new CommandError(`several items are titled '${item}'; use the itemId: ${matches.map(m => m.itemId).join(', ')}`)
   throw new CommandError(`no item '${item}' in the catalog (see reelnet catalog)`)
 }
 
@@ -246,8 +246,8 @@ export const command: Command = {
         if (mode === 'json') progress.json({ type: 'seeding', peerId: c.peerId, until: license.expiresAt })
         else if (mode !== 'quiet') process.stderr.write(`seeding ${itemId} to licensed peers of ${c.region} until ${new Date(license.expiresAt).toISOString()} (Ctrl-C stops)\n`)
         await c.seed(stop.signal)
-        if (mode === 'json') progress.json({ type: 'seeded', servedBytes: c.seeder.servedBytes })
-        else if (mode !== 'quiet') process.stderr.write(`served ${(c.seeder.servedBytes / 1048576).toFixed(1)} MiB to peers\n`)
+        if (mode === 'json') progress.json({ type: 'seeded', servedBytes: c.seeder.servedBytes, ...(c.endedReason !== undefined ? { ended: c.endedReason } : {}) })
+        else if (mode !== 'quiet') process.stderr.write(`served ${(c.seeder.servedBytes / 1048576).toFixed(1)} MiB to peers${c.endedReason !== undefined ? `; stopped: ${c.endedReason}` : ''}\n`)
       }
       return 0
     } catch (err) {
