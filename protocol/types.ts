@@ -6,7 +6,7 @@
 
 export type Role = 'parent' | 'edge' | 'peer'
 
-export type DocType = 'rules' | 'manifest' | 'license' | 'directive' | 'heartbeat'
+export type DocType = 'rules' | 'manifest' | 'license' | 'directive' | 'heartbeat' | 'revocations'
 
 export interface Manifest {
   itemId: string
@@ -50,6 +50,8 @@ export interface License {
   itemId: string
   notBefore: number
   expiresAt: number
+  /** Distinct client keys (clientPeerIds) with unexpired directives for this licence at once; absent = DEFAULT_MAX_DEVICES. */
+  maxDevices?: number
 }
 
 export interface DirectivePeer {
@@ -69,6 +71,8 @@ export interface Directive {
   rulesVersion: number
   issuedAt: number
   expiresAt: number
+  /** The licence's account, so nodes and seeding peers can refuse a revoked account's directives (absent in older directives). */
+  accountId?: string
 }
 
 export interface Heartbeat {
@@ -84,4 +88,17 @@ export interface Heartbeat {
   heldItems: string[]
   /** The node's software version (package.json's), for operators; optional so older nodes' heartbeats still verify. */
   version?: string
+}
+
+/**
+ * What main has revoked, signed and versioned like the rules: licences and accounts whose directives every
+ * tier refuses, and nodes (quarantined) no one should fetch from or serve. Versions only grow.
+ */
+export interface Revocations {
+  version: number
+  issuedAt: number
+  expiresAt: number
+  licenses: string[]
+  accounts: string[]
+  nodes: string[]
 }
