@@ -9,7 +9,7 @@ import type { MainStore } from './storage/types.ts'
 
 export type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, AdmissionWrite,
-  PosterRecord, QuarantineRecord
+  PosterRecord, QuarantineRecord, RevocationRecord, RevocationsState, DeviceClaim
 } from './storage/types.ts'
 
 /** True for a PostgreSQL connection string. */

@@ -9,7 +9,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
-  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord
+  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, RevocationRecord, RevocationsState
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -17,6 +17,7 @@ type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Ar
 const RULES_KEY = 'rules'
 const AUTO_KEY = 'autoPreposition'
 const QUARANTINE_KEY = 'quarantine'
+const REVOCATIONS_KEY = 'revocations'
 /** Node tokens live in `meta` under this prefix (where main kept them before this interface). */
 const NODE_TOKEN_PREFIX = 'nodeToken/'
 
@@ -74,6 +75,10 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   /** `${region}/${clientPeerId}` → expiry of the latest directive naming that client in that region */
   const admissions = sub<number>('admissions')
   const meta = sub<unknown>('meta')
+  /** `${kind}/${id}` → revocation */
+  const revocations = sub<RevocationRecord>('revocations')
+  /** `${licenseId}/${clientPeerId}` → expiry of that client's latest directive for the licence */
+  const devices = sub<number>('devices')
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -207,6 +212,45 @@ export async function openLevelStore (location: string): Promise<MainStore> {
 
     limiter: memoryLimiter(),
     exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),
-    close: async () => { await db.close() }
+    close: async () => { await db.close() },
+
+    putRevocation: async (r) => await serial(async () => {
+      const key = `${r.kind}/${r.id}`
+      if (await revocations.get(key) === undefined) await revocations.put(key, r)
+    }),
+    listRevocations: async () => { const out: RevocationRecord[] = []; for await (const r of revocations.values()) out.push(r); return out },
+    currentRevocations: async () => await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined,
+    publishRevocations: async (make) => await serial(async () => {
+      const cur = await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined
+      const state = await make((cur?.version ?? 0) + 1)
+      await meta.put(REVOCATIONS_KEY, state)
+      return state
+    }),
+    deleteAccountSessions: async (accountId) => {
+      const gone: string[] = []
+      for await (const [id, s] of sessions.iterator()) if (s.accountId === accountId) gone.push(id)
+      await sessions.batch(gone.map(key => ({ type: 'del' as const, key })))
+      return gone.length
+    },
+    claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await serial(async () => {
+      const prefix = `${licenseId}/`
+      const live = new Map<string, number>()
+      const stale: string[] = []
+      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) {
+        if (exp <= now) stale.push(k)
+        else live.set(k.slice(prefix.length), exp)
+      }
+      if (stale.length > 0) await devices.batch(stale.map(key => ({ type: 'del' as const, key })))
+      const mine = live.get(clientPeerId)
+      if (mine === undefined && live.size >= max) return { ok: false, holders: live.size, nextFreeAt: Math.min(...live.values()) }
+      if (mine === undefined || mine < expiresAt) await devices.put(prefix + clientPeerId, expiresAt)
+      return { ok: true }
+    }),
+    licenseDevices: async (licenseId, now) => {
+      const prefix = `${licenseId}/`
+      const out: string[] = []
+      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) if (exp > now) out.push(k.slice(prefix.length))
+      return out
+    }
   }
 }
