@@ -11,6 +11,8 @@ import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
+import { claimDevice } from '../devices.ts'
+import { refuseRevoked } from './revocations.ts'
 
 const directiveBody = z.strictObject({
   licenseId: licenseIdSchema,
@@ -32,9 +34,11 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const { licenseId, clientPeerId, region } = c.req.valid('json')
     const accountId = c.get('accountId')
     const license = checkLicenseUse(await s.licenses.get(licenseId), accountId, s.now())
+    refuseRevoked(s, license)
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
+    await claimDevice(s.store, license, clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
     const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
@@ -45,6 +49,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   app.post('/holdings', requireSession(s), validate('json', holdingBody), async (c) => {
     const { licenseId, peerId, addrs, region, complete } = c.req.valid('json')
     const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
+    refuseRevoked(s, license)
     const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
     return c.json({ ok: true, expiresAt })
   })

@@ -272,16 +272,6 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.currentRevocations(), b)
   })
 
-  test('sessions: an account\'s sessions are deleted together, others kept', async ({ store }) => {
-    await store.putSession('s-a1', { accountId: 'acct-s', expiresAt: T + 1 })
-    await store.putSession('s-a2', { accountId: 'acct-s', expiresAt: T + 1 })
-    await store.putSession('s-b', { accountId: 'acct-other', expiresAt: T + 1 })
-    assert.is(await store.deleteAccountSessions('acct-s'), 2)
-    assert.is(await store.getSession('s-a1'), undefined)
-    assert.is(await store.getSession('s-a2'), undefined)
-    assert.ok(await store.getSession('s-b'))
-  })
-
   test('devices: at most max distinct clients per licence; a holder renews; an expired holder frees its slot', async ({ store }) => {
     assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 100, 2, T), { ok: true })
     assert.equal(await store.claimDevice('lic-d', 'peer-2', T + 200, 2, T), { ok: true })

@@ -226,12 +226,6 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       await meta.put(REVOCATIONS_KEY, state)
       return state
     }),
-    deleteAccountSessions: async (accountId) => {
-      const gone: string[] = []
-      for await (const [id, s] of sessions.iterator()) if (s.accountId === accountId) gone.push(id)
-      await sessions.batch(gone.map(key => ({ type: 'del' as const, key })))
-      return gone.length
-    },
     claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await serial(async () => {
       const prefix = `${licenseId}/`
       const live = new Map<string, number>()

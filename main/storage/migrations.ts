@@ -87,7 +87,6 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('client_peer_id', 'text', c => c.notNull())
         .addColumn('expires_at', 'bigint', c => c.notNull())
         .addPrimaryKeyConstraint('devices_pk', ['license_id', 'client_peer_id']).execute()
-      await sql`create index sessions_account_id on sessions ((record->>'accountId'))`.execute(db)
     }
   }
 }

@@ -309,10 +309,6 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       // only the newest few are read again; older ones stay only as the record that versions grew
       return state
     }),
-    deleteAccountSessions: async (accountId) => {
-      const r = await sql`delete from sessions where record->>'accountId' = ${accountId}`.execute(db)
-      return Number(r.numAffectedRows ?? 0n)
-    },
     claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await db.transaction().execute(async (tx): Promise<DeviceClaim> => {
       // one claim per licence at a time across every main: count and insert under the licence's own lock
       await sql`select pg_advisory_xact_lock(hashtext(${'device/' + licenseId}))`.execute(tx)

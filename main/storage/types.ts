@@ -228,8 +228,6 @@ export interface MainStore {
   currentRevocations: () => Promise<RevocationsState | undefined>
   /** As publishRules: `make` gets one more than the latest stored version, and its answer is stored in the same transaction. */
   publishRevocations: (make: (version: number) => RevocationsState | Promise<RevocationsState>) => Promise<RevocationsState>
-  /** Delete every session of an account; returns how many went. */
-  deleteAccountSessions: (accountId: string) => Promise<number>
   /**
    * Let `clientPeerId` hold a directive for `licenseId` until `expiresAt`, if it already holds one or fewer than
    * `max` distinct clients hold unexpired ones at `now` (expired holders are dropped). Atomic across mains.
