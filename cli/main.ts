@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   play: { summary: 'serve a rented item on a local HTTP port while it downloads', load: async () => await import('./commands/play.ts') },
   sim: { summary: 'simulate a whole deployment from a scenario file', load: async () => await import('./commands/sim.ts') },
   keygen: { summary: 'write an ed25519 key pair file and print its fingerprint', load: async () => await import('./commands/keygen.ts') },
-  admin: { summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items', load: async () => await import('./commands/admin.ts') }
+  admin: { summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items, quarantine, revoke', load: async () => await import('./commands/admin.ts') }
 }
 
 function version (): string {

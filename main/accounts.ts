@@ -10,7 +10,7 @@ import type { LimiterCounters } from './storage/types.ts'
 import type { PasswordHasher } from './passwords.ts'
 import { loginSourceOf } from './login-limiter.ts'
 import { Lru } from './lru.ts'
-import { conflict, unauthorized, tooManyRequests, type ApiError } from './errors.ts'
+import { ApiError, conflict, unauthorized, tooManyRequests } from './errors.ts'
 import {
   SESSION_TTL_MS, SESSION_CACHE_ENTRIES, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_ACCOUNT_ALL_SOURCES,
   LOGIN_WINDOW_MS, ACCOUNTS_PER_ADDRESS_PER_HOUR
@@ -50,6 +50,8 @@ export class Accounts {
   readonly #sessions = new Lru<string, SessionRecord>(SESSION_CACHE_ENTRIES)
   readonly #accounts = new Lru<string, AccountRecord>(SESSION_CACHE_ENTRIES)
   onLoginFailed: () => void = () => {}
+  /** Revoked sessions (by id) and accounts (main/revocations.ts): their sessions fail at once. */
+  revoked: { session: (sessionId: string) => boolean, account: (accountId: string) => boolean } = { session: () => false, account: () => false }
 
   constructor (store: MainStore, hasher: PasswordHasher, now: () => number, limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
     this.#store = store
@@ -85,8 +87,13 @@ export class Accounts {
     return a
   }
 
+  /** The accountId of a username (any case), or undefined. */
+  async byUsername (username: string): Promise<string | undefined> {
+    return await this.#store.accountIdByUsername(username)
+  }
+
   /** Check the password and open a session; 401 for a wrong pair, 429 while locked out. */
-  async login (username: string, password: string, address: string): Promise<{ token: string, accountId: string, expiresAt: number }> {
+  async login (username: string, password: string, address: string): Promise<{ token: string, accountId: string, expiresAt: number, sessionId: string }> {
     const now = this.#now()
     const source = loginSourceOf(address)
     const accountKey = 'u:' + username.toLowerCase()
@@ -110,12 +117,14 @@ export class Accounts {
       throw unauthorized('wrong username or password')
     }
     await this.#byPair.clear(pairKey)
+    if (this.revoked.account(account.accountId)) throw new ApiError(403, 'account_revoked', 'this account has been revoked')
     const token = randomBytes(32).toString('base64url')
     const session: SessionRecord = { accountId: account.accountId, expiresAt: this.#now() + SESSION_TTL_MS }
     const id = hashToken(token)
     await this.#store.putSession(id, session)
     this.#sessions.set(id, session)
-    return { token, accountId: account.accountId, expiresAt: session.expiresAt }
+    // the session's id is what an admin names to revoke it (`reelnet admin revoke session ID`); it is no credential
+    return { token, accountId: account.accountId, expiresAt: session.expiresAt, sessionId: id }
   }
 
   /** End a session (log out); unknown tokens are ignored. */
@@ -125,9 +134,19 @@ export class Accounts {
     await this.#store.deleteSession(id)
   }
 
-  /** The live session of a bearer token, or undefined. */
+  /** Why a token's session is refused although it exists: it or its account was revoked (for a precise 403). */
+  async revokedReason (token: string): Promise<ApiError | undefined> {
+    const id = hashToken(token)
+    if (this.revoked.session(id)) return new ApiError(403, 'session_revoked', 'this session has been revoked; log in again')
+    const s = this.#sessions.get(id) ?? await this.#store.getSession(id)
+    if (s !== undefined && this.revoked.account(s.accountId)) return new ApiError(403, 'account_revoked', 'this account has been revoked')
+    return undefined
+  }
+
+  /** The live session of a bearer token, or undefined (also when it or its account was revoked). */
   async session (token: string): Promise<SessionRecord | undefined> {
     const id = hashToken(token)
+    if (this.revoked.session(id)) { this.#sessions.delete(id); return undefined }
     let s = this.#sessions.get(id)
     if (s === undefined) {
       s = await this.#store.getSession(id)
@@ -139,7 +158,13 @@ export class Accounts {
       await this.#store.deleteSession(id)
       return undefined
     }
+    if (this.revoked.account(s.accountId)) return undefined
     return s
+  }
+
+  /** A stored session by its id (sha256 of the token), for revoking it. */
+  async sessionById (id: string): Promise<SessionRecord | undefined> {
+    return this.#sessions.get(id) ?? await this.#store.getSession(id)
   }
 }
 

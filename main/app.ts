@@ -38,6 +38,8 @@ import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from 
 import { Reports } from './reports.ts'
 import { wireLifecycle, VERSION_COLLECT_MS } from './lifecycle.ts'
 import { reportRoutes } from './routes/reports.ts'
+import { Revocations, REVOCATIONS_TTL_MS } from './revocations.ts'
+import { revocationRoutes } from './routes/revocations.ts'
 import {
   DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, MAX_HEARTBEAT_BODY_BYTES, MAX_JSON_BODY_BYTES, RULES_TTL_MS
 } from './limits.ts'
@@ -77,6 +79,8 @@ export interface MainOptions {
   keyFile?: string
   /** A node silent this long leaves the rules (default DEFAULT_NODE_REMOVAL_MS, a week). */
   nodeRemovalMs?: number
+  /** Lifetime of each signed revocation list (default REVOCATIONS_TTL_MS); re-signed at half of it. */
+  revocationsTtlMs?: number
 }
 
 export interface Main {
@@ -130,13 +134,18 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       activity.recordDirective()
       log('info', 'directive issued', { directiveId: d.directiveId, licenseId: d.licenseId, itemId: d.itemId, clientPeerId: d.clientPeerId, region: d.region, peers: d.peers.map(p => `${p.role}:${p.peerId}`) })
     }
+    const revocations = new Revocations(store, signer, now, () => reports.quarantined().map(e => e.peerId), opts.revocationsTtlMs ?? REVOCATIONS_TTL_MS)
+    await revocations.load()
+    accounts.revoked = { session: id => revocations.isSessionRevoked(id), account: id => revocations.isAccountRevoked(id) }
+    reports.onChange = () => { revocations.nodesChanged().catch(err => { log('error', 'publishing the revocation list failed', { err: String(err) }) }) }
+    revocations.onPublish = (state, list) => { log('info', 'revocation list published', { version: state.version, licenses: list.licenses.length, accounts: list.accounts.length, nodes: list.nodes.length }) }
     directives.onFlushError = (err) => { log('error', 'writing admissions failed; will retry', { err: String(err) }) }
     accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
 
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store, now), activity, reports
+      nodeTokens: new NodeTokens(store, now), activity, reports, revocations, store
     }
     const app = buildApp(services, log)
     // periodic work runs on one main at a time where several share the store (a lease; always this one on level)
@@ -144,6 +153,11 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       store.exclusive('rules-refresh', async () => await rules.refreshIfAging()).catch(err => { log('error', 'rules refresh failed', { err: String(err) }) })
     }, RULES_REFRESH_CHECK_MS)
     timer.unref()
+    // the revocation list lives far shorter than the rules: checked at least four times per lifetime
+    const revocationsTimer = setInterval(() => {
+      store.exclusive('revocations-refresh', async () => await revocations.refreshIfAging()).catch(err => { log('error', 'revocation list refresh failed', { err: String(err) }) })
+    }, Math.max(1_000, Math.min(RULES_REFRESH_CHECK_MS, Math.floor(revocations.ttlMs / 4))))
+    revocationsTimer.unref()
     const planEvery = opts.prepositionPlanIntervalMs ?? PREPOSITION_PLAN_INTERVAL_MS
     const planTimer = planEvery > 0
       ? setInterval(() => { store.exclusive('preposition-plan', async () => await replanPreposition(services)).catch(err => { log('error', 'preposition plan failed', { err: String(err) }) }) }, planEvery)
@@ -181,6 +195,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         if (closed) return
         closed = true
         clearInterval(timer)
+        clearInterval(revocationsTimer)
         clearInterval(planTimer)
         clearInterval(sweepTimer)
         clearInterval(collectTimer)
@@ -208,6 +223,7 @@ export async function syncShared (s: MainServices): Promise<void> {
   await s.catalog.reload()
   await s.reports.reload()
   await s.rules.sync()
+  await s.revocations.sync()
 }
 
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */
@@ -305,6 +321,7 @@ export function buildApp (s: MainServices, log: LogFn): Hono<MainEnv> {
   app.route('/v1', ruleRoutes(s))
   app.route('/v1', operatorRoutes(s))
   app.route('/v1', reportRoutes(s))
+  app.route('/v1', revocationRoutes(s))
   // the customers' pages (main/storefront/routes.tsx lists them)
   app.route('/store', storefrontRoutes(s))
   return app

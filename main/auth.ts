@@ -73,6 +73,8 @@ export function requireSession (creds: Credentials): MiddlewareHandler<MainEnv> 
     const session = await creds.accounts.session(token)
     if (session === undefined) {
       if (secretEquals(token, creds.adminToken) || secretEquals(token, creds.operatorToken)) throw forbidden('this needs a customer session, not an admin or operator token')
+      const revoked = await creds.accounts.revokedReason(token)
+      if (revoked !== undefined) throw revoked
       throw unauthorized('session unknown or expired; log in again')
     }
     c.set('accountId', session.accountId)

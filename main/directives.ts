@@ -158,7 +158,8 @@ export class Directives {
       peers,
       rulesVersion: this.#rules.version,
       issuedAt: now,
-      expiresAt: Math.min(now + this.ttlMs, license.expiresAt)
+      expiresAt: this.expiryFor(license, now),
+      accountId: license.accountId
     }
     if (req.itemVersion !== undefined && req.itemVersion > 1) body.itemVersion = req.itemVersion
     const directive = toText(signDirective(body, this.#signer))
@@ -170,6 +171,20 @@ export class Directives {
     this.demand.record(region, license.itemId, now)
     this.onIssued(body)
     return { directive, expiresAt: body.expiresAt, body }
+  }
+
+  /** When a directive issued now for this licence expires: the directive lifetime, never past the licence. */
+  expiryFor (license: LicenseRecord, now: number): number {
+    return Math.min(now + this.ttlMs, license.expiresAt)
+  }
+
+  /** Stop admitting these client peers in every region (their licence was revoked): nodes learn it at the next heartbeat. */
+  dropAdmissions (peerIds: string[]): void {
+    for (const [region, m] of this.#admissions) {
+      for (const p of peerIds) {
+        if (m.delete(p)) this.#dirty.set(`${region}/${p}`, 0)
+      }
+    }
   }
 
   #admit (region: string, peerId: string, expiresAt: number): void {

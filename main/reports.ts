@@ -54,6 +54,8 @@ export class Reports {
   generation = 0
   #chain: Promise<unknown> = Promise.resolve()
   onQuarantine: (entry: QuarantineEntry) => void = () => {}
+  /** The quarantine list changed on this main (a source quarantined or cleared): the revocation list follows. */
+  onChange: () => void = () => {}
 
   constructor (store: MainStore, now: () => number) {
     this.#store = store
@@ -136,6 +138,7 @@ export class Reports {
       await this.#save()
       this.generation++
       this.onQuarantine(entry)
+      this.onChange()
       return { quarantined: true, reporters: entry.reporters.length }
     })
   }
@@ -149,7 +152,25 @@ export class Reports {
       this.#quarantined.delete(peerId)
       await this.#save()
       this.generation++
+      this.onChange()
       return entry
+    })
+  }
+
+  /** An operator quarantines a source by decision (`reelnet admin quarantine NODE`): no reports needed. */
+  async quarantine (peerId: string, role: string, region: string): Promise<{ entry: QuarantineEntry, created: boolean }> {
+    return await this.#serial(async () => {
+      const existing = this.#quarantined.get(peerId)
+      if (existing !== undefined) return { entry: existing, created: false }
+      const entry: QuarantineEntry = { peerId, role, region, since: this.#now(), reporters: ['operator'], itemId: '' }
+      this.#quarantined.set(peerId, entry)
+      while (this.#quarantined.size > MAX_QUARANTINED) this.#quarantined.delete(this.#quarantined.keys().next().value!)
+      this.#open.delete(peerId)
+      await this.#save()
+      this.generation++
+      this.onQuarantine(entry)
+      this.onChange()
+      return { entry, created: true }
     })
   }
 

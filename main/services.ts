@@ -11,6 +11,8 @@ import type { MainMetrics } from './metrics.ts'
 import type { Credentials } from './auth.ts'
 import type { NodeTokens, OperatorActivity } from './operator.ts'
 import type { Reports } from './reports.ts'
+import type { Revocations } from './revocations.ts'
+import type { MainStore } from './store.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -28,4 +30,8 @@ export interface MainServices extends Credentials {
   startedAt: number
   /** Bad sources reported by clients and nodes, and the quarantine they lead to. */
   reports: Reports
+  /** Revoked licences, accounts and sessions, and the signed revocation list (issue 14b). */
+  revocations: Revocations
+  /** The store itself, for bookkeeping that needs no cache (device slots). */
+  store: MainStore
 }

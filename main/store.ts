@@ -8,8 +8,9 @@ import { join } from 'node:path'
 import type { MainStore } from './storage/types.ts'
 
 export type {
-  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, AdmissionWrite,
-  PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord
+  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
+  AdmissionWrite, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord, RevocationRecord,
+  RevocationsState, DeviceClaim
 } from './storage/types.ts'
 
 /** True for a PostgreSQL connection string. */

@@ -52,6 +52,7 @@ const CatalogSchema = z.object({
   }).loose()).max(1_000_000)
 }).loose()
 const RulesSchema = z.object({ version: z.number().int().nonnegative(), rules: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.rules * 4 / 3) + 4) }).loose()
+const RevocationsSchema = z.object({ version: z.number().int().nonnegative(), revocations: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.revocations * 4 / 3) + 4) }).loose()
 const KeysSchema = z.object({ keys: z.array(z.object({ keyId: z.string().max(128), publicKey: z.string().max(64), alg: z.string().max(32) }).loose()).max(64) }).loose()
 const ItemSchema = z.object({ itemId: z.string(), manifest: z.string() }).loose()
 const HeartbeatSchema = z.object({
@@ -153,6 +154,15 @@ export function createMainClient (opts: MainClientOptions) {
       const { res, body } = await json('/v1/rules', RulesSchema, { headers, signal: o.signal }, 'fetch rules')
       if (body === undefined) return { notModified: true }
       return { notModified: false, etag: res.headers.get('etag') ?? undefined, version: body.version, bytes: fromText(body.rules, MAX_DOCUMENT_BYTES.rules) }
+    },
+
+    /** The signed revocation list (issue 14b), with an ETag as the rules. */
+    async getRevocations (etag: string | undefined, o: CallOptions = {}): Promise<{ notModified: true } | { notModified: false, etag: string | undefined, bytes: Uint8Array }> {
+      const headers: Record<string, string> = {}
+      if (etag !== undefined) headers['if-none-match'] = etag
+      const { res, body } = await json('/v1/revocations', RevocationsSchema, { headers, signal: o.signal }, 'fetch the revocation list')
+      if (body === undefined) return { notModified: true }
+      return { notModified: false, etag: res.headers.get('etag') ?? undefined, bytes: fromText(body.revocations, MAX_DOCUMENT_BYTES.revocations) }
     },
 
     async getKeys (o: CallOptions = {}): Promise<MainKey[]> {

@@ -20,6 +20,7 @@ import { StateDb } from './state.ts'
 import { ChunkStore } from './store/chunk-store.ts'
 import { DEFAULT_POLICY, evictionPolicyFor } from './store/policy.ts'
 import { RulesFollower } from './rules.ts'
+import { RevocationsFollower } from './revocations.ts'
 import { ManifestCache } from './items.ts'
 import { createAccessGater } from './gater.ts'
 import { createAuthorizer } from './access.ts'
@@ -78,6 +79,8 @@ export interface NodeStatus {
   region: string
   addrs: string[]
   rulesVersion: number | null
+  /** The revocation list held (issue 14b): version, whether the node is frozen (none in force), counts. */
+  revocations: ReturnType<RevocationsFollower['status']>
   routingTable: string[]
   connections: string[]
   heldItems: string[]
@@ -158,6 +161,14 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     }
   })
   await rules.load()
+  // the signed revocation list, polled with the rules: revoked licences, accounts and quarantined nodes (issue 14b)
+  const revocations = new RevocationsFollower({
+    fetch: async (etag, o) => await main.getRevocations(etag, o), mainPublicKey: mainKey.publicKey, state, log,
+    onChange: l => { log(`revocation list version ${l.version}: ${l.licenses.length} licences, ${l.accounts.length} accounts, ${l.nodes.length} nodes revoked`) }
+  })
+  await revocations.load()
+  /** A peer the rules name and the revocation list does not (a quarantined node is nobody's member). */
+  const isMember = (id: string): boolean => rules.roleOf(id) !== undefined && !revocations.isNodeRevoked(id)
 
   const metrics = createNodeMetrics({ usedBytes: () => store.usedBytes, capacityBytes: () => store.capacityBytes, chunks: () => store.count })
   store.onEvict = () => { metrics.evictions.inc() }
@@ -215,7 +226,10 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     main,
     selfPeerId: peerId,
     role: opts.role,
-    regionMembers: () => ({ parents: rules.region()?.parents ?? [], edges: rules.region()?.edges ?? [] }),
+    regionMembers: () => ({
+      parents: (rules.region()?.parents ?? []).filter(n => !revocations.isNodeRevoked(n.peerId)),
+      edges: (rules.region()?.edges ?? []).filter(n => !revocations.isNodeRevoked(n.peerId))
+    }),
     signal,
     log,
     onStored: m => { if (opts.role === 'edge' && !provided.has(m.itemId)) void provide(m) },
@@ -261,7 +275,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const authorizer = createAuthorizer({
     mainPublicKey: () => mainKey.publicKey,
     selfPeerId: peerId,
-    isMember: id => rules.roleOf(id) !== undefined,
+    isMember,
+    revocations,
     onAdmitted: (id, d) => {
       gater.admit(id, d.expiresAt)
       event('info', 'directive accepted', { clientPeerId: id, licenseId: d.licenseId, directiveId: d.directiveId, itemId: d.itemId })
@@ -271,7 +286,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const unserve = await serveChunks(h, {
     source,
     authorize: authorizer.authorize,
-    mayAskHave: conn => authorizer.mayAskHave(conn) || gater.isAdmitted(conn.remotePeer.toString()),
+    mayAskHave: conn => authorizer.mayAskHave(conn) || (gater.isAdmitted(conn.remotePeer.toString()) && !authorizer.isRevokedPeer(conn.remotePeer.toString())),
     uploadLimiter: opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined,
     onServed: (remote, bytes) => {
       const to = rules.roleOf(remote) ?? 'client'
@@ -313,6 +328,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     throw err
   }
   await rules.poll({ signal })
+  await revocations.poll({ signal })
   await bootstrap()
 
   // ---- background work -------------------------------------------------------------------
@@ -402,6 +418,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     return {
       peerId, role: opts.role, region: opts.region, addrs: listenAddrs(h),
       rulesVersion: rules.rules?.version ?? null,
+      revocations: revocations.status(),
       routingTable: routingTablePeers(h),
       connections: h.getConnections().map(c => c.remotePeer.toString()),
       heldItems: heldItems(),
@@ -424,6 +441,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       fn().catch(err => { if (!signal.aborted) log(`background: ${(err as Error).message}`) }).finally(() => { busy = false })
     }, ms))
   }
+  every(opts.rulesPollMs, async () => { await revocations.poll({ signal }) })
   every(opts.rulesPollMs, async () => { await rules.poll({ signal }); if (!working) { working = true; void tickWork().finally(() => { working = false }) } })
   every(opts.heartbeatMs, heartbeat)
   every(30_000, async () => { await store.flushAccess() })

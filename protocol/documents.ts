@@ -5,7 +5,7 @@
  * which item, which peer). Every failure is a typed ProtocolError.
  */
 import { z } from 'zod'
-import type { Directive, DirectivePeer, DocType, Heartbeat, License, Manifest, Rules } from './types.ts'
+import type { Directive, DirectivePeer, DocType, Heartbeat, License, Manifest, Revocations, Rules } from './types.ts'
 import { ExpiredError, MalformedError, MismatchError, NotYetValidError, OlderVersionError } from './errors.ts'
 import { bytesEqual } from './encoding.ts'
 import { onlyDataProperties } from './plain-cbor.ts'
@@ -15,7 +15,8 @@ import {
   CLOCK_SKEW_MS, HASH_BYTES, MAX_ADDR_LENGTH, MAX_ADDRS_PER_NODE, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE,
   MAX_DIRECTIVE_PEERS, MAX_HELD_ITEMS, MAX_ID_LENGTH, MAX_NODES_PER_REGION, MAX_PEER_ID_LENGTH,
   MAX_PREPOSITION_ITEMS, MAX_REGIONS, MAX_TITLE_LENGTH, MIN_CHUNK_SIZE, PUBLIC_KEY_BYTES,
-  MAX_LIVE_VERSIONS, MAX_REGION_ITEMS, MAX_REMOVED_ITEMS, MAX_LACKING_ITEMS, MAX_PRICE_MINOR, MAX_ITEM_VERSION
+  MAX_LIVE_VERSIONS, MAX_REGION_ITEMS, MAX_REMOVED_ITEMS, MAX_LACKING_ITEMS, MAX_PRICE_MINOR, MAX_ITEM_VERSION,
+  MAX_REVOKED_LICENSES, MAX_REVOKED_ACCOUNTS, MAX_REVOKED_NODES, MAX_DEVICES_LIMIT
 } from './limits.ts'
 
 // ---- schemas ---------------------------------------------------------------
@@ -86,7 +87,8 @@ export const LicenseSchema = z.strictObject({
   itemId: id,
   notBefore: uint,
   expiresAt: uint,
-  price: PriceSchema.optional()
+  price: PriceSchema.optional(),
+  maxDevices: z.number().int().min(1).max(MAX_DEVICES_LIMIT).optional()
 }).refine(l => l.notBefore <= l.expiresAt, 'notBefore must not be after expiresAt')
 
 export const DirectivePeerSchema = z.strictObject({
@@ -105,7 +107,8 @@ export const DirectiveSchema = z.strictObject({
   rulesVersion: uint,
   issuedAt: uint,
   expiresAt: uint,
-  itemVersion: itemVersion.optional()
+  itemVersion: itemVersion.optional(),
+  accountId: id.optional()
 }).refine(d => d.issuedAt <= d.expiresAt, 'issuedAt must not be after expiresAt')
 
 /** A software version in a heartbeat: semver-like, short, printable (it is shown to operators as it is). */
@@ -123,19 +126,29 @@ export const HeartbeatSchema = z.strictObject({
   lacking: z.array(id).max(MAX_LACKING_ITEMS).optional()
 })
 
+export const RevocationsSchema = z.strictObject({
+  version: uint,
+  issuedAt: uint,
+  expiresAt: uint,
+  licenses: z.array(id).max(MAX_REVOKED_LICENSES),
+  accounts: z.array(id).max(MAX_REVOKED_ACCOUNTS),
+  nodes: z.array(peerId).max(MAX_REVOKED_NODES)
+}).refine(r => r.issuedAt <= r.expiresAt, 'issuedAt must not be after expiresAt')
+
 const SCHEMAS = {
   rules: RulesSchema,
   manifest: ManifestSchema,
   license: LicenseSchema,
   directive: DirectiveSchema,
-  heartbeat: HeartbeatSchema
+  heartbeat: HeartbeatSchema,
+  revocations: RevocationsSchema
 } as const
 
-interface DocOf { rules: Rules, manifest: Manifest, license: License, directive: Directive, heartbeat: Heartbeat }
+interface DocOf { rules: Rules, manifest: Manifest, license: License, directive: Directive, heartbeat: Heartbeat, revocations: Revocations }
 
 // The schemas must produce exactly the shared types (a compile-time check).
 const _typesMatch: { [T in DocType]: (x: z.infer<typeof SCHEMAS[T]>) => DocOf[T] } = {
-  rules: x => x, manifest: x => x, license: x => x, directive: x => x, heartbeat: x => x
+  rules: x => x, manifest: x => x, license: x => x, directive: x => x, heartbeat: x => x, revocations: x => x
 }
 void _typesMatch
 
@@ -206,6 +219,33 @@ export function verifyRules (bytes: Uint8Array, ctx: RulesContext): Rules {
   }
   if (ctx.ignoreWindow !== true) checkWindow('rules', ctx.now, rules.issuedAt, rules.expiresAt)
   return rules
+}
+
+// ---- revocations -------------------------------------------------------------
+
+export interface RevocationsContext extends Verifying {
+  now: number
+  /** The list already held: anything older, or as old with other bytes, is a rollback (or a freeze attempt). */
+  held?: { version: number, bytes: Uint8Array }
+  /** Skip the validity window: only for reading back a stored list as the rollback floor, never for acting on it. */
+  ignoreWindow?: boolean
+}
+
+export function signRevocations (list: Revocations, signer: Signer): Uint8Array {
+  return sign('revocations', list, signer)
+}
+
+/** Verify a revocation list with the rules' protections: older version → OlderVersionError, expired → ExpiredError. */
+export function verifyRevocations (bytes: Uint8Array, ctx: RevocationsContext): Revocations {
+  const list = open('revocations', bytes, ctx)
+  if (ctx.held !== undefined) {
+    if (list.version < ctx.held.version) throw new OlderVersionError(`revocation list version ${list.version} is older than the held ${ctx.held.version}`)
+    if (list.version === ctx.held.version && !bytesEqual(bytes, ctx.held.bytes)) {
+      throw new OlderVersionError(`revocation list version ${list.version} differs from the held list of the same version`)
+    }
+  }
+  if (ctx.ignoreWindow !== true) checkWindow('revocations', ctx.now, list.issuedAt, list.expiresAt)
+  return list
 }
 
 // ---- manifest ----------------------------------------------------------------

@@ -34,7 +34,8 @@ export const MAX_DOCUMENT_BYTES = {
   manifest: MAX_ENCODED_BYTES,
   license: 4 * 1024,
   directive: 256 * 1024,
-  heartbeat: 1024 * 1024
+  heartbeat: 1024 * 1024,
+  revocations: 8 * 1024 * 1024
 } as const
 
 /** Identifiers (itemId, licenseId, accountId, directiveId, region names): printable ASCII, at most this long. */
@@ -87,3 +88,21 @@ export const MAX_LACKING_ITEMS = 1_024
 export const MAX_PRICE_MINOR = 1_000_000_000_000
 /** A manifest version: a replace adds one; bounded so the wire key `itemId@N` stays short. */
 export const MAX_ITEM_VERSION = 1_000_000
+
+
+// ---- issue 14b ----
+
+/**
+ * Revoked licences listed at once. A revoked licence leaves the list once it has expired anyway (an expired
+ * licence is refused on its own), so this bounds the licences revoked within one rental period: 100,000 UUIDs
+ * are ~3.8 MB of the list's MAX_DOCUMENT_BYTES.revocations.
+ */
+export const MAX_REVOKED_LICENSES = 100_000
+/** Revoked accounts listed at once (they never expire): ~1.9 MB of UUIDs. */
+export const MAX_REVOKED_ACCOUNTS = 50_000
+/** Quarantined nodes listed at once: main's own quarantine bound (main/reports.ts MAX_QUARANTINED). */
+export const MAX_REVOKED_NODES = 10_000
+/** Client keys one licence may have unexpired directives for at once, when the licence does not say (issue 14: "default 2"). */
+export const DEFAULT_MAX_DEVICES = 2
+/** A licence may allow at most this many devices: more is not a rental, and it bounds main's per-licence bookkeeping. */
+export const MAX_DEVICES_LIMIT = 64

@@ -11,7 +11,7 @@ import { decode, encode, fromBase64url, toBase64url } from './encoding.ts'
 import { fingerprint, verifySignature, type Ed25519Impl, type Signer } from './keys.ts'
 import { MAX_DOCUMENT_BYTES, MAX_KEY_ID_LENGTH, SIGNATURE_BYTES } from './limits.ts'
 
-export const DOC_TYPES: readonly DocType[] = ['rules', 'manifest', 'license', 'directive', 'heartbeat']
+export const DOC_TYPES: readonly DocType[] = ['rules', 'manifest', 'license', 'directive', 'heartbeat', 'revocations']
 
 /** Which public key(s) may have signed: one pinned key, or a ring keyed by key id. */
 export type TrustedKeys = Uint8Array | ReadonlyMap<string, Uint8Array>

@@ -6,7 +6,7 @@
 
 export type Role = 'parent' | 'edge' | 'peer'
 
-export type DocType = 'rules' | 'manifest' | 'license' | 'directive' | 'heartbeat'
+export type DocType = 'rules' | 'manifest' | 'license' | 'directive' | 'heartbeat' | 'revocations'
 
 export interface Manifest {
   itemId: string
@@ -78,6 +78,8 @@ export interface License {
   expiresAt: number
   /** What the rental charged (issue 15); absent on licences sold before prices existed. */
   price?: Price
+  /** Distinct client keys (clientPeerIds) with unexpired directives for this licence at once; absent = DEFAULT_MAX_DEVICES. */
+  maxDevices?: number
 }
 
 export interface DirectivePeer {
@@ -99,6 +101,8 @@ export interface Directive {
   expiresAt: number
   /** The manifest version this download runs on (issue 15); absent = version 1. */
   itemVersion?: number
+  /** The licence's account, so nodes and seeding peers can refuse a revoked account's directives (absent in older directives). */
+  accountId?: string
 }
 
 export interface Heartbeat {
@@ -116,4 +120,17 @@ export interface Heartbeat {
   version?: string
   /** Items a parent could not hold for want of space (issue 15), highest priority first. */
   lacking?: string[]
+}
+
+/**
+ * What main has revoked, signed and versioned like the rules: licences and accounts whose directives every
+ * tier refuses, and nodes (quarantined) no one should fetch from or serve. Versions only grow.
+ */
+export interface Revocations {
+  version: number
+  issuedAt: number
+  expiresAt: number
+  licenses: string[]
+  accounts: string[]
+  nodes: string[]
 }

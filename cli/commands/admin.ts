@@ -24,12 +24,13 @@ const COMMON_FLAGS = `common flags:
   -h, --help            show this help`
 
 interface Sub {
-  /** Needs the admin token (item terms, takedown), not only the operator's. */
+  /** Needs the admin token, not only the operator's (item terms, takedown, revoking customers' access). */
   admin?: boolean
   summary: string
   usage: string
   flags?: Options
-  positionals: number
+  /** How many positionals, or the least and most. */
+  positionals: number | [number, number]
   run: (ctx: Ctx, args: string[], values: Record<string, string | boolean | undefined>) => Promise<void>
 }
 
@@ -204,10 +205,18 @@ const SUBS: Record<string, Sub> = {
     }
   },
   quarantine: {
-    summary: 'list sources quarantined after agreeing bad-chunk reports, and open reports',
-    usage: 'usage: reelnet admin quarantine\n\nSources (nodes or seeding customers) that reporters of two or more distinct\nidentities named for bad chunks within the window: directives leave them out\nuntil cleared. Also lists sources with reports that have not yet agreed.',
-    positionals: 0,
-    async run (ctx) {
+    summary: 'list quarantined sources and open reports, or quarantine one: quarantine [NODE]',
+    usage: 'usage: reelnet admin quarantine [NODE]\n\nWithout NODE: sources (nodes or seeding customers) that reporters of two or more\ndistinct identities named for bad chunks within the window, and sources with\nreports that have not yet agreed. Directives leave quarantined sources out until\ncleared (reelnet admin clear PEER).\n\nWith NODE (a registered node\'s peerId or a unique prefix of one, at least 6\ncharacters, or any customer\'s full peerId): quarantine it now, by decision.\nDirectives leave it out at once, and it enters the signed revocation list, so\nwithin one rules poll other nodes stop fetching from it and refuse it as a\nmember of the region.',
+    positionals: [0, 1],
+    async run (ctx, args) {
+      if (args.length === 1) {
+        const arg = checkName('NODE', args[0]!)
+        const peerId = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(arg) ? arg : (await resolveNode(ctx, arg)).peerId
+        const answer = await ctx.call<{ quarantined: { peerId: string, role: string, region: string }, created: boolean, revocationsVersion: number }>('POST', '/v1/quarantine', `quarantine ${peerId}`, { peerId })
+        const e = answer.quarantined
+        print(ctx, answer, `${answer.created ? 'quarantined' : 'already quarantined:'} ${e.role} ${e.peerId}${e.region !== '' ? ` of region ${e.region}` : ''} (revocation list version ${answer.revocationsVersion}; reelnet admin clear ${e.peerId.slice(0, 12)} lets it back)`)
+        return
+      }
       const q = await ctx.call<{ quarantined: Array<{ peerId: string, role: string, region: string, since: number, reporters: string[] }>, open: Array<{ peerId: string, reporters: number, lastAt: number }> }>('GET', '/v1/quarantine', 'read the quarantine')
       if (ctx.json) { print(ctx, q, ''); return }
       const now = Date.now()
@@ -215,6 +224,20 @@ const SUBS: Record<string, Sub> = {
         ? 'no source is quarantined'
         : table(['PEER', 'ROLE', 'REGION', 'SINCE', 'REPORTERS'], q.quarantined.map(e => [e.peerId, e.role, e.region, ago(now - e.since), String(e.reporters.length)])))
       if (q.open.length > 0) console.log(`\nopen reports (not yet agreed):\n${table(['PEER', 'REPORTERS', 'LAST'], q.open.map(o => [o.peerId, String(o.reporters), ago(now - o.lastAt)]))}`)
+    }
+  },
+  revoke: {
+    summary: 'revoke a licence, an account or one session (admin token): revoke license|account|session ID',
+    usage: 'usage: reelnet admin revoke license|account|session ID\n\nNeeds the admin token (--admin-token, REELNET_ADMIN_TOKEN, or --data DIR).\n  license ID   a licenseId: main refuses its directives at once; it enters the signed\n               revocation list, so within one rules poll parents, edges and seeding\n               customers refuse requests on it, and its customer\'s download or playback\n               stops at its next check of the list (reelnet get --revocation-poll).\n  account ID   an accountId or username: every session of it fails at once, log-in is\n               refused, and its directives are refused everywhere as above.\n  session ID   a session\'s id (the SHA-256 of its token in hex; the log-in answer\'s\n               sessionId): that session fails at once; the account\'s others go on.\nRevoking again changes nothing. There is no un-revoke: rent or sign up again.',
+    positionals: 2,
+    admin: true,
+    async run (ctx, args) {
+      const kind = args[0]!
+      if (kind !== 'license' && kind !== 'account' && kind !== 'session') throw new UsageError(`revoke what? license, account or session, not '${kind}'`)
+      const id = checkName('ID', args[1]!)
+      const answer = await ctx.call<{ kind: string, id: string, revokedAt: number, created: boolean, revocationsVersion: number }>('POST', '/v1/admin/revoke', `revoke ${kind} ${id}`, { kind, id })
+      const reach = kind === 'session' ? 'it fails at once' : `revocation list version ${answer.revocationsVersion}; every tier refuses it within one rules poll`
+      print(ctx, answer, `${answer.created ? 'revoked' : 'already revoked:'} ${kind} ${answer.id} (${reach})`)
     }
   },
   clear: {
@@ -308,6 +331,20 @@ function help (): string {
   ].join('\n')
 }
 
+/** The admin token: --admin-token, REELNET_ADMIN_TOKEN, or DIR/tokens.json with --data. */
+async function adminToken (values: Record<string, string | boolean | undefined>): Promise<string> {
+  if (typeof values['admin-token'] === 'string') return values['admin-token']
+  const env = process.env.REELNET_ADMIN_TOKEN
+  if (env !== undefined && env !== '') return env
+  if (typeof values.data === 'string') {
+    const dir = values.data
+    const t = await readTokensFile(dir).catch((err: Error) => { throw new CommandError(`cannot read tokens from ${dir}: ${err.message}`) })
+    if (typeof t?.adminToken === 'string') return t.adminToken
+    throw new CommandError(`no admin token in ${dir}/tokens.json`)
+  }
+  throw new UsageError('this needs the admin token: --admin-token, REELNET_ADMIN_TOKEN, or --data DIR of a local main')
+}
+
 async function operatorToken (values: Record<string, string | boolean | undefined>): Promise<string> {
   if (typeof values['operator-token'] === 'string') return values['operator-token']
   if (typeof values['admin-token'] === 'string') return values['admin-token']
@@ -325,22 +362,9 @@ async function operatorToken (values: Record<string, string | boolean | undefine
   throw new UsageError('the operator token is needed: --operator-token, REELNET_OPERATOR_TOKEN, or --data DIR of a local main')
 }
 
-async function adminToken (values: Record<string, string | boolean | undefined>): Promise<string> {
-  if (typeof values['admin-token'] === 'string') return values['admin-token']
-  const env = process.env.REELNET_ADMIN_TOKEN
-  if (env !== undefined && env !== '') return env
-  if (typeof values.data === 'string') {
-    const dir = values.data
-    const t = await readTokensFile(dir).catch((err: Error) => { throw new CommandError(`cannot read tokens from ${dir}: ${err.message}`) })
-    if (typeof t?.adminToken === 'string') return t.adminToken
-    throw new CommandError(`no tokens.json in ${dir}`)
-  }
-  throw new UsageError('the admin token is needed: --admin-token, REELNET_ADMIN_TOKEN, or --data DIR of a local main')
-}
-
 export const command: Command = {
   name: 'admin',
-  summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items',
+  summary: 'operate the network: nodes, node tokens, drain, remove, preposition, items, quarantine, revoke',
   usage: help(),
   helpFor (argv) {
     const sub = argv[0] === undefined ? undefined : SUBS[argv[0]]
@@ -355,8 +379,9 @@ export const command: Command = {
       main: { type: 'string' }, 'operator-token': { type: 'string' }, 'admin-token': { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' },
       ...sub.flags
     }, true)
-    if (positionals.length !== sub.positionals) {
-      throw new UsageError(`${sub.usage.split('\n')[0]!.replace(/^usage: /, '')}: ${positionals.length > sub.positionals ? 'too many arguments' : 'missing argument'}`)
+    const [least, most] = typeof sub.positionals === 'number' ? [sub.positionals, sub.positionals] : sub.positionals
+    if (positionals.length < least || positionals.length > most) {
+      throw new UsageError(`${sub.usage.split('\n')[0]!.replace(/^usage: /, '')}: ${positionals.length > most ? 'too many arguments' : 'missing argument'}`)
     }
     const mainUrl = mainUrlOf(typeof values.main === 'string' ? values.main : DEFAULT_MAIN_URL)
     const token = sub.admin === true ? await adminToken(values) : await operatorToken(values)

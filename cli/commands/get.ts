@@ -4,7 +4,8 @@
  * of the region meanwhile (and afterwards with --seed).
  */
 import { basename, resolve } from 'node:path'
-import { parseFlags, bytesFlag, UsageError, CommandError, type Command } from '../command.ts'
+import { parseFlags, bytesFlag, durationFlag, UsageError, CommandError, type Command } from '../command.ts'
+import { DEFAULT_REVOCATION_POLL_MS, MAX_REVOCATION_POLL_MS, MIN_REVOCATION_POLL_MS } from '../../node/client/license-limits.ts'
 import type { SchedulerEvent } from '../../node/client/scheduler.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
@@ -34,6 +35,8 @@ flags:
   --region R            the region to download in (default: the account's)
   --listen ADDR         libp2p listen address (default /ip4/0.0.0.0/tcp/0: every interface; the
                         addresses announced to peers exclude loopback unless main is on loopback)
+  --revocation-poll D   ask main this often whether the licence still stands (default ${DEFAULT_REVOCATION_POLL_MS / 1000}s,
+                        at most 5m); a revoked licence or account stops the download and seeding
   --json                progress and the summary as JSON lines on stdout
   --quiet               print nothing but errors
   -h, --help            show this help
@@ -54,7 +57,22 @@ export interface CustomerSession {
   configDir: string
 }
 
-export interface LicenseRef { licenseId: string, expiresAt: number }
+export interface LicenseRef {
+  licenseId: string
+  expiresAt: number
+  /** The licence's offline grace when it states one (issue 14a's field; read here if present). */
+  offlineGraceMs?: number
+}
+
+/** `--revocation-poll` (get and play): how often the client asks main's revocation list. */
+export function revocationPollFlag (value: string | undefined): number {
+  return durationFlag('revocation-poll', value, DEFAULT_REVOCATION_POLL_MS, MIN_REVOCATION_POLL_MS, MAX_REVOCATION_POLL_MS)
+}
+
+function offlineGraceOf (license: object): number | undefined {
+  const g = (license as { offlineGraceMs?: unknown }).offlineGraceMs
+  return typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 ? g : undefined
+}
 
 /** The logged-in session (cli/session.ts), with main's pinned key as bytes. */
 export async function loadCustomerSession (): Promise<CustomerSession> {
@@ -104,19 +122,20 @@ export async function licenseFor (session: CustomerSession, itemId: string, rent
     const r = await api.rent(itemId, { signal })
     if (r.license.accountId !== session.accountId) throw new CommandError('main issued a license for another account')
     await saveLicense({ licenseId: r.licenseId, itemId, license: toText(r.licenseBytes), expiresAt: r.expiresAt, mainUrl: session.mainUrl })
-    return { licenseId: r.licenseId, expiresAt: r.expiresAt }
+    return { licenseId: r.licenseId, expiresAt: r.expiresAt, offlineGraceMs: offlineGraceOf(r.license) }
   }
   const l = await loadLicense(itemId)
   if (l === undefined) throw new CommandError(`no license for ${itemId}: run reelnet rent ${itemId}, or pass --rent`)
   const { verifyLicense } = await import('../../protocol/documents.ts')
   const { fromText } = await import('../../protocol/signing.ts')
+  let verified: object
   try {
-    verifyLicense(fromText(l.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId: l.licenseId })
+    verified = verifyLicense(fromText(l.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId: l.licenseId })
   } catch (err) {
     if ((err as Error).name === 'ExpiredError') throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
     throw new CommandError(`the kept license for ${itemId} does not verify: ${(err as Error).message}; rent it again`)
   }
-  return { licenseId: l.licenseId, expiresAt: l.expiresAt }
+  return { licenseId: l.licenseId, expiresAt: l.expiresAt, offlineGraceMs: offlineGraceOf(verified) }
 }
 
 /** Map the client's typed errors to one line for the user. */
@@ -182,10 +201,12 @@ export const command: Command = {
       'max-download': { type: 'string' },
       region: { type: 'string' },
       listen: { type: 'string' },
+      'revocation-poll': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet get --help)')
+    const revocationPollMs = revocationPollFlag(values['revocation-poll'])
     const item = positionals[0] as string
     if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     if (values.json === true && values.quiet === true) throw new UsageError('--json and --quiet do not go together')
@@ -225,6 +246,8 @@ export const command: Command = {
         maxUpload,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
+        revocationPollMs,
+        offlineGraceMs: license.offlineGraceMs,
         onEvent: e => {
           if (e.type !== 'chunk') events.push(e)
           else logger.debug({ itemId, index: e.index, sourcePeerId: e.source, kind: e.kind, bytes: e.bytes }, 'chunk received')

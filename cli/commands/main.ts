@@ -5,6 +5,7 @@ import { parseFlags, intFlag, durationFlag, formatDuration, UsageError, CommandE
 import { DEFAULT_DIRECTIVE_TTL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_RENTAL_MS, SCRYPT_PARAMS } from '../../main/limits.ts'
 import { DEFAULT_NODE_REMOVAL_MS, MIN_NODE_REMOVAL_MS } from '../../main/node-removal.ts'
 import { MIN_TOKEN_LENGTH } from '../../main/tokens.ts'
+import { REVOCATIONS_TTL_MS } from '../../main/revocations.ts'
 
 /** The shortest rental main accepts: a minute is enough to try an expiry by hand. */
 export const MIN_RENTAL_MS = 60_000
@@ -54,6 +55,8 @@ flags:
   --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
                              (default ${formatDuration(DEFAULT_NODE_REMOVAL_MS)}); it must register again with a fresh token
   --directive-ttl-ms D       directive lifetime (default ${DEFAULT_DIRECTIVE_TTL_MS}; a bare number is ms, or e.g. 10m)
+  --revocations-ttl D        lifetime of each signed revocation list, e.g. 1h (default ${formatDuration(REVOCATIONS_TTL_MS)});
+                             re-signed at half of it. A node whose list expires refuses customers
   --metrics-port P           also serve /metrics without a token on this port (0: any free one);
                              on main's own port /metrics needs the operator token
   --metrics-host H           address of that listener (default 127.0.0.1)
@@ -93,6 +96,7 @@ export const command: Command = {
       'rental-seconds': { type: 'string' },
       'heartbeat-timeout-ms': { type: 'string' },
       'directive-ttl-ms': { type: 'string' },
+      'revocations-ttl': { type: 'string' },
       'scrypt-log-n': { type: 'string' },
       db: { type: 'string' },
       'tls-cert': { type: 'string' },
@@ -126,6 +130,7 @@ export const command: Command = {
       : durationFlag('rental-hours', values['rental-hours'], DEFAULT_RENTAL_MS, MIN_RENTAL_MS, MAX_RENTAL_MS, 'h')
     const heartbeatTimeoutMs = durationFlag('heartbeat-timeout-ms', values['heartbeat-timeout-ms'], DEFAULT_HEARTBEAT_TIMEOUT_MS, 100, 24 * 3600_000)
     const directiveTtlMs = durationFlag('directive-ttl-ms', values['directive-ttl-ms'], DEFAULT_DIRECTIVE_TTL_MS, 1000, 24 * 3600_000)
+    const revocationsTtlMs = durationFlag('revocations-ttl', values['revocations-ttl'], REVOCATIONS_TTL_MS, 2_000, 24 * 3600_000)
     const nodeRemovalMs = durationFlag('node-removal-after', values['node-removal-after'], DEFAULT_NODE_REMOVAL_MS, MIN_NODE_REMOVAL_MS, 10 * 366 * 24 * 3600_000)
     const scryptLogN = intFlag('scrypt-log-n', values['scrypt-log-n'], Math.log2(SCRYPT_PARAMS.N), 10, 18)
     const adminToken = values['admin-token'] ?? process.env.REELNET_ADMIN_TOKEN
@@ -144,7 +149,7 @@ export const command: Command = {
         ...(db !== undefined && db !== '' ? { db } : {}),
         metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
         metricsHost: values['metrics-host'],
-        rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs,
+        rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs, revocationsTtlMs,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }

@@ -6,7 +6,7 @@
  */
 import { basename, resolve } from 'node:path'
 import { parseFlags, intFlag, UsageError, type Command } from '../command.ts'
-import { loadCustomerSession, licenseFor, resolveItem, commandErrorOf, interruptSignal, rateFlags } from './get.ts'
+import { loadCustomerSession, licenseFor, resolveItem, commandErrorOf, interruptSignal, rateFlags, revocationPollFlag } from './get.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
 import type { PlayServer } from '../../node/client/play-server.ts'
@@ -27,6 +27,9 @@ flags:
   --max-upload B/s  cap on uploads to peers
   --max-download B/s  cap on the download's average rate (seeks still go first)
   --region R        the region to download in (default: the account's)
+  --revocation-poll D  ask main this often whether the licence still stands (default 60s, at
+                    most 5m); a revoked licence or account stops playback. Without main,
+                    playback goes on for the licence's offline grace (default 30m), then stops
   --json            the URL, progress and the summary as JSON lines on stdout
   --quiet           print only the URL
   -h, --help        show this help`
@@ -43,10 +46,12 @@ export const command: Command = {
       'max-upload': { type: 'string' },
       'max-download': { type: 'string' },
       region: { type: 'string' },
+      'revocation-poll': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet play --help)')
+    const revocationPollMs = revocationPollFlag(values['revocation-poll'])
     const item = positionals[0] as string
     if (!/^[\x20-\x7e]{1,512}$/.test(item)) throw new UsageError(`'${item}' is not an itemId or title`)
     const port = intFlag('port', values.port, 0, 0, 65535)
@@ -85,6 +90,8 @@ export const command: Command = {
         maxUpload,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
+        revocationPollMs,
+        offlineGraceMs: license.offlineGraceMs,
         onEvent: e => progress?.event(e),
         log: line => { if (mode === 'bar' || mode === 'lines') process.stderr.write(`${line}\n`) }
       })

@@ -13,6 +13,8 @@ import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
 import { directiveRefusal } from '../lifecycle.ts'
 import { MAX_ITEM_VERSION } from '../../protocol/limits.ts'
+import { claimDevice } from '../devices.ts'
+import { refuseRevoked } from './revocations.ts'
 
 const directiveBody = z.strictObject({
   licenseId: licenseIdSchema,
@@ -36,6 +38,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const { licenseId, clientPeerId, region, itemVersion: asked } = c.req.valid('json')
     const accountId = c.get('accountId')
     const license = checkLicenseUse(await s.licenses.get(licenseId), accountId, s.now())
+    refuseRevoked(s, license)
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
@@ -44,6 +47,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     if (refusal !== undefined) throw refusal
     const live = s.catalog.liveVersions(license.itemId, s.now())
     const itemVersion = asked !== undefined && live.includes(asked) ? asked : s.catalog.newestVersion(license.itemId)
+    await claimDevice(s.store, license, clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
     const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r, itemVersion })
     s.catalog.noteInUse(license.itemId, itemVersion, expiresAt)
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
@@ -57,6 +61,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
     const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), region)
     if (refusal !== undefined) throw refusal
+    refuseRevoked(s, license)
     const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
     return c.json({ ok: true, expiresAt })
   })

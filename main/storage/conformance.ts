@@ -287,6 +287,32 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.getLicense(priced.licenseId), priced, 'a licence keeps its price and version')
   })
 
+  test('revocations: recorded once per kind and id, listed; revocation list versions grow from the stored one', async ({ store }) => {
+    await store.putRevocation({ kind: 'license', id: 'lic-r', at: T, until: T + 1000 })
+    await store.putRevocation({ kind: 'license', id: 'lic-r', at: T + 5 })
+    await store.putRevocation({ kind: 'account', id: 'acct-r', at: T })
+    const all = await store.listRevocations()
+    assert.equal(all.filter(r => r.id === 'lic-r'), [{ kind: 'license', id: 'lic-r', at: T, until: T + 1000 }], 'the first record stays')
+    assert.ok(all.some(r => r.kind === 'account' && r.id === 'acct-r'))
+    const before = (await store.currentRevocations())?.version ?? 0
+    const a = await store.publishRevocations(v => ({ ...rulesAt(v), envelope: `rev-${v}` }))
+    const b = await store.publishRevocations(v => ({ ...rulesAt(v), envelope: `rev-${v}` }))
+    assert.is(a.version, before + 1)
+    assert.is(b.version, before + 2)
+    assert.equal(await store.currentRevocations(), b)
+  })
+
+  test('devices: at most max distinct clients per licence; a holder renews; an expired holder frees its slot', async ({ store }) => {
+    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 100, 2, T), { ok: true })
+    assert.equal(await store.claimDevice('lic-d', 'peer-2', T + 200, 2, T), { ok: true })
+    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 300, 2, T + 10), { ok: true }, 'a holder renews')
+    assert.equal(await store.claimDevice('lic-d', 'peer-3', T + 300, 2, T + 10), { ok: false, holders: 2, nextFreeAt: T + 200 })
+    assert.equal(await store.claimDevice('lic-other', 'peer-3', T + 300, 2, T + 10), { ok: true }, 'another licence has its own slots')
+    assert.equal((await store.licenseDevices('lic-d', T + 10)).sort(), ['peer-1', 'peer-2'])
+    assert.equal(await store.claimDevice('lic-d', 'peer-3', T + 500, 2, T + 200), { ok: true }, 'peer-2 expired at T+200')
+    assert.equal((await store.licenseDevices('lic-d', T + 200)).sort(), ['peer-1', 'peer-3'])
+  })
+
   if (target.second !== undefined) {
     const openSecond = target.second
     test('two stores on one database: one username, one version sequence, one limiter, one lease holder', async ({ store }) => {
@@ -305,6 +331,10 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
         assert.equal(outer, { ran: true, value: 'one' })
         assert.equal(inner, { ran: false }, 'the other store cannot take a held lease')
         assert.equal(await other.exclusive('lease-test', async () => 'after'), { ran: true, value: 'after' }, 'released after')
+        const lists = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await (i % 2 === 0 ? store : other).publishRevocations(v => ({ ...rulesAt(v), envelope: `rev-${v}` }))).version))
+        assert.is(new Set(lists).size, 6, `distinct revocation list versions: ${lists.join(',')}`)
+        const claims = await Promise.all(Array.from({ length: 6 }, async (_, i) => await (i % 2 === 0 ? store : other).claimDevice('lic-race', `peer-${i}`, T + 1000, 2, T)))
+        assert.is(claims.filter(c => c.ok).length, 2, 'two mains together let exactly max devices in')
       } finally {
         await other.close()
       }

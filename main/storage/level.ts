@@ -9,7 +9,8 @@ import type { AbstractSublevel } from 'abstract-level'
 import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
-  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord
+  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord,
+  RevocationRecord, RevocationsState
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -17,6 +18,7 @@ type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Ar
 const RULES_KEY = 'rules'
 const AUTO_KEY = 'autoPreposition'
 const QUARANTINE_KEY = 'quarantine'
+const REVOCATIONS_KEY = 'revocations'
 /** Node tokens live in `meta` under this prefix (where main kept them before this interface). */
 const NODE_TOKEN_PREFIX = 'nodeToken/'
 
@@ -79,6 +81,10 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   /** `${itemId}/${version as 10 digits}` → that version's manifest (the padding keeps them in order) */
   const itemVersions = sub<ItemVersionRecord>('itemVersions')
   const versionKey = (itemId: string, version: number): string => `${itemId}/${String(version).padStart(10, '0')}`
+  /** `${kind}/${id}` → revocation */
+  const revocations = sub<RevocationRecord>('revocations')
+  /** `${licenseId}/${clientPeerId}` → expiry of that client's latest directive for the licence */
+  const devices = sub<number>('devices')
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -225,6 +231,38 @@ export async function openLevelStore (location: string): Promise<MainStore> {
     },
     deleteItemVersions: async (itemId, versions) => {
       await itemVersions.batch(versions.map(v => ({ type: 'del' as const, key: versionKey(itemId, v) })))
+    },
+    putRevocation: async (r) => await serial(async () => {
+      const key = `${r.kind}/${r.id}`
+      if (await revocations.get(key) === undefined) await revocations.put(key, r)
+    }),
+    listRevocations: async () => { const out: RevocationRecord[] = []; for await (const r of revocations.values()) out.push(r); return out },
+    currentRevocations: async () => await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined,
+    publishRevocations: async (make) => await serial(async () => {
+      const cur = await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined
+      const state = await make((cur?.version ?? 0) + 1)
+      await meta.put(REVOCATIONS_KEY, state)
+      return state
+    }),
+    claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await serial(async () => {
+      const prefix = `${licenseId}/`
+      const live = new Map<string, number>()
+      const stale: string[] = []
+      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) {
+        if (exp <= now) stale.push(k)
+        else live.set(k.slice(prefix.length), exp)
+      }
+      if (stale.length > 0) await devices.batch(stale.map(key => ({ type: 'del' as const, key })))
+      const mine = live.get(clientPeerId)
+      if (mine === undefined && live.size >= max) return { ok: false, holders: live.size, nextFreeAt: Math.min(...live.values()) }
+      if (mine === undefined || mine < expiresAt) await devices.put(prefix + clientPeerId, expiresAt)
+      return { ok: true }
+    }),
+    licenseDevices: async (licenseId, now) => {
+      const prefix = `${licenseId}/`
+      const out: string[] = []
+      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) if (exp > now) out.push(k.slice(prefix.length))
+      return out
     }
   }
 }

@@ -69,6 +69,26 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('licenses_account_id').on('licenses').column('account_id').execute()
     }
   },
+  // issue 14b: revocations (kind + id), the signed lists by version (as the rules), and device slots per licence
+  '0004_revocations_and_devices': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('revocations')
+        .addColumn('kind', 'text', c => c.notNull())
+        .addColumn('id', 'text', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull())
+        .addPrimaryKeyConstraint('revocations_pk', ['kind', 'id']).execute()
+      await db.schema.createTable('revocation_lists')
+        .addColumn('version', 'bigint', c => c.primaryKey().check(sql`version > 0`))
+        .addColumn('issued_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('envelope', 'text', c => c.notNull()).execute()
+      await db.schema.createTable('devices')
+        .addColumn('license_id', 'text', c => c.notNull())
+        .addColumn('client_peer_id', 'text', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('devices_pk', ['license_id', 'client_peer_id']).execute()
+    }
+  },
   // issue 15: an item's terms (offers, window, regions, takedown) and its manifest versions
   '0005_catalog_lifecycle': {
     async up (db: Kysely<any>) {

@@ -12,8 +12,9 @@ import { Kysely, PostgresDialect, sql, type ColumnType } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { MIGRATIONS } from './migrations.ts'
 import type {
-  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, LimiterCounters, ItemTerms, ItemVersionRecord,
-  QuarantineRecord
+  MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
+  LimiterCounters, ItemTerms, ItemVersionRecord, QuarantineRecord, RevocationRecord, RevocationsState,
+  DeviceClaim
 } from './types.ts'
 
 /** Connections each main keeps: enough for a burst of requests, few enough that several mains fit PostgreSQL's default 100. */
@@ -24,6 +25,8 @@ export const CONNECT_TIMEOUT_MS = 10_000
 const PAGE_ROWS = 1_000
 /** Key of the advisory lock that publishRules takes in its transaction (an arbitrary constant of this schema). */
 const RULES_LOCK_KEY = 0x7265656c
+/** The same for publishRevocations (its own counter, its own lock). */
+const REVOCATIONS_LOCK_KEY = 0x7265766f
 const INT8_OID = 20
 
 type Json<T> = ColumnType<T, string, string>
@@ -44,6 +47,9 @@ export interface Database {
   login_failures: { scope: string, key: string, failures: Int, window_start: Int }
   item_terms: { item_id: string, record: Json<ItemTerms> }
   item_versions: { item_id: string, version: Int, record: Json<ItemVersionRecord> }
+  revocations: { kind: string, id: string, record: Json<RevocationRecord> }
+  revocation_lists: { version: Int, issued_at: Int, expires_at: Int, envelope: string }
+  devices: { license_id: string, client_peer_id: string, expires_at: Int }
 }
 
 const AUTO_KEY = 'autoPreposition'
@@ -307,5 +313,36 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       if (versions.length === 0) return
       await db.deleteFrom('item_versions').where('item_id', '=', itemId).where('version', 'in', versions).execute()
     }
+,
+    putRevocation: async (r) => {
+      await db.insertInto('revocations').values({ kind: r.kind, id: r.id, record: json(r) })
+        .onConflict(oc => oc.columns(['kind', 'id']).doNothing()).execute()
+    },
+    listRevocations: async () => (await db.selectFrom('revocations').select('record').execute()).map(r => r.record),
+    currentRevocations: async () => {
+      const r = await db.selectFrom('revocation_lists').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst()
+      return r === undefined ? undefined : { version: r.version, issuedAt: r.issued_at, expiresAt: r.expires_at, envelope: r.envelope }
+    },
+    publishRevocations: async (make) => await db.transaction().execute(async (tx) => {
+      await sql`select pg_advisory_xact_lock(${REVOCATIONS_LOCK_KEY})`.execute(tx)
+      const top = await tx.selectFrom('revocation_lists').select(sql<number>`coalesce(max(version), 0)`.as('v')).executeTakeFirstOrThrow()
+      const state: RevocationsState = await make(Number(top.v) + 1)
+      await tx.insertInto('revocation_lists').values({ version: state.version, issued_at: state.issuedAt, expires_at: state.expiresAt, envelope: state.envelope }).execute()
+      // only the newest few are read again; older ones stay only as the record that versions grew
+      return state
+    }),
+    claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await db.transaction().execute(async (tx): Promise<DeviceClaim> => {
+      // one claim per licence at a time across every main: count and insert under the licence's own lock
+      await sql`select pg_advisory_xact_lock(hashtext(${'device/' + licenseId}))`.execute(tx)
+      await tx.deleteFrom('devices').where('license_id', '=', licenseId).where('expires_at', '<=', now).execute()
+      const live = await tx.selectFrom('devices').select(['client_peer_id', 'expires_at']).where('license_id', '=', licenseId).execute()
+      const mine = live.find(d => d.client_peer_id === clientPeerId)
+      if (mine === undefined && live.length >= max) return { ok: false, holders: live.length, nextFreeAt: Math.min(...live.map(d => d.expires_at)) }
+      await tx.insertInto('devices').values({ license_id: licenseId, client_peer_id: clientPeerId, expires_at: expiresAt })
+        .onConflict(oc => oc.columns(['license_id', 'client_peer_id']).doUpdateSet({ expires_at: sql`greatest(devices.expires_at, excluded.expires_at)` })).execute()
+      return { ok: true }
+    }),
+    licenseDevices: async (licenseId, now) => (await db.selectFrom('devices').select('client_peer_id')
+      .where('license_id', '=', licenseId).where('expires_at', '>', now).execute()).map(r => r.client_peer_id)
   }
 }

@@ -56,6 +56,8 @@ export interface LicenseRecord {
   price?: Price
   /** The manifest version that was newest when it was rented. */
   itemVersion?: number
+  /** Client keys with unexpired directives at once (absent: protocol's DEFAULT_MAX_DEVICES). */
+  maxDevices?: number
 }
 
 export interface NodeRecord {
@@ -156,6 +158,28 @@ export interface ItemVersionRecord {
   createdAt: number
 }
 
+/** One revocation an admin made (main/revocations.ts). Sessions never leave main; licences and accounts are published. */
+export interface RevocationRecord {
+  kind: 'license' | 'account' | 'session'
+  /** A licenseId, an accountId, or a session id (sha256 of the token, hex). */
+  id: string
+  at: number
+  /** When the revoked thing would have ended anyway (a licence's or session's expiry): past it, the record may go. */
+  until?: number
+}
+
+/** A signed revocation list as stored; versions only grow, whichever main publishes. */
+export interface RevocationsState {
+  version: number
+  issuedAt: number
+  expiresAt: number
+  /** The signed revocation list envelope, base64url. */
+  envelope: string
+}
+
+/** The answer to a device claim: taken (or renewed), or refused with how many hold the licence and when the first slot frees. */
+export type DeviceClaim = { ok: true } | { ok: false, holders: number, nextFreeAt: number }
+
 export interface MainStore {
   readonly kind: 'level' | 'postgres'
 
@@ -244,4 +268,21 @@ export interface MainStore {
   listItemVersions: (itemId: string) => Promise<ItemVersionRecord[]>
   /** Forget versions no licence can need any more (their origin chunks are collected by the caller). */
   deleteItemVersions: (itemId: string, versions: number[]) => Promise<void>
+  // ---- issue 14b: revocation and devices ----
+
+  /** Record a revocation (the same kind and id again keeps the first). */
+  putRevocation: (r: RevocationRecord) => Promise<void>
+  /** Every revocation, in no particular order. */
+  listRevocations: () => Promise<RevocationRecord[]>
+  /** The latest stored signed revocation list, or undefined before the first. */
+  currentRevocations: () => Promise<RevocationsState | undefined>
+  /** As publishRules: `make` gets one more than the latest stored version, and its answer is stored in the same transaction. */
+  publishRevocations: (make: (version: number) => RevocationsState | Promise<RevocationsState>) => Promise<RevocationsState>
+  /**
+   * Let `clientPeerId` hold a directive for `licenseId` until `expiresAt`, if it already holds one or fewer than
+   * `max` distinct clients hold unexpired ones at `now` (expired holders are dropped). Atomic across mains.
+   */
+  claimDevice: (licenseId: string, clientPeerId: string, expiresAt: number, max: number, now: number) => Promise<DeviceClaim>
+  /** The clients holding unexpired directives for a licence (the peers to stop admitting when it is revoked). */
+  licenseDevices: (licenseId: string, now: number) => Promise<string[]>
 }

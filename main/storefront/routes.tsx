@@ -28,6 +28,8 @@ import type { MainEnv } from '../auth.ts'
 import type { MainServices } from '../services.ts'
 import { ApiError, tooLarge, toErrorResponse } from '../errors.ts'
 import { checkLicenseUse } from '../directives.ts'
+import { claimDevice } from '../devices.ts'
+import { refuseRevoked } from '../routes/revocations.ts'
 import { peerIdSchema, licenseIdSchema, itemIdSchema, regionSchema } from '../validate.ts'
 import { toBase64url } from '../../protocol/encoding.ts'
 import { USERNAME_RE, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from '../limits.ts'
@@ -259,6 +261,8 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const account = await s.accounts.get(cu.accountId)
     const region = s.directives.regionFor(undefined, account?.region)
     if (region === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
+    refuseRevoked(s, license)
+    await claimDevice(s.store, license, parsed.data.clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
     const { directive, expiresAt } = await s.directives.issue({ license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
     return c.json({ directive, expiresAt }, 201)
   })

@@ -21,6 +21,7 @@ import { startSeeding, type Seeder } from './seeder.ts'
 import { MainApiError, RegionUnservedError } from './errors.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
+import { LicenseWatch } from './license-watch.ts'
 
 /** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
 export const MAX_SOURCES_REPORTED = 16
@@ -63,6 +64,10 @@ export interface CustomerOptions {
   log?: (line: string) => void
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
+  /** How often to ask main's revocation list whether the licence stands (default DEFAULT_REVOCATION_POLL_MS). */
+  revocationPollMs?: number
+  /** The licence's offline grace, when it states one (default DEFAULT_OFFLINE_GRACE_MS). */
+  offlineGraceMs?: number
 }
 
 export class Customer {
@@ -85,8 +90,12 @@ export class Customer {
   private readonly reporting = new Set<Promise<void>>()
   private stopped = false
 
-  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
+  /** Asks main whether the licence still stands; its signal stops the download, playback and seeding (issue 14b). */
+  readonly watch: LicenseWatch
+
+  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective, watch: LicenseWatch) {
     this.opts = opts
+    this.watch = watch
     this.api = api
     this.manifest = manifest
     this.part = part
@@ -108,7 +117,7 @@ export class Customer {
         unservedCheck(this.directive)
         return directiveSources(ctx, this.directive.directive, self)
       },
-      signal: opts.signal,
+      signal: opts.signal === undefined ? watch.signal : AbortSignal.any([opts.signal, watch.signal]),
       fallbackKinds: ['parent'],
       limits: opts.limits,
       onEvent: e => {
@@ -132,8 +141,21 @@ export class Customer {
     const part = await PartFile.open(opts.outPath, manifest)
     let host: ReelnetHost | undefined
     let seeder: Seeder | undefined
+    let accountId: string | undefined
+    const watch = new LicenseWatch({
+      fetch: async (etag, o) => await api.revocations(etag, o),
+      mainPublicKey: opts.mainKey,
+      licenseId: opts.licenseId,
+      accountId: () => accountId,
+      pollMs: opts.revocationPollMs,
+      offlineGraceMs: opts.offlineGraceMs,
+      log: opts.log
+    })
     try {
       unservedCheck(directive)
+      accountId = directive.directive.accountId
+      await watch.start()
+      if (watch.signal.aborted) throw watch.signal.reason
       host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl) })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
@@ -142,9 +164,11 @@ export class Customer {
         mainKey: opts.mainKey,
         licenseExpiresAt: opts.licenseExpiresAt,
         maxUpload: opts.maxUpload,
-        onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
+        onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`),
+        revocations: watch.follower,
+        ownRefusal: () => watch.refusal()
       })
-      const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch)
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.watchTakedown()
@@ -153,6 +177,7 @@ export class Customer {
       void connectBootstrap(host, directive.directive.peers.filter(p => p.role !== 'peer'), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) }).catch(() => 0)
       return c
     } catch (err) {
+      watch.close()
       await seeder?.stop().catch(() => {})
       if (host !== undefined) await Promise.resolve(host.stop()).catch(() => {})
       await part.close().catch(() => {})
@@ -164,7 +189,14 @@ export class Customer {
 
   /** Download every missing chunk, then check the root and rename into place. */
   async download (): Promise<DownloadStats> {
-    const stats = await this.scheduler.run()
+    let stats: DownloadStats
+    try {
+      stats = await this.scheduler.run()
+    } catch (err) {
+      // stopped because main revoked the licence (or could not be asked past the offline grace): say that, not "aborted"
+      if (this.watch.signal.aborted) throw this.watch.signal.reason
+      throw err
+    }
     await this.part.finish()
     await this.reportHoldings(true)
     void this.provide()
@@ -199,7 +231,7 @@ export class Customer {
     this.onEnded?.()
   }
 
-  /** Keep serving until the license expires, the item is taken down, or `signal` fires. */
+  /** Keep serving until the license expires, the item is taken down, or `signal` fires; throws the reason when main revokes the licence meanwhile. */
   async seed (signal?: AbortSignal): Promise<void> {
     const left = this.opts.licenseExpiresAt - Date.now()
     if (left <= 0 || this.endedReason !== undefined) return
@@ -207,12 +239,16 @@ export class Customer {
       const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1))
       this.onEnded = () => { clearTimeout(t); resolve() }
       signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      this.watch.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      if (this.watch.signal.aborted) { clearTimeout(t); resolve() }
     })
+    if (this.watch.signal.aborted && signal?.aborted !== true) throw this.watch.signal.reason
   }
 
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.watch.close()
     for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
     this.timers.clear()
     if (this.reporting.size > 0) {

@@ -45,6 +45,7 @@ const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loos
 const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
 const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional() }).loose()
 const RulesAnswer = z.object({ rules: z.string() }).loose()
+const RevocationsAnswer = z.object({ version: z.number().int().nonnegative(), revocations: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.revocations * 4 / 3) + 4) }).loose()
 const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
 
 export class MainApi {
@@ -95,6 +96,23 @@ export class MainApi {
     const text = await res.text()
     if (!res.ok) throw new MainApiError(`report a bad source refused: HTTP ${res.status} ${text.slice(0, 200)}`, res.status)
     return JSON.parse(text) as { quarantined: boolean, reporters: number }
+  }
+
+  /** The signed revocation list (issue 14b), with an ETag; verified by the caller (node/revocations.ts). */
+  async revocations (etag: string | undefined, o: { signal?: AbortSignal } = {}): Promise<{ notModified: true } | { notModified: false, etag: string | undefined, bytes: Uint8Array }> {
+    const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
+    let res: Response
+    try {
+      res = await fetch(this.url + '/v1/revocations', { headers: etag !== undefined ? { 'if-none-match': etag } : {}, signal: o.signal === undefined ? deadline : AbortSignal.any([o.signal, deadline]) })
+    } catch (err) {
+      throw new MainApiError(`fetch the revocation list: main at ${this.url} is unreachable (${(err as Error).message})`, 0, 'unreachable')
+    }
+    if (res.status === 304) { await res.body?.cancel(); return { notModified: true } }
+    const text = await readBounded(res, Math.ceil(MAX_DOCUMENT_BYTES.revocations * 4 / 3) + 1024, 'fetch the revocation list')
+    if (!res.ok) throw new MainApiError(`fetch the revocation list: HTTP ${res.status}`, res.status)
+    const r = RevocationsAnswer.safeParse((() => { try { return JSON.parse(text) } catch { return undefined } })())
+    if (!r.success) throw new MainApiError('fetch the revocation list: unexpected answer shape', res.status, 'malformed')
+    return { notModified: false, etag: res.headers.get('etag') ?? undefined, bytes: fromText(r.data.revocations, MAX_DOCUMENT_BYTES.revocations) }
   }
 
   async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {

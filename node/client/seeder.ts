@@ -17,6 +17,7 @@ import { sha256 } from '../../protocol/chunking.ts'
 import { bytesEqual } from '../../protocol/encoding.ts'
 import type { PartFile } from './resume.ts'
 import { contentKeyOf } from '../../protocol/item-key.ts'
+import type { RevocationGuard } from '../revocations.ts'
 
 export interface SeederOptions {
   host: Libp2p
@@ -30,6 +31,10 @@ export interface SeederOptions {
   now?: () => number
   onServed?: (peer: string, bytes: number) => void
   onRefused?: (peer: string, reason: string) => void
+  /** The signed revocation list this client follows (issue 14b): a requester's revoked licence or account is refused. */
+  revocations?: RevocationGuard
+  /** Why this client's own licence may no longer be served (revoked, or unconfirmed past the offline grace), else undefined. */
+  ownRefusal?: () => string | undefined
 }
 
 export interface Seeder {
@@ -43,13 +48,16 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
   // requests name the version's wire key (issue 15): itemId for version 1, itemId@N after a replace
   const key = contentKeyOf(manifest.itemId, manifest.version)
   const selfPeerId = opts.host.peerId.toString()
-  const licenseValid = (): boolean => now() < opts.licenseExpiresAt
+  const licenseValid = (): boolean => now() < opts.licenseExpiresAt && opts.ownRefusal?.() === undefined
   const { authorize, mayAskHave } = createAuthorizer({
     mainPublicKey: () => opts.mainKey,
     selfPeerId,
     isMember: () => false,
     now,
+    revocations: opts.revocations,
     extraCheck: d => {
+      const own = opts.ownRefusal?.()
+      if (own !== undefined) throw new AccessDeniedError(`this peer no longer serves the item: ${own}`)
       if (!licenseValid()) throw new AccessDeniedError('this peer\'s license has expired: it no longer serves the item')
       if (d.region !== opts.region) throw new AccessDeniedError(`the directive is for region ${d.region}, this peer serves ${opts.region}`)
     },
@@ -59,7 +67,7 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
   const unhandle = await serveChunks(opts.host, {
     source: {
       async getChunk (itemId, index) {
-        if (!licenseValid()) throw new AccessDeniedError('this peer\'s license has expired')
+        if (!licenseValid()) throw new AccessDeniedError(opts.ownRefusal?.() ?? 'this peer\'s license has expired')
         if (itemId !== key || index < 0 || index >= manifest.chunkCount || !opts.part.has(index)) return null
         const bytes = await opts.part.readChunk(index)
         // verified before it was written; checked again before it is passed on (a disk can rot)
