@@ -73,3 +73,10 @@ export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
 export const MAX_CHUNK_COUNT = 131_072
 /** SHA-256 output, the size of every chunk hash and Merkle root. */
 export const HASH_BYTES = 32
+
+// ---- issue 14 ----
+/**
+ * A purchase never ends, but a licence carries an expiresAt: the last instant a JavaScript Date can hold
+ * (year 275760), so every date formatting still works on it and it stays an exact integer.
+ */
+export const PURCHASE_EXPIRES_AT = 8_640_000_000_000_000

@@ -19,6 +19,16 @@ export interface Manifest {
   /** Root of the Merkle tree over chunkHashes (see protocol/merkle.ts). */
   merkleRoot: Uint8Array
   version: number
+  /**
+   * Present when the chunks are AES-256-CTR ciphertext (protocol/content-crypto.ts); chunkHashes and merkleRoot
+   * then cover the ciphertext. keyId is main's opaque name for the content key, never the key. Absent: plaintext.
+   */
+  encryption?: ManifestEncryption
+}
+
+export interface ManifestEncryption {
+  alg: 'aes-256-ctr'
+  keyId: string
 }
 
 export interface NodeEntry {
@@ -50,6 +60,10 @@ export interface License {
   itemId: string
   notBefore: number
   expiresAt: number
+  /** 'rental' (absent: a rental) ends at expiresAt, fixed when rented; a 'purchase' never ends and may be exported as plaintext. */
+  kind?: 'rental' | 'purchase'
+  /** How long a client may keep playing without reaching main (the revocation poll), in ms. */
+  offlineGraceMs?: number
 }
 
 export interface DirectivePeer {
