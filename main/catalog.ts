@@ -10,6 +10,10 @@ import type { Signer } from '../protocol/keys.ts'
 import { ManifestBuilder, DEFAULT_CHUNK_SIZE } from '../protocol/chunking.ts'
 import { signManifest, verifyManifest } from '../protocol/documents.ts'
 import { toText, fromText } from '../protocol/signing.ts'
+import { cryptAt, CONTENT_KEY_BYTES, CONTENT_ALG } from '../protocol/content-crypto.ts'
+import { nodeAesCtr } from '../protocol/aes-ctr-node.ts'
+import { toBase64url, fromBase64url } from '../protocol/encoding.ts'
+import { randomBytes } from 'node:crypto'
 import type { MainStore, ItemRecord } from './store.ts'
 import type { OriginStore } from './origin.ts'
 import { Lru } from './lru.ts'
@@ -28,6 +32,25 @@ export const MAX_INFLIGHT_CHUNK_WRITES = 4
 
 export interface IngestResult { item: ItemRecord, created: boolean }
 
+export interface IngestOptions {
+  title: string
+  chunkSize?: number
+  declaredSize?: number
+  /**
+   * Encrypt: a fresh random content key and a random itemId, and the chunks main stores, nodes hold and peers
+   * pass on are ciphertext (an encrypted ingest is never deduplicated). false: plaintext as before; the itemId
+   * is then the Merkle root's, so the same bytes give the same item. Absent: main's encryptByDefault.
+   */
+  encrypt?: boolean
+}
+
+/** Bytes of an encrypted item's random itemId (hex): as long as a plaintext item's, so every itemId check holds. */
+const ITEM_ID_BYTES = 16
+/** Bytes of a content key's random keyId (base64url): unguessable, and names nothing about the key. */
+const KEY_ID_BYTES = 16
+/** Content keys kept in memory for sealing into directives (32 bytes each). */
+export const CONTENT_KEY_CACHE_ENTRIES = 1024
+
 function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
@@ -44,11 +67,15 @@ export class Catalog {
   readonly #now: () => number
   readonly #items = new Map<string, ItemRecord>()
   readonly #manifests = new Lru<string, Manifest>(MANIFEST_CACHE_ENTRIES)
+  readonly #keys = new Lru<string, Uint8Array>(CONTENT_KEY_CACHE_ENTRIES)
   #ingesting: Promise<unknown> = Promise.resolve()
   readonly maxItemBytes: number
+  /** Whether an ingest that does not say encrypts (`reelnet main --encrypt`). */
+  readonly encryptByDefault: boolean
 
-  constructor (store: MainStore, origin: OriginStore, signer: Signer, now: () => number, maxItemBytes = MAX_ITEM_BYTES) {
+  constructor (store: MainStore, origin: OriginStore, signer: Signer, now: () => number, maxItemBytes = MAX_ITEM_BYTES, encryptByDefault = false) {
     this.maxItemBytes = maxItemBytes
+    this.encryptByDefault = encryptByDefault
     this.#store = store
     this.#origin = origin
     this.#signer = signer
@@ -123,15 +150,33 @@ export class Catalog {
     return manifest
   }
 
+  /** The content key of an encrypted item (by its manifest's keyId), or undefined for a plaintext item. */
+  async contentKey (manifest: Manifest): Promise<Uint8Array | undefined> {
+    const keyId = manifest.encryption?.keyId
+    if (keyId === undefined) return undefined
+    const cached = this.#keys.get(keyId)
+    if (cached !== undefined) return cached
+    const r = await this.#store.getContentKey(keyId)
+    if (r === undefined || r.itemId !== manifest.itemId || r.version !== manifest.version) throw new Error(`the content key ${keyId} of item ${manifest.itemId} is missing from the store`)
+    const key = fromBase64url(r.key, CONTENT_KEY_BYTES)
+    this.#keys.set(keyId, key)
+    return key
+  }
+
   /** Ingest a stream; serialised with other ingests. `declaredSize` (Content-Length) is checked up front when known. */
-  async ingest (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+  async ingest (body: ReadableStream<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
     const run = this.#ingesting.then(async () => await this.#ingestNow(body, opts))
     this.#ingesting = run.catch(() => {})
     return await run
   }
 
-  async #ingestNow (body: ReadableStream<Uint8Array>, opts: { title: string, chunkSize?: number, declaredSize?: number }): Promise<IngestResult> {
+  async #ingestNow (body: ReadableStream<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
+    const encrypt = opts.encrypt ?? this.encryptByDefault
+    // an encrypted item's id must be known before its first byte is encrypted (the counter blocks name it)
+    const version = 1
+    const encItemId = encrypt ? randomBytes(ITEM_ID_BYTES).toString('hex') : undefined
+    const contentKey = encrypt ? new Uint8Array(randomBytes(CONTENT_KEY_BYTES)) : undefined
     const maxBytes = Math.min(this.maxItemBytes, MAX_CHUNK_COUNT * chunkSize)
     if (opts.declaredSize !== undefined && opts.declaredSize > maxBytes) {
       await body.cancel().catch(() => {})
@@ -162,20 +207,29 @@ export class Catalog {
         const { done, value } = await reader.read()
         if (done) break
         if (builder.size + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
-        builder.push(value)
+        builder.push(contentKey === undefined || encItemId === undefined
+          ? value
+          : await cryptAt(nodeAesCtr, contentKey, { itemId: encItemId, version, chunkSize }, builder.size, value))
         for (const c of ready.splice(0)) await write(c)
       }
       if (builder.size === 0) throw invalid('the item is empty')
-      const draft = builder.finish({ itemId: 'pending', title: opts.title, version: 1 })
+      const draft = builder.finish({ itemId: 'pending', title: opts.title, version })
       for (const c of ready.splice(0)) await write(c)
       await drain()
-      const itemId = itemIdOf(draft.merkleRoot)
+      const itemId = encItemId ?? itemIdOf(draft.merkleRoot)
       const existing = this.#items.get(itemId)
       if (existing !== undefined) {
         created.length = 0
         return { item: existing, created: false }
       }
       const manifest: Manifest = { ...draft, itemId }
+      if (contentKey !== undefined) {
+        const keyId = randomBytes(KEY_ID_BYTES).toString('base64url')
+        // the key is stored before the manifest that names it: no item is ever without its key
+        if (!await this.#store.putContentKey({ keyId, itemId, version, key: toBase64url(contentKey), createdAt: this.#now() })) throw new Error('content keyId collision')
+        manifest.encryption = { alg: CONTENT_ALG, keyId }
+        this.#keys.set(keyId, contentKey)
+      }
       const envelope = toText(signManifest(manifest, this.#signer))
       const item: ItemRecord = {
         itemId, title: opts.title, size: manifest.size, chunkSize, chunkCount: manifest.chunkCount, manifest: envelope, createdAt: this.#now()

@@ -85,3 +85,11 @@ export const REGION_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 /** Cached in memory, beyond these main reads level: sessions and licenses hot for directives. */
 export const SESSION_CACHE_ENTRIES = 100_000
 export const LICENSE_CACHE_ENTRIES = 100_000
+
+// ---- issue 14 ----
+/**
+ * How long a licence lets a client play without reaching main (stated in every licence as offlineGraceMs):
+ * a few revocation polls, so a short network hiccup does not stop a film, while a revoked licence stops
+ * within this much even on a client that cut itself off.
+ */
+export const DEFAULT_OFFLINE_GRACE_MS = 15 * 60_000

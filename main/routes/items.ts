@@ -28,7 +28,9 @@ const ingestQuery = z.strictObject({
   title: z.string().trim().min(1, 'title is required').max(MAX_TITLE_LENGTH),
   description: z.string().trim().max(MAX_DESCRIPTION_LENGTH, `a description has at most ${MAX_DESCRIPTION_LENGTH} characters`).optional(),
   chunkSize: z.string().regex(/^\d{1,9}$/, 'chunkSize is a whole number of bytes').transform(Number)
-    .pipe(z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE)).optional()
+    .pipe(z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE)).optional(),
+  /** 'true': encrypt the item with a fresh content key; 'false': store it as it is; absent: main's default (`--encrypt`). */
+  encrypt: z.enum(['true', 'false']).optional()
 })
 
 const itemParam = z.strictObject({ id: itemIdSchema })
@@ -42,7 +44,7 @@ export function itemRoutes (s: MainServices): Hono<MainEnv> {
   })
 
   app.post('/items', requireAdmin(s), validate('query', ingestQuery), async (c) => {
-    const { title, chunkSize, description } = c.req.valid('query')
+    const { title, chunkSize, description, encrypt } = c.req.valid('query')
     const body = c.req.raw.body
     if (body === null) throw badRequest('send the file as the request body')
     const length = c.req.header('content-length')
@@ -51,10 +53,10 @@ export function itemRoutes (s: MainServices): Hono<MainEnv> {
       if (!/^\d{1,20}$/.test(length)) throw badRequest('bad Content-Length')
       declaredSize = Number(length)
     }
-    let { item, created } = await s.catalog.ingest(body, { title, chunkSize, declaredSize })
+    let { item, created } = await s.catalog.ingest(body, { title, chunkSize, declaredSize, encrypt: encrypt === undefined ? undefined : encrypt === 'true' })
     if (created) s.metrics.itemsIngested.inc()
     if (description !== undefined && description !== '' && description !== item.description) item = await s.catalog.describe(item.itemId, description)
-    return c.json({ itemId: item.itemId, title: item.title, size: item.size, chunkCount: item.chunkCount, manifest: item.manifest }, created ? 201 : 200)
+    return c.json({ itemId: item.itemId, title: item.title, size: item.size, chunkCount: item.chunkCount, manifest: item.manifest, encrypted: s.catalog.manifest(item.itemId)?.encryption !== undefined }, created ? 201 : 200)
   })
 
   app.put('/items/:id/poster', requireAdmin(s), validate('param', itemParam), async (c) => {

@@ -7,22 +7,22 @@ import type { MainServices } from '../services.ts'
 import { validate, itemIdSchema, licenseIdSchema } from '../validate.ts'
 import { notFound } from '../errors.ts'
 
-const rentalBody = z.strictObject({ itemId: itemIdSchema })
+const rentalBody = z.strictObject({ itemId: itemIdSchema, kind: z.enum(['rental', 'purchase']).optional() })
 
 export function rentalRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/rentals', requireSession(s), validate('json', rentalBody), async (c) => {
-    const { itemId } = c.req.valid('json')
+    const { itemId, kind } = c.req.valid('json')
     if (await s.catalog.lookup(itemId) === undefined) throw notFound(`no item ${itemId}`)
-    const l = await s.licenses.rent(c.get('accountId'), itemId)
+    const l = await s.licenses.rent(c.get('accountId'), itemId, kind)
     s.metrics.licensesIssued.inc()
-    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt }, 201)
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, kind: l.kind ?? 'rental' }, 201)
   })
   // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`
   app.get('/rentals/:licenseId', requireSession(s), validate('param', z.strictObject({ licenseId: licenseIdSchema })), async (c) => {
     const l = await s.licenses.get(c.req.valid('param').licenseId)
     if (l === undefined || l.accountId !== c.get('accountId')) throw notFound('you have no such rental')
-    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt })
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, kind: l.kind ?? 'rental' })
   })
   return app
 }

@@ -9,7 +9,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
-  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord
+  AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ContentKeyRecord
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -74,6 +74,8 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   /** `${region}/${clientPeerId}` → expiry of the latest directive naming that client in that region */
   const admissions = sub<number>('admissions')
   const meta = sub<unknown>('meta')
+  /** keyId → an encrypted item's content key */
+  const contentKeys = sub<ContentKeyRecord>('contentKeys')
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -207,6 +209,13 @@ export async function openLevelStore (location: string): Promise<MainStore> {
 
     limiter: memoryLimiter(),
     exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),
-    close: async () => { await db.close() }
+    close: async () => { await db.close() },
+
+    putContentKey: async (r) => await serial(async () => {
+      if (await contentKeys.get(r.keyId) !== undefined) return false
+      await contentKeys.put(r.keyId, r)
+      return true
+    }),
+    getContentKey: async (keyId) => await contentKeys.get(keyId)
   }
 }

@@ -68,5 +68,15 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`update licenses set account_id = record->>'accountId'`.execute(db)
       await db.schema.createIndex('licenses_account_id').on('licenses').column('account_id').execute()
     }
+  },
+  // issue 14 (crypt): each encrypted item version's content key, found by the manifest's keyId
+  '0003_content_keys': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('content_keys')
+        .addColumn('key_id', 'text', c => c.primaryKey())
+        .addColumn('item_id', 'text', c => c.notNull())
+        .addColumn('version', 'bigint', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+    }
   }
 }

@@ -13,7 +13,7 @@ import { Migrator } from 'kysely/migration'
 import { MIGRATIONS } from './migrations.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord, LimiterCounters,
-  QuarantineRecord
+  QuarantineRecord, ContentKeyRecord
 } from './types.ts'
 
 /** Connections each main keeps: enough for a burst of requests, few enough that several mains fit PostgreSQL's default 100. */
@@ -42,6 +42,7 @@ export interface Database {
   admissions: { region: string, client_peer_id: string, expires_at: Int }
   node_tokens: { id: string, peer_id: string | null, expires_at: Int, record: Json<NodeTokenRecord> }
   login_failures: { scope: string, key: string, failures: Int, window_start: Int }
+  content_keys: { key_id: string, item_id: string, version: Int, record: Json<ContentKeyRecord> }
 }
 
 const AUTO_KEY = 'autoPreposition'
@@ -285,6 +286,13 @@ export function postgresStore (db: Kysely<Database>): MainStore {
         await sql`select pg_advisory_unlock(hashtext(${name}))`.execute(conn)
       }
     }),
-    close: async () => { await db.destroy() }
+    close: async () => { await db.destroy() },
+
+    putContentKey: async (r) => {
+      const res = await db.insertInto('content_keys').values({ key_id: r.keyId, item_id: r.itemId, version: r.version, record: json(r) })
+        .onConflict(oc => oc.column('key_id').doNothing()).executeTakeFirst()
+      return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1
+    },
+    getContentKey: async (keyId) => (await db.selectFrom('content_keys').select('record').where('key_id', '=', keyId).executeTakeFirst())?.record
   }
 }

@@ -51,6 +51,19 @@ export interface LicenseRecord {
   expiresAt: number
   /** The signed license envelope, base64url. */
   license: string
+  /** As in the signed licence: absent = 'rental'. */
+  kind?: 'rental' | 'purchase'
+  offlineGraceMs?: number
+}
+
+/** An encrypted item's content key (one per itemId and version), found by the manifest's encryption.keyId. */
+export interface ContentKeyRecord {
+  keyId: string
+  itemId: string
+  version: number
+  /** The 32-byte AES-256 key, base64url. Never logged, never sent but sealed to a licensed client. */
+  key: string
+  createdAt: number
 }
 
 export interface NodeRecord {
@@ -193,4 +206,9 @@ export interface MainStore {
   exclusive: <T>(name: string, fn: () => Promise<T>) => Promise<{ ran: true, value: T } | { ran: false }>
 
   close: () => Promise<void>
+
+  // ---- issue 14: content keys ----
+  /** Store a content key; false (and nothing changed) if its keyId is taken: a key is never replaced. */
+  putContentKey: (record: ContentKeyRecord) => Promise<boolean>
+  getContentKey: (keyId: string) => Promise<ContentKeyRecord | undefined>
 }

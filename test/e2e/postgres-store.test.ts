@@ -8,6 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { conformance } from '../../main/storage/conformance.ts'
 import { openPostgresStore } from '../../main/storage/postgres.ts'
+import { MIGRATIONS } from '../../main/storage/migrations.ts'
 import { startPostgres, freshDatabase } from '../postgres.ts'
 
 const server = await startPostgres()
@@ -27,7 +28,9 @@ if (typeof server === 'string') {
       await c.connect()
       const r = await c.query('select name from kysely_migration order by name')
       await c.end()
-      assert.equal(r.rows.map(x => x.name), ['0001_initial', '0002_storefront_and_removal'])
+      // every migration this build has, once each (their names, not a copy of the list: each issue adds its own)
+      assert.equal(r.rows.map(x => x.name), Object.keys(MIGRATIONS).sort())
+      assert.ok(r.rows.length >= 3)
     } finally {
       for (const s of stores) await s.close()
     }
