@@ -18,12 +18,16 @@ export const INGEST_STALL_MS = 60_000
 /** How often progress is redrawn. */
 const PROGRESS_EVERY_MS = 500
 
-const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
+const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--main URL] [--admin-token T | --data DIR] [--chunk-size S] [--encrypt | --plain]
 
 Add FILE to the catalog: it is streamed to main, which splits it into
 chunks, hashes them, keeps them as the origin copy and signs the manifest.
-Re-ingesting the same bytes gives the same itemId. Progress goes to stderr;
-the itemId to stdout.
+An encrypted item (--encrypt, or main started with --encrypt) gets a fresh
+random content key and itemId: main keeps only ciphertext, nodes and peers
+hold and pass on only ciphertext, and a licensed customer gets the key
+sealed to its own key. A plaintext item's itemId comes from its bytes:
+re-ingesting the same bytes gives the same itemId. Progress goes to
+stderr; the itemId to stdout.
 
 flags:
   --title T          the title customers see (default: the file name)
@@ -33,6 +37,8 @@ flags:
   --admin-token T    admin token (else REELNET_ADMIN_TOKEN, else DIR/tokens.json with --data)
   --data DIR         main's data folder, to read the admin token from
   --chunk-size S     chunk size, e.g. 1MiB (default: main's, 1 MiB)
+  --encrypt          encrypt the item with a fresh content key
+  --plain            store it unencrypted (free material), whatever main's default
   --json             print main's answer as JSON
   -h, --help         show this help`
 
@@ -78,8 +84,10 @@ export const command: Command = {
   async run (argv) {
     const { values, positionals } = parseFlags(argv, {
       title: { type: 'string' }, main: { type: 'string' }, 'admin-token': { type: 'string' }, data: { type: 'string' },
-      'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' }
+      'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' },
+      encrypt: { type: 'boolean' }, plain: { type: 'boolean' }
     }, true)
+    if (values.encrypt === true && values.plain === true) throw new UsageError('--encrypt and --plain do not go together')
     if (positionals.length !== 1) throw new UsageError('usage: reelnet ingest FILE --title T')
     const file = positionals[0]!
     const chunkSize = values['chunk-size'] === undefined ? undefined : bytesFlag('chunk-size', values['chunk-size'], 0)
@@ -120,6 +128,7 @@ export const command: Command = {
     const query = new URLSearchParams({ title })
     if (chunkSize !== undefined) query.set('chunkSize', String(chunkSize))
     if (description !== undefined) query.set('description', description)
+    if (values.encrypt === true || values.plain === true) query.set('encrypt', String(values.encrypt === true))
     let answer: { itemId: string, manifest: string, size: number, chunkCount: number }
     try {
       answer = await callMain(mainUrl, 'POST', `/v1/items?${query.toString()}`, {
@@ -145,9 +154,9 @@ export const command: Command = {
         body: new Uint8Array(poster), token, headers: { 'content-type': 'application/octet-stream' }, what: `upload the poster ${values.poster ?? ''}`
       })
     }
-    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, manifest: answer.manifest }, null, 2))
+    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, encrypted: manifest.encryption !== undefined, manifest: answer.manifest }, null, 2))
     else console.log(answer.itemId)
-    process.stderr.write(`ingested '${manifest.title}': ${formatBytes(size)} in ${manifest.chunkCount} chunks, signed by ${key.keyId}\n`)
+    process.stderr.write(`ingested '${manifest.title}': ${formatBytes(size)} in ${manifest.chunkCount} chunks${manifest.encryption !== undefined ? ', encrypted' : ''}, signed by ${key.keyId}\n`)
     return 0
   }
 }

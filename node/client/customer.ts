@@ -17,7 +17,9 @@ import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
-import { RegionUnservedError } from './errors.ts'
+import { ContentKeyError, RegionUnservedError } from './errors.ts'
+import { openContentKey } from '../../protocol/seal.ts'
+import { removeContentKey, saveContentKey } from './content-key-file.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
 
@@ -57,6 +59,10 @@ export interface CustomerOptions {
   log?: (line: string) => void
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
+  /** The licence's kind, kept beside the content key (export needs a purchase). */
+  licenseKind?: 'rental' | 'purchase'
+  /** The licence ended while this client ran: seeding has stopped and the content key file is gone. */
+  onExpired?: () => void
 }
 
 export class Customer {
@@ -78,6 +84,10 @@ export class Customer {
   /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
   private readonly reporting = new Set<Promise<void>>()
   private stopped = false
+  /** An encrypted item's content key (opened from main's sealed box), dropped when the licence ends. */
+  #contentKey: Uint8Array | undefined
+  #expired = false
+  readonly #expiry = new AbortController()
 
   private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
     this.opts = opts
@@ -135,6 +145,19 @@ export class Customer {
         onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
       })
       const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      if (manifest.encryption !== undefined) {
+        if (directive.contentKey === undefined) throw new ContentKeyError(`item ${manifest.itemId} is encrypted, but main sent no content key with the directive`)
+        try {
+          c.#contentKey = openContentKey(directive.contentKey, { seed: key.seed, clientPeerId: peerId, licenseId: opts.licenseId })
+        } catch (err) {
+          throw new ContentKeyError(`the content key main sent does not open with this client's key: ${(err as Error).message}`)
+        }
+        await saveContentKey(opts.keyDir, {
+          itemId: manifest.itemId, version: manifest.version, chunkSize: manifest.chunkSize, keyId: manifest.encryption.keyId,
+          licenseId: opts.licenseId, kind: opts.licenseKind ?? 'rental', expiresAt: opts.licenseExpiresAt, file: opts.outPath, key: c.#contentKey
+        })
+      }
+      c.scheduleExpiry()
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
@@ -151,6 +174,42 @@ export class Customer {
 
   get peerId (): string { return this.host.peerId.toString() }
 
+  /** The content key while the licence is valid (undefined for a plaintext item, and after expiry). */
+  get contentKey (): Uint8Array | undefined { return this.#expired ? undefined : this.#contentKey }
+
+  /** True once the licence has ended (then nothing plays, nothing is served, the key file is gone). */
+  get expired (): boolean { return this.#expired || Date.now() >= this.opts.licenseExpiresAt }
+
+  /** Aborts when the licence ends. */
+  get expirySignal (): AbortSignal { return this.#expiry.signal }
+
+  /** At the licence's end: drop the key (memory and file), stop serving peers, tell the caller. */
+  private scheduleExpiry (): void {
+    const fire = (): void => {
+      const left = this.opts.licenseExpiresAt - Date.now()
+      // setTimeout's limit is 2^31-1 ms (24.8 days): a long rental re-arms until its end is in reach
+      if (left > 0) {
+        // not unref'd: a seeding client has to be awake at the end of its licence
+        const t = setTimeout(() => { this.timers.delete(t); fire() }, Math.min(left, 2 ** 31 - 1))
+        this.timers.add(t)
+        return
+      }
+      void this.expire()
+    }
+    fire()
+  }
+
+  private async expire (): Promise<void> {
+    if (this.#expired) return
+    this.#expired = true
+    this.#contentKey = undefined
+    await removeContentKey(this.opts.keyDir, this.manifest.itemId).catch(() => {})
+    await this.seeder.stop().catch(() => {})
+    this.#expiry.abort(new Error('the licence has ended'))
+    this.opts.log?.(`your licence for ${this.manifest.itemId} ended at ${new Date(this.opts.licenseExpiresAt).toISOString()}: playback and seeding stopped, the content key was removed`)
+    this.opts.onExpired?.()
+  }
+
   /** Download every missing chunk, then check the root and rename into place. */
   async download (): Promise<DownloadStats> {
     const stats = await this.scheduler.run()
@@ -160,13 +219,12 @@ export class Customer {
     return stats
   }
 
-  /** Keep serving until the license expires or `signal` fires. */
+  /** Keep serving until the license expires (seeding stopped, key removed) or `signal` fires. */
   async seed (signal?: AbortSignal): Promise<void> {
-    const left = this.opts.licenseExpiresAt - Date.now()
-    if (left <= 0) return
+    if (this.#expired) return
     await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1))
-      signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      this.#expiry.signal.addEventListener('abort', () => { resolve() }, { once: true })
+      signal?.addEventListener('abort', () => { resolve() }, { once: true })
     })
   }
 
