@@ -29,6 +29,8 @@ export interface StoredLicense {
   license: string
   expiresAt: number
   mainUrl: string
+  /** 'purchase' never ends; absent = 'rental'. */
+  kind?: 'rental' | 'purchase'
 }
 
 export function configDir (): string {

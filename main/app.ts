@@ -65,6 +65,10 @@ export interface MainOptions {
   chunkSize?: number
   /** Largest item ingest accepts (default MAX_ITEM_BYTES). */
   maxItemBytes?: number
+  /** Encrypt every ingest that does not say otherwise (`reelnet main --encrypt`; issue 14). */
+  encryptItems?: boolean
+  /** What licences state as their offline grace (default DEFAULT_OFFLINE_GRACE_MS). */
+  offlineGraceMs?: number
   /** Password hashing cost; OWASP's by default. Tests lower it to stay fast. */
   scrypt?: ScryptParams
   loginLimits?: LoginLimits
@@ -112,9 +116,9 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const origin = new OriginStore(opts.dataDir)
     await origin.init()
     const accounts = new Accounts(store, new PasswordHasher(opts.scrypt), now, opts.loginLimits ?? DEFAULT_LOGIN_LIMITS)
-    const catalog = new Catalog(store, origin, signer, now, opts.maxItemBytes)
+    const catalog = new Catalog(store, origin, signer, now, opts.maxItemBytes, opts.encryptItems === true)
     await catalog.load()
-    const licenses = new Licenses(store, signer, now, opts.rentalMs ?? DEFAULT_RENTAL_MS)
+    const licenses = new Licenses(store, signer, now, opts.rentalMs ?? DEFAULT_RENTAL_MS, opts.offlineGraceMs)
     const registry = new Registry(store, now, opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS)
     await registry.load()
     const rules = new RulesPublisher(store, registry, signer, now, opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.rulesTtlMs ?? RULES_TTL_MS)

@@ -12,6 +12,10 @@ import { signManifest, verifyManifest } from '../protocol/documents.ts'
 import { toText, fromText } from '../protocol/signing.ts'
 import type { MainStore, ItemRecord, ItemTerms, ItemVersionRecord } from './store.ts'
 import { contentKeyOf } from '../protocol/item-key.ts'
+import { cryptAt, CONTENT_KEY_BYTES, CONTENT_ALG } from '../protocol/content-crypto.ts'
+import { nodeAesCtr } from '../protocol/aes-ctr-node.ts'
+import { toBase64url, fromBase64url } from '../protocol/encoding.ts'
+import { randomBytes } from 'node:crypto'
 import type { OriginStore } from './origin.ts'
 import { Lru } from './lru.ts'
 import { ApiError, invalid, notFound, tooLarge } from './errors.ts'
@@ -39,6 +43,25 @@ export interface IngestOptions {
   terms?: ItemTerms
 }
 
+export interface IngestOptions {
+  title: string
+  chunkSize?: number
+  declaredSize?: number
+  /**
+   * Encrypt: a fresh random content key and a random itemId, and the chunks main stores, nodes hold and peers
+   * pass on are ciphertext (an encrypted ingest is never deduplicated). false: plaintext as before; the itemId
+   * is then the Merkle root's, so the same bytes give the same item. Absent: main's encryptByDefault.
+   */
+  encrypt?: boolean
+}
+
+/** Bytes of an encrypted item's random itemId (hex): as long as a plaintext item's, so every itemId check holds. */
+const ITEM_ID_BYTES = 16
+/** Bytes of a content key's random keyId (base64url): unguessable, and names nothing about the key. */
+const KEY_ID_BYTES = 16
+/** Content keys kept in memory for sealing into directives (32 bytes each). */
+export const CONTENT_KEY_CACHE_ENTRIES = 1024
+
 function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
@@ -63,11 +86,15 @@ export class Catalog {
   readonly #inUse = new Map<string, number>()
   /** Called when something the rules carry changed (an item, its terms, its live versions). */
   onChange: () => Promise<void> = async () => {}
+  readonly #keys = new Lru<string, Uint8Array>(CONTENT_KEY_CACHE_ENTRIES)
   #ingesting: Promise<unknown> = Promise.resolve()
   readonly maxItemBytes: number
+  /** Whether an ingest that does not say encrypts (`reelnet main --encrypt`). */
+  readonly encryptByDefault: boolean
 
-  constructor (store: MainStore, origin: OriginStore, signer: Signer, now: () => number, maxItemBytes = MAX_ITEM_BYTES) {
+  constructor (store: MainStore, origin: OriginStore, signer: Signer, now: () => number, maxItemBytes = MAX_ITEM_BYTES, encryptByDefault = false) {
     this.maxItemBytes = maxItemBytes
+    this.encryptByDefault = encryptByDefault
     this.#store = store
     this.#origin = origin
     this.#signer = signer
@@ -275,6 +302,19 @@ export class Catalog {
     for (const h of candidates) await this.#origin.remove(h)
   }
 
+  /** The content key of an encrypted item (by its manifest's keyId), or undefined for a plaintext item. */
+  async contentKey (manifest: Manifest): Promise<Uint8Array | undefined> {
+    const keyId = manifest.encryption?.keyId
+    if (keyId === undefined) return undefined
+    const cached = this.#keys.get(keyId)
+    if (cached !== undefined) return cached
+    const r = await this.#store.getContentKey(keyId)
+    if (r === undefined || r.itemId !== manifest.itemId || r.version !== manifest.version) throw new Error(`the content key ${keyId} of item ${manifest.itemId} is missing from the store`)
+    const key = fromBase64url(r.key, CONTENT_KEY_BYTES)
+    this.#keys.set(keyId, key)
+    return key
+  }
+
   /** Ingest a stream; serialised with other ingests. `declaredSize` (Content-Length) is checked up front when known. */
   async ingest (body: ReadableStream<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
     const run = this.#ingesting.then(async () => await this.#ingestNow(body, opts))
@@ -289,6 +329,12 @@ export class Catalog {
       throw notFound(`no item ${opts.replace} to replace`)
     }
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
+    const encrypt = opts.encrypt ?? this.encryptByDefault
+    // an encrypted item's id and version must be known before its first byte is encrypted (the counter blocks name
+    // them); a replace is the next version of the same itemId, with a fresh content key
+    const version = replacing === undefined ? 1 : this.newestVersion(replacing.itemId) + 1
+    const encItemId = encrypt ? (replacing?.itemId ?? randomBytes(ITEM_ID_BYTES).toString('hex')) : undefined
+    const contentKey = encrypt ? new Uint8Array(randomBytes(CONTENT_KEY_BYTES)) : undefined
     const maxBytes = Math.min(this.maxItemBytes, MAX_CHUNK_COUNT * chunkSize)
     if (opts.declaredSize !== undefined && opts.declaredSize > maxBytes) {
       await body.cancel().catch(() => {})
@@ -319,15 +365,16 @@ export class Catalog {
         const { done, value } = await reader.read()
         if (done) break
         if (builder.size + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
-        builder.push(value)
+        builder.push(contentKey === undefined || encItemId === undefined
+          ? value
+          : await cryptAt(nodeAesCtr, contentKey, { itemId: encItemId, version, chunkSize }, builder.size, value))
         for (const c of ready.splice(0)) await write(c)
       }
       if (builder.size === 0) throw invalid('the item is empty')
-      const version = replacing === undefined ? 1 : this.newestVersion(replacing.itemId) + 1
       const draft = builder.finish({ itemId: 'pending', title: opts.title, version })
       for (const c of ready.splice(0)) await write(c)
       await drain()
-      const itemId = replacing?.itemId ?? itemIdOf(draft.merkleRoot)
+      const itemId = replacing?.itemId ?? encItemId ?? itemIdOf(draft.merkleRoot)
       const existing = this.#items.get(itemId)
       if (replacing !== undefined && Buffer.from(this.manifest(itemId)?.merkleRoot ?? []).equals(Buffer.from(draft.merkleRoot))) {
         throw new ApiError(409, 'same_bytes', `these bytes are already version ${this.newestVersion(itemId)} of ${itemId}`)
@@ -343,6 +390,13 @@ export class Catalog {
         return { item: existing, created: false, version: this.newestVersion(itemId) }
       }
       const manifest: Manifest = { ...draft, itemId }
+      if (contentKey !== undefined) {
+        const keyId = randomBytes(KEY_ID_BYTES).toString('base64url')
+        // the key is stored before the manifest that names it: no item is ever without its key
+        if (!await this.#store.putContentKey({ keyId, itemId, version, key: toBase64url(contentKey), createdAt: this.#now() })) throw new Error('content keyId collision')
+        manifest.encryption = { alg: CONTENT_ALG, keyId }
+        this.#keys.set(keyId, contentKey)
+      }
       const envelope = toText(signManifest(manifest, this.#signer))
       const now = this.#now()
       const item: ItemRecord = {

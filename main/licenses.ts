@@ -9,16 +9,21 @@ import { signLicense } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import type { MainStore, LicenseRecord } from './store.ts'
 import { Lru } from './lru.ts'
-import { LICENSE_CACHE_ENTRIES } from './limits.ts'
+import { LICENSE_CACHE_ENTRIES, DEFAULT_OFFLINE_GRACE_MS } from './limits.ts'
+import { PURCHASE_EXPIRES_AT } from '../protocol/limits.ts'
+
+export type LicenseKind = 'rental' | 'purchase'
 
 export class Licenses {
   readonly #store: MainStore
   readonly #signer: Signer
   readonly #now: () => number
   readonly #rentalMs: number
+  readonly #offlineGraceMs: number
   readonly #cache = new Lru<string, LicenseRecord>(LICENSE_CACHE_ENTRIES)
 
-  constructor (store: MainStore, signer: Signer, now: () => number, rentalMs: number) {
+  constructor (store: MainStore, signer: Signer, now: () => number, rentalMs: number, offlineGraceMs = DEFAULT_OFFLINE_GRACE_MS) {
+    this.#offlineGraceMs = offlineGraceMs
     this.#store = store
     this.#signer = signer
     this.#now = now
@@ -28,10 +33,23 @@ export class Licenses {
   /** How long a rental lasts (shown on the storefront before renting). */
   get rentalMs (): number { return this.#rentalMs }
 
-  /** Rent: the period starts now (`periodMs` from the item's offer, else main's default); `price` is what it charged. */
-  async rent (accountId: string, itemId: string, terms: { price?: Price, periodMs?: number, itemVersion?: number } = {}): Promise<LicenseRecord> {
+  /**
+   * Rent (or buy) an item. A rental's period starts now, at rent, not at first play: expiresAt is fixed here and
+   * signed (`periodMs` from the item's offer, else main's default; `price` is what it charged). A purchase never ends (expiresAt is PURCHASE_EXPIRES_AT) and may be exported as plaintext.
+   */
+  async rent (accountId: string, itemId: string, terms: { kind?: LicenseKind, price?: Price, periodMs?: number, itemVersion?: number } = {}): Promise<LicenseRecord> {
     const now = this.#now()
-    const license: License = { licenseId: randomUUID(), accountId, itemId, notBefore: now, expiresAt: now + (terms.periodMs ?? this.#rentalMs) }
+    const kind = terms.kind ?? 'rental'
+    // a rental's period comes from the item's offer (issue 15), else main's default; `price` is what it charged
+    const license: License = {
+      licenseId: randomUUID(),
+      accountId,
+      itemId,
+      notBefore: now,
+      expiresAt: kind === 'purchase' ? PURCHASE_EXPIRES_AT : now + (terms.periodMs ?? this.#rentalMs),
+      kind,
+      offlineGraceMs: this.#offlineGraceMs
+    }
     if (terms.price !== undefined) license.price = terms.price
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
     if (terms.itemVersion !== undefined) record.itemVersion = terms.itemVersion

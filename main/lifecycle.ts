@@ -164,10 +164,10 @@ export function wireLifecycle (catalog: Catalog, rules: RulesPublisher, now: () 
 }
 
 /** A rental as its customer sees it: title, what it charged, and whether it still plays (and if not, why). */
-export function rentalView (s: { catalog: Catalog, now: () => number }, l: LicenseRecord): { title: string | null, price: Price | null, status: 'active' | 'expired' | 'removed', endedReason: string | null } {
+export function rentalView (s: { catalog: Catalog, now: () => number }, l: LicenseRecord): { title: string | null, price: Price | null, kind: 'rental' | 'purchase', status: 'active' | 'expired' | 'removed', endedReason: string | null } {
   const item = s.catalog.get(l.itemId)
   const terms = s.catalog.terms(l.itemId)
-  const base = { title: item?.title ?? null, price: l.price ?? null }
+  const base = { title: item?.title ?? null, price: l.price ?? null, kind: l.kind ?? 'rental' as const }
   if (terms?.removedAt !== undefined) return { ...base, status: 'removed', endedReason: removedError(l.itemId, terms).message }
   if (l.expiresAt <= s.now()) return { ...base, status: 'expired', endedReason: `the rental ended at ${iso(l.expiresAt)}` }
   return { ...base, status: 'active', endedReason: null }

@@ -99,3 +99,12 @@ export const MAX_ITEM_PRIORITY = 1_000_000
 export const MAX_REMOVAL_REASON_LENGTH = 300
 /** The terms JSON an ingest may carry in its query string. */
 export const MAX_TERMS_QUERY_LENGTH = 4_096
+
+
+// ---- issue 14 ----
+/**
+ * How long a licence lets a client play without reaching main (stated in every licence as offlineGraceMs):
+ * a few revocation polls, so a short network hiccup does not stop a film, while a revoked licence stops
+ * within this much even on a client that cut itself off.
+ */
+export const DEFAULT_OFFLINE_GRACE_MS = 15 * 60_000

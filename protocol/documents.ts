@@ -77,7 +77,8 @@ export const ManifestSchema = z.strictObject({
   chunkCount: z.number().int().min(0).max(MAX_CHUNK_COUNT),
   chunkHashes: z.array(hash).max(MAX_CHUNK_COUNT),
   merkleRoot: hash,
-  version: uint
+  version: uint,
+  encryption: z.strictObject({ alg: z.literal('aes-256-ctr'), keyId: id }).optional()
 }).refine(m => m.chunkHashes.length === m.chunkCount, 'chunkCount must equal the number of chunkHashes')
   .refine(m => m.chunkCount === Math.ceil(m.size / m.chunkSize), 'chunkCount must be ceil(size / chunkSize)')
 
@@ -88,7 +89,9 @@ export const LicenseSchema = z.strictObject({
   notBefore: uint,
   expiresAt: uint,
   price: PriceSchema.optional(),
-  maxDevices: z.number().int().min(1).max(MAX_DEVICES_LIMIT).optional()
+  maxDevices: z.number().int().min(1).max(MAX_DEVICES_LIMIT).optional(),
+  kind: z.enum(['rental', 'purchase']).optional(),
+  offlineGraceMs: uint.optional()
 }).refine(l => l.notBefore <= l.expiresAt, 'notBefore must not be after expiresAt')
 
 export const DirectivePeerSchema = z.strictObject({

@@ -106,3 +106,11 @@ export const MAX_REVOKED_NODES = 10_000
 export const DEFAULT_MAX_DEVICES = 2
 /** A licence may allow at most this many devices: more is not a rental, and it bounds main's per-licence bookkeeping. */
 export const MAX_DEVICES_LIMIT = 64
+
+
+// ---- issue 14 ----
+/**
+ * A purchase never ends, but a licence carries an expiresAt: the last instant a JavaScript Date can hold
+ * (year 275760), so every date formatting still works on it and it stays an exact integer.
+ */
+export const PURCHASE_EXPIRES_AT = 8_640_000_000_000_000

@@ -19,6 +19,16 @@ export interface Manifest {
   /** Root of the Merkle tree over chunkHashes (see protocol/merkle.ts). */
   merkleRoot: Uint8Array
   version: number
+  /**
+   * Present when the chunks are AES-256-CTR ciphertext (protocol/content-crypto.ts); chunkHashes and merkleRoot
+   * then cover the ciphertext. keyId is main's opaque name for the content key, never the key. Absent: plaintext.
+   */
+  encryption?: ManifestEncryption
+}
+
+export interface ManifestEncryption {
+  alg: 'aes-256-ctr'
+  keyId: string
 }
 
 export interface NodeEntry {
@@ -80,6 +90,10 @@ export interface License {
   price?: Price
   /** Distinct client keys (clientPeerIds) with unexpired directives for this licence at once; absent = DEFAULT_MAX_DEVICES. */
   maxDevices?: number
+  /** 'rental' (absent: a rental) ends at expiresAt, fixed when rented; a 'purchase' never ends and may be exported as plaintext. */
+  kind?: 'rental' | 'purchase'
+  /** How long a client may keep playing without reaching main (the revocation poll), in ms. */
+  offlineGraceMs?: number
 }
 
 export interface DirectivePeer {

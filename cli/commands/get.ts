@@ -23,7 +23,12 @@ and its sender avoided; a dead or stalled source is replaced. The file is
 written to FILE.part and renamed to FILE only once every chunk is verified
 and the Merkle root matches; an interrupted download (even by SIGKILL)
 resumes where it stopped. While it runs, the client serves the chunks it
-holds to other licensed peers of its region.
+holds to other licensed peers of its region. An encrypted item is kept as
+ciphertext (what every node and peer holds); its content key, sealed by
+main to this client's own key, is kept in the config folder's
+content-keys/ while the licence is valid, for 'reelnet play' and, for a
+purchase, 'reelnet export'. When the licence ends, seeding stops and the
+key is removed.
 
 flags:
   -o, --output FILE     where to write (default: ./<title>, else ./<ITEM>)
@@ -62,6 +67,7 @@ export interface LicenseRef {
   expiresAt: number
   /** The licence's offline grace when it states one (issue 14a's field; read here if present). */
   offlineGraceMs?: number
+  kind: 'rental' | 'purchase'
 }
 
 /** `--revocation-poll` (get and play): how often the client asks main's revocation list. */
@@ -104,13 +110,14 @@ export async function fetchLicense (session: CustomerSession, itemId: string, li
   if (r.itemId !== itemId) throw new CommandError(`rental ${licenseId} is for item ${r.itemId}, not ${itemId}`)
   const { verifyLicense } = await import('../../protocol/documents.ts')
   const { fromText } = await import('../../protocol/signing.ts')
+  let kind: 'rental' | 'purchase'
   try {
-    verifyLicense(fromText(r.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId })
+    kind = verifyLicense(fromText(r.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId }).kind ?? 'rental'
   } catch (err) {
     if ((err as Error).name === 'ExpiredError') throw new CommandError(`rental ${licenseId} has expired: rent ${itemId} again`)
     throw new CommandError(`main's license ${licenseId} does not verify: ${(err as Error).message}`)
   }
-  await saveLicense({ licenseId, itemId, license: r.license, expiresAt: r.expiresAt, mainUrl: session.mainUrl })
+  await saveLicense({ licenseId, itemId, license: r.license, expiresAt: r.expiresAt, mainUrl: session.mainUrl, kind })
 }
 
 /** The license for `itemId`: rented now with `rent` (and kept, as 'reelnet rent' does), else the one kept. */
@@ -121,21 +128,27 @@ export async function licenseFor (session: CustomerSession, itemId: string, rent
     const api = new MainApi({ url: session.mainUrl, token: session.token, mainKey: session.mainKey })
     const r = await api.rent(itemId, { signal })
     if (r.license.accountId !== session.accountId) throw new CommandError('main issued a license for another account')
-    await saveLicense({ licenseId: r.licenseId, itemId, license: toText(r.licenseBytes), expiresAt: r.expiresAt, mainUrl: session.mainUrl })
-    return { licenseId: r.licenseId, expiresAt: r.expiresAt, offlineGraceMs: offlineGraceOf(r.license) }
+    const kind = r.license.kind ?? 'rental'
+    await saveLicense({ licenseId: r.licenseId, itemId, license: toText(r.licenseBytes), expiresAt: r.expiresAt, mainUrl: session.mainUrl, kind })
+    return { licenseId: r.licenseId, expiresAt: r.expiresAt, offlineGraceMs: offlineGraceOf(r.license), kind }
   }
   const l = await loadLicense(itemId)
   if (l === undefined) throw new CommandError(`no license for ${itemId}: run reelnet rent ${itemId}, or pass --rent`)
   const { verifyLicense } = await import('../../protocol/documents.ts')
   const { fromText } = await import('../../protocol/signing.ts')
-  let verified: object
+  let verified: { kind?: 'rental' | 'purchase' }
   try {
     verified = verifyLicense(fromText(l.license), { publicKey: session.mainKey, now: Date.now(), itemId, accountId: session.accountId, licenseId: l.licenseId })
   } catch (err) {
-    if ((err as Error).name === 'ExpiredError') throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
+    if ((err as Error).name === 'ExpiredError') {
+      // the licence has ended: its content key goes too, whether or not a client was running at the time
+      const { removeContentKey } = await import('../../node/client/content-key-file.ts')
+      await removeContentKey(session.configDir, itemId)
+      throw new CommandError(`your license for ${itemId} has expired: rent it again (reelnet rent ${itemId})`)
+    }
     throw new CommandError(`the kept license for ${itemId} does not verify: ${(err as Error).message}; rent it again`)
   }
-  return { licenseId: l.licenseId, expiresAt: l.expiresAt, offlineGraceMs: offlineGraceOf(verified) }
+  return { licenseId: l.licenseId, expiresAt: l.expiresAt, offlineGraceMs: offlineGraceOf(verified), kind: verified.kind ?? 'rental' }
 }
 
 /** Map the client's typed errors to one line for the user. */
@@ -148,6 +161,7 @@ export function commandErrorOf (err: unknown): Error {
   }
   if (e.name === 'NoSourcesError') return new CommandError(`download stopped: ${e.message}`)
   if (e.name === 'RegionUnservedError') return new CommandError(e.message)
+  if (e.name === 'ContentKeyError') return new CommandError(e.message)
   if (e.name === 'ExpiredError' || e.name === 'InvalidSignatureError' || e.name === 'MismatchError') return new CommandError(`main sent a document that does not verify: ${e.message}`)
   return new CommandError(e.message)
 }
@@ -239,6 +253,7 @@ export const command: Command = {
         itemId,
         licenseId: license.licenseId,
         licenseExpiresAt: license.expiresAt,
+        licenseKind: license.kind,
         outPath,
         keyDir: session.configDir,
         region: values.region ?? session.region,
@@ -269,8 +284,8 @@ export const command: Command = {
         if (mode === 'json') progress.json({ type: 'seeding', peerId: c.peerId, until: license.expiresAt })
         else if (mode !== 'quiet') process.stderr.write(`seeding ${itemId} to licensed peers of ${c.region} until ${new Date(license.expiresAt).toISOString()} (Ctrl-C stops)\n`)
         await c.seed(stop.signal)
-        if (mode === 'json') progress.json({ type: 'seeded', servedBytes: c.seeder.servedBytes, ...(c.endedReason !== undefined ? { ended: c.endedReason } : {}) })
-        else if (mode !== 'quiet') process.stderr.write(`served ${(c.seeder.servedBytes / 1048576).toFixed(1)} MiB to peers${c.endedReason !== undefined ? `; stopped: ${c.endedReason}` : ''}\n`)
+        if (mode === 'json') progress.json({ type: 'seeded', servedBytes: c.seeder.servedBytes, ...(c.endedReason !== undefined ? { ended: c.endedReason } : {}), ...(c.expired ? { licenseEnded: license.expiresAt } : {}) })
+        else if (mode !== 'quiet') process.stderr.write(`served ${(c.seeder.servedBytes / 1048576).toFixed(1)} MiB to peers${c.endedReason !== undefined ? `; stopped: ${c.endedReason}` : ''}${c.expired ? '; the licence has ended: seeding stopped and the content key was removed' : ''}\n`)
       }
       return 0
     } catch (err) {

@@ -19,15 +19,20 @@ export const INGEST_STALL_MS = 60_000
 /** How often progress is redrawn. */
 const PROGRESS_EVERY_MS = 500
 
-const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--replace ITEM] [terms flags] [--main URL] [--admin-token T | --data DIR] [--chunk-size S]
+const usage = `usage: reelnet ingest FILE --title T [--description D] [--poster IMAGE] [--replace ITEM] [terms flags] [--main URL] [--admin-token T | --data DIR] [--chunk-size S] [--encrypt | --plain]
 
 Add FILE to the catalog: it is streamed to main, which splits it into
 chunks, hashes them, keeps them as the origin copy and signs the manifest.
-Re-ingesting the same bytes gives the same itemId. Progress goes to stderr;
-the itemId to stdout. With --replace ITEM, FILE becomes the next version of
-ITEM (same itemId, a new manifest): new rentals and playbacks get it,
-downloads already running finish on theirs, and the old version's chunks are
-collected everywhere once no download runs on it.
+An encrypted item (--encrypt, or main started with --encrypt) gets a fresh
+random content key and itemId: main keeps only ciphertext, nodes and peers
+hold and pass on only ciphertext, and a licensed customer gets the key
+sealed to its own key. A plaintext item's itemId comes from its bytes:
+re-ingesting the same bytes gives the same itemId. Progress goes to
+stderr; the itemId to stdout. With --replace ITEM, FILE becomes the next
+version of ITEM (same itemId, a new manifest and, if encrypted, a new
+content key): new rentals and playbacks get it, downloads already running
+finish on theirs, and the old version's chunks are collected everywhere
+once no download runs on it.
 
 flags:
   --title T          the title customers see (default: the file name)
@@ -38,6 +43,8 @@ flags:
   --data DIR         main's data folder, to read the admin token from
   --chunk-size S     chunk size, e.g. 1MiB (default: main's, 1 MiB)
   --replace ITEM     make FILE the next version of this itemId (its title is kept unless --title)
+  --encrypt          encrypt the item with a fresh content key
+  --plain            store it unencrypted (free material), whatever main's default
 
 terms (stored before the item is visible; change later with reelnet admin item set):
 ${TERMS_HELP}
@@ -94,8 +101,9 @@ export const command: Command = {
     const { values, positionals } = parseFlags(argv, {
       title: { type: 'string' }, main: { type: 'string' }, 'admin-token': { type: 'string' }, data: { type: 'string' },
       'chunk-size': { type: 'string' }, json: { type: 'boolean' }, description: { type: 'string' }, poster: { type: 'string' },
-      replace: { type: 'string' }, ...TERMS_FLAGS
+      replace: { type: 'string' }, encrypt: { type: 'boolean' }, plain: { type: 'boolean' }, ...TERMS_FLAGS
     }, true)
+    if (values.encrypt === true && values.plain === true) throw new UsageError('--encrypt and --plain do not go together')
     const terms = termsPatchOf(values)
     const replace = values.replace
     if (replace !== undefined && !/^[0-9a-f]{32}$/.test(replace)) throw new UsageError(`--replace takes an itemId (32 hex characters, see reelnet admin items), got '${replace.slice(0, 64)}'`)
@@ -141,6 +149,7 @@ export const command: Command = {
     if (description !== undefined) query.set('description', description)
     if (replace !== undefined) query.set('replace', replace)
     if (terms !== undefined) query.set('terms', JSON.stringify(terms))
+    if (values.encrypt === true || values.plain === true) query.set('encrypt', String(values.encrypt === true))
     let answer: { itemId: string, manifest: string, size: number, chunkCount: number, version?: number }
     try {
       answer = await callMain(mainUrl, 'POST', `/v1/items?${query.toString()}`, {
@@ -166,9 +175,9 @@ export const command: Command = {
         body: new Uint8Array(poster), token, headers: { 'content-type': 'application/octet-stream' }, what: `upload the poster ${values.poster ?? ''}`
       })
     }
-    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, version: manifest.version, manifest: answer.manifest }, null, 2))
+    if (values.json === true) console.log(JSON.stringify({ itemId: answer.itemId, title: manifest.title, size, chunkCount: manifest.chunkCount, version: manifest.version, encrypted: manifest.encryption !== undefined, manifest: answer.manifest }, null, 2))
     else console.log(answer.itemId)
-    process.stderr.write(`ingested '${manifest.title}'${manifest.version > 1 ? ` as version ${manifest.version}` : ''}: ${formatBytes(size)} in ${manifest.chunkCount} chunks, signed by ${key.keyId}\n`)
+    process.stderr.write(`ingested '${manifest.title}'${manifest.version > 1 ? ` as version ${manifest.version}` : ''}: ${formatBytes(size)} in ${manifest.chunkCount} chunks${manifest.encryption !== undefined ? ', encrypted' : ''}, signed by ${key.keyId}\n`)
     return 0
   }
 }

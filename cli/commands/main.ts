@@ -50,6 +50,9 @@ flags:
   --rental-period D          how long a rental lasts, e.g. 30m, 2h, 7d (default ${formatDuration(DEFAULT_RENTAL_MS)})
   --rental-hours N           the same in hours (a duration like 30m works too)
   --rental-seconds N         the same in seconds, down to 1 (a test of expiry; below --rental-period's 1 minute)
+                             (a rental's period starts when it is rented, not at first play)
+  --encrypt                  encrypt every ingested item with its own content key unless the ingest
+                             says --plain (default: plaintext, as before)
   --heartbeat-timeout-ms D   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS};
                              a bare number is ms, or e.g. 15s)
   --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
@@ -100,7 +103,8 @@ export const command: Command = {
       'scrypt-log-n': { type: 'string' },
       db: { type: 'string' },
       'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' }
+      'tls-key': { type: 'string' },
+      encrypt: { type: 'boolean' }
     })
     const db = values.db ?? process.env.REELNET_DB
     if (db !== undefined && db !== '' && !/^postgres(ql)?:\/\/[^\s]{1,2000}$/i.test(db)) throw new UsageError('--db (or REELNET_DB) must be a postgres:// URL')
@@ -150,6 +154,7 @@ export const command: Command = {
         metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
         metricsHost: values['metrics-host'],
         rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs, revocationsTtlMs,
+        encryptItems: values.encrypt === true,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }

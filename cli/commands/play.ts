@@ -18,7 +18,10 @@ several sources, resumable, as 'reelnet get'). Requests may carry a Range
 header; the chunks a request needs are fetched before the rest, so a
 player (mpv, vlc, ffplay, a browser) can start and seek at once. The URL is
 printed when ready; the server keeps running after the download ends,
-until Ctrl-C.
+until Ctrl-C. An encrypted item stays ciphertext on disk and is decrypted
+on the fly with the content key main sealed to this client; when the
+rental ends, every request is answered 403 with the reason, seeding stops
+and the key is removed from the config folder.
 
 flags:
   --port P          local port (default: any free one)
@@ -84,6 +87,7 @@ export const command: Command = {
         itemId,
         licenseId: license.licenseId,
         licenseExpiresAt: license.expiresAt,
+        licenseKind: license.kind,
         outPath,
         keyDir: session.configDir,
         region: values.region ?? session.region,
@@ -96,7 +100,8 @@ export const command: Command = {
         log: line => { if (mode === 'bar' || mode === 'lines') process.stderr.write(`${line}\n`) }
       })
       const c = customer
-      server = await startPlayServer({ manifest: c.manifest, scheduler: c.scheduler, part: c.part, port })
+      const ended = `your rental of ${c.manifest.title} ended at ${new Date(license.expiresAt).toISOString()}: rent it again to keep watching (reelnet rent ${itemId})`
+      server = await startPlayServer({ manifest: c.manifest, scheduler: c.scheduler, part: c.part, port, contentKey: () => c.contentKey, ended: () => c.expired, endedMessage: () => ended })
       progress = new ProgressClass({ mode: mode === 'quiet' ? 'quiet' : mode, label: basename(outPath), stats: () => c.scheduler.stats() })
       if (mode === 'json') progress.json({ type: 'listening', url: server.url, itemId, peerId: c.peerId, size: c.manifest.size })
       else process.stdout.write(`playing ${c.manifest.title} at ${server.url}\n`)
@@ -105,6 +110,13 @@ export const command: Command = {
       progress.stop({ ok: true })
       if (mode === 'bar' || mode === 'lines') process.stderr.write(`download complete; still serving ${server.url} (Ctrl-C stops)\n`)
       await c.seed(stop.signal)
+      if (c.expired && !stop.signal.aborted) {
+        // the server stays up and answers 403 with the reason, so a player shows why it stopped (Ctrl-C ends it)
+        if (mode === 'json') progress.json({ type: 'ended', url: server.url, expiresAt: license.expiresAt, message: ended })
+        else process.stderr.write(`${ended}; ${server.url} now answers 403 (Ctrl-C stops)\n`)
+        await new Promise<void>(resolve => { stop.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+        return stop.which() === 'SIGTERM' ? 143 : 130
+      }
       return 0
     } catch (err) {
       progress?.stop({ ok: false, message: (err as Error).message })

@@ -8,13 +8,17 @@ import { fromBase64url } from '../../protocol/encoding.ts'
 import { formatBytes, type CatalogItem } from './catalog.ts'
 import { formatPrice } from './terms-flags.ts'
 
-const usage = `usage: reelnet rent ITEM [--json]
+const usage = `usage: reelnet rent ITEM [--purchase] [--json]
 
 Rent ITEM (an itemId, or a title from 'reelnet catalog') as the logged-in
 customer. main's signed license is checked against the pinned key and kept
 under licenses/ in the config folder; 'reelnet get ITEM' then downloads it.
+A rental's period starts now, at rent (not at first play), and ends at the
+time printed; then play stops, seeding stops and the content key is removed.
 
 flags:
+  --purchase   buy instead of renting: the license never ends, and
+               'reelnet export ITEM -o FILE' may write the plaintext
   --json       print the license as JSON
   -h, --help   show this help`
 
@@ -33,12 +37,12 @@ export const command: Command = {
   summary: 'rent an item and receive its signed license',
   usage,
   async run (argv) {
-    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' } }, true)
+    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, purchase: { type: 'boolean' } }, true)
     if (positionals.length !== 1) throw new UsageError('usage: reelnet rent ITEM')
     const session = await loadSession()
     const itemId = await resolveItem(session.mainUrl, positionals[0]!, session.region)
     const r = await callMain<{ licenseId: string, license: string, expiresAt: number, price?: { amount: number, currency: string } | null }>(session.mainUrl, 'POST', '/v1/rentals', {
-      json: { itemId }, token: session.token, what: `rent ${itemId}`
+      json: { itemId, ...(values.purchase === true ? { kind: 'purchase' } : {}) }, token: session.token, what: `${values.purchase === true ? 'buy' : 'rent'} ${itemId}`
     })
     let license
     try {
@@ -46,9 +50,12 @@ export const command: Command = {
     } catch (err) {
       throw new CommandError(`main's license does not verify against the pinned key: ${(err as Error).message}`)
     }
-    const path = await saveLicense({ licenseId: license.licenseId, itemId, license: r.license, expiresAt: license.expiresAt, mainUrl: session.mainUrl })
+    const kind = license.kind ?? 'rental'
+    const path = await saveLicense({ licenseId: license.licenseId, itemId, license: r.license, expiresAt: license.expiresAt, mainUrl: session.mainUrl, kind })
     if (values.json === true) {
-      console.log(JSON.stringify({ licenseId: license.licenseId, itemId, expiresAt: license.expiresAt, price: license.price ?? null, license: r.license, path }, null, 2))
+      console.log(JSON.stringify({ licenseId: license.licenseId, itemId, kind, expiresAt: license.expiresAt, price: license.price ?? null, license: r.license, path }, null, 2))
+    } else if (kind === 'purchase') {
+      console.log(`bought ${itemId} for ${formatPrice(license.price)}: yours for good (license ${license.licenseId})`)
     } else {
       console.log(`rented ${itemId} until ${new Date(license.expiresAt).toISOString()} for ${formatPrice(license.price)} (license ${license.licenseId})`)
       console.log(`license kept in ${path}; next: reelnet get ${itemId}`)

@@ -36,7 +36,9 @@ const ingestQuery = z.strictObject({
   /** Make the next version of this item (issue 15). */
   replace: itemIdSchema.optional(),
   /** The new item's terms as JSON (TermsPatchSchema), stored before anyone can see the item. */
-  terms: z.string().max(MAX_TERMS_QUERY_LENGTH).optional()
+  terms: z.string().max(MAX_TERMS_QUERY_LENGTH).optional(),
+  /** 'true': encrypt the item with a fresh content key; 'false': store it as it is; absent: main's default (`--encrypt`). */
+  encrypt: z.enum(['true', 'false']).optional()
 })
 
 const catalogQuery = z.strictObject({ region: regionSchema.optional() })
@@ -69,7 +71,7 @@ export function itemRoutes (s: MainServices): Hono<MainEnv> {
   })
 
   app.post('/items', requireAdmin(s), validate('query', ingestQuery), async (c) => {
-    const { title, chunkSize, description, replace } = c.req.valid('query')
+    const { title, chunkSize, description, replace, encrypt } = c.req.valid('query')
     let terms
     if (c.req.valid('query').terms !== undefined) {
       let parsed: unknown
@@ -86,11 +88,11 @@ export function itemRoutes (s: MainServices): Hono<MainEnv> {
       if (!/^\d{1,20}$/.test(length)) throw badRequest('bad Content-Length')
       declaredSize = Number(length)
     }
-    let { item, created, version } = await s.catalog.ingest(body, { title, chunkSize, declaredSize, replace, terms })
+    let { item, created, version } = await s.catalog.ingest(body, { title, chunkSize, declaredSize, replace, terms, encrypt: encrypt === undefined ? undefined : encrypt === 'true' })
     if (created) s.metrics.itemsIngested.inc()
     if (description !== undefined && description !== '' && description !== item.description) item = await s.catalog.describe(item.itemId, description)
     if (terms !== undefined && (!created || replace !== undefined)) await s.catalog.setTerms(item.itemId, applyTermsPatch(s.catalog.terms(item.itemId) ?? {}, TermsPatchSchema.parse(JSON.parse(c.req.valid('query').terms!)), Math.round(s.licenses.rentalMs / 3600_000)))
-    return c.json({ itemId: item.itemId, title: item.title, size: item.size, chunkCount: item.chunkCount, manifest: item.manifest, version }, created ? 201 : 200)
+    return c.json({ itemId: item.itemId, title: item.title, size: item.size, chunkCount: item.chunkCount, manifest: item.manifest, version, encrypted: s.catalog.manifest(item.itemId)?.encryption !== undefined }, created ? 201 : 200)
   })
 
   app.put('/items/:id/poster', requireAdmin(s), validate('param', itemParam), async (c) => {

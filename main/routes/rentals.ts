@@ -11,12 +11,12 @@ import { rentRefusal, rentalView } from '../lifecycle.ts'
 /** Rentals one listing returns (newest first): a page of an account's history. */
 export const MAX_RENTALS_LISTED = 200
 
-const rentalBody = z.strictObject({ itemId: itemIdSchema })
+const rentalBody = z.strictObject({ itemId: itemIdSchema, kind: z.enum(['rental', 'purchase']).optional() })
 
 export function rentalRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/rentals', requireSession(s), validate('json', rentalBody), async (c) => {
-    const { itemId } = c.req.valid('json')
+    const { itemId, kind } = c.req.valid('json')
     const item = await s.catalog.lookup(itemId)
     if (item === undefined) throw notFound(`no item ${itemId}`)
     const accountId = c.get('accountId')
@@ -24,13 +24,16 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
     // windows and regions (issue 15): the account's region is the one it buys in
     const refusal = rentRefusal(item, terms, (await s.accounts.get(accountId))?.region, s.now())
     if (refusal !== undefined) throw refusal
+    // a purchase charges the offer's purchase price (licence kinds, issue 14); a rental its rental price and period
+    const price = kind === 'purchase' ? terms?.purchase?.price : terms?.rental?.price
     const l = await s.licenses.rent(accountId, itemId, {
-      ...(terms?.rental?.price !== undefined ? { price: terms.rental.price } : {}),
-      ...(terms?.rental !== undefined ? { periodMs: terms.rental.hours * 3600_000 } : {}),
+      ...(kind !== undefined ? { kind } : {}),
+      ...(price !== undefined ? { price } : {}),
+      ...(kind !== 'purchase' && terms?.rental !== undefined ? { periodMs: terms.rental.hours * 3600_000 } : {}),
       itemVersion: s.catalog.newestVersion(itemId)
     })
     s.metrics.licensesIssued.inc()
-    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, price: l.price ?? null }, 201)
+    return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, price: l.price ?? null, kind: l.kind ?? 'rental' }, 201)
   })
   // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`
   app.get('/rentals/:licenseId', requireSession(s), validate('param', z.strictObject({ licenseId: licenseIdSchema })), async (c) => {

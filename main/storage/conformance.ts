@@ -226,6 +226,18 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.getQuarantine(), [e])
   })
 
+  test('content keys: stored once per keyId, never replaced, found by keyId', async ({ store }) => {
+    const k = { keyId: 'key-' + randomUUID(), itemId: 'enc-item', version: 1, key: 'A'.repeat(43), createdAt: T }
+    assert.is(await store.getContentKey(k.keyId), undefined)
+    assert.is(await store.putContentKey(k), true)
+    assert.is(await store.putContentKey({ ...k, key: 'B'.repeat(43) }), false, 'a second key under one keyId is refused')
+    assert.equal(await store.getContentKey(k.keyId), k)
+    const v2 = { ...k, keyId: 'key-' + randomUUID(), version: 2, key: 'C'.repeat(43) }
+    assert.is(await store.putContentKey(v2), true)
+    assert.equal(await store.getContentKey(v2.keyId), v2)
+    assert.equal(await store.getContentKey(k.keyId), k)
+  })
+
   test('a reopened store has every write', async (ctx) => {
     const a = account('Persist')
     assert.ok(await ctx.store.createAccount(a))
@@ -242,6 +254,8 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     await ctx.store.spendNodeTokens('peer-p', T + 1)
     await ctx.store.putNode(node('peer-removed'))
     await ctx.store.deleteNode('peer-removed')
+    const ck = { keyId: 'persist-key', itemId: item.itemId, version: 1, key: 'D'.repeat(43), createdAt: T }
+    await ctx.store.putContentKey(ck)
     await ctx.store.close()
     ctx.store = await target.open()
     assert.equal(await ctx.store.getAccount(a.accountId), a)
@@ -254,6 +268,7 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await collect(ctx.store.listAccountLicenses(a.accountId)), [l])
     assert.is((await ctx.store.getNodeToken('persist-tok'))?.spentAt, T + 1)
     assert.is(await ctx.store.getNode('peer-removed'), undefined)
+    assert.equal(await ctx.store.getContentKey('persist-key'), ck)
     assert.is((await ctx.store.publishRules(rulesAt)).version, rules.version + 1, 'versions go on from the stored one')
   })
 

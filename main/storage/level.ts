@@ -10,7 +10,7 @@ import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord,
-  RevocationRecord, RevocationsState
+  RevocationRecord, RevocationsState, ContentKeyRecord
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -85,6 +85,8 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   const revocations = sub<RevocationRecord>('revocations')
   /** `${licenseId}/${clientPeerId}` → expiry of that client's latest directive for the licence */
   const devices = sub<number>('devices')
+  /** keyId → an encrypted item's content key */
+  const contentKeys = sub<ContentKeyRecord>('contentKeys')
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -263,6 +265,12 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       const out: string[] = []
       for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) if (exp > now) out.push(k.slice(prefix.length))
       return out
-    }
+    },
+    putContentKey: async (r) => await serial(async () => {
+      if (await contentKeys.get(r.keyId) !== undefined) return false
+      await contentKeys.put(r.keyId, r)
+      return true
+    }),
+    getContentKey: async (keyId) => await contentKeys.get(keyId)
   }
 }

@@ -69,6 +69,16 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('licenses_account_id').on('licenses').column('account_id').execute()
     }
   },
+  // issue 14 (crypt): each encrypted item version's content key, found by the manifest's keyId
+  '0003_content_keys': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('content_keys')
+        .addColumn('key_id', 'text', c => c.primaryKey())
+        .addColumn('item_id', 'text', c => c.notNull())
+        .addColumn('version', 'bigint', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull()).execute()
+    }
+  },
   // issue 14b: revocations (kind + id), the signed lists by version (as the rules), and device slots per licence
   '0004_revocations_and_devices': {
     async up (db: Kysely<any>) {

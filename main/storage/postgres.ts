@@ -14,8 +14,7 @@ import { MIGRATIONS } from './migrations.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   LimiterCounters, ItemTerms, ItemVersionRecord, QuarantineRecord, RevocationRecord, RevocationsState,
-  DeviceClaim
-} from './types.ts'
+  DeviceClaim, ContentKeyRecord, } from './types.ts'
 
 /** Connections each main keeps: enough for a burst of requests, few enough that several mains fit PostgreSQL's default 100. */
 export const POOL_SIZE = 10
@@ -50,6 +49,7 @@ export interface Database {
   revocations: { kind: string, id: string, record: Json<RevocationRecord> }
   revocation_lists: { version: Int, issued_at: Int, expires_at: Int, envelope: string }
   devices: { license_id: string, client_peer_id: string, expires_at: Int }
+  content_keys: { key_id: string, item_id: string, version: Int, record: Json<ContentKeyRecord> }
 }
 
 const AUTO_KEY = 'autoPreposition'
@@ -312,8 +312,7 @@ export function postgresStore (db: Kysely<Database>): MainStore {
     deleteItemVersions: async (itemId, versions) => {
       if (versions.length === 0) return
       await db.deleteFrom('item_versions').where('item_id', '=', itemId).where('version', 'in', versions).execute()
-    }
-,
+    },
     putRevocation: async (r) => {
       await db.insertInto('revocations').values({ kind: r.kind, id: r.id, record: json(r) })
         .onConflict(oc => oc.columns(['kind', 'id']).doNothing()).execute()
@@ -343,6 +342,12 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       return { ok: true }
     }),
     licenseDevices: async (licenseId, now) => (await db.selectFrom('devices').select('client_peer_id')
-      .where('license_id', '=', licenseId).where('expires_at', '>', now).execute()).map(r => r.client_peer_id)
+      .where('license_id', '=', licenseId).where('expires_at', '>', now).execute()).map(r => r.client_peer_id),
+    putContentKey: async (r) => {
+      const res = await db.insertInto('content_keys').values({ key_id: r.keyId, item_id: r.itemId, version: r.version, record: json(r) })
+        .onConflict(oc => oc.column('key_id').doNothing()).executeTakeFirst()
+      return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1
+    },
+    getContentKey: async (keyId) => (await db.selectFrom('content_keys').select('record').where('key_id', '=', keyId).executeTakeFirst())?.record
   }
 }

@@ -58,6 +58,19 @@ export interface LicenseRecord {
   itemVersion?: number
   /** Client keys with unexpired directives at once (absent: protocol's DEFAULT_MAX_DEVICES). */
   maxDevices?: number
+  /** As in the signed licence: absent = 'rental'. */
+  kind?: 'rental' | 'purchase'
+  offlineGraceMs?: number
+}
+
+/** An encrypted item's content key (one per itemId and version), found by the manifest's encryption.keyId. */
+export interface ContentKeyRecord {
+  keyId: string
+  itemId: string
+  version: number
+  /** The 32-byte AES-256 key, base64url. Never logged, never sent but sealed to a licensed client. */
+  key: string
+  createdAt: number
 }
 
 export interface NodeRecord {
@@ -285,4 +298,8 @@ export interface MainStore {
   claimDevice: (licenseId: string, clientPeerId: string, expiresAt: number, max: number, now: number) => Promise<DeviceClaim>
   /** The clients holding unexpired directives for a licence (the peers to stop admitting when it is revoked). */
   licenseDevices: (licenseId: string, now: number) => Promise<string[]>
+  // ---- issue 14: content keys ----
+  /** Store a content key; false (and nothing changed) if its keyId is taken: a key is never replaced. */
+  putContentKey: (record: ContentKeyRecord) => Promise<boolean>
+  getContentKey: (keyId: string) => Promise<ContentKeyRecord | undefined>
 }

@@ -18,7 +18,9 @@ import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimit
 import { directiveSources, type SourceContext } from './sources.ts'
 import { contentKeyOf } from '../../protocol/item-key.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
-import { MainApiError, RegionUnservedError } from './errors.ts'
+import { ContentKeyError, MainApiError, RegionUnservedError } from './errors.ts'
+import { openContentKey } from '../../protocol/seal.ts'
+import { removeContentKey, saveContentKey } from './content-key-file.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
 import { LicenseWatch } from './license-watch.ts'
@@ -68,6 +70,10 @@ export interface CustomerOptions {
   revocationPollMs?: number
   /** The licence's offline grace, when it states one (default DEFAULT_OFFLINE_GRACE_MS). */
   offlineGraceMs?: number
+  /** The licence's kind, kept beside the content key (export needs a purchase). */
+  licenseKind?: 'rental' | 'purchase'
+  /** The licence ended while this client ran: seeding has stopped and the content key file is gone. */
+  onExpired?: () => void
 }
 
 export class Customer {
@@ -89,6 +95,10 @@ export class Customer {
   /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
   private readonly reporting = new Set<Promise<void>>()
   private stopped = false
+  /** An encrypted item's content key (opened from main's sealed box), dropped when the licence ends. */
+  #contentKey: Uint8Array | undefined
+  #expired = false
+  readonly #expiry = new AbortController()
 
   /** Asks main whether the licence still stands; its signal stops the download, playback and seeding (issue 14b). */
   readonly watch: LicenseWatch
@@ -169,6 +179,19 @@ export class Customer {
         ownRefusal: () => watch.refusal()
       })
       const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch)
+      if (manifest.encryption !== undefined) {
+        if (directive.contentKey === undefined) throw new ContentKeyError(`item ${manifest.itemId} is encrypted, but main sent no content key with the directive`)
+        try {
+          c.#contentKey = openContentKey(directive.contentKey, { seed: key.seed, clientPeerId: peerId, licenseId: opts.licenseId })
+        } catch (err) {
+          throw new ContentKeyError(`the content key main sent does not open with this client's key: ${(err as Error).message}`)
+        }
+        await saveContentKey(opts.keyDir, {
+          itemId: manifest.itemId, version: manifest.version, chunkSize: manifest.chunkSize, keyId: manifest.encryption.keyId,
+          licenseId: opts.licenseId, kind: opts.licenseKind ?? 'rental', expiresAt: opts.licenseExpiresAt, file: opts.outPath, key: c.#contentKey
+        })
+      }
+      c.scheduleExpiry()
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.watchTakedown()
@@ -186,6 +209,42 @@ export class Customer {
   }
 
   get peerId (): string { return this.host.peerId.toString() }
+
+  /** The content key while the licence is valid (undefined for a plaintext item, and after expiry). */
+  get contentKey (): Uint8Array | undefined { return this.#expired ? undefined : this.#contentKey }
+
+  /** True once the licence has ended (then nothing plays, nothing is served, the key file is gone). */
+  get expired (): boolean { return this.#expired || Date.now() >= this.opts.licenseExpiresAt }
+
+  /** Aborts when the licence ends. */
+  get expirySignal (): AbortSignal { return this.#expiry.signal }
+
+  /** At the licence's end: drop the key (memory and file), stop serving peers, tell the caller. */
+  private scheduleExpiry (): void {
+    const fire = (): void => {
+      const left = this.opts.licenseExpiresAt - Date.now()
+      // setTimeout's limit is 2^31-1 ms (24.8 days): a long rental re-arms until its end is in reach
+      if (left > 0) {
+        // not unref'd: a seeding client has to be awake at the end of its licence
+        const t = setTimeout(() => { this.timers.delete(t); fire() }, Math.min(left, 2 ** 31 - 1))
+        this.timers.add(t)
+        return
+      }
+      void this.expire()
+    }
+    fire()
+  }
+
+  private async expire (): Promise<void> {
+    if (this.#expired) return
+    this.#expired = true
+    this.#contentKey = undefined
+    await removeContentKey(this.opts.keyDir, this.manifest.itemId).catch(() => {})
+    await this.seeder.stop().catch(() => {})
+    this.#expiry.abort(new Error('the licence has ended'))
+    this.opts.log?.(`your licence for ${this.manifest.itemId} ended at ${new Date(this.opts.licenseExpiresAt).toISOString()}: playback and seeding stopped, the content key was removed`)
+    this.opts.onExpired?.()
+  }
 
   /** Download every missing chunk, then check the root and rename into place. */
   async download (): Promise<DownloadStats> {
@@ -231,16 +290,15 @@ export class Customer {
     this.onEnded?.()
   }
 
-  /** Keep serving until the license expires, the item is taken down, or `signal` fires; throws the reason when main revokes the licence meanwhile. */
+  /** Keep serving until the license expires (seeding stopped, key removed), the item is taken down, or `signal` fires; throws the reason when main revokes the licence meanwhile. */
   async seed (signal?: AbortSignal): Promise<void> {
-    const left = this.opts.licenseExpiresAt - Date.now()
-    if (left <= 0 || this.endedReason !== undefined) return
+    if (this.#expired || this.endedReason !== undefined) return
     await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1))
-      this.onEnded = () => { clearTimeout(t); resolve() }
-      signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-      this.watch.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-      if (this.watch.signal.aborted) { clearTimeout(t); resolve() }
+      this.onEnded = () => { resolve() }
+      this.#expiry.signal.addEventListener('abort', () => { resolve() }, { once: true })
+      signal?.addEventListener('abort', () => { resolve() }, { once: true })
+      this.watch.signal.addEventListener('abort', () => { resolve() }, { once: true })
+      if (this.watch.signal.aborted) resolve()
     })
     if (this.watch.signal.aborted && signal?.aborted !== true) throw this.watch.signal.reason
   }

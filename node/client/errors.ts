@@ -49,3 +49,9 @@ export class MainApiError extends ClientError {
     if (code !== undefined) this.code = code
   }
 }
+
+/** An encrypted item without its content key: main sent none, or the sealed box does not open with this client's key. */
+export class ContentKeyError extends ClientError {
+  name = 'ContentKeyError'
+  code = 'content_key'
+}

@@ -13,6 +13,7 @@ import { MainApiError } from './errors.ts'
 import { createHash } from 'node:crypto'
 import { signNodeAuth } from '../../protocol/node-auth.ts'
 import type { Signer } from '../../protocol/keys.ts'
+import { parseSealedBox, type SealedBox } from '../../protocol/seal.ts'
 
 /** A call to main that takes longer than this has failed. */
 export const MAIN_CALL_TIMEOUT_MS = 15_000
@@ -36,6 +37,8 @@ export interface IssuedDirective {
   expiresAt: number
   /** When the directive names no peer: main's reason (unsigned; for the message only). */
   unserved?: string
+  /** An encrypted item's content key, sealed to this client (protocol/seal.ts). */
+  contentKey?: SealedBox
 }
 
 /** main's reason for an empty directive is one line; longer is cut. */
@@ -43,9 +46,9 @@ export const MAX_UNSERVED_REASON = 300
 
 const ItemAnswer = z.object({ manifest: z.string().max(MAX_ANSWER_BYTES) }).loose()
 const RentalAnswer = z.object({ licenseId: z.string().max(128), license: z.string().max(16 * 1024), expiresAt: z.number() }).loose()
-const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional() }).loose()
 const RulesAnswer = z.object({ rules: z.string() }).loose()
 const RevocationsAnswer = z.object({ version: z.number().int().nonnegative(), revocations: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.revocations * 4 / 3) + 4) }).loose()
+const DirectiveAnswer = z.object({ directive: z.string().max(Math.ceil(MAX_DOCUMENT_BYTES.directive * 4 / 3) + 8), expiresAt: z.number(), unserved: z.string().optional(), contentKey: z.unknown().optional() }).loose()
 const HoldingAnswer = z.object({ ok: z.boolean() }).loose()
 
 export class MainApi {
@@ -80,7 +83,11 @@ export class MainApi {
     const bytes = fromText(body.directive, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: this.opts.mainKey, now: this.now(), clientPeerId: req.clientPeerId, itemId: req.itemId, licenseId: req.licenseId } as Parameters<typeof verifyDirective>[1])
     const unserved = body.unserved === undefined ? undefined : body.unserved.slice(0, MAX_UNSERVED_REASON).replace(/[\x00-\x1f\x7f]/g, ' ')
-    return { directive, bytes, expiresAt: directive.expiresAt, ...(unserved === undefined ? {} : { unserved }) }
+    let contentKey: SealedBox | undefined
+    if (body.contentKey !== undefined) {
+      try { contentKey = parseSealedBox(body.contentKey) } catch (err) { throw new MainApiError(`ask main for a directive: the content key is malformed (${(err as Error).message})`, 200, 'malformed') }
+    }
+    return { directive, bytes, expiresAt: directive.expiresAt, ...(unserved === undefined ? {} : { unserved }), ...(contentKey === undefined ? {} : { contentKey }) }
   }
 
   /**

@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net'
 import type { Manifest } from '../../protocol/types.ts'
 import type { Scheduler } from './scheduler.ts'
 import type { PartFile } from './resume.ts'
+import { cryptAt, placeOf } from '../../protocol/content-crypto.ts'
+import { nodeAesCtr } from '../../protocol/aes-ctr-node.ts'
 
 /** Chunks fetched ahead of the one a response is sending: keeps a player's buffer filling. */
 export const READAHEAD_CHUNKS = 8
@@ -20,6 +22,9 @@ export const CHUNK_WAIT_TIMEOUT_MS = 60_000
 export const MAX_RANGE_HEADER = 256
 
 export interface ByteRange { start: number, end: number }
+
+/** The licence ended while a response was being sent. */
+class LicenceEndedError extends Error { name = 'LicenceEndedError' }
 
 /**
  * Parse a Range header for an item of `size` bytes: a single range, or
@@ -80,6 +85,14 @@ export interface PlayServerOptions {
   part: PartFile
   port?: number
   host?: string
+  /**
+   * An encrypted item's content key while the licence is valid, undefined after (then every request is 403 with
+   * `endedMessage`). The part file holds ciphertext; each range is decrypted on its way out (CTR seeks per chunk).
+   */
+  contentKey?: () => Uint8Array | undefined
+  /** True once the licence has ended: 403, for an encrypted item and a plaintext one alike. */
+  ended?: () => boolean
+  endedMessage?: () => string
 }
 
 export interface PlayServer {
@@ -91,6 +104,19 @@ export interface PlayServer {
 export async function startPlayServer (opts: PlayServerOptions): Promise<PlayServer> {
   const { manifest, scheduler, part } = opts
   const size = manifest.size
+  const encrypted = manifest.encryption !== undefined
+  const place = placeOf(manifest)
+  /** The key now, or undefined when the licence has ended (or an encrypted item has none). */
+  const keyNow = (): Uint8Array | undefined => opts.ended?.() === true ? undefined : opts.contentKey?.()
+  const refused = (): boolean => opts.ended?.() === true || (encrypted && keyNow() === undefined)
+  /** Bytes [offset, offset+length) of the item as the player must see them: decrypted when the item is encrypted. */
+  async function readPlain (offset: number, length: number): Promise<Uint8Array> {
+    const bytes = await part.read(offset, length)
+    if (!encrypted) return bytes
+    const key = keyNow()
+    if (key === undefined) throw new LicenceEndedError()
+    return await cryptAt(nodeAesCtr, key, place, offset, bytes)
+  }
   const path = `/${encodeURIComponent(manifest.itemId)}`
   // a title without a known extension is typed by its first bytes (a browser downloads octet-stream instead of playing it)
   let contentType = contentTypeOfTitle(manifest.title)
@@ -99,7 +125,7 @@ export async function startPlayServer (opts: PlayServerOptions): Promise<PlaySer
     if (size === 0) return 'application/octet-stream'
     if (!scheduler.isStored(0)) scheduler.prioritize(0, 0)
     await scheduler.waitFor(0, AbortSignal.any([signal, AbortSignal.timeout(CHUNK_WAIT_TIMEOUT_MS)]))
-    contentType = sniffContainer(await part.read(0, Math.min(size, TS_PACKET + 1, manifest.chunkSize))) ?? 'application/octet-stream'
+    contentType = sniffContainer(await readPlain(0, Math.min(size, TS_PACKET + 1, manifest.chunkSize))) ?? 'application/octet-stream'
     return contentType
   }
 
@@ -111,6 +137,11 @@ export async function startPlayServer (opts: PlayServerOptions): Promise<PlaySer
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n')
+      return
+    }
+    if (refused()) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .end(`${opts.endedMessage?.() ?? 'your licence for this item has ended'}\n`)
       return
     }
     const range = parseRange(req.headers.range, size)
@@ -139,7 +170,9 @@ export async function startPlayServer (opts: PlayServerOptions): Promise<PlaySer
       const chunkStart = i * manifest.chunkSize
       const from = Math.max(start, chunkStart)
       const to = Math.min(end, chunkStart + manifest.chunkSize - 1)
-      const bytes = await part.read(from, to - from + 1)
+      // the licence may end mid-response: the connection is cut (the next request gets the 403)
+      if (refused()) { res.destroy(); return }
+      const bytes = await readPlain(from, to - from + 1)
       if (!res.write(bytes)) await new Promise<void>(resolve => { res.once('drain', resolve); res.once('close', resolve) })
     }
     res.end()
