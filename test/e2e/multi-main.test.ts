@@ -11,18 +11,16 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, peerIdOf } from '../../protocol/keys.ts'
 import { TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { Network, spawnReelnet, waitFor, createCustomer, runClient, waitJson, ADMIN_TOKEN, OPERATOR_TOKEN, type Proc } from './client-net.ts'
-import { startPostgres, freshDatabase, freePort, type Postgres } from '../postgres.ts'
+import { startPostgres, freshDatabase, type Postgres } from '../postgres.ts'
+import { NGINX, startNginx, type Nginx } from '../nginx.ts'
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p))
 /** 6 MiB read at 1 MiB/s by the client: several seconds in which to kill a main. */
 const ITEM_BYTES = 6 * 1024 * 1024
 const CLIENT_RATE = '1MiB'
@@ -34,7 +32,7 @@ interface MainProc { proc: Proc, url: string, port: number }
 let pg: Postgres
 let dir = ''
 let dbUrl = ''
-let nginx: ChildProcess | undefined
+let nginx: Nginx | undefined
 let lbUrl = ''
 const mains: MainProc[] = []
 let net: Network
@@ -50,40 +48,6 @@ async function startMainProc (port: number): Promise<MainProc> {
     '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: `main-${port}` })
   const m = await waitFor(proc, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
   return { proc, url: m[1] as string, port: Number(new URL(m[1] as string).port) }
-}
-
-function nginxConf (listen: number, upstreams: number[]): string {
-  const asRoot = process.getuid?.() === 0
-  return `${asRoot ? 'user root root;\n' : ''}worker_processes 1;
-pid ${dir}/nginx/nginx.pid;
-error_log ${dir}/nginx/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx/body;
-  proxy_temp_path ${dir}/nginx/proxy;
-  fastcgi_temp_path ${dir}/nginx/fastcgi;
-  uwsgi_temp_path ${dir}/nginx/uwsgi;
-  scgi_temp_path ${dir}/nginx/scgi;
-  upstream reelnet_main {
-${upstreams.map(p => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${listen};
-    client_max_body_size 0;
-    location / {
-      proxy_pass http://reelnet_main;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_request_buffering off;
-      proxy_buffering off;
-      proxy_next_upstream error timeout http_502;
-      proxy_connect_timeout 2s;
-    }
-  }
-}
-`
 }
 
 async function api (base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number, json: any }> {
@@ -136,12 +100,8 @@ if (typeof server === 'string' || NGINX === undefined) {
     mains.push(await startMainProc(0))
     mains.push(await startMainProc(0))
     assert.is(mains[0]!.proc.output().match(/listening on \S+ key (\S+)/)?.[1], mains[1]!.proc.output().match(/listening on \S+ key (\S+)/)?.[1], 'one signing key')
-    const listen = await freePort()
-    await mkdir(join(dir, 'nginx'), { recursive: true })
-    await writeFile(join(dir, 'nginx', 'nginx.conf'), nginxConf(listen, mains.map(m => m.port)))
-    nginx = spawn(NGINX!, ['-p', join(dir, 'nginx'), '-c', join(dir, 'nginx', 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    lbUrl = `http://127.0.0.1:${listen}`
-    await until('nginx to answer', async () => (await fetch(`${lbUrl}/healthz`)).ok, 30_000)
+    nginx = await startNginx(join(dir, 'nginx'), mains.map(m => m.port))
+    lbUrl = nginx.url
     net = new Network({ dir, regions: [] })
     net.mainUrl = lbUrl
     net.mainKeyText = (await api(lbUrl, 'GET', '/v1/keys')).json.keys[0].publicKey
@@ -159,12 +119,7 @@ if (typeof server === 'string' || NGINX === undefined) {
     await poller
     await net?.stop().catch(() => {})
     for (const m of mains) m.proc.kill('SIGKILL')
-    if (nginx !== undefined && nginx.exitCode === null) {
-      // SIGTERM: the master stops its workers (a SIGKILLed master would leave them running)
-      const gone = new Promise(resolve => nginx!.once('exit', resolve))
-      nginx.kill('SIGTERM')
-      await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 10_000))])
-    }
+    await nginx?.stop()
     await pg.stop()
     if (dir !== '') await rm(dir, { recursive: true, force: true })
   })
