@@ -188,8 +188,8 @@ export async function createMain (opts: MainOptions): Promise<Main> {
 
 /**
  * Where several mains share a PostgreSQL store, each reads the others' changes this often: nodes registered and
- * heartbeats received elsewhere (for ranking), items ingested elsewhere, and newer rules versions. Accounts,
- * sessions and licences need no sync: a cache miss reads the store.
+ * heartbeats received elsewhere (for ranking), items ingested elsewhere, customers' holdings reported elsewhere, and
+ * newer rules versions. Accounts, sessions and licences need no sync: a cache miss reads the store.
  */
 export const SHARED_SYNC_MS = 1_000
 
@@ -197,16 +197,18 @@ export async function syncShared (s: MainServices): Promise<void> {
   await s.registry.reload()
   await s.catalog.reload()
   await s.reports.reload()
+  await s.directives.syncHoldings()
   await s.rules.sync()
 }
 
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */
 export async function replanPreposition (s: MainServices): Promise<boolean> {
   const now = s.now()
-  const plan = s.directives.demand.plan(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
+  // every main's demand, through the store (main/directives.ts planDemand)
+  const { plan, count } = await s.directives.planDemand(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
   const filtered = new Map<string, string[]>()
   for (const [region, items] of plan) {
-    filtered.set(region, items.filter(id => s.directives.demand.count(region, id) >= AUTO_PREPOSITION_MIN_REQUESTS).slice(0, AUTO_PREPOSITION_TOP_N))
+    filtered.set(region, items.filter(id => count(region, id) >= AUTO_PREPOSITION_MIN_REQUESTS).slice(0, AUTO_PREPOSITION_TOP_N))
   }
   return await s.rules.setAutoPlan(filtered)
 }

@@ -45,7 +45,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   app.post('/holdings', requireSession(s), validate('json', holdingBody), async (c) => {
     const { licenseId, peerId, addrs, region, complete } = c.req.valid('json')
     const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
-    const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
+    const { expiresAt } = await s.directives.reportHolding(license, { peerId, addrs, region, complete })
     return c.json({ ok: true, expiresAt })
   })
   return app
