@@ -24,6 +24,7 @@ import { createMetrics } from './metrics.ts'
 import { toErrorResponse, tooLarge } from './errors.ts'
 import { requireOperator, type MainEnv } from './auth.ts'
 import type { MainServices } from './services.ts'
+import type { TrustedProxies } from './client-address.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { itemRoutes } from './routes/items.ts'
 import { rentalRoutes } from './routes/rentals.ts'
@@ -76,6 +77,8 @@ export interface MainOptions {
   keyFile?: string
   /** A node silent this long leaves the rules (default DEFAULT_NODE_REMOVAL_MS, a week). */
   nodeRemovalMs?: number
+  /** Take the client's address for sign-up and log-in limits from X-Forwarded-For when the peer is one of these (`--trusted-proxy`). */
+  trustedProxies?: TrustedProxies
 }
 
 export interface Main {
@@ -134,7 +137,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store, now), activity, reports
+      nodeTokens: new NodeTokens(store, now), activity, reports, trustedProxies: opts.trustedProxies
     }
     const app = buildApp(services, log)
     // periodic work runs on one main at a time where several share the store (a lease; always this one on level)

@@ -11,6 +11,7 @@ import type { MainMetrics } from './metrics.ts'
 import type { Credentials } from './auth.ts'
 import type { NodeTokens, OperatorActivity } from './operator.ts'
 import type { Reports } from './reports.ts'
+import type { TrustedProxies } from './client-address.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -28,4 +29,6 @@ export interface MainServices extends Credentials {
   startedAt: number
   /** Bad sources reported by clients and nodes, and the quarantine they lead to. */
   reports: Reports
+  /** Proxies whose X-Forwarded-For names the client (main/client-address.ts); none: the socket's peer counts. */
+  trustedProxies?: TrustedProxies
 }
