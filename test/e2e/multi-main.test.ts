@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, peerIdOf } from '../../protocol/keys.ts'
+import { verifyDirective } from '../../protocol/documents.ts'
+import { fromText } from '../../protocol/signing.ts'
+import { fromBase64url } from '../../protocol/encoding.ts'
 import { TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { Network, spawnReelnet, waitFor, createCustomer, runClient, waitJson, ADMIN_TOKEN, OPERATOR_TOKEN, type Proc } from './client-net.ts'
 import { startPostgres, freshDatabase, type Postgres } from '../postgres.ts'
@@ -26,6 +29,8 @@ const ITEM_BYTES = 6 * 1024 * 1024
 const CLIENT_RATE = '1MiB'
 const REGION = 'mm'
 const PW = 'pw-multi-main-0123456789'
+/** nginx reaches the mains from loopback: the one trusted proxy (so is the test itself, which then chooses its address by header). */
+const TRUSTED_PROXY = '127.0.0.1/32'
 
 interface MainProc { proc: Proc, url: string, port: number }
 
@@ -45,7 +50,7 @@ const acknowledged = { accounts: [] as string[], licenses: [] as Array<{ license
 
 async function startMainProc (port: number): Promise<MainProc> {
   const proc = spawnReelnet(['main', '--data', join(dir, 'main'), '--db', dbUrl, '--port', String(port), '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
-    '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: `main-${port}` })
+    '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, '--trusted-proxy', TRUSTED_PROXY], { name: `main-${port}` })
   const m = await waitFor(proc, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
   return { proc, url: m[1] as string, port: Number(new URL(m[1] as string).port) }
 }
@@ -152,6 +157,34 @@ if (typeof server === 'string' || NGINX === undefined) {
     assert.is((await api(mains[1]!.url, 'POST', '/v1/sessions', { username: 'target', password: PW })).status, 429, 'even the right password waits out the lock-out')
   })
 
+  test('a customer peer\'s holding reported to main A is offered in directives from main B', async () => {
+    const [a, b] = [mains[0]!.url, mains[1]!.url]
+    const itemId = await net.ingest(randomBytes(64 * 1024), 'held')
+    const session = async (base: string, username: string): Promise<string> => {
+      assert.is((await api(base, 'POST', '/v1/accounts', { username, password: PW, region: REGION })).status, 201)
+      return (await api(base, 'POST', '/v1/sessions', { username, password: PW })).json.token as string
+    }
+    const [holder, asker] = [await session(a, 'holder'), await session(b, 'asker')]
+    await until('both mains to list the item', async () => (await api(a, 'GET', `/v1/items/${itemId}`)).status === 200 && (await api(b, 'GET', `/v1/items/${itemId}`)).status === 200, 10_000)
+    const [lh, la] = [await api(a, 'POST', '/v1/rentals', { itemId }, holder), await api(b, 'POST', '/v1/rentals', { itemId }, asker)]
+    assert.is(lh.status, 201)
+    assert.is(la.status, 201)
+    const holderPeer = peerIdOf(createSigner(randomBytes(32)).publicKey)
+    const askerPeer = peerIdOf(createSigner(randomBytes(32)).publicKey)
+    assert.is((await api(a, 'POST', '/v1/directives', { licenseId: lh.json.licenseId, clientPeerId: holderPeer, region: REGION }, holder)).status, 201)
+    const held = await api(a, 'POST', '/v1/holdings', { licenseId: lh.json.licenseId, peerId: holderPeer, addrs: ['/ip4/127.0.0.1/tcp/5999'], region: REGION, complete: true }, holder)
+    assert.is(held.status, 200, JSON.stringify(held.json))
+    const key = fromBase64url(net.mainKeyText)
+    let peers: string[] = []
+    // main B reads holdings with its 1 s sync
+    await until('main B to offer the holder', async () => {
+      const d = await api(b, 'POST', '/v1/directives', { licenseId: la.json.licenseId, clientPeerId: askerPeer, region: REGION }, asker)
+      peers = verifyDirective(fromText(d.json.directive), { publicKey: key, now: Date.now(), clientPeerId: askerPeer }).peers.map(p => `${p.role}:${p.peerId}`)
+      return peers.includes(`peer:${holderPeer}`)
+    }, 20_000)
+    assert.ok(peers.includes(`peer:${holderPeer}`))
+  })
+
   test('nodes through the balancer; a download survives SIGKILL of a main; a sign-up burst survives another', async () => {
     await Promise.all([net.startNode('parent', REGION, 'mm-parent'), net.startNode('edge', REGION, 'mm-edge')])
     const bytes = randomBytes(ITEM_BYTES)
@@ -193,6 +226,52 @@ if (typeof server === 'string' || NGINX === undefined) {
     }
     const lic = await api(lbUrl, 'POST', '/v1/sessions', { username: 'mm-alice', password: 'pw-mm-alice-0123456789' })
     assert.is(lic.status, 201, 'the customer of the killed main logs in')
+  })
+
+  test('customers pinned one to each main (no balancer): an item ingested through main A is rented and downloaded through B too', async () => {
+    const [a, b] = [mains[0]!.url, mains[1]!.url]
+    const lb = net.mainUrl
+    const bytes = randomBytes(768 * 1024)
+    let itemId = ''
+    const pinned: Array<Awaited<ReturnType<typeof createCustomer>>> = []
+    try {
+      net.mainUrl = a
+      itemId = await net.ingest(bytes, 'pinned')
+      pinned.push(await createCustomer(net, 'pin-a', REGION, { ownAccount: true }))
+      net.mainUrl = b
+      pinned.push(await createCustomer(net, 'pin-b', REGION, { ownAccount: true }))
+    } finally {
+      net.mainUrl = lb
+    }
+    const runs = pinned.map(c => ({ c, out: join(c.configDir, 'pinned.bin'), get: runClient(c, ['get', itemId, '--rent', '--json', '-o', join(c.configDir, 'pinned.bin')]) }))
+    for (const r of runs) {
+      const done = await waitJson(r.get, o => o.type === 'done' || o.type === 'error', 180_000)
+      assert.is(done.type, 'done', `${r.c.name}: ${JSON.stringify(done)}`)
+      assert.is(await r.get.exited, 0, r.get.output().slice(-2000))
+      assert.is(createHash('sha256').update(await readFile(r.out)).digest('hex'), createHash('sha256').update(bytes).digest('hex'), `${r.c.name}: byte-exact`)
+    }
+    console.log(`multi-main: an item ingested through main A downloaded byte-exact by a customer pinned to A and one pinned to B`)
+  })
+
+  test('behind nginx with --trusted-proxy: log-in limits count each forwarded client, not the balancer', async () => {
+    assert.is((await api(lbUrl, 'POST', '/v1/accounts', { username: 'proxied', password: PW })).status, 201)
+    const as = async (client: string, password: string): Promise<number> => {
+      const res = await fetch(`${lbUrl}/v1/sessions`, {
+        method: 'POST',
+        // nginx appends its peer (127.0.0.1, trusted): main counts the rightmost untrusted address, this one
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+        body: JSON.stringify({ username: 'proxied', password }),
+        signal: AbortSignal.timeout(60_000)
+      })
+      await res.body?.cancel()
+      return res.status
+    }
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) statuses.push(await as('203.0.113.1', 'wrong-password-000'))
+    // requests alternate between the mains through nginx; the shared limiter counts them as one history
+    assert.equal(statuses, [401, 401, 401, 401, 401, 429])
+    assert.is(await as('203.0.113.2', PW), 201, 'another customer behind the same balancer logs in')
+    assert.is(await as('203.0.113.1', PW), 429, 'the one that failed waits')
   })
 
   test('rules versions: stored ones unique and growing; every one the balancer served never went back', async () => {
