@@ -1,23 +1,36 @@
 /**
- * Directives issued per second over HTTP against a local main (its own
- * process) holding 1,000 licenses, measured with autocannon: every request
- * presents another license with its owner's session and another client
- * PeerId, so no answer is a cached copy. Goal: ≥ 5,000/s with p99 ≤ 10 ms on
- * two cores (autocannon shares them).
+ * Directives issued per second over HTTP, in one run, against three set-ups
+ * of main (each its own process or processes) holding 1,000 licenses:
  *
- * Each run measures at `connections` (default 32: throughput, where latency
- * is mostly queueing), then again at `fewConnections` (default 8: latency
- * nearer the cost of one request), against the same main.
+ *   level      one main on its embedded level database (the default)
+ *   pg         one main on PostgreSQL (a throwaway server with fsync on)
+ *   pg×2+nginx two mains on that PostgreSQL behind nginx (the load goes to nginx)
+ *
+ * measured with autocannon: every request presents another license with its
+ * owner's session and another client PeerId, so no answer is a cached copy.
+ * Reported per set-up: directives/s, p50/p99 latency, and directives per
+ * CPU-second of the main processes (and of PostgreSQL and nginx, apart).
+ * Goals: ≥ 5,000/s with p99 ≤ 10 ms at 8 connections; PostgreSQL within 2× of
+ * level per main CPU-second. autocannon, nginx and PostgreSQL share the same
+ * 2 cores, so per-CPU-second figures are the ones to compare.
+ *
+ * Each set-up is measured at `connections` (default 32: throughput, where
+ * latency is mostly queueing), then at `fewConnections` (default 8), each for
+ * `seconds`; the whole run is bounded by BENCH_DEADLINE_MS. A set-up that
+ * needs PostgreSQL or nginx where they are not installed is skipped with one
+ * line. The last line is a one-line summary.
  *
  *   node_modules/.bin/node --import tsx bench/directives.ts [seconds] [connections] [fewConnections]
  */
 import { pathToFileURL } from 'node:url'
 import { createRequire } from 'node:module'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { startMainProcess } from './main-process.ts'
+import { startMainProcess, treeCpuSeconds, type MainProcess } from './main-process.ts'
+import { startPostgres, freshDatabase, type Postgres } from '../test/postgres.ts'
+import { NGINX, startNginx, type Nginx } from '../test/nginx.ts'
 import { createSigner, peerIdOf } from '../protocol/keys.ts'
 import { verifyDirective } from '../protocol/documents.ts'
 import { fromText } from '../protocol/signing.ts'
@@ -30,6 +43,14 @@ const LICENSES = 1000
 const ACCOUNTS = 4
 const EDGES = 8
 const PARENTS = 2
+/** Rentals made at once while setting up (each is a signed licence and a durable write). */
+const RENTAL_CONCURRENCY = 16
+/** A main sees nodes registered through another within SHARED_SYNC_MS (1 s); a loaded machine is given far longer. */
+const SYNC_WAIT_MS = 30_000
+/** The whole bench stops (and fails) past this, whatever the arguments: bounded in time. */
+const BENCH_DEADLINE_MS = 15 * 60_000
+/** nginx keeps this many idle connections to each main: more than the benchmark's connections, so none is re-opened per request. */
+const NGINX_KEEPALIVE = 64
 
 interface AutocannonResult {
   requests: { average: number, total: number }
@@ -45,14 +66,14 @@ async function call<T> (url: string, method: string, path: string, json: unknown
   const res = await fetch(url + path, {
     method,
     headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-    body: json === undefined ? undefined : JSON.stringify(json)
+    body: json === undefined ? undefined : JSON.stringify(json),
+    signal: AbortSignal.timeout(60_000)
   })
   const body = await res.json() as T
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(body)}`)
   return body
 }
 
-/** Ed25519 signs per second in this process right now: the machines are shared, so figures are read against this (FACTS.md: ~47,700/s idle). */
 /** FACTS.md: node:crypto ed25519 signs per second on these machines when idle. */
 const IDLE_SIGNS_PER_S = 47_700
 
@@ -65,70 +86,195 @@ function calibrate (): number {
   return n / ((performance.now() - start) / 1000)
 }
 
-export async function run (seconds = 10, connections = 32, fewConnections = 8): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'reelnet-bench-directives-'))
-  const main = await startMainProcess(join(dir, 'main'), ['--admin-token', ADMIN, '--operator-token', OPERATOR, '--heartbeat-timeout-ms', String(3600_000)])
-  try {
-    const url = main.url
-    // one item, a region with edges and parents
-    const item = await fetch(`${url}/v1/items?title=bench&chunkSize=65536`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: new Uint8Array(randomBytes(1_000_000)) })
-    const { itemId } = await item.json() as { itemId: string }
-    for (let i = 0; i < EDGES + PARENTS; i++) {
-      const peerId = peerIdOf(createSigner(new Uint8Array(randomBytes(32))).publicKey)
-      await call(url, 'POST', '/v1/nodes', { peerId, role: i < EDGES ? 'edge' : 'parent', region: 'eu', addrs: [`/ip4/127.0.0.1/tcp/${5000 + i}`], capacityBytes: 1e12 }, OPERATOR)
-    }
-    const tokens: string[] = []
-    for (let a = 0; a < ACCOUNTS; a++) {
-      const username = `bench${a}`
-      await call(url, 'POST', '/v1/accounts', { username, password: 'bench-password', region: 'eu' })
-      tokens.push((await call<{ token: string }>(url, 'POST', '/v1/sessions', { username, password: 'bench-password' })).token)
-    }
-    const requests: Array<{ token: string, body: string }> = []
-    for (let i = 0; i < LICENSES; i++) {
-      const token = tokens[i % ACCOUNTS]!
+/** One way of running main: where the load goes, its mains, and the other processes whose CPU is counted apart. */
+interface Setup {
+  name: string
+  loadUrl: string
+  mains: MainProcess[]
+  others: Array<{ label: string, cpuSeconds: () => Promise<number> }>
+}
+
+interface RunFigures { connections: number, rate: number, total: number, non2xx: number, errors: number, p50: number, p99: number, max: number, perMainCpuS: number, mainUsPer: number, other: Record<string, number> }
+
+interface Request { token: string, body: string }
+
+/** One item, a region of edges and parents, accounts and LICENSES rentals, made through `url`. */
+async function seed (url: string): Promise<Request[]> {
+  const item = await fetch(`${url}/v1/items?title=bench&chunkSize=65536`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: new Uint8Array(randomBytes(1_000_000)) })
+  if (!item.ok) throw new Error(`ingest: ${item.status} ${await item.text()}`)
+  const { itemId } = await item.json() as { itemId: string }
+  for (let i = 0; i < EDGES + PARENTS; i++) {
+    const peerId = peerIdOf(createSigner(new Uint8Array(randomBytes(32))).publicKey)
+    await call(url, 'POST', '/v1/nodes', { peerId, role: i < EDGES ? 'edge' : 'parent', region: 'eu', addrs: [`/ip4/127.0.0.1/tcp/${5000 + i}`], capacityBytes: 1e12 }, OPERATOR)
+  }
+  const tokens: string[] = []
+  for (let a = 0; a < ACCOUNTS; a++) {
+    const username = `bench${a}`
+    await call(url, 'POST', '/v1/accounts', { username, password: 'bench-password', region: 'eu' })
+    tokens.push((await call<{ token: string }>(url, 'POST', '/v1/sessions', { username, password: 'bench-password' })).token)
+  }
+  const requests: Request[] = []
+  for (let i = 0; i < LICENSES; i += RENTAL_CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(RENTAL_CONCURRENCY, LICENSES - i) }, async (_, j) => {
+      const token = tokens[(i + j) % ACCOUNTS]!
       const { licenseId } = await call<{ licenseId: string }>(url, 'POST', '/v1/rentals', { itemId }, token)
       const clientPeerId = peerIdOf(createSigner(new Uint8Array(randomBytes(32))).publicKey)
-      requests.push({ token, body: JSON.stringify({ licenseId, clientPeerId }) })
-    }
+      return { token, body: JSON.stringify({ licenseId, clientPeerId }) }
+    })
+    requests.push(...await Promise.all(batch))
+  }
+  return requests
+}
 
-    // a sample answer verifies
-    const sample = JSON.parse(requests[0]!.body) as { licenseId: string, clientPeerId: string }
-    const { keys } = await call<{ keys: Array<{ publicKey: string }> }>(url, 'GET', '/v1/keys', undefined)
-    const d = await call<{ directive: string }>(url, 'POST', '/v1/directives', sample, requests[0]!.token)
-    const directive = verifyDirective(fromText(d.directive), { publicKey: fromBase64url(keys[0]!.publicKey), now: Date.now(), clientPeerId: sample.clientPeerId })
-    if (directive.peers.length !== EDGES + PARENTS) throw new Error(`expected ${EDGES + PARENTS} peers, got ${directive.peers.length}`)
-
-    let next = 0
-    const setup = (req: { headers: Record<string, string>, body?: string }): typeof req => {
-      const r = requests[next++ % requests.length]!
-      req.headers = { 'content-type': 'application/json', authorization: `Bearer ${r.token}` }
-      req.body = r.body
-      return req
+/** Each main answers a sample directive that verifies and lists every node (waiting for mains that learn of them by sync). */
+async function checkSample (mains: MainProcess[], requests: Request[]): Promise<void> {
+  const sample = JSON.parse(requests[0]!.body) as { licenseId: string, clientPeerId: string }
+  for (const m of mains) {
+    const { keys } = await call<{ keys: Array<{ publicKey: string }> }>(m.url, 'GET', '/v1/keys', undefined)
+    const end = Date.now() + SYNC_WAIT_MS
+    for (;;) {
+      const d = await call<{ directive: string }>(m.url, 'POST', '/v1/directives', sample, requests[0]!.token)
+      const directive = verifyDirective(fromText(d.directive), { publicKey: fromBase64url(keys[0]!.publicKey), now: Date.now(), clientPeerId: sample.clientPeerId })
+      if (directive.peers.length === EDGES + PARENTS) break
+      if (Date.now() > end) throw new Error(`${m.url}: expected ${EDGES + PARENTS} peers, got ${directive.peers.length}`)
+      await new Promise(resolve => setTimeout(resolve, 100))
     }
-    // warm-up, then the measured runs: at `connections` (throughput; latency there is mostly queueing), then at `fewConnections`
-    await autocannon({ url: `${url}/v1/directives`, connections, duration: 2, requests: [{ method: 'POST', setupRequest: setup }] })
-    console.log(`directives over HTTP, ${LICENSES} licenses, ${seconds} s per run (autocannon in the same 2 cores):`)
-    let cpuPerRequestUs = 0
-    for (const n of connections === fewConnections ? [connections] : [connections, fewConnections]) {
-      const cpuBefore = await main.cpuSeconds()
-      const result = await autocannon({ url: `${url}/v1/directives`, connections: n, duration: seconds, requests: [{ method: 'POST', setupRequest: setup }] })
-      const us = (await main.cpuSeconds() - cpuBefore) / Math.max(1, result.requests.total) * 1e6
-      if (n === connections) cpuPerRequestUs = us
-      console.log(`  ${String(n).padStart(3)} connections: ${Math.round(result.requests.average)} directives/s (${result.requests.total} total, non-2xx ${result.non2xx}, errors ${result.errors}); latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; main CPU ${us.toFixed(0)} µs per directive`)
-    }
-    const peak = await main.peakRssBytes()
-    console.log(`  main CPU per directive at ${connections} connections: ${cpuPerRequestUs.toFixed(0)} µs (so one core of main sustains ~${Math.round(1e6 / cpuPerRequestUs)}/s at this machine's current speed)`)
-    console.log(`  goal: >= 5000/s with p99 <= 10 ms; main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
-    const signsPerS = calibrate()
-    const signEquivalents = cpuPerRequestUs / (1e6 / signsPerS)
-    console.log(`  calibration: node:crypto ed25519 signs ${Math.round(signsPerS)}/s in this run (idle machine: ~47,700/s); load average ${(await import('node:os')).loadavg().map(x => x.toFixed(1)).join(' ')}`)
-    console.log(`  main's CPU per directive = ${signEquivalents.toFixed(1)} ed25519 signs; at the idle rate that is ~${Math.round(IDLE_SIGNS_PER_S / signEquivalents)} directives/s per core of main`)
-  } finally {
-    await main.stop()
-    await rm(dir, { recursive: true, force: true })
   }
 }
 
+async function measure (setup: Setup, requests: Request[], seconds: number, counts: number[]): Promise<RunFigures[]> {
+  let next = 0
+  const setupRequest = (req: { headers: Record<string, string>, body?: string }): typeof req => {
+    const r = requests[next++ % requests.length]!
+    req.headers = { 'content-type': 'application/json', authorization: `Bearer ${r.token}` }
+    req.body = r.body
+    return req
+  }
+  const url = `${setup.loadUrl}/v1/directives`
+  const mainCpu = async (): Promise<number> => (await Promise.all(setup.mains.map(async m => await m.cpuSeconds()))).reduce((a, b) => a + b, 0)
+  // warm-up (JIT, caches of sessions and licences on every main)
+  await autocannon({ url, connections: counts[0], duration: 2, requests: [{ method: 'POST', setupRequest }] })
+  const out: RunFigures[] = []
+  for (const n of counts) {
+    const mainBefore = await mainCpu()
+    const otherBefore = await Promise.all(setup.others.map(async o => await o.cpuSeconds()))
+    const r = await autocannon({ url, connections: n, duration: seconds, requests: [{ method: 'POST', setupRequest }] })
+    const mainUsed = await mainCpu() - mainBefore
+    const otherAfter = await Promise.all(setup.others.map(async o => await o.cpuSeconds()))
+    const ok = Math.max(1, r.requests.total - r.non2xx)
+    const other: Record<string, number> = {}
+    setup.others.forEach((o, i) => { other[o.label] = (otherAfter[i]! - otherBefore[i]!) / ok * 1e6 })
+    out.push({
+      connections: n, rate: r.requests.average, total: r.requests.total, non2xx: r.non2xx, errors: r.errors,
+      p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max,
+      perMainCpuS: ok / Math.max(0.01, mainUsed), mainUsPer: mainUsed / ok * 1e6, other
+    })
+    const f = out.at(-1)!
+    const others = Object.entries(f.other).map(([k, v]) => `, ${k} ${v.toFixed(0)} µs`).join('')
+    console.log(`  ${setup.name.padEnd(10)} ${String(n).padStart(3)} conns: ${Math.round(f.rate)} directives/s (${f.total} total, non-2xx ${f.non2xx}, errors ${f.errors}); p50 ${f.p50} ms, p99 ${f.p99} ms, max ${f.max} ms; ${Math.round(f.perMainCpuS)} per main CPU-second (main ${f.mainUsPer.toFixed(0)} µs per directive${others})`)
+  }
+  return out
+}
+
+async function level (dir: string): Promise<{ setup: Setup, stop: () => Promise<void> }> {
+  const main = await startMainProcess(join(dir, 'level'), ['--admin-token', ADMIN, '--operator-token', OPERATOR, '--heartbeat-timeout-ms', String(3600_000)])
+  return { setup: { name: 'level', loadUrl: main.url, mains: [main], others: [] }, stop: async () => { await main.stop() } }
+}
+
+async function postgres (dir: string, pg: Postgres, mains: number, nginxDir?: string): Promise<{ setup: Setup, stop: () => Promise<void> }> {
+  const db = await freshDatabase(pg, `bench_${mains}`)
+  const started: MainProcess[] = []
+  let nginx: Nginx | undefined
+  const stop = async (): Promise<void> => {
+    await nginx?.stop()
+    for (const m of started) await m.stop()
+  }
+  try {
+    // one data folder: the mains share the signing key and the origin's chunks (README, "Running main on PostgreSQL")
+    for (let i = 0; i < mains; i++) started.push(await startMainProcess(join(dir, `pg${mains}`), ['--db', db, '--admin-token', ADMIN, '--operator-token', OPERATOR, '--heartbeat-timeout-ms', String(3600_000)]))
+    const pgPid = await pg.pid()
+    const others: Setup['others'] = [{ label: 'PostgreSQL', cpuSeconds: async () => await treeCpuSeconds(pgPid) }]
+    let loadUrl = started[0]!.url
+    if (nginxDir !== undefined) {
+      nginx = await startNginx(nginxDir, started.map(m => Number(new URL(m.url).port)), NGINX_KEEPALIVE)
+      const nginxPid = nginx.child.pid!
+      others.push({ label: 'nginx', cpuSeconds: async () => await treeCpuSeconds(nginxPid) })
+      loadUrl = nginx.url
+    }
+    return { setup: { name: mains === 1 ? 'pg' : `pg×${mains}+nginx`, loadUrl, mains: started, others }, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+export async function run (seconds = 10, connections = 32, fewConnections = 8): Promise<void> {
+  const deadline = setTimeout(() => { console.error(`bench/directives: over ${BENCH_DEADLINE_MS / 60_000} min, stopped`); process.exit(1) }, BENCH_DEADLINE_MS)
+  deadline.unref()
+  const dir = await mkdtemp(join(tmpdir(), 'reelnet-bench-directives-'))
+  const counts = connections === fewConnections ? [connections] : [connections, fewConnections]
+  const results = new Map<string, RunFigures[]>()
+  const skipped: string[] = []
+  console.log(`directives over HTTP, ${LICENSES} licenses, ${EDGES + PARENTS} nodes, ${seconds} s per run; autocannon, nginx and PostgreSQL share the same 2 cores; load average ${loadavg().map(x => x.toFixed(1)).join(' ')}`)
+  let pg: Postgres | undefined
+  try {
+    const server = await startPostgres({ durable: true })
+    if (typeof server === 'string') skipped.push(`SKIP pg, pg×2+nginx: ${server}`)
+    else pg = server
+    const setups: Array<() => Promise<{ setup: Setup, stop: () => Promise<void> }>> = [async () => await level(dir)]
+    if (pg !== undefined) {
+      const p = pg
+      setups.push(async () => await postgres(dir, p, 1))
+      if (NGINX === undefined) skipped.push('SKIP pg×2+nginx: nginx is not installed (.ci/run installs Debian\'s nginx)')
+      else setups.push(async () => await postgres(dir, p, 2, join(dir, 'nginx')))
+    }
+    for (const s of skipped) console.log(s)
+    for (const make of setups) {
+      const { setup, stop } = await make()
+      try {
+        const requests = await seed(setup.loadUrl)
+        await checkSample(setup.mains, requests)
+        results.set(setup.name, await measure(setup, requests, seconds, counts))
+        const peak = Math.max(...await Promise.all(setup.mains.map(async m => await m.peakRssBytes())))
+        console.log(`  ${setup.name.padEnd(10)} main peak RSS ${(peak / 1e6).toFixed(0)} MB`)
+      } finally {
+        await stop()
+      }
+    }
+  } finally {
+    await pg?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  const signsPerS = calibrate()
+  const lv = results.get('level')?.[0]
+  if (lv !== undefined) {
+    const signEquivalents = lv.mainUsPer / (1e6 / signsPerS)
+    console.log(`  calibration: node:crypto ed25519 signs ${Math.round(signsPerS)}/s in this run (idle machine: ~47,700/s); level main's CPU per directive = ${signEquivalents.toFixed(1)} signs, ~${Math.round(IDLE_SIGNS_PER_S / signEquivalents)} directives/s per core at the idle rate`)
+  }
+  const pgOne = results.get('pg')?.[0]
+  const ratio = lv !== undefined && pgOne !== undefined ? pgOne.perMainCpuS / lv.perMainCpuS : undefined
+  if (ratio !== undefined) console.log(`  goal: PostgreSQL within 2× of level per main CPU-second: pg/level = ${ratio.toFixed(2)} (${ratio >= 0.5 ? 'met' : 'not met'})`)
+  const few = counts.at(-1)!
+  const parts = [...results].map(([name, runs]) => {
+    const a = runs[0]!
+    const b = runs.at(-1)!
+    return `${name} ${Math.round(a.rate)}/s ${Math.round(a.perMainCpuS)}/main-CPU-s p99 ${a.p99} ms@${a.connections}, ${b.p99} ms@${b.connections}`
+  })
+  console.log(`summary directives: ${parts.join(' | ')}${ratio !== undefined ? ` | pg/level per main CPU-s ${ratio.toFixed(2)}` : ''} | goal p99 <= 10 ms @${few}${skipped.length > 0 ? ` | ${skipped.length} skipped` : ''} | load ${loadavg()[0]!.toFixed(1)}`)
+}
+
+/** A whole number argument within bounds, or exit with a clear line. */
+function arg (i: number, name: string, fallback: number, max: number): number {
+  const text = process.argv[i]
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    console.error(`bench/directives: ${name} must be a whole number from 1 to ${max}, not ${JSON.stringify(text)}`)
+    process.exit(2)
+  }
+  return n
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await run(Number(process.argv[2] ?? 10), Number(process.argv[3] ?? 32), Number(process.argv[4] ?? 8))
+  await run(arg(2, 'seconds', 10, 120), arg(3, 'connections', 32, 512), arg(4, 'fewConnections', 8, 512))
 }

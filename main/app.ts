@@ -24,6 +24,7 @@ import { createMetrics } from './metrics.ts'
 import { toErrorResponse, tooLarge } from './errors.ts'
 import { requireOperator, type MainEnv } from './auth.ts'
 import type { MainServices } from './services.ts'
+import type { TrustedProxies } from './client-address.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { itemRoutes } from './routes/items.ts'
 import { rentalRoutes } from './routes/rentals.ts'
@@ -85,6 +86,8 @@ export interface MainOptions {
   nodeRemovalMs?: number
   /** Lifetime of each signed revocation list (default REVOCATIONS_TTL_MS); re-signed at half of it. */
   revocationsTtlMs?: number
+  /** Take the client's address for sign-up and log-in limits from X-Forwarded-For when the peer is one of these (`--trusted-proxy`). */
+  trustedProxies?: TrustedProxies
 }
 
 export interface Main {
@@ -149,7 +152,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store, now), activity, reports, revocations, store
+      nodeTokens: new NodeTokens(store, now), activity, reports, revocations, store, trustedProxies: opts.trustedProxies
     }
     const app = buildApp(services, log)
     // periodic work runs on one main at a time where several share the store (a lease; always this one on level)
@@ -217,8 +220,8 @@ export async function createMain (opts: MainOptions): Promise<Main> {
 
 /**
  * Where several mains share a PostgreSQL store, each reads the others' changes this often: nodes registered and
- * heartbeats received elsewhere (for ranking), items ingested elsewhere, and newer rules versions. Accounts,
- * sessions and licences need no sync: a cache miss reads the store.
+ * heartbeats received elsewhere (for ranking), items ingested elsewhere, customers' holdings reported elsewhere, and
+ * newer rules versions. Accounts, sessions and licences need no sync: a cache miss reads the store.
  */
 export const SHARED_SYNC_MS = 1_000
 
@@ -226,6 +229,7 @@ export async function syncShared (s: MainServices): Promise<void> {
   await s.registry.reload()
   await s.catalog.reload()
   await s.reports.reload()
+  await s.directives.syncHoldings()
   await s.rules.sync()
   await s.revocations.sync()
 }
@@ -233,10 +237,11 @@ export async function syncShared (s: MainServices): Promise<void> {
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */
 export async function replanPreposition (s: MainServices): Promise<boolean> {
   const now = s.now()
-  const plan = s.directives.demand.plan(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
+  // every main's demand, through the store (main/directives.ts planDemand)
+  const { plan, count } = await s.directives.planDemand(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
   const filtered = new Map<string, string[]>()
   for (const [region, items] of plan) {
-    filtered.set(region, items.filter(id => s.directives.demand.count(region, id) >= AUTO_PREPOSITION_MIN_REQUESTS).slice(0, AUTO_PREPOSITION_TOP_N))
+    filtered.set(region, items.filter(id => count(region, id) >= AUTO_PREPOSITION_MIN_REQUESTS).slice(0, AUTO_PREPOSITION_TOP_N))
   }
   return await s.rules.setAutoPlan(filtered)
 }

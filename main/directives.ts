@@ -14,6 +14,7 @@ import { toText } from '../protocol/signing.ts'
 import { rankPeers, type RankCandidate } from '../protocol/policy/rank.ts'
 import { DemandCounter } from '../protocol/policy/preposition.ts'
 import type { MainStore, LicenseRecord, AdmissionWrite } from './store.ts'
+import type { DemandRow, HoldingRecord } from './storage/types.ts'
 import type { Registry } from './registry.ts'
 import type { RulesPublisher } from './rules.ts'
 import { forbidden, ApiError } from './errors.ts'
@@ -32,6 +33,17 @@ export const MAX_ADMISSIONS_PER_REGION = 100_000
 export const ADMISSION_FLUSH_MS = 1_000
 /** Demand for automatic prepositioning is counted over the last hour: recent enough to follow a release, long enough to be more than noise. */
 export const DEMAND_WINDOW_MS = 3600_000
+/** Demand is added to the store per minute: the window is then approximated to 1/60 of its length, and each (region, item) has at most 60 rows. */
+export const DEMAND_BUCKET_MS = 60_000
+/** Distinct (region, item) pairs the plan reads from the store at most (the most requested first): bounds one plan's memory. */
+export const MAX_DEMAND_PAIRS = 100_000
+/** Holdings one read from the store takes at most (the most recently changed first): bounds memory per read. */
+export const MAX_HOLDINGS_READ = 100_000
+/**
+ * A main re-reads holdings changed this long before its last read, on the store's clock: a report another main was
+ * still writing then (its statement takes milliseconds) is not missed. Re-reading one is harmless.
+ */
+export const HOLDING_SYNC_OVERLAP_MS = 5_000
 
 interface Holding {
   peerId: string
@@ -87,6 +99,10 @@ export class Directives {
   onFlushError: (err: unknown) => void = () => {}
   /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
   readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
+  /** Directives issued and not yet added to the store's demand counts: `${bucket}\0${region}\0${itemId}` → count. */
+  #pendingDemand = new Map<string, number>()
+  /** The store's clock at the last read of holdings; undefined: read them all. */
+  #holdingsAsOf: number | undefined
 
   constructor (store: MainStore, registry: Registry, rules: RulesPublisher, signer: Signer, now: () => number, ttlMs: number) {
     this.#store = store
@@ -105,6 +121,7 @@ export class Directives {
       this.#admit(a.region, a.clientPeerId, a.expiresAt)
     }
     if (stale.length > 0) await this.#store.writeAdmissions(stale)
+    await this.syncHoldings()
     this.#flushTimer = setInterval(() => { this.flush().catch((err: unknown) => { this.onFlushError(err) }) }, ADMISSION_FLUSH_MS)
     this.#flushTimer.unref()
   }
@@ -112,6 +129,7 @@ export class Directives {
   /** Write pending admissions (and drop expired ones) in one batch. */
   async flush (): Promise<void> {
     const run = this.#flushing.then(async () => {
+      await this.#flushDemand()
       if (this.#dirty.size === 0) return
       const now = this.#now()
       const pending = this.#dirty
@@ -169,6 +187,7 @@ export class Directives {
       this.#dirty.set(`${region}/${clientPeerId}`, body.expiresAt)
     }
     this.demand.record(region, license.itemId, now)
+    this.#countDemand(region, license.itemId, now)
     this.onIssued(body)
     return { directive, expiresAt: body.expiresAt, body }
   }
@@ -215,7 +234,7 @@ export class Directives {
   }
 
   /** A customer peer reports holding (part of) a licensed item. */
-  reportHolding (license: LicenseRecord, h: { peerId: string, addrs: string[], region: string, complete: boolean }): { expiresAt: number } {
+  async reportHolding (license: LicenseRecord, h: { peerId: string, addrs: string[], region: string, complete: boolean }): Promise<{ expiresAt: number }> {
     const now = this.#now()
     let byPeer = this.#holdings.get(license.itemId)
     if (byPeer === undefined) {
@@ -237,6 +256,8 @@ export class Directives {
       reportedAt: now,
       expiresAt: Math.min(now + HOLDING_TTL_MS, license.expiresAt)
     }
+    // stored first: every main offers it (syncHoldings), and it is acknowledged only once written
+    await this.#store.putHolding({ itemId: license.itemId, ...holding })
     byPeer.set(h.peerId, holding)
     this.#holdingsGeneration++
     return { expiresAt: holding.expiresAt }
@@ -268,4 +289,80 @@ export class Directives {
     this.#rankCache.set(key, { peers, computedAt: now, generation })
     return peers
   }
+
+  // ---- issue 16: holdings and demand shared through the store by every main ----
+
+  /** Take in holdings stored since the last read (by any main; all of them the first time): they rank as peers. */
+  async syncHoldings (): Promise<boolean> {
+    const since = this.#holdingsAsOf === undefined ? undefined : this.#holdingsAsOf - HOLDING_SYNC_OVERLAP_MS
+    const { holdings, asOf } = await this.#store.changedHoldings(this.#now(), since, MAX_HOLDINGS_READ)
+    let changed = false
+    for (const r of holdings) {
+      let byPeer = this.#holdings.get(r.itemId)
+      if (byPeer === undefined) {
+        byPeer = new Map()
+        this.#holdings.set(r.itemId, byPeer)
+      }
+      const cur = byPeer.get(r.peerId)
+      if (cur !== undefined && cur.reportedAt === r.reportedAt && cur.licenseId === r.licenseId && cur.expiresAt === r.expiresAt) continue
+      byPeer.set(r.peerId, holdingOf(r))
+      changed = true
+    }
+    if (changed) this.#holdingsGeneration++
+    this.#holdingsAsOf = asOf
+    return changed
+  }
+
+  #countDemand (region: string, itemId: string, now: number): void {
+    const key = `${Math.floor(now / DEMAND_BUCKET_MS)}\0${region}\0${itemId}`
+    this.#pendingDemand.set(key, (this.#pendingDemand.get(key) ?? 0) + 1)
+  }
+
+  async #flushDemand (): Promise<void> {
+    if (this.#pendingDemand.size === 0) return
+    const pending = this.#pendingDemand
+    this.#pendingDemand = new Map()
+    const rows = [...pending].map(([key, count]): DemandRow => {
+      const [bucket, region, itemId] = key.split('\0') as [string, string, string]
+      return { bucket: Number(bucket), region, itemId, count }
+    })
+    try {
+      await this.#store.addDemand(rows)
+    } catch (err) {
+      // counted again on the next attempt
+      for (const [key, n] of pending) this.#pendingDemand.set(key, (this.#pendingDemand.get(key) ?? 0) + n)
+      throw err
+    }
+  }
+
+  /**
+   * Every main's directives of the last DEMAND_WINDOW_MS (this one's written first), as per-region lists of the
+   * `topN` most requested items (regions in `regions` always present) and their counts; then forgets what left the
+   * window (old demand, expired holdings). Run on one main at a time (the preposition plan's lease).
+   */
+  async planDemand (now: number, topN: number, regions: readonly string[]): Promise<{ plan: Map<string, string[]>, count: (region: string, itemId: string) => number }> {
+    await this.flush()
+    const since = Math.floor((now - DEMAND_WINDOW_MS) / DEMAND_BUCKET_MS) + 1
+    const tallies = await this.#store.demandSince(since, MAX_DEMAND_PAIRS)
+    const counts = new Map<string, number>()
+    const byRegion = new Map<string, typeof tallies>(regions.map(r => [r, []]))
+    for (const t of tallies) {
+      counts.set(`${t.region}\0${t.itemId}`, t.count)
+      if (!byRegion.has(t.region)) continue
+      byRegion.get(t.region)!.push(t)
+    }
+    const plan = new Map<string, string[]>()
+    for (const region of [...byRegion.keys()].sort()) {
+      // more requests first, then the more recently requested, then ascending itemId (as protocol/policy/preposition.ts)
+      const list = byRegion.get(region)!.sort((a, b) => b.count - a.count || b.lastBucket - a.lastBucket || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0))
+      plan.set(region, list.slice(0, topN).map(t => t.itemId))
+    }
+    await this.#store.pruneDemand(since)
+    await this.#store.pruneHoldings(now)
+    return { plan, count: (region, itemId) => counts.get(`${region}\0${itemId}`) ?? 0 }
+  }
+}
+
+function holdingOf (r: HoldingRecord): Holding {
+  return { peerId: r.peerId, licenseId: r.licenseId, addrs: r.addrs, region: r.region, complete: r.complete, reportedAt: r.reportedAt, expiresAt: r.expiresAt }
 }

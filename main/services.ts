@@ -13,6 +13,7 @@ import type { NodeTokens, OperatorActivity } from './operator.ts'
 import type { Reports } from './reports.ts'
 import type { Revocations } from './revocations.ts'
 import type { MainStore } from './store.ts'
+import type { TrustedProxies } from './client-address.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -34,4 +35,6 @@ export interface MainServices extends Credentials {
   revocations: Revocations
   /** The store itself, for bookkeeping that needs no cache (device slots). */
   store: MainStore
+  /** Proxies whose X-Forwarded-For names the client (main/client-address.ts); none: the socket's peer counts. */
+  trustedProxies?: TrustedProxies
 }

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
-import { mkdtemp, rm, chown, chmod } from 'node:fs/promises'
+import { mkdtemp, rm, chown, chmod, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +20,8 @@ const PG_COMMAND_TIMEOUT_MS = 120_000
 export interface Postgres {
   url: string
   port: number
+  /** The postmaster's process id (its backends are its children). */
+  pid: () => Promise<number>
   /** Stop the server at once and remove its folder. */
   stop: () => Promise<void>
 }
@@ -54,8 +56,12 @@ async function uidOf (user: string): Promise<{ uid: number, gid: number } | unde
   }
 }
 
-/** Start a server, or return the reason it cannot be (no PostgreSQL installed, no `postgres` user as root). */
-export async function startPostgres (): Promise<Postgres | string> {
+/**
+ * Start a server, or return the reason it cannot be (no PostgreSQL installed, no `postgres` user as root).
+ * Tests run with fsync off (faster, and a test's data need not survive a power cut); `durable` keeps PostgreSQL's
+ * default (fsync on), for benchmarks.
+ */
+export async function startPostgres (opts: { durable?: boolean } = {}): Promise<Postgres | string> {
   const bin = binDir()
   if (bin === undefined) return 'PostgreSQL is not installed (no initdb under /usr/lib/postgresql or on PATH; .ci/run installs Debian\'s postgresql)'
   const asRoot = process.getuid?.() === 0
@@ -75,7 +81,7 @@ export async function startPostgres (): Promise<Postgres | string> {
   const port = await freePort()
   try {
     await pg('initdb', ['-A', 'trust', '-U', 'reelnet', '-E', 'UTF8', '--no-sync', '-D', data])
-    await pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '120', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'])
+    await pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '120', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${opts.durable === true ? '' : ' -c fsync=off'}`, 'start'])
   } catch (err) {
     await rm(dir, { recursive: true, force: true })
     throw new Error(`starting PostgreSQL failed: ${(err as Error).message}`)
@@ -84,6 +90,7 @@ export async function startPostgres (): Promise<Postgres | string> {
   return {
     url: `postgres://reelnet@127.0.0.1:${port}/postgres`,
     port,
+    pid: async () => Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]),
     stop: async () => {
       if (stopped) return
       stopped = true

@@ -39,6 +39,11 @@ flags:
                              embedded level database in DATA/db. Migrations run at start.
   --tls-cert FILE            serve HTTPS with this PEM certificate (chain)...
   --tls-key FILE             ...and its PEM private key (both or neither)
+  --trusted-proxy CIDR[,CIDR] behind a load balancer: when a request comes from one of these
+                             addresses (e.g. 127.0.0.1/32, 10.0.0.0/8, ::1), count sign-up and log-in
+                             limits against the client X-Forwarded-For names (its rightmost
+                             address that is not a listed proxy); from anyone else the header
+                             is ignored. Or REELNET_TRUSTED_PROXY. Default: none (the socket's peer)
   --port P                   TCP port, 0 for any free one (default ${DEFAULT_MAIN_PORT})
   --host H                   address to listen on (default 127.0.0.1)
   --admin-token T            admin token (or REELNET_ADMIN_TOKEN)
@@ -104,7 +109,8 @@ export const command: Command = {
       db: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
-      encrypt: { type: 'boolean' }
+      encrypt: { type: 'boolean' },
+      'trusted-proxy': { type: 'string' }
     })
     const db = values.db ?? process.env.REELNET_DB
     if (db !== undefined && db !== '' && !/^postgres(ql)?:\/\/[^\s]{1,2000}$/i.test(db)) throw new UsageError('--db (or REELNET_DB) must be a postgres:// URL')
@@ -121,6 +127,16 @@ export const command: Command = {
         return bytes
       }
       tls = { cert: await read('tls-cert', values['tls-cert']), key: await read('tls-key', values['tls-key']) }
+    }
+    const trustedText = values['trusted-proxy'] ?? process.env.REELNET_TRUSTED_PROXY
+    let trustedProxies
+    if (trustedText !== undefined && trustedText !== '') {
+      const { parseTrustedProxies } = await import('../../main/client-address.ts')
+      try {
+        trustedProxies = parseTrustedProxies(trustedText.slice(0, 10_000))
+      } catch (err) {
+        throw new UsageError((err as Error).message)
+      }
     }
     const dataDir = values.data ?? defaultDataDir()
     const port = intFlag('port', values.port, DEFAULT_MAIN_PORT, 0, 65535)
@@ -149,7 +165,7 @@ export const command: Command = {
     let running
     try {
       running = await startMain({
-        dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'], tls,
+        dataDir, port, host, adminToken, operatorToken, keyFile: values['key-file'], tls, trustedProxies,
         ...(db !== undefined && db !== '' ? { db } : {}),
         metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
         metricsHost: values['metrics-host'],

@@ -4,8 +4,7 @@
  */
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { getConnInfo } from '@hono/node-server/conninfo'
-import type { Context } from 'hono'
+import { clientAddress } from '../client-address.ts'
 import type { MainEnv } from '../auth.ts'
 import type { MainServices } from '../services.ts'
 import { validate, regionSchema } from '../validate.ts'
@@ -35,27 +34,19 @@ const sessionBody = z.strictObject({
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH)
 })
 
-/** The caller's address for rate limiting; 'local' when there is no socket (in-process requests). */
-function addressOf (c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown'
-  } catch {
-    return 'local'
-  }
-}
 
 export function accountRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
   app.post('/accounts', validate('json', accountBody), async (c) => {
     const { username, password, region } = c.req.valid('json')
     checkRegion(s, region)
-    const a = await s.accounts.create(username, password, region, addressOf(c))
+    const a = await s.accounts.create(username, password, region, clientAddress(c, s.trustedProxies))
     return c.json({ accountId: a.accountId, username: a.username, region: a.region ?? null }, 201)
   })
   app.get('/regions', (c) => c.json({ regions: s.registry.servedRegions() }))
   app.post('/sessions', validate('json', sessionBody), async (c) => {
     const { username, password } = c.req.valid('json')
-    const session = await s.accounts.login(username, password, addressOf(c))
+    const session = await s.accounts.login(username, password, clientAddress(c, s.trustedProxies))
     return c.json(session, 201)
   })
   return app

@@ -69,7 +69,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), region)
     if (refusal !== undefined) throw refusal
     refuseRevoked(s, license)
-    const { expiresAt } = s.directives.reportHolding(license, { peerId, addrs, region, complete })
+    const { expiresAt } = await s.directives.reportHolding(license, { peerId, addrs, region, complete })
     return c.json({ ok: true, expiresAt })
   })
   return app

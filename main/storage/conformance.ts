@@ -9,7 +9,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomUUID } from 'node:crypto'
-import type { MainStore, AccountRecord, NodeRecord, RulesState, LicenseRecord, ItemTerms, ItemVersionRecord } from './types.ts'
+import type { MainStore, AccountRecord, NodeRecord, RulesState, LicenseRecord, ItemTerms, ItemVersionRecord, HoldingRecord } from './types.ts'
 
 export interface ConformanceTarget {
   name: string
@@ -35,6 +35,10 @@ async function collect<X> (it: AsyncIterable<X>): Promise<X[]> {
   const out: X[] = []
   for await (const x of it) out.push(x)
   return out
+}
+
+function holding (itemId: string, peerId: string, expiresAt: number, complete = true): HoldingRecord {
+  return { itemId, peerId, licenseId: `lic-${peerId}`, addrs: [`/ip4/127.0.0.1/tcp/${peerId.length}`], region: 'eu', complete, reportedAt: T, expiresAt }
 }
 
 const rulesAt = (version: number): RulesState => ({ version, issuedAt: T + version, expiresAt: T + version + 1000, envelope: `env-${version}` })
@@ -238,6 +242,54 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.getContentKey(k.keyId), k)
   })
 
+  test('holdings: one per item and peer, a newer report replaces; expired ones not listed, then pruned', async ({ store }) => {
+    const first = await store.changedHoldings(T, undefined, 100)
+    assert.equal(first.holdings, [])
+    await store.putHolding(holding('h-item', 'peerA', T + 1000, false))
+    await store.putHolding(holding('h-item', 'peerB', T + 10))
+    await store.putHolding(holding('h-item', 'peerA', T + 2000, true))
+    await store.putHolding(holding('h-other', 'peerA', T + 1000))
+    const all = await store.changedHoldings(T, undefined, 100)
+    const key = (h: HoldingRecord): string => `${h.itemId}/${h.peerId}`
+    assert.equal(all.holdings.map(key).sort(), ['h-item/peerA', 'h-item/peerB', 'h-other/peerA'])
+    assert.equal(all.holdings.find(h => key(h) === 'h-item/peerA'), holding('h-item', 'peerA', T + 2000, true), 'the newer report replaced the older')
+    assert.ok(all.asOf >= first.asOf, 'the store clock does not go back')
+    assert.equal((await store.changedHoldings(T + 10, undefined, 100)).holdings.map(key).sort(), ['h-item/peerA', 'h-other/peerA'], 'expired at now: not listed')
+    assert.is((await store.changedHoldings(T, undefined, 2)).holdings.length, 2, 'limit')
+    // changed since: only what was written at or after the clock read
+    const mark = (await store.changedHoldings(T, undefined, 0)).asOf
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await store.putHolding(holding('h-late', 'peerC', T + 1000))
+    const later = await store.changedHoldings(T, mark, 100)
+    assert.ok(later.holdings.some(h => key(h) === 'h-late/peerC'))
+    assert.not.ok(later.holdings.some(h => key(h) === 'h-other/peerA'), 'unchanged since: not read again')
+    assert.is(await store.pruneHoldings(T + 10), 1)
+    assert.is(await store.pruneHoldings(T + 10), 0)
+    assert.equal((await store.changedHoldings(T, undefined, 100)).holdings.map(key).sort(), ['h-item/peerA', 'h-late/peerC', 'h-other/peerA'])
+    await store.pruneHoldings(T + 5000)
+  })
+
+  test('demand: counts add up per bucket, concurrently too; summed since a bucket, most first; old buckets pruned', async ({ store }) => {
+    assert.equal(await store.demandSince(0, 100), [])
+    await store.addDemand([{ region: 'eu', itemId: 'd1', bucket: 100, count: 2 }, { region: 'eu', itemId: 'd1', bucket: 100, count: 1 }])
+    await Promise.all(Array.from({ length: 6 }, async () => { await store.addDemand([{ region: 'eu', itemId: 'd1', bucket: 101, count: 1 }]) }))
+    await store.addDemand([{ region: 'eu', itemId: 'd2', bucket: 99, count: 20 }, { region: 'us', itemId: 'd1', bucket: 101, count: 4 }])
+    await store.addDemand([])
+    assert.equal(await store.demandSince(100, 100), [
+      { region: 'eu', itemId: 'd1', count: 9, lastBucket: 101 },
+      { region: 'us', itemId: 'd1', count: 4, lastBucket: 101 }
+    ])
+    assert.equal((await store.demandSince(99, 100))[0], { region: 'eu', itemId: 'd2', count: 20, lastBucket: 99 })
+    assert.is((await store.demandSince(0, 1)).length, 1, 'limit')
+    await store.pruneDemand(101)
+    assert.equal(await store.demandSince(0, 100), [
+      { region: 'eu', itemId: 'd1', count: 6, lastBucket: 101 },
+      { region: 'us', itemId: 'd1', count: 4, lastBucket: 101 }
+    ])
+    await store.pruneDemand(1e9)
+    assert.equal(await store.demandSince(0, 100), [])
+  })
+
   test('a reopened store has every write', async (ctx) => {
     const a = account('Persist')
     assert.ok(await ctx.store.createAccount(a))
@@ -330,7 +382,7 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
 
   if (target.second !== undefined) {
     const openSecond = target.second
-    test('two stores on one database: one username, one version sequence, one limiter, one lease holder', async ({ store }) => {
+    test('two stores on one database: one username, one version sequence, one limiter, one lease holder, shared holdings and demand', async ({ store }) => {
       const other = await openSecond()
       try {
         const [x, y] = [account('Shared'), account('shared')]
@@ -350,6 +402,13 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
         assert.is(new Set(lists).size, 6, `distinct revocation list versions: ${lists.join(',')}`)
         const claims = await Promise.all(Array.from({ length: 6 }, async (_, i) => await (i % 2 === 0 ? store : other).claimDevice('lic-race', `peer-${i}`, T + 1000, 2, T)))
         assert.is(claims.filter(c => c.ok).length, 2, 'two mains together let exactly max devices in')
+        // what one main learns of customers' holdings and demand, the other sees
+        await store.putHolding(holding('shared-item', 'peerS', T + 1000))
+        assert.ok((await other.changedHoldings(T, undefined, 100)).holdings.some(h => h.itemId === 'shared-item' && h.peerId === 'peerS'))
+        await Promise.all([store.addDemand([{ region: 'sh', itemId: 'x', bucket: 7, count: 3 }]), other.addDemand([{ region: 'sh', itemId: 'x', bucket: 7, count: 2 }])])
+        assert.equal((await other.demandSince(7, 100)).find(t => t.region === 'sh'), { region: 'sh', itemId: 'x', count: 5, lastBucket: 7 })
+        await store.pruneHoldings(T + 5000)
+        await store.pruneDemand(1e9)
       } finally {
         await other.close()
       }

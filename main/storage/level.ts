@@ -10,7 +10,7 @@ import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord,
-  RevocationRecord, RevocationsState, ContentKeyRecord
+  RevocationRecord, RevocationsState, ContentKeyRecord, HoldingRecord, DemandRow, DemandTally
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -21,6 +21,8 @@ const QUARANTINE_KEY = 'quarantine'
 const REVOCATIONS_KEY = 'revocations'
 /** Node tokens live in `meta` under this prefix (where main kept them before this interface). */
 const NODE_TOKEN_PREFIX = 'nodeToken/'
+/** Demand buckets are written with this many digits so that keys sort as numbers (minutes since 1970 need 8). */
+const DEMAND_BUCKET_DIGITS = 16
 
 /** In-memory fixed-window counters, bounded to LOGIN_LIMITER_MAX_KEYS per scope (oldest dropped first). */
 export function memoryLimiter (): LimiterCounters {
@@ -87,6 +89,11 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   const devices = sub<number>('devices')
   /** keyId → an encrypted item's content key */
   const contentKeys = sub<ContentKeyRecord>('contentKeys')
+  /** `${itemId}/${peerId}` → a customer peer's holding, with when it was stored (this process's clock) */
+  const holdings = sub<HoldingRecord & { changedAt: number }>('holdings')
+  /** bucket (zero-padded), region, itemId joined by NUL (ids are printable ASCII) → directives issued: bucket-first keys, so old buckets are one range */
+  const demand = sub<number>('demand')
+  const demandKey = (bucket: number, region: string, itemId: string): string => `${String(bucket).padStart(DEMAND_BUCKET_DIGITS, '0')}\x00${region}\x00${itemId}`
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -217,6 +224,46 @@ export async function openLevelStore (location: string): Promise<MainStore> {
 
     putQuarantine: async (entries) => { await meta.put(QUARANTINE_KEY, entries) },
     getQuarantine: async () => (await meta.get(QUARANTINE_KEY) as QuarantineRecord[] | undefined) ?? [],
+
+    putHolding: async (h) => { await holdings.put(`${h.itemId}/${h.peerId}`, { ...h, changedAt: Date.now() }) },
+    changedHoldings: async (now, since, limit) => {
+      const asOf = Date.now()
+      const found: Array<HoldingRecord & { changedAt: number }> = []
+      for await (const h of holdings.values()) if (h.expiresAt > now && (since === undefined || h.changedAt >= since)) found.push(h)
+      found.sort((a, b) => b.changedAt - a.changedAt)
+      return { holdings: found.slice(0, limit).map(({ changedAt: _, ...h }) => h), asOf }
+    },
+    pruneHoldings: async (now) => await serial(async () => {
+      const gone: string[] = []
+      for await (const [k, h] of holdings.iterator()) if (h.expiresAt <= now) gone.push(k)
+      await holdings.batch(gone.map(key => ({ type: 'del' as const, key })))
+      return gone.length
+    }),
+    addDemand: async (rows: DemandRow[]) => await serial(async () => {
+      const sums = new Map<string, number>()
+      for (const r of rows) {
+        const k = demandKey(r.bucket, r.region, r.itemId)
+        sums.set(k, (sums.get(k) ?? 0) + r.count)
+      }
+      const ops = []
+      for (const [key, n] of sums) ops.push({ type: 'put' as const, key, value: ((await demand.get(key)) ?? 0) + n })
+      await demand.batch(ops)
+    }),
+    demandSince: async (sinceBucket, limit) => {
+      const tallies = new Map<string, DemandTally>()
+      for await (const [k, n] of demand.iterator({ gte: String(sinceBucket).padStart(DEMAND_BUCKET_DIGITS, '0') })) {
+        const [bucket, region, itemId] = k.split('\x00') as [string, string, string]
+        const key = `${region}\x00${itemId}`
+        const t = tallies.get(key) ?? { region, itemId, count: 0, lastBucket: Number(bucket) }
+        t.count += n
+        t.lastBucket = Math.max(t.lastBucket, Number(bucket))
+        tallies.set(key, t)
+      }
+      return [...tallies.values()].sort((a, b) => b.count - a.count || b.lastBucket - a.lastBucket).slice(0, limit)
+    },
+    pruneDemand: async (beforeBucket) => {
+      await demand.clear({ lt: String(beforeBucket).padStart(DEMAND_BUCKET_DIGITS, '0') })
+    },
 
     limiter: memoryLimiter(),
     exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),

@@ -111,5 +111,25 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('record', 'jsonb', c => c.notNull())
         .addPrimaryKeyConstraint('item_versions_pk', ['item_id', 'version']).execute()
     }
+  },
+  // issue 16: what several mains share beyond 0001: customers' peer-assist holdings and directive counts per minute
+  '0006_holdings_and_demand': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('holdings')
+        .addColumn('item_id', 'text', c => c.notNull())
+        .addColumn('peer_id', 'text', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        // the database's clock when stored: each main reads what changed since its last read
+        .addColumn('changed_at', 'bigint', c => c.notNull())
+        .addColumn('record', 'jsonb', c => c.notNull())
+        .addPrimaryKeyConstraint('holdings_pk', ['item_id', 'peer_id']).execute()
+      await db.schema.createIndex('holdings_changed_at').on('holdings').column('changed_at').execute()
+      await db.schema.createTable('demand')
+        .addColumn('bucket', 'bigint', c => c.notNull())
+        .addColumn('region', 'text', c => c.notNull())
+        .addColumn('item_id', 'text', c => c.notNull())
+        .addColumn('count', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('demand_pk', ['bucket', 'region', 'item_id']).execute()
+    }
   }
 }

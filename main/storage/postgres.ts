@@ -14,7 +14,8 @@ import { MIGRATIONS } from './migrations.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   LimiterCounters, ItemTerms, ItemVersionRecord, QuarantineRecord, RevocationRecord, RevocationsState,
-  DeviceClaim, ContentKeyRecord, } from './types.ts'
+  DeviceClaim, ContentKeyRecord, HoldingRecord, DemandTally
+} from './types.ts'
 
 /** Connections each main keeps: enough for a burst of requests, few enough that several mains fit PostgreSQL's default 100. */
 export const POOL_SIZE = 10
@@ -50,7 +51,12 @@ export interface Database {
   revocation_lists: { version: Int, issued_at: Int, expires_at: Int, envelope: string }
   devices: { license_id: string, client_peer_id: string, expires_at: Int }
   content_keys: { key_id: string, item_id: string, version: Int, record: Json<ContentKeyRecord> }
+  holdings: { item_id: string, peer_id: string, expires_at: Int, changed_at: Int, record: Json<HoldingRecord> }
+  demand: { bucket: Int, region: string, item_id: string, count: Int }
 }
+
+/** The database's clock in ms: one clock for every main's changes. */
+const DB_NOW_MS = sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
 
 const AUTO_KEY = 'autoPreposition'
 const QUARANTINE_KEY = 'quarantine'
@@ -281,6 +287,43 @@ export function postgresStore (db: Kysely<Database>): MainStore {
         .onConflict(oc => oc.column('key').doUpdateSet({ value: json(entries) })).execute()
     },
     getQuarantine: async () => ((await db.selectFrom('meta').select('value').where('key', '=', QUARANTINE_KEY).executeTakeFirst())?.value as QuarantineRecord[] | undefined) ?? [],
+
+    putHolding: async (h) => {
+      await db.insertInto('holdings').values({ item_id: h.itemId, peer_id: h.peerId, expires_at: h.expiresAt, changed_at: DB_NOW_MS, record: json(h) })
+        .onConflict(oc => oc.columns(['item_id', 'peer_id']).doUpdateSet({ expires_at: h.expiresAt, changed_at: DB_NOW_MS, record: json(h) })).execute()
+    },
+    changedHoldings: async (now, since, limit) => {
+      const asOf = Number((await sql<{ t: number }>`select ${DB_NOW_MS} as t`.execute(db)).rows[0]!.t)
+      const rows = await db.selectFrom('holdings').select('record').where('expires_at', '>', now)
+        .$if(since !== undefined, q => q.where('changed_at', '>=', since!))
+        .orderBy('changed_at', 'desc').limit(limit).execute()
+      return { holdings: rows.map(r => r.record), asOf }
+    },
+    pruneHoldings: async (now) => Number((await db.deleteFrom('holdings').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows),
+    addDemand: async (rows) => {
+      if (rows.length === 0) return
+      const sums = new Map<string, { bucket: number, region: string, item_id: string, count: number }>()
+      for (const r of rows) {
+        const k = `${r.bucket}\x00${r.region}\x00${r.itemId}`
+        const e = sums.get(k)
+        if (e === undefined) sums.set(k, { bucket: r.bucket, region: r.region, item_id: r.itemId, count: r.count })
+        else e.count += r.count
+      }
+      const all = [...sums.values()]
+      // one statement per page: concurrent adds from several mains each count
+      for (let i = 0; i < all.length; i += PAGE_ROWS) {
+        await db.insertInto('demand').values(all.slice(i, i + PAGE_ROWS))
+          .onConflict(oc => oc.columns(['bucket', 'region', 'item_id']).doUpdateSet({ count: sql`demand.count + excluded.count` })).execute()
+      }
+    },
+    demandSince: async (sinceBucket, limit) => {
+      const rows = await db.selectFrom('demand')
+        .select(['region', 'item_id', sql<number>`sum(count)::bigint`.as('n'), sql<number>`max(bucket)`.as('last')])
+        .where('bucket', '>=', sinceBucket).groupBy(['region', 'item_id'])
+        .orderBy('n', 'desc').orderBy('last', 'desc').limit(limit).execute()
+      return rows.map((r): DemandTally => ({ region: r.region, itemId: r.item_id, count: Number(r.n), lastBucket: Number(r.last) }))
+    },
+    pruneDemand: async (beforeBucket) => { await db.deleteFrom('demand').where('bucket', '<', beforeBucket).execute() },
 
     limiter,
     exclusive: async (name, fn) => await db.connection().execute(async (conn) => {

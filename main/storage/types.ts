@@ -130,6 +130,24 @@ export interface QuarantineRecord {
 /** One admission change: `expiresAt` undefined deletes it. */
 export interface AdmissionWrite { region: string, clientPeerId: string, expiresAt?: number }
 
+/** A customer peer's report that it holds (part of) an item, under one of its licences (peer-assist). */
+export interface HoldingRecord {
+  itemId: string
+  peerId: string
+  licenseId: string
+  addrs: string[]
+  region: string
+  complete: boolean
+  reportedAt: number
+  expiresAt: number
+}
+
+/** Directives issued for one item in one region within one demand bucket (a whole number of DEMAND_BUCKET_MS since the epoch). */
+export interface DemandRow { region: string, itemId: string, bucket: number, count: number }
+
+/** One (region, item)'s directives summed over buckets, with the latest bucket that had any. */
+export interface DemandTally { region: string, itemId: string, count: number, lastBucket: number }
+
 /** The login limiter's counters: failures of one key (in one scope) within a fixed window. */
 export interface LimiterCounters {
   /** Record a failure; returns the failures in the key's current window (a window past its end starts again at `now`). */
@@ -302,4 +320,21 @@ export interface MainStore {
   /** Store a content key; false (and nothing changed) if its keyId is taken: a key is never replaced. */
   putContentKey: (record: ContentKeyRecord) => Promise<boolean>
   getContentKey: (keyId: string) => Promise<ContentKeyRecord | undefined>
+  // ---- issue 16: what several mains must share beyond the above: peer-assist holdings and demand counts ----
+  /** Store a holding (one per item and peer: a newer report replaces the older). */
+  putHolding: (h: HoldingRecord) => Promise<void>
+  /**
+   * Holdings unexpired at `now` and changed at or after `since` on the store's clock (every unexpired one when
+   * `since` is undefined), at most `limit` (the most recently changed), and the store's clock when read: a main
+   * passes that back, less a margin for writes still in flight, to read only what changed since.
+   */
+  changedHoldings: (now: number, since: number | undefined, limit: number) => Promise<{ holdings: HoldingRecord[], asOf: number }>
+  /** Delete holdings expired at `now`; returns how many. */
+  pruneHoldings: (now: number) => Promise<number>
+  /** Add each row's count to its (region, itemId, bucket): mains each add what they issued. */
+  addDemand: (rows: DemandRow[]) => Promise<void>
+  /** Per (region, item), the counts of buckets >= `sinceBucket` summed, the most requested first, at most `limit`. */
+  demandSince: (sinceBucket: number, limit: number) => Promise<DemandTally[]>
+  /** Delete counts of buckets before `beforeBucket`. */
+  pruneDemand: (beforeBucket: number) => Promise<void>
 }

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { PROJECT_ROOT } from '../project-root.ts'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { getConnInfo } from '@hono/node-server/conninfo'
+import { clientAddress } from '../client-address.ts'
 import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import type { MainServices } from '../services.ts'
@@ -161,7 +161,7 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const region = regionText === '' ? undefined : regionSchema.safeParse(regionText)
     if (region !== undefined && !region.success) return again(422, 'That is not a region.')
     try {
-      await s.accounts.create(username, password, region?.data, addressOf(c))
+      await s.accounts.create(username, password, region?.data, clientAddress(c, s.trustedProxies))
     } catch (err) {
       if (err instanceof ApiError && (err.status === 409 || err.status === 429)) return again(err.status, err.message)
       throw err
@@ -181,7 +181,7 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
       return page(c, 'Log in', undefined, <LogIn csrf={csrf.token(c)} error="Give your user name and password." username={username} />, 422)
     }
     try {
-      const session = await s.accounts.login(username, password, addressOf(c))
+      const session = await s.accounts.login(username, password, clientAddress(c, s.trustedProxies))
       setSessionCookie(c, session.token, session.expiresAt, s.now())
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 429)) {
@@ -269,11 +269,3 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
   return app
 }
 
-/** The caller's address for sign-up and login limits; 'local' for in-process requests (as routes/accounts.ts). */
-function addressOf (c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown'
-  } catch {
-    return 'local'
-  }
-}

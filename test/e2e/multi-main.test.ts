@@ -11,30 +11,33 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, peerIdOf } from '../../protocol/keys.ts'
+import { verifyDirective } from '../../protocol/documents.ts'
+import { fromText } from '../../protocol/signing.ts'
+import { fromBase64url } from '../../protocol/encoding.ts'
 import { TEST_SCRYPT_LOG_N } from '../bin.ts'
 import { Network, spawnReelnet, waitFor, createCustomer, runClient, waitJson, ADMIN_TOKEN, OPERATOR_TOKEN, type Proc } from './client-net.ts'
-import { startPostgres, freshDatabase, freePort, type Postgres } from '../postgres.ts'
+import { startPostgres, freshDatabase, type Postgres } from '../postgres.ts'
+import { NGINX, startNginx, type Nginx } from '../nginx.ts'
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p))
 /** 6 MiB read at 1 MiB/s by the client: several seconds in which to kill a main. */
 const ITEM_BYTES = 6 * 1024 * 1024
 const CLIENT_RATE = '1MiB'
 const REGION = 'mm'
 const PW = 'pw-multi-main-0123456789'
+/** nginx reaches the mains from loopback: the one trusted proxy (so is the test itself, which then chooses its address by header). */
+const TRUSTED_PROXY = '127.0.0.1/32'
 
 interface MainProc { proc: Proc, url: string, port: number }
 
 let pg: Postgres
 let dir = ''
 let dbUrl = ''
-let nginx: ChildProcess | undefined
+let nginx: Nginx | undefined
 let lbUrl = ''
 const mains: MainProc[] = []
 let net: Network
@@ -47,43 +50,9 @@ const acknowledged = { accounts: [] as string[], licenses: [] as Array<{ license
 
 async function startMainProc (port: number): Promise<MainProc> {
   const proc = spawnReelnet(['main', '--data', join(dir, 'main'), '--db', dbUrl, '--port', String(port), '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
-    '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: `main-${port}` })
+    '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, '--trusted-proxy', TRUSTED_PROXY], { name: `main-${port}` })
   const m = await waitFor(proc, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
   return { proc, url: m[1] as string, port: Number(new URL(m[1] as string).port) }
-}
-
-function nginxConf (listen: number, upstreams: number[]): string {
-  const asRoot = process.getuid?.() === 0
-  return `${asRoot ? 'user root root;\n' : ''}worker_processes 1;
-pid ${dir}/nginx/nginx.pid;
-error_log ${dir}/nginx/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx/body;
-  proxy_temp_path ${dir}/nginx/proxy;
-  fastcgi_temp_path ${dir}/nginx/fastcgi;
-  uwsgi_temp_path ${dir}/nginx/uwsgi;
-  scgi_temp_path ${dir}/nginx/scgi;
-  upstream reelnet_main {
-${upstreams.map(p => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${listen};
-    client_max_body_size 0;
-    location / {
-      proxy_pass http://reelnet_main;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_request_buffering off;
-      proxy_buffering off;
-      proxy_next_upstream error timeout http_502;
-      proxy_connect_timeout 2s;
-    }
-  }
-}
-`
 }
 
 async function api (base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number, json: any }> {
@@ -136,12 +105,8 @@ if (typeof server === 'string' || NGINX === undefined) {
     mains.push(await startMainProc(0))
     mains.push(await startMainProc(0))
     assert.is(mains[0]!.proc.output().match(/listening on \S+ key (\S+)/)?.[1], mains[1]!.proc.output().match(/listening on \S+ key (\S+)/)?.[1], 'one signing key')
-    const listen = await freePort()
-    await mkdir(join(dir, 'nginx'), { recursive: true })
-    await writeFile(join(dir, 'nginx', 'nginx.conf'), nginxConf(listen, mains.map(m => m.port)))
-    nginx = spawn(NGINX!, ['-p', join(dir, 'nginx'), '-c', join(dir, 'nginx', 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    lbUrl = `http://127.0.0.1:${listen}`
-    await until('nginx to answer', async () => (await fetch(`${lbUrl}/healthz`)).ok, 30_000)
+    nginx = await startNginx(join(dir, 'nginx'), mains.map(m => m.port))
+    lbUrl = nginx.url
     net = new Network({ dir, regions: [] })
     net.mainUrl = lbUrl
     net.mainKeyText = (await api(lbUrl, 'GET', '/v1/keys')).json.keys[0].publicKey
@@ -159,12 +124,7 @@ if (typeof server === 'string' || NGINX === undefined) {
     await poller
     await net?.stop().catch(() => {})
     for (const m of mains) m.proc.kill('SIGKILL')
-    if (nginx !== undefined && nginx.exitCode === null) {
-      // SIGTERM: the master stops its workers (a SIGKILLed master would leave them running)
-      const gone = new Promise(resolve => nginx!.once('exit', resolve))
-      nginx.kill('SIGTERM')
-      await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 10_000))])
-    }
+    await nginx?.stop()
     await pg.stop()
     if (dir !== '') await rm(dir, { recursive: true, force: true })
   })
@@ -195,6 +155,34 @@ if (typeof server === 'string' || NGINX === undefined) {
     // the per-(account, source) limit is 5: five 401s, then 429 on whichever main is asked
     assert.equal(statuses, [401, 401, 401, 401, 401, 429])
     assert.is((await api(mains[1]!.url, 'POST', '/v1/sessions', { username: 'target', password: PW })).status, 429, 'even the right password waits out the lock-out')
+  })
+
+  test('a customer peer\'s holding reported to main A is offered in directives from main B', async () => {
+    const [a, b] = [mains[0]!.url, mains[1]!.url]
+    const itemId = await net.ingest(randomBytes(64 * 1024), 'held')
+    const session = async (base: string, username: string): Promise<string> => {
+      assert.is((await api(base, 'POST', '/v1/accounts', { username, password: PW, region: REGION })).status, 201)
+      return (await api(base, 'POST', '/v1/sessions', { username, password: PW })).json.token as string
+    }
+    const [holder, asker] = [await session(a, 'holder'), await session(b, 'asker')]
+    await until('both mains to list the item', async () => (await api(a, 'GET', `/v1/items/${itemId}`)).status === 200 && (await api(b, 'GET', `/v1/items/${itemId}`)).status === 200, 10_000)
+    const [lh, la] = [await api(a, 'POST', '/v1/rentals', { itemId }, holder), await api(b, 'POST', '/v1/rentals', { itemId }, asker)]
+    assert.is(lh.status, 201)
+    assert.is(la.status, 201)
+    const holderPeer = peerIdOf(createSigner(randomBytes(32)).publicKey)
+    const askerPeer = peerIdOf(createSigner(randomBytes(32)).publicKey)
+    assert.is((await api(a, 'POST', '/v1/directives', { licenseId: lh.json.licenseId, clientPeerId: holderPeer, region: REGION }, holder)).status, 201)
+    const held = await api(a, 'POST', '/v1/holdings', { licenseId: lh.json.licenseId, peerId: holderPeer, addrs: ['/ip4/127.0.0.1/tcp/5999'], region: REGION, complete: true }, holder)
+    assert.is(held.status, 200, JSON.stringify(held.json))
+    const key = fromBase64url(net.mainKeyText)
+    let peers: string[] = []
+    // main B reads holdings with its 1 s sync
+    await until('main B to offer the holder', async () => {
+      const d = await api(b, 'POST', '/v1/directives', { licenseId: la.json.licenseId, clientPeerId: askerPeer, region: REGION }, asker)
+      peers = verifyDirective(fromText(d.json.directive), { publicKey: key, now: Date.now(), clientPeerId: askerPeer }).peers.map(p => `${p.role}:${p.peerId}`)
+      return peers.includes(`peer:${holderPeer}`)
+    }, 20_000)
+    assert.ok(peers.includes(`peer:${holderPeer}`))
   })
 
   test('nodes through the balancer; a download survives SIGKILL of a main; a sign-up burst survives another', async () => {
@@ -238,6 +226,52 @@ if (typeof server === 'string' || NGINX === undefined) {
     }
     const lic = await api(lbUrl, 'POST', '/v1/sessions', { username: 'mm-alice', password: 'pw-mm-alice-0123456789' })
     assert.is(lic.status, 201, 'the customer of the killed main logs in')
+  })
+
+  test('customers pinned one to each main (no balancer): an item ingested through main A is rented and downloaded through B too', async () => {
+    const [a, b] = [mains[0]!.url, mains[1]!.url]
+    const lb = net.mainUrl
+    const bytes = randomBytes(768 * 1024)
+    let itemId = ''
+    const pinned: Array<Awaited<ReturnType<typeof createCustomer>>> = []
+    try {
+      net.mainUrl = a
+      itemId = await net.ingest(bytes, 'pinned')
+      pinned.push(await createCustomer(net, 'pin-a', REGION, { ownAccount: true }))
+      net.mainUrl = b
+      pinned.push(await createCustomer(net, 'pin-b', REGION, { ownAccount: true }))
+    } finally {
+      net.mainUrl = lb
+    }
+    const runs = pinned.map(c => ({ c, out: join(c.configDir, 'pinned.bin'), get: runClient(c, ['get', itemId, '--rent', '--json', '-o', join(c.configDir, 'pinned.bin')]) }))
+    for (const r of runs) {
+      const done = await waitJson(r.get, o => o.type === 'done' || o.type === 'error', 180_000)
+      assert.is(done.type, 'done', `${r.c.name}: ${JSON.stringify(done)}`)
+      assert.is(await r.get.exited, 0, r.get.output().slice(-2000))
+      assert.is(createHash('sha256').update(await readFile(r.out)).digest('hex'), createHash('sha256').update(bytes).digest('hex'), `${r.c.name}: byte-exact`)
+    }
+    console.log(`multi-main: an item ingested through main A downloaded byte-exact by a customer pinned to A and one pinned to B`)
+  })
+
+  test('behind nginx with --trusted-proxy: log-in limits count each forwarded client, not the balancer', async () => {
+    assert.is((await api(lbUrl, 'POST', '/v1/accounts', { username: 'proxied', password: PW })).status, 201)
+    const as = async (client: string, password: string): Promise<number> => {
+      const res = await fetch(`${lbUrl}/v1/sessions`, {
+        method: 'POST',
+        // nginx appends its peer (127.0.0.1, trusted): main counts the rightmost untrusted address, this one
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+        body: JSON.stringify({ username: 'proxied', password }),
+        signal: AbortSignal.timeout(60_000)
+      })
+      await res.body?.cancel()
+      return res.status
+    }
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) statuses.push(await as('203.0.113.1', 'wrong-password-000'))
+    // requests alternate between the mains through nginx; the shared limiter counts them as one history
+    assert.equal(statuses, [401, 401, 401, 401, 401, 429])
+    assert.is(await as('203.0.113.2', PW), 201, 'another customer behind the same balancer logs in')
+    assert.is(await as('203.0.113.1', PW), 429, 'the one that failed waits')
   })
 
   test('rules versions: stored ones unique and growing; every one the balancer served never went back', async () => {
