@@ -31,7 +31,8 @@ const nodeEntry = (role: 'parent' | 'edge') => z.strictObject({
   peerId,
   role: z.literal(role),
   addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
-  capacityBytes: uint
+  capacityBytes: uint,
+  fastLane: addr.optional()
 })
 
 export const RulesSchema = z.strictObject({
@@ -71,7 +72,8 @@ export const LicenseSchema = z.strictObject({
 export const DirectivePeerSchema = z.strictObject({
   peerId,
   addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
-  role: z.enum(['parent', 'edge', 'peer'])
+  role: z.enum(['parent', 'edge', 'peer']),
+  fastLane: addr.optional()
 })
 
 export const DirectiveSchema = z.strictObject({
@@ -97,7 +99,8 @@ export const HeartbeatSchema = z.strictObject({
   freeBytes: uint,
   bytesServed: z.strictObject({ edge: uint, parent: uint, peer: uint, client: uint }),
   heldItems: z.array(id).max(MAX_HELD_ITEMS),
-  version: z.string().regex(SOFTWARE_VERSION_RE).optional()
+  version: z.string().regex(SOFTWARE_VERSION_RE).optional(),
+  serving: z.strictObject({ bytesPerSecond: uint, uplinkBytesPerSecond: uint, streams: uint, fillQueue: uint }).optional()
 })
 
 const SCHEMAS = {

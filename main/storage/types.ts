@@ -8,6 +8,7 @@
  * caller only after that.
  */
 import type { PasswordHash } from '../passwords.ts'
+import type { HeartbeatServing } from '../../protocol/types.ts'
 
 export interface AccountRecord {
   accountId: string
@@ -71,6 +72,10 @@ export interface NodeRecord {
   heldItems: string[]
   /** The software version of the node's last heartbeat, when it said one. */
   version?: string
+  /** Its fast lane (registration; issue 17). */
+  fastLane?: string
+  /** What its last heartbeat said it serves (issue 17). */
+  serving?: HeartbeatServing
 }
 
 export interface RulesState {
