@@ -30,6 +30,10 @@ import { TokenBucket } from './token-bucket.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Connection } from '@libp2p/interface'
 import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics } from './metrics.ts'
+import { fastLaneCredentials } from './fast-lane/certificate.ts'
+import { FastLaneClient } from './fast-lane/client.ts'
+import { createChunkTransport } from './fast-lane/transport.ts'
+import { startNodeLane, type NodeLane } from './fast-lane/node-lane.ts'
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
@@ -64,6 +68,10 @@ export interface NodeOptions {
   log: (line: string) => void
   /** Structured events with the ids that let an operator follow a download (licenseId, directiveId, peer ids). */
   event?: EventLog
+  /** Serve and fetch chunks over the TLS 1.3 fast lane (libp2p stays the fallback). Default true. */
+  fastLane?: boolean
+  /** The fast lane's port (default 0: any free port). */
+  fastLanePort?: number
 }
 
 export type EventLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
@@ -81,6 +89,10 @@ export interface NodeStatus {
   store: { usedBytes: number, capacityBytes: number, chunks: number, corruptOnRead: number, reconcile: unknown }
   fetched: unknown
   served: Record<string, number>
+  /** The fast lane's address and use (absent when it is off). */
+  fastLane?: { addr: string, connections: number, requests: number }
+  /** Requests this node's fills sent over each path. */
+  transport: { fastLane: number, libp2p: number, fallbacks: number }
   /** main's clock is not involved: the node's own time of the answer, ms since the epoch. */
   at: number
 }
@@ -185,7 +197,14 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       (e: unknown) => { log(`reporting ${source}: ${(e as Error).message}`) })
   }
 
+  // the fast lane's requesting side for fills (issue 17); its listener starts once serving is set up below
+  const laneCredentials = opts.fastLane === false ? undefined : await fastLaneCredentials(key.privateKey)
+  const transport = createChunkTransport({ host: h, lanes: laneCredentials !== undefined ? new FastLaneClient({ credentials: laneCredentials, log }) : undefined, log })
+  let lane: NodeLane | undefined
+  let libp2pStreams = 0
+
   const filler = new Filler({
+    transport,
     host: h,
     store,
     main,
@@ -242,21 +261,38 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     },
     onRefused: (id, reason) => { log(`refused ${id}: ${reason}`) }
   })
+  // one upload cap and one served count for both paths
+  const uploadLimiter = opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined
+  const onServed = (remote: string, bytes: number): void => {
+    const to = rules.roleOf(remote) ?? 'client'
+    served[to] += bytes
+    metrics.chunksServed.inc({ to })
+    metrics.bytesServed.inc({ to }, bytes)
+    event('debug', 'chunk served', { to, peerId: remote, bytes })
+  }
   const unserve = await serveChunks(h, {
     source,
     authorize: authorizer.authorize,
     mayAskHave: conn => authorizer.mayAskHave(conn) || gater.isAdmitted(conn.remotePeer.toString()),
-    uploadLimiter: opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined,
-    onServed: (remote, bytes) => {
-      const to = rules.roleOf(remote) ?? 'client'
-      served[to] += bytes
-      metrics.chunksServed.inc({ to })
-      metrics.bytesServed.inc({ to }, bytes)
-      event('debug', 'chunk served', { to, peerId: remote, bytes })
-    },
+    uploadLimiter,
+    onServed,
     onMalformed,
+    onStreams: d => { libp2pStreams += d },
     log
   })
+  if (laneCredentials !== undefined) {
+    lane = await startNodeLane({
+      credentials: laneCredentials, listen: opts.listen, announced: bareAddrs(h), port: opts.fastLanePort,
+      source, authorize: authorizer.authorize, isDenied: id => gater.isDenied(id), uploadLimiter, onServed, log,
+      onMalformed: (id, err) => {
+        metrics.peersPenalised.inc({ penalty: 'ban' })
+        event('warn', 'malformed frame', { peerId: id, protocol: 'fast-lane', err: `${err.name}: ${err.message}` })
+        gater.deny(id)
+      }
+    })
+    log(`fast lane on ${lane.addr}`)
+  }
+  const closeLane = async (): Promise<void> => { transport.close(); await lane?.server.close().catch(() => {}) }
 
   let metricsServer: MetricsServer | undefined
   if (opts.metricsPort !== undefined) {
@@ -264,6 +300,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, status: statusNow })
     } catch (err) {
       await unserve().catch(() => {})
+      await closeLane()
       try { await h.stop() } catch { /* already stopped */ }
       await store.close().catch(() => {})
       await state.close().catch(() => {})
@@ -274,13 +311,14 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
 
   // register (main may still be starting: retry)
   try {
-    await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes }, { signal }), REGISTER_DEADLINE_MS, signal)
+    await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes, ...(lane !== undefined ? { fastLane: lane.addr } : {}) }, { signal }), REGISTER_DEADLINE_MS, signal)
   } catch (err) {
     // refused (a bad or used token) or main unreachable: release the host, ports and stores, or the process would linger
     ctl.abort(err)
     unwatch()
     await metricsServer?.close().catch(() => {})
     await unserve().catch(() => {})
+    await closeLane()
     try { await h.stop() } catch { /* already stopped */ }
     await store.close().catch(() => {})
     await state.close().catch(() => {})
@@ -336,6 +374,17 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   }
 
   let seq = 0
+  // what the heartbeat's `serving` reports: bytes served since the last heartbeat, per second
+  let servedAtLastBeat = 0
+  let lastBeatAt = Date.now()
+  function serving (): { bytesPerSecond: number, uplinkBytesPerSecond: number, streams: number, fillQueue: number } {
+    const total = served.edge + served.parent + served.peer + served.client
+    const now = Date.now()
+    const bytesPerSecond = Math.round((total - servedAtLastBeat) * 1000 / Math.max(1, now - lastBeatAt))
+    servedAtLastBeat = total
+    lastBeatAt = now
+    return { bytesPerSecond, uplinkBytesPerSecond: opts.maxUploadBytesPerSec ?? 0, streams: libp2pStreams + (lane?.server.requests ?? 0), fillQueue: filler.inFlight }
+  }
   function heldItems (): string[] {
     return items.all().filter(m => filler.isComplete(m)).map(m => m.itemId)
   }
@@ -348,7 +397,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       freeBytes: store.freeBytes,
       bytesServed: { ...served },
       heldItems: heldItems().slice(0, 10_000),
-      version: SOFTWARE_VERSION
+      version: SOFTWARE_VERSION,
+      serving: serving()
     }
     try {
       const answer = await main.heartbeat(peerId, toText(signHeartbeat(hb, signer)), { signal })
@@ -370,6 +420,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       store: { usedBytes: store.usedBytes, capacityBytes: store.capacityBytes, chunks: store.count, corruptOnRead: store.corruptOnRead, reconcile: store.reconcile },
       fetched: filler.stats,
       served: { ...served },
+      ...(lane !== undefined ? { fastLane: { addr: lane.addr, connections: lane.server.connections, requests: lane.server.requests } } : {}),
+      transport: { ...transport.stats },
       at: Date.now()
     }
   }
@@ -401,6 +453,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       unwatch()
       await metricsServer?.close().catch(() => {})
       await unserve().catch(() => {})
+      await closeLane()
       try { await h.stop() } catch { /* already stopped */ }
       await store.close().catch(() => {})
       await state.close().catch(() => {})

@@ -34,6 +34,8 @@ flags:
   --region R            the region to download in (default: the account's)
   --listen ADDR         libp2p listen address (default /ip4/0.0.0.0/tcp/0: every interface; the
                         addresses announced to peers exclude loopback unless main is on loopback)
+  --no-fast-lane        fetch over libp2p only (default: each edge's and parent's TLS 1.3
+                        fast lane when it has one, libp2p when it cannot be reached)
   --json                progress and the summary as JSON lines on stdout
   --quiet               print nothing but errors
   -h, --help            show this help
@@ -183,7 +185,8 @@ export const command: Command = {
       region: { type: 'string' },
       listen: { type: 'string' },
       json: { type: 'boolean' },
-      quiet: { type: 'boolean' }
+      quiet: { type: 'boolean' },
+      'no-fast-lane': { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet get --help)')
     const item = positionals[0] as string
@@ -224,6 +227,7 @@ export const command: Command = {
         listen: values.listen !== undefined ? [values.listen] : undefined,
         maxUpload,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
+        fastLane: values['no-fast-lane'] !== true,
         signal: stop.signal,
         onEvent: e => {
           if (e.type !== 'chunk') events.push(e)

@@ -16,6 +16,9 @@ import { MainApi, type IssuedDirective } from './main-api.ts'
 import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
+import { createChunkTransport, type ChunkTransport } from '../fast-lane/transport.ts'
+import { FastLaneClient } from '../fast-lane/client.ts'
+import { fastLaneCredentials } from '../fast-lane/certificate.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { RegionUnservedError } from './errors.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
@@ -55,6 +58,8 @@ export interface CustomerOptions {
   limits?: Partial<SchedulerLimits>
   onEvent?: (e: SchedulerEvent) => void
   log?: (line: string) => void
+  /** Fetch over the peers' fast lanes (TLS 1.3) when they have one; false: libp2p only. Default true. */
+  fastLane?: boolean
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
 }
@@ -78,8 +83,11 @@ export class Customer {
   /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
   private readonly reporting = new Set<Promise<void>>()
   private stopped = false
+  /** How chunks are fetched (fast lane, libp2p fallback). */
+  readonly transport: ChunkTransport
 
-  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective) {
+  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective, transport: ChunkTransport) {
+    this.transport = transport
     this.opts = opts
     this.api = api
     this.manifest = manifest
@@ -88,7 +96,7 @@ export class Customer {
     this.seeder = seeder
     this.directive = directive
     this.region = directive.directive.region
-    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: manifest.itemId, credential: () => this.directive.bytes }
+    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: manifest.itemId, credential: () => this.directive.bytes, transport }
     const self = host.peerId.toString()
     this.scheduler = new Scheduler({
       chunkCount: manifest.chunkCount,
@@ -134,7 +142,8 @@ export class Customer {
         maxUpload: opts.maxUpload,
         onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
       })
-      const c = new Customer(opts, api, manifest, part, host, seeder, directive)
+      const lanes = opts.fastLane === false ? undefined : new FastLaneClient({ credentials: await fastLaneCredentials(key.privateKey), log: opts.log })
+      const c = new Customer(opts, api, manifest, part, host, seeder, directive, createChunkTransport({ host: host as unknown as Libp2p, lanes, log: opts.log }))
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
@@ -179,6 +188,7 @@ export class Customer {
       await Promise.race([Promise.allSettled([...this.reporting]), new Promise(resolve => setTimeout(resolve, REPORT_FLUSH_MS).unref())])
     }
     await this.seeder.stop().catch(() => {})
+    this.transport.close()
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
   }

@@ -73,6 +73,8 @@ export interface FastLaneServer {
   readonly port: number
   /** Open (handshaken) connections now. */
   readonly connections: number
+  /** Requests being answered now. */
+  readonly requests: number
   close: () => Promise<void>
 }
 
@@ -102,6 +104,7 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
   const connectionsOf = new Map<string, number>()
   const sockets = new Set<TLSSocket>()
   let open = 0
+  let answering = 0
 
   const server = tls.createServer({
     ...FAST_LANE_TLS,
@@ -236,7 +239,9 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
       busyInARow = 0
       requestsOf.set(remote, count)
       inFlight.add(requestId)
+      answering++
       void answer(requestId, request).finally(() => {
+        answering--
         inFlight.delete(requestId)
         const n = (requestsOf.get(remote) ?? 1) - 1
         if (n <= 0) requestsOf.delete(remote)
@@ -305,6 +310,7 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
     host: opts.host,
     port,
     get connections () { return open },
+    get requests () { return answering },
     async close () {
       const closed = new Promise<void>(resolve => { server.close(() => { resolve() }) })
       for (const s of sockets) s.destroy()
