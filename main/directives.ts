@@ -19,6 +19,7 @@ import type { Registry } from './registry.ts'
 import type { RulesPublisher } from './rules.ts'
 import { forbidden, ApiError } from './errors.ts'
 import { DIRECTIVE_PEER_LIMIT, RANK_CACHE_MS, HOLDING_TTL_MS } from './limits.ts'
+import { servingLoad } from './serving-load.ts'
 
 /** A customer may report at most this many of its own peers (devices) as holders per license: bounds memory per rental. */
 export const MAX_HOLDERS_PER_LICENSE = 4
@@ -271,7 +272,7 @@ export class Directives {
     const candidates: RankCandidate[] = []
     for (const n of this.#registry.all()) {
       if (n.region !== region || n.drained || !this.#registry.isUp(n, now) || this.excluded.has(n.peerId)) continue
-      candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: this.#registry.lastHeard(n), load: n.load, drained: n.drained })
+      candidates.push({ peerId: n.peerId, role: n.role, region: n.region, addrs: n.addrs, lastHeartbeat: this.#registry.lastHeard(n), load: servingLoad(n), drained: n.drained, ...(n.fastLane !== undefined ? { fastLane: n.fastLane } : {}) })
     }
     const holders = this.#holdings.get(itemId)
     if (holders !== undefined) {
@@ -284,7 +285,7 @@ export class Directives {
     }
     const ranked = rankPeers(candidates, { now, region, heartbeatTimeoutMs: this.#registry.heartbeatTimeoutMs, limit: DIRECTIVE_PEER_LIMIT + 1 })
     // Frozen (addrs copied, the registry's own array stays its own): protocol/ checks and encodes each such peer once, not once per directive.
-    const peers: DirectivePeer[] = ranked.map(p => Object.freeze({ peerId: p.peerId, addrs: Object.freeze(p.addrs.slice()) as string[], role: p.role }))
+    const peers: DirectivePeer[] = ranked.map(p => Object.freeze({ peerId: p.peerId, addrs: Object.freeze(p.addrs.slice()) as string[], role: p.role, ...(p.fastLane !== undefined ? { fastLane: p.fastLane } : {}) }))
     if (this.#rankCache.size > 10_000) this.#rankCache.clear()
     this.#rankCache.set(key, { peers, computedAt: now, generation })
     return peers

@@ -13,6 +13,7 @@ export interface Registration {
   region: string
   addrs: string[]
   capacityBytes: number
+  fastLane?: string
 }
 
 export interface NodeView extends NodeRecord {
@@ -102,7 +103,8 @@ export class Registry {
     this.#nodes.set(node.peerId, node)
     this.generation++
     const rulesChanged = old === undefined || old.role !== node.role || old.region !== node.region ||
-      old.capacityBytes !== node.capacityBytes || old.addrs.join('\n') !== node.addrs.join('\n')
+      old.capacityBytes !== node.capacityBytes || old.addrs.join('\n') !== node.addrs.join('\n') ||
+      old.fastLane !== node.fastLane
     if (rulesChanged) await this.onRulesChange()
     return { node, created: old === undefined }
   }
@@ -126,7 +128,8 @@ export class Registry {
       bytesServed: hb.bytesServed,
       heldItems: hb.heldItems,
       ...(hb.version !== undefined ? { version: hb.version } : {}),
-      lacking: hb.lacking ?? []
+      lacking: hb.lacking ?? [],
+      ...(hb.serving !== undefined ? { serving: hb.serving } : {})
     }
     await this.#store.putNode(node)
     this.#nodes.set(node.peerId, node)

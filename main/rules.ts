@@ -161,7 +161,7 @@ export class RulesPublisher {
     for (const name of this.#auto.keys()) regionOf(name)
     const nodes = this.#registry.all().sort((a, b) => a.peerId.localeCompare(b.peerId))
     for (const n of nodes) {
-      const entry: NodeEntry = { peerId: n.peerId, role: n.role, addrs: n.addrs, capacityBytes: n.capacityBytes }
+      const entry: NodeEntry = { peerId: n.peerId, role: n.role, addrs: n.addrs, capacityBytes: n.capacityBytes, ...(n.fastLane !== undefined ? { fastLane: n.fastLane } : {}) }
       const r = regionOf(n.region)
       if (n.role === 'parent') r.parents.push(entry)
       else r.edges.push(entry)

@@ -57,6 +57,8 @@ export interface ServeOptions {
    */
   onMalformed?: (connection: Connection, protocol: string, err: Error) => void
   log?: (msg: string) => void
+  /** Chunk streams being answered went up (+1) or down (-1): the heartbeat's `serving.streams`. */
+  onStreams?: (delta: 1 | -1) => void
 }
 
 /** A counting semaphore over bytes. */
@@ -110,6 +112,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
     const remote = connection.remotePeer.toString()
     const ctl = new AbortController()
     active.add(ctl)
+    opts.onStreams?.(1)
     const onClose = (evt: Event): void => { ctl.abort(new Error(`stream closed: ${String((evt as Event & { error?: Error }).error?.message)}`)) }
     stream.addEventListener('close', onClose)
     // the requests this side reads are at most MAX_CHUNK_REQUEST_BYTES; the frames it writes are not bounded by the reader
@@ -161,6 +164,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
     } finally {
       stream.removeEventListener('close', onClose)
       active.delete(ctl)
+      opts.onStreams?.(-1)
       const n = (perPeer.get(remote) ?? 1) - 1
       if (n <= 0) perPeer.delete(remote)
       else perPeer.set(remote, n)

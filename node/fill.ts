@@ -13,7 +13,7 @@ import { verifyChunk } from '../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
 import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
-import { fetchChunks } from './chunk-client.ts'
+import { createChunkTransport, type ChunkTransport } from './fast-lane/transport.ts'
 import { fetchHave } from './have-client.ts'
 import { FillStalledError, NoSourceError, penaltyFor, type Penalty } from './errors.ts'
 import { systemClock, type Clock } from './clock.ts'
@@ -68,6 +68,8 @@ export interface FillerOptions {
   onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty, at?: { itemId: string, chunkIndex: number }) => void
   /** Time and timers for stalls, penalties and caches (default the system's); tests hand a FakeClock. */
   clock?: Clock
+  /** How chunks are fetched from region members (fast lane, libp2p fallback); default libp2p only. */
+  transport?: ChunkTransport
 }
 
 interface Source { kind: SourceKind, id: string, peer?: NodeEntry, has?: (i: number) => boolean }
@@ -79,9 +81,11 @@ export class Filler {
   private readonly providerCache = new Map<string, { at: number, edges: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> }>()
 
   private readonly clock: Clock
+  private readonly transport: ChunkTransport
 
   constructor (private readonly opts: FillerOptions) {
     this.clock = opts.clock ?? systemClock
+    this.transport = opts.transport ?? createChunkTransport({ host: opts.host })
   }
 
   /** Chunks being fetched right now. */
@@ -215,7 +219,7 @@ export class Filler {
             // a chunk, or FILL_PROGRESS_BYTES of one, resets the stall timer: a busy parent shares its uplink
             // among many streams, and a slow fill that is moving is not a dead one
             let moved = 0
-            await fetchChunks(this.opts.host, source.peer!, { itemId: manifest.itemId, indexes: want }, {
+            await this.transport.fetch(source.peer!, { itemId: manifest.itemId, indexes: want }, {
               signal,
               onBytes: n => { moved += n; if (moved >= FILL_PROGRESS_BYTES) { moved = 0; progress() } },
               onChunk: async (i, bytes) => { moved = 0; progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }

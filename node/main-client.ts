@@ -137,7 +137,7 @@ export function createMainClient (opts: MainClientOptions) {
   return {
     url: base,
 
-    async register (node: { peerId: string, role: 'parent' | 'edge', region: string, addrs: string[], capacityBytes: number }, o: CallOptions = {}) {
+    async register (node: { peerId: string, role: 'parent' | 'edge', region: string, addrs: string[], capacityBytes: number, fastLane?: string }, o: CallOptions = {}) {
       if (opts.operatorToken === undefined) throw new TypeError('register needs an operator token')
       const { body } = await json('/v1/nodes', RegisterSchema, {
         method: 'POST',

@@ -34,6 +34,10 @@ import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics }
 import { holdingsOf, mayHold, missingBytes, newestKey, parentPlan, sweep } from './lifecycle.ts'
 import { parseContentKey } from '../protocol/item-key.ts'
 import { MAX_LACKING_ITEMS } from '../protocol/limits.ts'
+import { fastLaneCredentials } from './fast-lane/certificate.ts'
+import { FastLaneClient } from './fast-lane/client.ts'
+import { createChunkTransport } from './fast-lane/transport.ts'
+import { startNodeLane, type NodeLane } from './fast-lane/node-lane.ts'
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
@@ -68,6 +72,10 @@ export interface NodeOptions {
   log: (line: string) => void
   /** Structured events with the ids that let an operator follow a download (licenseId, directiveId, peer ids). */
   event?: EventLog
+  /** Serve and fetch chunks over the TLS 1.3 fast lane (libp2p stays the fallback). Default true. */
+  fastLane?: boolean
+  /** The fast lane's port (default 0: any free port). */
+  fastLanePort?: number
 }
 
 export type EventLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
@@ -91,6 +99,10 @@ export interface NodeStatus {
   store: { usedBytes: number, capacityBytes: number, chunks: number, corruptOnRead: number, reconcile: unknown }
   fetched: unknown
   served: Record<string, number>
+  /** The fast lane's address and use (absent when it is off). */
+  fastLane?: { addr: string, connections: number, requests: number }
+  /** Requests this node's fills sent over each path. */
+  transport: { fastLane: number, libp2p: number, fallbacks: number }
   /** main's clock is not involved: the node's own time of the answer, ms since the epoch. */
   at: number
 }
@@ -220,7 +232,14 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       (e: unknown) => { log(`reporting ${source}: ${(e as Error).message}`) })
   }
 
+  // the fast lane's requesting side for fills (issue 17); its listener starts once serving is set up below
+  const laneCredentials = opts.fastLane === false ? undefined : await fastLaneCredentials(key.privateKey)
+  const transport = createChunkTransport({ host: h, lanes: laneCredentials !== undefined ? new FastLaneClient({ credentials: laneCredentials, log }) : undefined, log })
+  let lane: NodeLane | undefined
+  let libp2pStreams = 0
+
   const filler = new Filler({
+    transport,
     host: h,
     store,
     main,
@@ -283,21 +302,38 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
     },
     onRefused: (id, reason) => { log(`refused ${id}: ${reason}`) }
   })
+  // one upload cap and one served count for both paths
+  const uploadLimiter = opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined
+  const onServed = (remote: string, bytes: number): void => {
+    const to = rules.roleOf(remote) ?? 'client'
+    served[to] += bytes
+    metrics.chunksServed.inc({ to })
+    metrics.bytesServed.inc({ to }, bytes)
+    event('debug', 'chunk served', { to, peerId: remote, bytes })
+  }
   const unserve = await serveChunks(h, {
     source,
     authorize: authorizer.authorize,
     mayAskHave: conn => authorizer.mayAskHave(conn) || (gater.isAdmitted(conn.remotePeer.toString()) && !authorizer.isRevokedPeer(conn.remotePeer.toString())),
-    uploadLimiter: opts.maxUploadBytesPerSec !== undefined ? new TokenBucket(opts.maxUploadBytesPerSec) : undefined,
-    onServed: (remote, bytes) => {
-      const to = rules.roleOf(remote) ?? 'client'
-      served[to] += bytes
-      metrics.chunksServed.inc({ to })
-      metrics.bytesServed.inc({ to }, bytes)
-      event('debug', 'chunk served', { to, peerId: remote, bytes })
-    },
+    uploadLimiter,
+    onServed,
     onMalformed,
+    onStreams: d => { libp2pStreams += d },
     log
   })
+  if (laneCredentials !== undefined) {
+    lane = await startNodeLane({
+      credentials: laneCredentials, listen: opts.listen, announced: bareAddrs(h), port: opts.fastLanePort,
+      source, authorize: authorizer.authorize, isDenied: id => gater.isDenied(id), uploadLimiter, onServed, log,
+      onMalformed: (id, err) => {
+        metrics.peersPenalised.inc({ penalty: 'ban' })
+        event('warn', 'malformed frame', { peerId: id, protocol: 'fast-lane', err: `${err.name}: ${err.message}` })
+        gater.deny(id)
+      }
+    })
+    log(`fast lane on ${lane.addr}`)
+  }
+  const closeLane = async (): Promise<void> => { transport.close(); await lane?.server.close().catch(() => {}) }
 
   let metricsServer: MetricsServer | undefined
   if (opts.metricsPort !== undefined) {
@@ -305,6 +341,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, status: statusNow })
     } catch (err) {
       await unserve().catch(() => {})
+      await closeLane()
       try { await h.stop() } catch { /* already stopped */ }
       await store.close().catch(() => {})
       await state.close().catch(() => {})
@@ -315,13 +352,14 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
 
   // register (main may still be starting: retry)
   try {
-    await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes }, { signal }), REGISTER_DEADLINE_MS, signal)
+    await retry(async () => await main.register({ peerId, role: opts.role, region: opts.region, addrs: bareAddrs(h), capacityBytes: opts.capacityBytes, ...(lane !== undefined ? { fastLane: lane.addr } : {}) }, { signal }), REGISTER_DEADLINE_MS, signal)
   } catch (err) {
     // refused (a bad or used token) or main unreachable: release the host, ports and stores, or the process would linger
     ctl.abort(err)
     unwatch()
     await metricsServer?.close().catch(() => {})
     await unserve().catch(() => {})
+    await closeLane()
     try { await h.stop() } catch { /* already stopped */ }
     await store.close().catch(() => {})
     await state.close().catch(() => {})
@@ -389,6 +427,17 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   }
 
   let seq = 0
+  // what the heartbeat's `serving` reports: bytes served since the last heartbeat, per second
+  let servedAtLastBeat = 0
+  let lastBeatAt = Date.now()
+  function serving (): { bytesPerSecond: number, uplinkBytesPerSecond: number, streams: number, fillQueue: number } {
+    const total = served.edge + served.parent + served.peer + served.client
+    const now = Date.now()
+    const bytesPerSecond = Math.round((total - servedAtLastBeat) * 1000 / Math.max(1, now - lastBeatAt))
+    servedAtLastBeat = total
+    lastBeatAt = now
+    return { bytesPerSecond, uplinkBytesPerSecond: opts.maxUploadBytesPerSec ?? 0, streams: libp2pStreams + (lane?.server.requests ?? 0), fillQueue: filler.inFlight }
+  }
   function heldItems (): string[] {
     return items.all().filter(m => filler.isComplete(m)).map(m => m.itemId)
   }
@@ -402,7 +451,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       bytesServed: { ...served },
       heldItems: heldItems().slice(0, 10_000),
       version: SOFTWARE_VERSION,
-      ...(lacking.length > 0 ? { lacking } : {})
+      ...(lacking.length > 0 ? { lacking } : {}),
+      serving: serving()
     }
     try {
       const answer = await main.heartbeat(peerId, toText(signHeartbeat(hb, signer)), { signal })
@@ -427,6 +477,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       store: { usedBytes: store.usedBytes, capacityBytes: store.capacityBytes, chunks: store.count, corruptOnRead: store.corruptOnRead, reconcile: store.reconcile },
       fetched: filler.stats,
       served: { ...served },
+      ...(lane !== undefined ? { fastLane: { addr: lane.addr, connections: lane.server.connections, requests: lane.server.requests } } : {}),
+      transport: { ...transport.stats },
       at: Date.now()
     }
   }
@@ -459,6 +511,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
       unwatch()
       await metricsServer?.close().catch(() => {})
       await unserve().catch(() => {})
+      await closeLane()
       try { await h.stop() } catch { /* already stopped */ }
       await store.close().catch(() => {})
       await state.close().catch(() => {})

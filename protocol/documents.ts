@@ -33,7 +33,8 @@ const nodeEntry = (role: 'parent' | 'edge') => z.strictObject({
   peerId,
   role: z.literal(role),
   addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
-  capacityBytes: uint
+  capacityBytes: uint,
+  fastLane: addr.optional()
 })
 
 /** A manifest version: 1 for an item never replaced. */
@@ -97,7 +98,8 @@ export const LicenseSchema = z.strictObject({
 export const DirectivePeerSchema = z.strictObject({
   peerId,
   addrs: z.array(addr).max(MAX_ADDRS_PER_NODE),
-  role: z.enum(['parent', 'edge', 'peer'])
+  role: z.enum(['parent', 'edge', 'peer']),
+  fastLane: addr.optional()
 })
 
 export const DirectiveSchema = z.strictObject({
@@ -126,7 +128,8 @@ export const HeartbeatSchema = z.strictObject({
   bytesServed: z.strictObject({ edge: uint, parent: uint, peer: uint, client: uint }),
   heldItems: z.array(id).max(MAX_HELD_ITEMS),
   version: z.string().regex(SOFTWARE_VERSION_RE).optional(),
-  lacking: z.array(id).max(MAX_LACKING_ITEMS).optional()
+  lacking: z.array(id).max(MAX_LACKING_ITEMS).optional(),
+  serving: z.strictObject({ bytesPerSecond: uint, uplinkBytesPerSecond: uint, streams: uint, fillQueue: uint }).optional()
 })
 
 export const RevocationsSchema = z.strictObject({

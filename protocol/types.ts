@@ -36,6 +36,8 @@ export interface NodeEntry {
   role: 'parent' | 'edge'
   addrs: string[]
   capacityBytes: number
+  /** The TLS 1.3 chunk listener (DESIGN "Data plane"): `/ip4/A/tcp/P` or `/ip6/A/tcp/P`, the PeerId being `peerId`. */
+  fastLane?: string
 }
 
 export interface RegionRules {
@@ -100,6 +102,8 @@ export interface DirectivePeer {
   peerId: string
   addrs: string[]
   role: Role
+  /** The peer's fast lane, as in NodeEntry. */
+  fastLane?: string
 }
 
 export interface Directive {
@@ -132,8 +136,21 @@ export interface Heartbeat {
   heldItems: string[]
   /** The node's software version (package.json's), for operators; optional so older nodes' heartbeats still verify. */
   version?: string
+  /** What the node serves now (issue 17): main ranks an edge at its uplink below an idle one. */
+  serving?: HeartbeatServing
   /** Items a parent could not hold for want of space (issue 15), highest priority first. */
   lacking?: string[]
+}
+
+export interface HeartbeatServing {
+  /** Bytes per second served over the last heartbeat interval. */
+  bytesPerSecond: number
+  /** The configured uplink (--max-upload), or 0 when none is set. */
+  uplinkBytesPerSecond: number
+  /** Chunk requests/streams being answered now. */
+  streams: number
+  /** Chunks this node is fetching for itself (fill queue). */
+  fillQueue: number
 }
 
 /**

@@ -42,6 +42,8 @@ flags:
                         addresses announced to peers exclude loopback unless main is on loopback)
   --revocation-poll D   ask main this often whether the licence still stands (default ${DEFAULT_REVOCATION_POLL_MS / 1000}s,
                         at most 5m); a revoked licence or account stops the download and seeding
+  --no-fast-lane        fetch over libp2p only (default: each edge's and parent's TLS 1.3
+                        fast lane when it has one, libp2p when it cannot be reached)
   --json                progress and the summary as JSON lines on stdout
   --quiet               print nothing but errors
   -h, --help            show this help
@@ -217,7 +219,8 @@ export const command: Command = {
       listen: { type: 'string' },
       'revocation-poll': { type: 'string' },
       json: { type: 'boolean' },
-      quiet: { type: 'boolean' }
+      quiet: { type: 'boolean' },
+      'no-fast-lane': { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet get --help)')
     const revocationPollMs = revocationPollFlag(values['revocation-poll'])
@@ -260,6 +263,7 @@ export const command: Command = {
         listen: values.listen !== undefined ? [values.listen] : undefined,
         maxUpload,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
+        fastLane: values['no-fast-lane'] !== true,
         signal: stop.signal,
         revocationPollMs,
         offlineGraceMs: license.offlineGraceMs,

@@ -25,6 +25,9 @@ flags:
   --heartbeat-ms D        heartbeat interval (default 3000; a bare number is ms, or e.g. 5s)
   --rules-poll-ms D       rules and catalog poll interval (default 2000; ms, or e.g. 2s)
   --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
+  --fast-lane-port P      port of the TLS 1.3 chunk listener (the fast lane), on the
+                          host of the first --listen TCP address (default 0: any free port)
+  --no-fast-lane          no fast lane: serve and fetch chunks over libp2p only
   --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics and the
                           node's status as JSON at http://HOST:P/status (0: any
                           free port; default: no metrics server). Prints
@@ -54,7 +57,9 @@ export const command: Command = {
       'rules-poll-ms': { type: 'string' },
       'max-upload': { type: 'string' },
       'metrics-port': { type: 'string' },
-      'metrics-host': { type: 'string' }
+      'metrics-host': { type: 'string' },
+      'fast-lane-port': { type: 'string' },
+      'no-fast-lane': { type: 'boolean' }
     })
     const role = values.role
     if (role !== 'parent' && role !== 'edge') throw new UsageError('--role must be parent or edge')
@@ -75,6 +80,9 @@ export const command: Command = {
     const metricsHost = values['metrics-host']
     if (metricsHost !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port')
     if (metricsHost !== undefined && isIP(metricsHost) === 0 && metricsHost !== 'localhost') throw new UsageError(`--metrics-host must be an IP address, got '${metricsHost}'`)
+    const fastLane = values['no-fast-lane'] !== true
+    if (!fastLane && values['fast-lane-port'] !== undefined) throw new UsageError('--fast-lane-port and --no-fast-lane exclude each other')
+    const fastLanePort = values['fast-lane-port'] !== undefined ? intFlag('fast-lane-port', values['fast-lane-port'], 0, 0, 65535) : undefined
     const { createLogger } = await import('../log.ts')
     const logger = createLogger('reelnet-node', { base: { role, region: values.region } })
 
@@ -84,7 +92,7 @@ export const command: Command = {
     try {
       node = await startNode({
         role, region: values.region, mainUrl: values.main, dataDir: values.data, listen, operatorToken, capacityBytes,
-        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, log,
+        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, log, fastLane, fastLanePort,
         event: (level, msg, fields) => { logger[level](fields ?? {}, msg) }
       })
     } catch (err) {

@@ -12,7 +12,7 @@ import type { MiddlewareHandler } from 'hono'
 import { forbidden } from '../errors.ts'
 import type { MainServices } from '../services.ts'
 import { removeNode } from '../node-removal.ts'
-import { validate, peerIdSchema, regionSchema, addrsSchema } from '../validate.ts'
+import { validate, peerIdSchema, regionSchema, addrsSchema, addrSchema } from '../validate.ts'
 import { verifyHeartbeat } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
 import { MAX_DOCUMENT_BYTES } from '../../protocol/limits.ts'
@@ -25,7 +25,9 @@ const registerBody = z.strictObject({
   role: z.enum(['parent', 'edge']),
   region: regionSchema,
   addrs: addrsSchema.min(1, 'at least one address'),
-  capacityBytes: z.number().int().min(0).max(MAX_CAPACITY_BYTES)
+  capacityBytes: z.number().int().min(0).max(MAX_CAPACITY_BYTES),
+  /** The node's TLS 1.3 chunk listener, /ip4/A/tcp/P (issue 17). */
+  fastLane: addrSchema.optional()
 })
 const peerParam = z.strictObject({ peerId: peerIdSchema })
 const heartbeatBody = z.strictObject({ heartbeat: z.string().min(1).max(Math.ceil(MAX_DOCUMENT_BYTES.heartbeat / 3) * 4) })

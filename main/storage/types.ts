@@ -8,7 +8,7 @@
  * caller only after that.
  */
 import type { PasswordHash } from '../passwords.ts'
-import type { Price } from '../../protocol/types.ts'
+import type { Price, HeartbeatServing } from '../../protocol/types.ts'
 
 export interface AccountRecord {
   accountId: string
@@ -93,6 +93,10 @@ export interface NodeRecord {
   version?: string
   /** Items the node (a parent) said it lacks space for (issue 15). */
   lacking?: string[]
+  /** Its fast lane (registration; issue 17). */
+  fastLane?: string
+  /** What its last heartbeat said it serves (issue 17). */
+  serving?: HeartbeatServing
 }
 
 export interface RulesState {

@@ -17,6 +17,9 @@ import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadStats, type SchedulerEvent, type SchedulerLimits } from './scheduler.ts'
 import { directiveSources, type SourceContext } from './sources.ts'
 import { contentKeyOf } from '../../protocol/item-key.ts'
+import { createChunkTransport, type ChunkTransport } from '../fast-lane/transport.ts'
+import { FastLaneClient } from '../fast-lane/client.ts'
+import { fastLaneCredentials } from '../fast-lane/certificate.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { ContentKeyError, MainApiError, RegionUnservedError } from './errors.ts'
 import { openContentKey } from '../../protocol/seal.ts'
@@ -64,6 +67,8 @@ export interface CustomerOptions {
   limits?: Partial<SchedulerLimits>
   onEvent?: (e: SchedulerEvent) => void
   log?: (line: string) => void
+  /** Fetch over the peers' fast lanes (TLS 1.3) when they have one; false: libp2p only. Default true. */
+  fastLane?: boolean
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
   /** How often to ask main's revocation list whether the licence stands (default DEFAULT_REVOCATION_POLL_MS). */
@@ -100,10 +105,14 @@ export class Customer {
   #expired = false
   readonly #expiry = new AbortController()
 
+  /** How chunks are fetched (fast lane, libp2p fallback). */
+  readonly transport: ChunkTransport
+
   /** Asks main whether the licence still stands; its signal stops the download, playback and seeding (issue 14b). */
   readonly watch: LicenseWatch
 
-  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective, watch: LicenseWatch) {
+  private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective, watch: LicenseWatch, transport: ChunkTransport) {
+    this.transport = transport
     this.opts = opts
     this.watch = watch
     this.api = api
@@ -114,7 +123,7 @@ export class Customer {
     this.directive = directive
     this.region = directive.directive.region
     // chunks of this manifest's version travel under its wire key (itemId@N; the bare itemId for version 1)
-    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: contentKeyOf(manifest.itemId, manifest.version), credential: () => this.directive.bytes }
+    const ctx: SourceContext = { host: host as unknown as Libp2p, itemId: contentKeyOf(manifest.itemId, manifest.version), credential: () => this.directive.bytes, transport }
     const self = host.peerId.toString()
     this.scheduler = new Scheduler({
       chunkCount: manifest.chunkCount,
@@ -178,7 +187,8 @@ export class Customer {
         revocations: watch.follower,
         ownRefusal: () => watch.refusal()
       })
-      const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch)
+      const lanes = opts.fastLane === false ? undefined : new FastLaneClient({ credentials: await fastLaneCredentials(key.privateKey), log: opts.log })
+      const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch, createChunkTransport({ host: host as unknown as Libp2p, lanes, log: opts.log }))
       if (manifest.encryption !== undefined) {
         if (directive.contentKey === undefined) throw new ContentKeyError(`item ${manifest.itemId} is encrypted, but main sent no content key with the directive`)
         try {
@@ -313,6 +323,7 @@ export class Customer {
       await Promise.race([Promise.allSettled([...this.reporting]), new Promise(resolve => setTimeout(resolve, REPORT_FLUSH_MS).unref())])
     }
     await this.seeder.stop().catch(() => {})
+    this.transport.close()
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
   }

@@ -1,5 +1,6 @@
 /**
- * Download sources over libp2p: one per peer a directive names, each
+ * Download sources: one per peer a directive names (over its fast lane when
+ * it has one and the transport has the lane on, else libp2p), each
  * presenting the current directive as its credential (fetched fresh at every
  * request, so a renewed directive takes effect at once). A peer that answers
  * `not_found` for some chunks is not failing: it lacks them (a customer peer
@@ -7,6 +8,7 @@
  */
 import type { Libp2p } from '@libp2p/interface'
 import { fetchChunks } from '../chunk-client.ts'
+import type { ChunkTransport } from '../fast-lane/transport.ts'
 import type { Directive, DirectivePeer } from '../../protocol/types.ts'
 import type { DownloadSource, SourceKind } from './scheduler.ts'
 
@@ -15,6 +17,8 @@ export interface SourceContext {
   itemId: string
   /** The directive envelope bytes to present, current at the time of the call. */
   credential: () => Uint8Array
+  /** Fast lane with libp2p fallback; absent: libp2p only. */
+  transport?: ChunkTransport
 }
 
 export function sourceOf (ctx: SourceContext, peer: DirectivePeer): DownloadSource {
@@ -24,7 +28,9 @@ export function sourceOf (ctx: SourceContext, peer: DirectivePeer): DownloadSour
     kind,
     async fetch (indexes, { signal, onChunk, onBytes }) {
       try {
-        await fetchChunks(ctx.host, { peerId: peer.peerId, addrs: peer.addrs }, { itemId: ctx.itemId, indexes, credential: ctx.credential() }, { signal, onChunk, onBytes })
+        const req = { itemId: ctx.itemId, indexes, credential: ctx.credential() }
+        if (ctx.transport !== undefined) await ctx.transport.fetch(peer, req, { signal, onChunk, onBytes })
+        else await fetchChunks(ctx.host, { peerId: peer.peerId, addrs: peer.addrs }, req, { signal, onChunk, onBytes })
       } catch (err) {
         // lacking some chunks is an answer, not a failure: the undelivered ones become "lacks"
         if ((err as Error).name === 'ChunkNotFoundError') return

@@ -30,6 +30,8 @@ export interface RankCandidate {
   drained?: boolean
   /** Misbehaviour cost from the penalty table, ≥ 0, in units of load (1 weighs like a saturated peer). */
   penalty?: number
+  /** Carried through to the directive (DirectivePeer.fastLane); not a ranking input. */
+  fastLane?: string
 }
 
 export interface RankContext {

@@ -490,7 +490,8 @@ caseOf(test, '24. the edge serving a download SIGKILLed mid-download → the oth
     new Map(await Promise.all(region.map(async n => [n.peerId, (await status(n)).served.client as number] as const)))
   const c = await createCustomer(net, 'survivor24', REGION)
   const out = join(c.configDir, 'movie.bin')
-  const p = client(c, ['get', itemId, '--rent', '--json', '-o', out])
+  // capped so the download lasts a few seconds: over the fast lane the whole 12 MiB can arrive between two progress lines
+  const p = client(c, ['get', itemId, '--rent', '--json', '--max-download', '2MiB', '-o', out])
   await waitJson(p, o => o.type === 'progress' && o.doneBytes >= SIZE * 0.2, 180_000)
   // the victim is the edge whose bytes to customers grow while this download is under way
   const s1 = await servedToClients()

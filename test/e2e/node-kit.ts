@@ -103,6 +103,9 @@ export interface NodeStatus {
   store: { usedBytes: number, capacityBytes: number, chunks: number, corruptOnRead: number, reconcile: { kept: number, adopted: number, discarded: number, tempFilesRemoved: number } }
   fetched: { bytes: { edge: number, parent: number, origin: number }, bySource: Record<string, number> }
   served: Record<string, number>
+  /** The fast lane (absent when the node runs with --no-fast-lane) and the paths its fills took. */
+  fastLane?: { addr: string, connections: number, requests: number }
+  transport: { fastLane: number, libp2p: number, fallbacks: number }
 }
 
 /** The node's status now, from its GET /status. */

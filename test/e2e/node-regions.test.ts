@@ -81,6 +81,8 @@ test("an edge asked for the item fills from its own region's parent, and serves 
     assert.ok(s.fetched.bytes.parent >= SIZE / 2, `most of it from a parent: ${seen}`)
     assert.is(s.fetched.bySource[parentA.peerId], s.fetched.bytes.parent, `…and every parent byte from region a's parent: ${seen}`)
     assert.is(s.fetched.bySource[parentB.peerId], undefined, `nothing from region b's parent: ${seen}`)
+    // the fill went over the parent's fast lane (the default), not libp2p
+    assert.ok(s.transport.fastLane > 0 && s.transport.libp2p === 0 && s.transport.fallbacks === 0, `fill paths: ${JSON.stringify(s.transport)}`)
   } finally { await c.host.stop() }
 })
 
