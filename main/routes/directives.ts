@@ -11,7 +11,7 @@ import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
-import { directiveRefusal } from '../lifecycle.ts'
+import { directiveRefusal, issueChecked } from '../lifecycle.ts'
 import { MAX_ITEM_VERSION } from '../../protocol/limits.ts'
 
 const directiveBody = z.strictObject({
@@ -39,13 +39,8 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
-    // takedowns and regions (issue 15); a licence sold in its window keeps working after it
-    const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), r)
-    if (refusal !== undefined) throw refusal
-    const live = s.catalog.liveVersions(license.itemId, s.now())
-    const itemVersion = asked !== undefined && live.includes(asked) ? asked : s.catalog.newestVersion(license.itemId)
-    const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r, itemVersion })
-    s.catalog.noteInUse(license.itemId, itemVersion, expiresAt)
+    // takedowns, regions and the version the download runs on (issue 15)
+    const { directive, expiresAt, body } = await issueChecked(s, { license, accountId, clientPeerId, region: r, asked })
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
     if (body.peers.length === 0) return c.json({ directive, expiresAt, unserved: s.registry.unservedReason(r) }, 201)
