@@ -157,6 +157,7 @@ test('replace: a v1 download running during the replace finishes as v1; the v1 h
   assert.is(rep.code, 0, rep.out)
   assert.match(rep.out, 'as version 2')
   assert.is(await slowGet.exited, 0, slowGet.output())
+  const slowEnded = Date.now()
   assert.ok((await readFile(join(slow.configDir, 'cut'))).equals(v1), 'the download begun on v1 finished as v1, whole')
   assert.not.ok(existsSync(join(slow.configDir, 'cut.part')))
 
@@ -174,7 +175,7 @@ test('replace: a v1 download running during the replace finishes as v1; the v1 h
   const onlyV1 = m1.chunkHashes.map(hexOf).filter(h => !m2.chunkHashes.some(x => hexOf(x) === h))
   const started = Date.now()
   await until('v1 chunks gone from parent, edge and origin', () => onlyV1.every(h => !existsSync(chunkFile(parent, h)) && !existsSync(chunkFile(edge, h)) && !existsSync(originFile(h))), 60_000)
-  console.log(`[catalog-lifecycle] replace: v1's ${onlyV1.length} chunks gone from parent, edge and origin ${Date.now() - started} ms after the last v1 download (directive TTL ${DIRECTIVE_TTL_MS} ms)`)
+  console.log(`[catalog-lifecycle] replace: v1's ${onlyV1.length} chunks gone from parent, edge and origin ${Date.now() - slowEnded} ms after the last v1 download ended (waited ${Date.now() - started} ms after the v2 downloads; directive TTL ${DIRECTIVE_TTL_MS} ms)`)
   assert.ok(m2.chunkHashes.every(h => existsSync(chunkFile(parent, hexOf(h)))), 'the parent keeps v2')
   const gone = await fetch(`${net.mainUrl}/v1/items/${itemId}?version=1`)
   assert.is(gone.status, 410)

@@ -27,7 +27,7 @@ if (typeof server === 'string') {
       await c.connect()
       const r = await c.query('select name from kysely_migration order by name')
       await c.end()
-      assert.equal(r.rows.map(x => x.name), ['0001_initial', '0002_storefront_and_removal'])
+      assert.equal(r.rows.map(x => x.name), ['0001_initial', '0002_storefront_and_removal', '0005_catalog_lifecycle'])
     } finally {
       for (const s of stores) await s.close()
     }
