@@ -106,12 +106,14 @@ export class Catalog {
     await this.#loadLifecycle()
   }
 
-  async #loadLifecycle (): Promise<boolean> {
+  /** Terms of every item, and the stored versions of `only` (default: every item; a reload reads just the items that changed). */
+  async #loadLifecycle (only?: Set<string>): Promise<boolean> {
     let changed = false
     for await (const [id, t] of this.#store.listItemTerms()) {
       if (JSON.stringify(this.#terms.get(id)) !== JSON.stringify(t)) { this.#terms.set(id, t); changed = true }
     }
     for (const item of this.#items.values()) {
+      if (only !== undefined && !only.has(item.itemId)) continue
       const stored = (await this.#store.listItemVersions(item.itemId)).map(v => v.version)
       const versions = stored.length > 0 ? stored : [this.#versionOf(item)]
       if ((this.#versions.get(item.itemId) ?? []).join() !== versions.join()) { this.#versions.set(item.itemId, versions); changed = true }
@@ -125,16 +127,16 @@ export class Catalog {
 
   /** Take in items another main ingested into a shared store, and storefront changes (description, poster) made there. */
   async reload (): Promise<void> {
-    let changed = false
+    const changed = new Set<string>()
     for await (const item of this.#store.listItems()) {
       const cur = this.#items.get(item.itemId)
       if (cur === undefined || JSON.stringify(cur) !== JSON.stringify(item)) {
         this.#items.set(item.itemId, item)
         this.#manifests.delete(item.itemId)
-        changed = true
+        changed.add(item.itemId)
       }
     }
-    if (await this.#loadLifecycle() || changed) await this.onChange()
+    if (await this.#loadLifecycle(changed) || changed.size > 0) await this.onChange()
   }
 
   get (itemId: string): ItemRecord | undefined {

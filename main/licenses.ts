@@ -37,7 +37,7 @@ export class Licenses {
    * Rent (or buy) an item. A rental's period starts now, at rent, not at first play: expiresAt is fixed here and
    * signed (`periodMs` from the item's offer, else main's default; `price` is what it charged). A purchase never ends (expiresAt is PURCHASE_EXPIRES_AT) and may be exported as plaintext.
    */
-  async rent (accountId: string, itemId: string, terms: { kind?: LicenseKind, price?: Price, periodMs?: number, itemVersion?: number } = {}): Promise<LicenseRecord> {
+  async rent (accountId: string, itemId: string, terms: { kind?: LicenseKind, price?: Price, periodMs?: number, itemVersion?: number, maxDevices?: number } = {}): Promise<LicenseRecord> {
     const now = this.#now()
     const kind = terms.kind ?? 'rental'
     // a rental's period comes from the item's offer (issue 15), else main's default; `price` is what it charged
@@ -51,6 +51,8 @@ export class Licenses {
       offlineGraceMs: this.#offlineGraceMs
     }
     if (terms.price !== undefined) license.price = terms.price
+    // the item's devices per licence (issue 15's terms), enforced by main's device claims (issue 14)
+    if (terms.maxDevices !== undefined) license.maxDevices = terms.maxDevices
     const record: LicenseRecord = { ...license, license: toText(signLicense(license, this.#signer)) }
     if (terms.itemVersion !== undefined) record.itemVersion = terms.itemVersion
     await this.#store.putLicense(record)

@@ -10,7 +10,9 @@ import type { ItemRecord, ItemTerms, LicenseRecord } from './store.ts'
 import { ApiError } from './errors.ts'
 import type { Catalog } from './catalog.ts'
 import type { RulesPublisher } from './rules.ts'
+import type { MainServices } from './services.ts'
 import { regionSchema } from './validate.ts'
+import { claimDevice } from './devices.ts'
 import { MAX_REGIONS_PER_ITEM, MAX_RENTAL_HOURS, MAX_DEVICES_PER_LICENSE, MAX_ITEM_PRIORITY, MAX_REMOVAL_REASON_LENGTH } from './limits.ts'
 
 /** Times in terms: ms since the epoch, or an ISO 8601 date (what an admin types). */
@@ -171,4 +173,39 @@ export function rentalView (s: { catalog: Catalog, now: () => number }, l: Licen
   if (terms?.removedAt !== undefined) return { ...base, status: 'removed', endedReason: removedError(l.itemId, terms).message }
   if (l.expiresAt <= s.now()) return { ...base, status: 'expired', endedReason: `the rental ended at ${iso(l.expiresAt)}` }
   return { ...base, status: 'active', endedReason: null }
+}
+
+/** Rent with every check of the item's terms (API and storefront alike): window, region, takedown; the offer's period and price. */
+export async function rentChecked (s: MainServices, accountId: string, item: ItemRecord, kind?: 'rental' | 'purchase'): Promise<LicenseRecord> {
+  const terms = s.catalog.terms(item.itemId)
+  const refusal = rentRefusal(item, terms, (await s.accounts.get(accountId))?.region, s.now())
+  if (refusal !== undefined) throw refusal
+  // a purchase charges the offer's purchase price (licence kinds, issue 14); a rental its rental price and period
+  const price = kind === 'purchase' ? terms?.purchase?.price : terms?.rental?.price
+  const l = await s.licenses.rent(accountId, item.itemId, {
+    ...(kind !== undefined ? { kind } : {}),
+    ...(price !== undefined ? { price } : {}),
+    ...(kind !== 'purchase' && terms?.rental !== undefined ? { periodMs: terms.rental.hours * 3600_000 } : {}),
+    ...(terms?.maxDevices !== undefined ? { maxDevices: terms.maxDevices } : {}),
+    itemVersion: s.catalog.newestVersion(item.itemId)
+  })
+  s.metrics.licensesIssued.inc()
+  return l
+}
+
+/**
+ * Issue a directive with the lifecycle checks (API and storefront alike): a takedown is 410, a region the item
+ * is not offered in 403; the version asked for (a download continuing) while it is live, else the newest.
+ */
+export async function issueChecked (s: MainServices, req: { license: LicenseRecord, accountId: string, clientPeerId: string, region: string, asked?: number }): Promise<Awaited<ReturnType<MainServices['directives']['issue']>> & { itemVersion: number }> {
+  const { license } = req
+  const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), req.region)
+  if (refusal !== undefined) throw refusal
+  const live = s.catalog.liveVersions(license.itemId, s.now())
+  const itemVersion = req.asked !== undefined && live.includes(req.asked) ? req.asked : s.catalog.newestVersion(license.itemId)
+  // one licence, a bounded number of devices (issue 14)
+  await claimDevice(s.store, license, req.clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
+  const issued = await s.directives.issue({ license, accountId: req.accountId, clientPeerId: req.clientPeerId, region: req.region, itemVersion })
+  s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt)
+  return { ...issued, itemVersion }
 }

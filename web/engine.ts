@@ -8,6 +8,7 @@
  * or the directive runs out, main is asked for a new one.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { contentKeyOf } from '../protocol/item-key.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Directive, Manifest } from '../protocol/types.ts'
@@ -202,7 +203,7 @@ export class PlayerEngine {
     this.#inflight.add(index)
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(CHUNK_TIMEOUT_MS)])
     let bad = false
-    fetchChunks(this.#o.node, s.peerId, { itemId: this.#m.itemId, indexes: [index], credential: grant.bytes }, signal, async (i, bytes) => {
+    fetchChunks(this.#o.node, s.peerId, { itemId: contentKeyOf(this.#m.itemId, this.#m.version), indexes: [index], credential: grant.bytes }, signal, async (i, bytes) => {
       const expected = this.#m.chunkHashes[i]
       if (expected === undefined || !sameBytes(await sha256(bytes), expected)) {
         bad = true

@@ -11,9 +11,8 @@ import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
-import { directiveRefusal } from '../lifecycle.ts'
+import { directiveRefusal, issueChecked } from '../lifecycle.ts'
 import { MAX_ITEM_VERSION } from '../../protocol/limits.ts'
-import { claimDevice } from '../devices.ts'
 import { refuseRevoked } from './revocations.ts'
 import { ContentKeys } from '../content-keys.ts'
 
@@ -44,14 +43,8 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const account = region === undefined ? await s.accounts.get(accountId) : undefined
     const r = s.directives.regionFor(region, account?.region)
     if (r === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
-    // takedowns and regions (issue 15); a licence sold in its window keeps working after it
-    const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), r)
-    if (refusal !== undefined) throw refusal
-    const live = s.catalog.liveVersions(license.itemId, s.now())
-    const itemVersion = asked !== undefined && live.includes(asked) ? asked : s.catalog.newestVersion(license.itemId)
-    await claimDevice(s.store, license, clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
-    const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r, itemVersion })
-    s.catalog.noteInUse(license.itemId, itemVersion, expiresAt)
+    // takedowns, regions and the version the download runs on (issue 15)
+    const { directive, expiresAt, body, itemVersion } = await issueChecked(s, { license, accountId, clientPeerId, region: r, asked })
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an encrypted item's key, sealed to this directive's client (beside the directive, never logged)
     // (of the version this directive names: a replace has its own key)

@@ -6,7 +6,7 @@ import { requireSession } from '../auth.ts'
 import type { MainServices } from '../services.ts'
 import { validate, itemIdSchema, licenseIdSchema } from '../validate.ts'
 import { notFound } from '../errors.ts'
-import { rentRefusal, rentalView } from '../lifecycle.ts'
+import { rentChecked, rentalView } from '../lifecycle.ts'
 
 /** Rentals one listing returns (newest first): a page of an account's history. */
 export const MAX_RENTALS_LISTED = 200
@@ -19,20 +19,8 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
     const { itemId, kind } = c.req.valid('json')
     const item = await s.catalog.lookup(itemId)
     if (item === undefined) throw notFound(`no item ${itemId}`)
-    const accountId = c.get('accountId')
-    const terms = s.catalog.terms(itemId)
-    // windows and regions (issue 15): the account's region is the one it buys in
-    const refusal = rentRefusal(item, terms, (await s.accounts.get(accountId))?.region, s.now())
-    if (refusal !== undefined) throw refusal
-    // a purchase charges the offer's purchase price (licence kinds, issue 14); a rental its rental price and period
-    const price = kind === 'purchase' ? terms?.purchase?.price : terms?.rental?.price
-    const l = await s.licenses.rent(accountId, itemId, {
-      ...(kind !== undefined ? { kind } : {}),
-      ...(price !== undefined ? { price } : {}),
-      ...(kind !== 'purchase' && terms?.rental !== undefined ? { periodMs: terms.rental.hours * 3600_000 } : {}),
-      itemVersion: s.catalog.newestVersion(itemId)
-    })
-    s.metrics.licensesIssued.inc()
+    // windows, regions, takedowns and the offer's price (issue 15)
+    const l = await rentChecked(s, c.get('accountId'), item, kind)
     return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, price: l.price ?? null, kind: l.kind ?? 'rental' }, 201)
   })
   // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`

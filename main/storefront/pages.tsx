@@ -8,7 +8,7 @@
  */
 import type { Child, FC } from 'hono/jsx'
 import { raw } from 'hono/html'
-import type { ItemRecord, LicenseRecord } from '../store.ts'
+import type { ItemRecord, ItemTerms, LicenseRecord } from '../store.ts'
 
 export interface Viewer { username: string }
 
@@ -80,7 +80,7 @@ export const Layout: FC<PageProps> = ({ title, viewer, csrf, children }) => (
   </html></>
 )
 
-export const Catalog: FC<{ items: ItemRecord[] }> = ({ items }) => (
+export const Catalog: FC<{ items: ItemRecord[], offers?: Record<string, string> }> = ({ items, offers }) => (
   items.length === 0
     ? <p>The catalog is empty for now.</p>
     : <ul class="catalog">
@@ -90,7 +90,7 @@ export const Catalog: FC<{ items: ItemRecord[] }> = ({ items }) => (
             <div>
               <h2><a href={`/store/items/${i.itemId}`}>{i.title}</a></h2>
               {i.description !== undefined ? <p>{i.description}</p> : null}
-              <p class="muted">{formatBytes(i.size)}</p>
+              <p class="muted">{formatBytes(i.size)}{offers?.[i.itemId] !== undefined ? <> · <span class="offer">{offers[i.itemId]}</span></> : null}</p>
             </div>
           </li>
         ))}
@@ -104,15 +104,26 @@ export const RentForm: FC<{ itemId: string, csrf: string, label?: string }> = ({
   </form>
 )
 
-export const Item: FC<{ item: ItemRecord, viewer: Viewer | undefined, csrf: string, rentalMs: number, active: LicenseRecord | undefined }> = ({ item, viewer, csrf, rentalMs, active }) => (
+/** A price in minor units as a person reads it (399 EUR → 3.99 EUR). */
+export function priceText (p: { amount: number, currency: string } | undefined): string {
+  return p === undefined ? 'free' : `${(p.amount / 100).toFixed(2)} ${p.currency}`
+}
+
+export const Item: FC<{ item: ItemRecord, viewer: Viewer | undefined, csrf: string, rentalMs: number, active: LicenseRecord | undefined, terms?: ItemTerms, unavailable?: string }> = ({ item, viewer, csrf, rentalMs, active, terms, unavailable }) => (
   <article>
     {item.posterType !== undefined ? <img src={`/store/items/${item.itemId}/poster`} alt={`Poster of ${item.title}`} width="240" /> : null}
     {item.description !== undefined ? <p>{item.description}</p> : null}
     <dl>
       <dt>Size</dt><dd>{formatBytes(item.size)}</dd>
       <dt>Rental period</dt><dd>{formatSpan(rentalMs)}</dd>
+      <dt>Price</dt><dd class="price">{priceText(terms?.rental?.price)}</dd>
+      {terms?.purchase !== undefined ? <><dt>To buy</dt><dd>{priceText(terms.purchase.price)}</dd></> : null}
+      {terms?.maxDevices !== undefined ? <><dt>Devices</dt><dd>{terms.maxDevices}</dd></> : null}
+      {terms?.availableUntil !== undefined ? <><dt>Available until</dt><dd><Instant at={terms.availableUntil} /></dd></> : null}
     </dl>
-    {active !== undefined
+    {active === undefined && unavailable !== undefined
+      ? <p class="unavailable" role="status">{unavailable}</p>
+      : active !== undefined
       ? <p>You have rented this until <Instant at={active.expiresAt} />. <a href={`/store/watch/${active.licenseId}`}>Watch</a></p>
       : viewer !== undefined
         ? <RentForm itemId={item.itemId} csrf={csrf} />
@@ -161,25 +172,26 @@ export function getCommand (mainUrl: string, username: string, item: ItemRecord,
   return `reelnet login --main ${q(mainUrl)} --user ${q(username)}\nreelnet get ${item.itemId} --license ${license.licenseId} -o ${q(file)}`
 }
 
-export interface RentalView { license: LicenseRecord, item: ItemRecord | undefined, command: string | undefined }
+export interface RentalView { license: LicenseRecord, item: ItemRecord | undefined, command: string | undefined, ended?: string }
 
 export const Rentals: FC<{ rentals: RentalView[], now: number, csrf: string }> = ({ rentals, now, csrf }) => (
   rentals.length === 0
     ? <p>You have no rentals yet. <a href="/store">Catalog</a></p>
     : <table class="rentals">
-        <thead><tr><th scope="col">Title</th><th scope="col">Rented</th><th scope="col">Ends</th><th scope="col">Time left</th><th scope="col"></th><th scope="col">Command line</th></tr></thead>
+        <thead><tr><th scope="col">Title</th><th scope="col">Paid</th><th scope="col">Rented</th><th scope="col">Ends</th><th scope="col">Time left</th><th scope="col"></th><th scope="col">Command line</th></tr></thead>
         <tbody>
-          {rentals.map(({ license, item, command }) => {
-            const active = license.expiresAt > now
+          {rentals.map(({ license, item, command, ended }) => {
+            const active = license.expiresAt > now && ended === undefined
             return (
               <tr class={active ? 'active' : 'expired'} data-license={license.licenseId}>
                 <td>{item?.title ?? license.itemId}</td>
+                <td class="paid">{priceText(license.price)}</td>
                 <td><Instant at={license.notBefore} /></td>
                 <td><Instant at={license.expiresAt} /></td>
-                <td>{active ? formatSpan(license.expiresAt - now) : 'expired'}</td>
+                <td>{ended !== undefined ? `ended: ${ended}` : active ? formatSpan(license.expiresAt - now) : 'expired'}</td>
                 <td>{active
                   ? <a href={`/store/watch/${license.licenseId}`}>Watch</a>
-                  : item !== undefined ? <RentForm itemId={item.itemId} csrf={csrf} /> : null}</td>
+                  : item !== undefined && ended === undefined ? <RentForm itemId={item.itemId} csrf={csrf} /> : null}</td>
                 <td>{active && command !== undefined ? <pre>{command}</pre> : null}</td>
               </tr>
             )

@@ -27,17 +27,17 @@ import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import type { MainServices } from '../services.ts'
 import { ApiError, tooLarge, toErrorResponse } from '../errors.ts'
+import { formatPrice, inWindow, issueChecked, offeredIn, rentChecked, rentRefusal, rentalView } from '../lifecycle.ts'
 import { checkLicenseUse } from '../directives.ts'
-import { claimDevice } from '../devices.ts'
 import { refuseRevoked } from '../routes/revocations.ts'
 import { peerIdSchema, licenseIdSchema, itemIdSchema, regionSchema } from '../validate.ts'
 import { toBase64url } from '../../protocol/encoding.ts'
 import { USERNAME_RE, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from '../limits.ts'
-import type { LicenseRecord } from '../store.ts'
+import type { ItemRecord, LicenseRecord } from '../store.ts'
 import { CsrfTokens, sessionTokenOf, setSessionCookie, clearSessionCookie } from './session.ts'
 import { PlayerBundle } from './bundle.ts'
 import {
-  Layout, Catalog, Item, SignUp, LogIn, Rentals, Rented, Watch, Expired, Problem, getCommand, type Viewer
+  Layout, Catalog, Item, SignUp, LogIn, Rentals, Rented, Watch, Expired, Problem, getCommand, formatSpan, type Viewer
 } from './pages.tsx'
 
 /** Scripts, styles, images and the player's fetches only from here; the player's libp2p dials nodes over ws:/wss:. */
@@ -89,11 +89,11 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
   }
   const viewer = (cu: Customer | undefined): Viewer | undefined => cu === undefined ? undefined : { username: cu.username }
 
-  const page = (c: Context, title: string, cu: Customer | undefined, body: unknown, status: 200 | 201 | 400 | 403 | 404 | 409 | 422 | 429 | 503 = 200): Response | Promise<Response> => {
+  const page = (c: Context, title: string, cu: Customer | undefined, body: unknown, status: 200 | 201 | 400 | 403 | 404 | 409 | 410 | 422 | 429 | 503 = 200): Response | Promise<Response> => {
     const token = csrf.token(c)
     return c.html(<Layout title={title} viewer={viewer(cu)} csrf={token}>{body as any}</Layout>, status)
   }
-  const problem = (c: Context, cu: Customer | undefined, status: 400 | 403 | 404 | 409 | 422 | 429 | 503, message: string): Response | Promise<Response> =>
+  const problem = (c: Context, cu: Customer | undefined, status: 400 | 403 | 404 | 409 | 410 | 422 | 429 | 503, message: string): Response | Promise<Response> =>
     page(c, status === 404 ? 'Not found' : 'Something is wrong', cu, <Problem message={message} />, status)
 
   const formOf = async (c: Context): Promise<Record<string, unknown>> => {
@@ -129,8 +129,17 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
 
   app.get('/', async (c) => {
     const cu = await customerOf(c)
-    return page(c, 'Catalog', cu, <Catalog items={s.catalog.list()} />)
+    // what is available now in the customer's region (issue 15), with its price
+    const region = cu === undefined ? undefined : (await s.accounts.get(cu.accountId))?.region
+    const now = s.now()
+    const items = s.catalog.list().filter(i => inWindow(s.catalog.terms(i.itemId), now) && offeredIn(s.catalog.terms(i.itemId), region))
+    return page(c, 'Catalog', cu, <Catalog items={items} offers={offersOf(items)} />)
   })
+
+  const offersOf = (items: ItemRecord[]): Record<string, string> => Object.fromEntries(items.map(i => {
+    const t = s.catalog.terms(i.itemId)
+    return [i.itemId, `${formatSpan(t?.rental !== undefined ? t.rental.hours * 3600_000 : s.licenses.rentalMs)} · ${formatPrice(t?.rental?.price)}${t?.purchase !== undefined ? ` · buy ${formatPrice(t.purchase.price)}` : ''}`]
+  }))
 
   app.get('/items/:id', async (c) => {
     const cu = await customerOf(c)
@@ -139,7 +148,9 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     if (item === undefined) return problem(c, cu, 404, 'There is no such item in the catalog.')
     let active: LicenseRecord | undefined
     if (cu !== undefined) active = (await s.licenses.forAccount(cu.accountId, MAX_RENTALS_SHOWN)).find(l => l.itemId === item.itemId && l.expiresAt > s.now())
-    return page(c, item.title, cu, <Item item={item} viewer={viewer(cu)} csrf={csrf.token(c)} rentalMs={s.licenses.rentalMs} active={active} />)
+    const terms = s.catalog.terms(item.itemId)
+    const refusal = rentRefusal(item, terms, cu === undefined ? undefined : (await s.accounts.get(cu.accountId))?.region, s.now())
+    return page(c, item.title, cu, <Item item={item} viewer={viewer(cu)} csrf={csrf.token(c)} rentalMs={terms?.rental !== undefined ? terms.rental.hours * 3600_000 : s.licenses.rentalMs} active={active} terms={terms} unavailable={refusal?.message} />)
   })
 
   app.get('/items/:id/poster', async (c) => {
@@ -206,8 +217,14 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const p = itemParam.safeParse(c.req.param())
     const item = p.success ? s.catalog.get(p.data.id) : undefined
     if (item === undefined) return problem(c, cu, 404, 'There is no such item in the catalog.')
-    const l = await s.licenses.rent(cu.accountId, item.itemId)
-    s.metrics.licensesIssued.inc()
+    let l: LicenseRecord
+    try {
+      l = await rentChecked(s, cu.accountId, item)
+    } catch (err) {
+      // the item's window, region or takedown (issue 15): the page says which
+      if (err instanceof ApiError && (err.status === 403 || err.status === 410)) return problem(c, cu, err.status, err.message)
+      throw err
+    }
     return c.redirect(`/store/rentals/${l.licenseId}`, 303)
   })
 
@@ -224,7 +241,7 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const now = s.now()
     const rentals = (await s.licenses.forAccount(cu.accountId, MAX_RENTALS_SHOWN)).map(license => {
       const item = s.catalog.get(license.itemId)
-      return { license, item, command: item === undefined ? undefined : getCommand(mainUrlOf(c), cu.username, item, license) }
+      return { license, item, command: item === undefined ? undefined : getCommand(mainUrlOf(c), cu.username, item, license), ended: rentalView(s, license).status === 'removed' ? rentalView(s, license).endedReason ?? undefined : undefined }
     })
     return page(c, 'My rentals', cu, <Rentals rentals={rentals} now={now} csrf={csrf.token(c)} />)
   })
@@ -262,8 +279,7 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const region = s.directives.regionFor(undefined, account?.region)
     if (region === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
     refuseRevoked(s, license)
-    await claimDevice(s.store, license, parsed.data.clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
-    const { directive, expiresAt } = await s.directives.issue({ license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
+    const { directive, expiresAt } = await issueChecked(s, { license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
     return c.json({ directive, expiresAt }, 201)
   })
   return app

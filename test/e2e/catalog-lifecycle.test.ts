@@ -20,7 +20,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Network, createCustomer, runClient, spawnReelnet, waitJson, nodeStatus, ADMIN_TOKEN, OPERATOR_TOKEN, type CustomerInfo, type NodeInfo, type Proc } from './client-net.ts'
+import { Network, createCustomer, runClient, spawnReelnet, waitJson, waitFor as waitForLine, nodeStatus, NODE_READY_RE, STATUS_FLAGS, ADMIN_TOKEN, OPERATOR_TOKEN, type CustomerInfo, type NodeInfo, type Proc } from './client-net.ts'
 import { verifyManifest } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
@@ -140,6 +140,7 @@ test('replace: a v1 download running during the replace finishes as v1; the v1 h
   const itemId = await ingestFile(v1, 'Director cut')
   const m1 = await manifestOf(itemId)
   await until('the parent holds v1', async () => (await nodeStatus(parent)).heldItems.includes(itemId))
+  assert.ok(m1.chunkHashes.every(h => existsSync(chunkFile(parent, hexOf(h))) && existsSync(originFile(hexOf(h)))), 'v1 is in the parent and the origin before the replace')
   const holder = await createCustomer(net, 'holder', 'eu', { ownAccount: true })
   const first = await runAs(holder, ['get', itemId, '--rent', '--quiet', '-o', join(holder.configDir, 'cut')])
   assert.is(first.code, 0, first.out)
@@ -156,6 +157,7 @@ test('replace: a v1 download running during the replace finishes as v1; the v1 h
   assert.is(rep.code, 0, rep.out)
   assert.match(rep.out, 'as version 2')
   assert.is(await slowGet.exited, 0, slowGet.output())
+  const slowEnded = Date.now()
   assert.ok((await readFile(join(slow.configDir, 'cut'))).equals(v1), 'the download begun on v1 finished as v1, whole')
   assert.not.ok(existsSync(join(slow.configDir, 'cut.part')))
 
@@ -173,7 +175,7 @@ test('replace: a v1 download running during the replace finishes as v1; the v1 h
   const onlyV1 = m1.chunkHashes.map(hexOf).filter(h => !m2.chunkHashes.some(x => hexOf(x) === h))
   const started = Date.now()
   await until('v1 chunks gone from parent, edge and origin', () => onlyV1.every(h => !existsSync(chunkFile(parent, h)) && !existsSync(chunkFile(edge, h)) && !existsSync(originFile(h))), 60_000)
-  console.log(`[catalog-lifecycle] replace: v1's ${onlyV1.length} chunks gone from parent, edge and origin ${Date.now() - started} ms after the last v1 download (directive TTL ${DIRECTIVE_TTL_MS} ms)`)
+  console.log(`[catalog-lifecycle] replace: v1's ${onlyV1.length} chunks gone from parent, edge and origin ${Date.now() - slowEnded} ms after the last v1 download ended (waited ${Date.now() - started} ms after the v2 downloads; directive TTL ${DIRECTIVE_TTL_MS} ms)`)
   assert.ok(m2.chunkHashes.every(h => existsSync(chunkFile(parent, hexOf(h)))), 'the parent keeps v2')
   const gone = await fetch(`${net.mainUrl}/v1/items/${itemId}?version=1`)
   assert.is(gone.status, 410)
@@ -237,6 +239,32 @@ test('regions: an item offered only in eu is not in us\'s catalog, not held by u
   assert.equal(list.rentals.find(x => x.itemId === itemId)?.price, { amount: 250, currency: 'GBP' })
   const text = await runAs(eu, ['rentals'])
   assert.match(text.out, '2.50 GBP')
+})
+
+test('parents under pressure: a parent short of space holds the higher priority item and reports the other as lacking (heartbeat, operator overview)', async () => {
+  const low = await ingestFile(new Uint8Array(randomBytes(2 * MiB)), 'Low priority', ['--regions', 'tight', '--priority', '1'])
+  const high = await ingestFile(new Uint8Array(randomBytes(2 * MiB)), 'High priority', ['--regions', 'tight', '--priority', '5'])
+  const proc = spawnReelnet(['node', '--role', 'parent', '--region', 'tight', '--main', net.mainUrl, '--data', join(dir, 'tight-parent'), '--operator-token', OPERATOR_TOKEN,
+    `--main-key=${net.mainKeyText}`, '--heartbeat-ms', '500', '--rules-poll-ms', '500', '--capacity', '3MiB', ...STATUS_FLAGS], { name: 'tight' })
+  procs.push(proc)
+  const m = await waitForLine(proc, NODE_READY_RE)
+  const tight = { statusUrl: `${m[5]!}/status` }
+  const peerId = m[3]!
+  await until('the high priority item held, the low one lacking', async () => {
+    const st = await nodeStatus(tight) as { heldItems: string[], lacking: string[] }
+    return st.heldItems.includes(high) && st.lacking.includes(low)
+  }, 60_000)
+  const st = await nodeStatus(tight) as { heldItems: string[], lacking: string[] }
+  assert.not.ok(st.heldItems.includes(low))
+  assert.not.ok(st.lacking.includes(high))
+  assert.match(proc.output(), `no space for ${low}`)
+  await until('the operator overview names the parent lacking the low item', async () => {
+    const o = await net.api('GET', '/v1/operator/overview', undefined, OPERATOR_TOKEN) as { items: Array<{ itemId: string, parentsLacking: string[], priority: number }> }
+    const items = o.items.filter(i => i.itemId === low || i.itemId === high)
+    return items[0]?.itemId === high && items.find(i => i.itemId === low)?.parentsLacking.includes(peerId) === true
+  }, 30_000)
+  const admin = await run(['admin', 'items', '--main', net.mainUrl, '--operator-token', OPERATOR_TOKEN])
+  assert.match(admin.out, /High priority\s+1\s+5/)
 })
 
 test.run()
