@@ -6,7 +6,8 @@
  */
 import { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import { LOGIN_LIMITER_MAX_KEYS } from '../limits.ts'
+import { LOGIN_LIMITER_MAX_KEYS, LICENSE_CACHE_ENTRIES } from '../limits.ts'
+import { Lru } from '../lru.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord,
@@ -19,6 +20,8 @@ const RULES_KEY = 'rules'
 const AUTO_KEY = 'autoPreposition'
 const QUARANTINE_KEY = 'quarantine'
 const REVOCATIONS_KEY = 'revocations'
+/** Licences whose device slots are kept in memory (as many as main caches licences). */
+const DEVICE_FRONT_LICENSES = LICENSE_CACHE_ENTRIES
 /** Node tokens live in `meta` under this prefix (where main kept them before this interface). */
 const NODE_TOKEN_PREFIX = 'nodeToken/'
 /** Demand buckets are written with this many digits so that keys sort as numbers (minutes since 1970 need 8). */
@@ -94,6 +97,21 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   /** bucket (zero-padded), region, itemId joined by NUL (ids are printable ASCII) → directives issued: bucket-first keys, so old buckets are one range */
   const demand = sub<number>('demand')
   const demandKey = (bucket: number, region: string, itemId: string): string => `${String(bucket).padStart(DEMAND_BUCKET_DIGITS, '0')}\x00${region}\x00${itemId}`
+  /**
+   * The slots of recently asked licences, as stored: one process owns the folder, so this front is exact, and a
+   * directive's claim costs one write instead of an iterator over the licence's keys.
+   */
+  const deviceFront = new Lru<string, Map<string, number>>(DEVICE_FRONT_LICENSES)
+  const devicesOf = async (licenseId: string): Promise<Map<string, number>> => {
+    let live = deviceFront.get(licenseId)
+    if (live === undefined) {
+      live = new Map()
+      const prefix = `${licenseId}/`
+      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) live.set(k.slice(prefix.length), exp)
+      deviceFront.set(licenseId, live)
+    }
+    return live
+  }
   /** Usernames being created right now: one process owns the folder, so this closes the check-then-write race. */
   const creating = new Set<string>()
   let chain: Promise<unknown> = Promise.resolve()
@@ -295,16 +313,16 @@ export async function openLevelStore (location: string): Promise<MainStore> {
     }),
     claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await serial(async () => {
       const prefix = `${licenseId}/`
-      const live = new Map<string, number>()
-      const stale: string[] = []
-      for await (const [k, exp] of devices.iterator({ gte: prefix, lt: prefix + '\xff' })) {
-        if (exp <= now) stale.push(k)
-        else live.set(k.slice(prefix.length), exp)
-      }
-      if (stale.length > 0) await devices.batch(stale.map(key => ({ type: 'del' as const, key })))
+      const live = await devicesOf(licenseId)
+      const stale = [...live].filter(([, exp]) => exp <= now).map(([peer]) => peer)
+      for (const peer of stale) live.delete(peer)
+      if (stale.length > 0) await devices.batch(stale.map(peer => ({ type: 'del' as const, key: prefix + peer })))
       const mine = live.get(clientPeerId)
       if (mine === undefined && live.size >= max) return { ok: false, holders: live.size, nextFreeAt: Math.min(...live.values()) }
-      if (mine === undefined || mine < expiresAt) await devices.put(prefix + clientPeerId, expiresAt)
+      if (mine === undefined || mine < expiresAt) {
+        await devices.put(prefix + clientPeerId, expiresAt)
+        live.set(clientPeerId, expiresAt)
+      }
       return { ok: true }
     }),
     licenseDevices: async (licenseId, now) => {

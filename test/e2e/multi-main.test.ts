@@ -147,6 +147,31 @@ if (typeof server === 'string' || NGINX === undefined) {
     assert.is(d.status, 201, JSON.stringify(d.json))
   })
 
+  test('revoked through one main: the other refuses the licence, the account\'s sessions and counts the devices of both; list versions only grow', async () => {
+    const [a, b] = [mains[0]!.url, mains[1]!.url]
+    assert.is((await api(a, 'POST', '/v1/accounts', { username: 'revokee', password: PW, region: REGION })).status, 201)
+    const login = await api(b, 'POST', '/v1/sessions', { username: 'revokee', password: PW })
+    const token = login.json.token as string
+    const itemId = await net.ingest(randomBytes(64 * 1024), 'revocable')
+    await until('both mains to list the item', async () => (await api(a, 'GET', `/v1/items/${itemId}`)).status === 200 && (await api(b, 'GET', `/v1/items/${itemId}`)).status === 200, 10_000)
+    const lic = (await api(a, 'POST', '/v1/rentals', { itemId }, token)).json.licenseId as string
+    const lic2 = (await api(a, 'POST', '/v1/rentals', { itemId }, token)).json.licenseId as string
+    const device = (): string => peerIdOf(createSigner(randomBytes(32)).publicKey)
+    // two devices, one through each main; a third is refused by either
+    assert.is((await api(a, 'POST', '/v1/directives', { licenseId: lic2, clientPeerId: device(), region: REGION }, token)).status, 201)
+    assert.is((await api(b, 'POST', '/v1/directives', { licenseId: lic2, clientPeerId: device(), region: REGION }, token)).status, 201)
+    const third = await api(a, 'POST', '/v1/directives', { licenseId: lic2, clientPeerId: device(), region: REGION }, token)
+    assert.is(third.status, 409, JSON.stringify(third.json))
+    const before = Math.max(...await Promise.all([a, b].map(async u => (await api(u, 'GET', '/v1/revocations')).json.version as number)))
+    const r = await api(a, 'POST', '/v1/admin/revoke', { kind: 'license', id: lic }, ADMIN_TOKEN)
+    assert.is(r.status, 201, JSON.stringify(r.json))
+    assert.ok((r.json.revocationsVersion as number) > before)
+    await until('the other main to refuse the revoked licence', async () => (await api(b, 'POST', '/v1/directives', { licenseId: lic, clientPeerId: device(), region: REGION }, token)).json?.error?.code === 'license_revoked', 10_000)
+    await until('the other main to serve the newer list', async () => ((await api(b, 'GET', '/v1/revocations')).json.version as number) >= (r.json.revocationsVersion as number), 10_000)
+    assert.is((await api(b, 'POST', '/v1/admin/revoke', { kind: 'account', id: 'revokee' }, ADMIN_TOKEN)).status, 201)
+    await until('the first main to fail the account\'s session', async () => (await api(a, 'POST', '/v1/rentals', { itemId }, token)).json?.error?.code === 'account_revoked', 10_000)
+  })
+
   test('wrong passwords split across two mains are limited as many against one', async () => {
     const a = mains[0]!.url
     assert.is((await api(a, 'POST', '/v1/accounts', { username: 'target', password: PW })).status, 201)
