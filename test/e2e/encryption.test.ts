@@ -113,6 +113,30 @@ test('after a real download through parent and edge, no parent, edge or seeding 
       assert.equal(grep(folder, needle), [], `no file under ${folder} holds the plaintext marker`)
     }
     assert.ok(statSync(edge!.dataDir).isDirectory())
+
+    // export: a rental is refused with the reason; a purchase writes the plaintext
+    const refused = runClient(seeder, ['export', itemId, '-o', 'plain.bin'])
+    procs.push(refused)
+    assert.is(await refused.exited, 1)
+    assert.match(refused.output(), /only a purchase may be exported/)
+    assert.not.ok(existsSync(join(seeder.configDir, 'plain.bin')))
+    const buyer = await createCustomer(net, 'buyer', 'eu', { ownAccount: true })
+    const buy = runClient(buyer, ['rent', itemId, '--purchase'])
+    procs.push(buy)
+    assert.is(await buy.exited, 0, buy.output())
+    assert.match(buy.output(), /bought/)
+    const fetchIt = runClient(buyer, ['get', itemId, '--json', '-o', 'film.bin'])
+    procs.push(fetchIt)
+    assert.is(await fetchIt.exited, 0, fetchIt.output())
+    const exported = runClient(buyer, ['export', itemId, '-o', 'plain.bin'])
+    procs.push(exported)
+    assert.is(await exported.exited, 0, exported.output())
+    assert.ok(readFileSync(join(buyer.configDir, 'plain.bin')).equals(original), 'the purchase exports the original bytes')
+    const listed = runClient(buyer, ['rentals', '--json'])
+    procs.push(listed)
+    assert.is(await listed.exited, 0, listed.output())
+    const rows = (JSON.parse(listed.output()) as { rentals: Array<{ kind: string, keyKept: boolean, timeLeftMs: number | null }> }).rentals
+    assert.equal(rows.map(r => [r.kind, r.keyKept, r.timeLeftMs]), [['purchase', true, null]])
   } finally {
     await stopAll(procs)
     await net.stop()
