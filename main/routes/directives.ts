@@ -11,7 +11,7 @@ import type { MainServices } from '../services.ts'
 import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
-import { ContentKeys } from '../content-keys.ts'
+import { sealedKeyField } from '../content-keys.ts'
 
 const directiveBody = z.strictObject({
   licenseId: licenseIdSchema,
@@ -29,7 +29,6 @@ const holdingBody = z.strictObject({
 
 export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
-  const contentKeys = new ContentKeys(s.catalog)
   app.post('/directives', requireSession(s), validate('json', directiveBody), async (c) => {
     const { licenseId, clientPeerId, region } = c.req.valid('json')
     const accountId = c.get('accountId')
@@ -40,10 +39,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const { directive, expiresAt, body } = await s.directives.issue({ license, accountId, clientPeerId, region: r })
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an encrypted item's key, sealed to this directive's client (beside the directive, never logged)
-    await s.catalog.lookup(license.itemId)
-    const manifest = s.catalog.manifest(license.itemId)
-    const contentKey = manifest === undefined ? undefined : await contentKeys.sealFor(manifest, license.licenseId, clientPeerId)
-    const sealed = contentKey === undefined ? {} : { contentKey }
+    const sealed = await sealedKeyField(s.catalog, license, clientPeerId)
     // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
     if (body.peers.length === 0) return c.json({ directive, expiresAt, unserved: s.registry.unservedReason(r), ...sealed }, 201)
     return c.json({ directive, expiresAt, ...sealed }, 201)

@@ -34,6 +34,7 @@ import { USERNAME_RE, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from '../limits
 import type { LicenseRecord } from '../store.ts'
 import { CsrfTokens, sessionTokenOf, setSessionCookie, clearSessionCookie } from './session.ts'
 import { PlayerBundle } from './bundle.ts'
+import { sealedKeyField } from '../content-keys.ts'
 import {
   Layout, Catalog, Item, SignUp, LogIn, Rentals, Rented, Watch, Expired, Problem, getCommand, type Viewer
 } from './pages.tsx'
@@ -260,7 +261,8 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const region = s.directives.regionFor(undefined, account?.region)
     if (region === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
     const { directive, expiresAt } = await s.directives.issue({ license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
-    return c.json({ directive, expiresAt }, 201)
+    // an encrypted item's key, sealed to the browser's own key (its IndexedDB libp2p key)
+    return c.json({ directive, expiresAt, ...await sealedKeyField(s.catalog, license, parsed.data.clientPeerId) }, 201)
   })
   return app
 }
