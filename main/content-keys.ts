@@ -46,3 +46,19 @@ export class ContentKeys {
     return box
   }
 }
+
+const perCatalog = new WeakMap<Catalog, ContentKeys>()
+
+/**
+ * The `{ contentKey }` to spread into a directive answer (the API's and the storefront's player's): the item's
+ * key sealed to `clientPeerId` for this licence, or nothing for a plaintext item.
+ */
+export async function sealedKeyField (catalog: Catalog, license: { itemId: string, licenseId: string }, clientPeerId: string, version?: number): Promise<{ contentKey?: SealedBox }> {
+  let keys = perCatalog.get(catalog)
+  if (keys === undefined) perCatalog.set(catalog, keys = new ContentKeys(catalog))
+  await catalog.lookup(license.itemId)
+  // the version the directive names (a replace has its own key), else the newest
+  const manifest = version === undefined ? catalog.manifest(license.itemId) : (await catalog.manifestVersion(license.itemId, version))?.manifest
+  const contentKey = manifest === undefined ? undefined : await keys.sealFor(manifest, license.licenseId, clientPeerId)
+  return contentKey === undefined ? {} : { contentKey }
+}

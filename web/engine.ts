@@ -13,6 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Directive, Manifest } from '../protocol/types.ts'
 import { fetchChunks, SourceError } from './chunk-fetch.ts'
+import { cryptChunk, placeOf, webCryptoAesCtr } from '../protocol/content-crypto.ts'
 
 /** Requests open to one source at once (each one chunk): below the 16 chunk streams a node answers per peer. */
 export const REQUESTS_PER_SOURCE = 4
@@ -33,7 +34,11 @@ export const DIRECTIVE_REFRESH_MARGIN_MS = 30_000
 
 export type EventKind = 'directive' | 'tampered' | 'source-failed' | 'source-dropped' | 'no-source' | 'expired' | 'info'
 
-export interface DirectiveGrant { directive: Directive, bytes: Uint8Array }
+/** `contentKey`: an encrypted item's key, opened from main's sealed box with this browser's own key. */
+export interface DirectiveGrant { directive: Directive, bytes: Uint8Array, contentKey?: Uint8Array }
+
+/** WebCrypto's AES-CTR: chunks of an encrypted item are decrypted in the page, after their hash matched. */
+const aesCtr = webCryptoAesCtr()
 
 export interface EngineOptions {
   node: Libp2p
@@ -210,7 +215,10 @@ export class PlayerEngine {
         throw new SourceError(`chunk ${i} failed verification`, 'tampered')
       }
       s.verified++
-      this.#store(i, bytes)
+      // verified ciphertext only reaches the cipher; what the player gets is the plaintext
+      const key = this.#grant?.contentKey
+      if (this.#m.encryption !== undefined && key === undefined) throw new FatalError('main sent no key for this encrypted item.', 'content_key')
+      this.#store(i, this.#m.encryption === undefined || key === undefined ? bytes : await cryptChunk(aesCtr, key, placeOf(this.#m), i, bytes))
     }).then(() => {
       s.failures = 0
     }, (err: Error) => {
@@ -297,6 +305,7 @@ export class PlayerEngine {
           sources.push({ key: p.peerId, peerId, role: p.role, inflight: 0, failures: 0, retryAt: 0, dropped: dropped.has(p.peerId), asked: 0, verified: 0 })
         }
         const before = this.#sources.filter(s => s.inflight > 0)
+        if (this.#m.encryption !== undefined && grant.contentKey === undefined) throw new FatalError('main sent no key for this encrypted item, so it cannot play here.', 'content_key')
         this.#grant = grant
         // requests in flight finish on their old source objects; new requests use the new list
         this.#sources = sources.map(n => before.find(b => b.key === n.key && !b.dropped) ?? n)

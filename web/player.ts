@@ -16,6 +16,7 @@ import { fromText } from '../protocol/signing.ts'
 import { fromBase64url } from '../protocol/encoding.ts'
 import { MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
 import { loadOrCreateKey } from './key-store.ts'
+import { openContentKey } from '../protocol/seal.ts'
 import { PlayerEngine, FatalError, type DirectiveGrant, type EventKind } from './engine.ts'
 
 /** One answer to the Service Worker carries at most this much: the media element asks again for the rest. */
@@ -120,10 +121,16 @@ async function start (): Promise<void> {
       body: JSON.stringify({ licenseId, clientPeerId })
     })
     if (!r.ok) throw await errorOf(r)
-    const { directive: text } = await r.json() as { directive: string }
+    const { directive: text, contentKey: sealed } = await r.json() as { directive: string, contentKey?: unknown }
     const bytes = fromText(text, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: mainKey, now: Date.now(), clientPeerId, itemId, licenseId, impl: 'noble' })
-    return { directive, bytes }
+    if (sealed === undefined) return { directive, bytes }
+    // the key was sealed to this browser's own key (IndexedDB): its Ed25519 seed is the first half of libp2p's raw form
+    try {
+      return { directive, bytes, contentKey: openContentKey(sealed, { seed: privateKey.raw.slice(0, 32), clientPeerId, licenseId }) }
+    } catch (err) {
+      throw new FatalError(`The key main sent for this item does not open here (${(err as Error).message}). Reload the page.`, 'content_key')
+    }
   }
 
   const verifiedEl = document.getElementById('verified') as HTMLElement

@@ -14,7 +14,7 @@ import { ApiError } from '../errors.ts'
 import { directiveRefusal, issueChecked } from '../lifecycle.ts'
 import { MAX_ITEM_VERSION } from '../../protocol/limits.ts'
 import { refuseRevoked } from './revocations.ts'
-import { ContentKeys } from '../content-keys.ts'
+import { sealedKeyField } from '../content-keys.ts'
 
 const directiveBody = z.strictObject({
   licenseId: licenseIdSchema,
@@ -34,7 +34,6 @@ const holdingBody = z.strictObject({
 
 export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   const app = new Hono<MainEnv>()
-  const contentKeys = new ContentKeys(s.catalog)
   app.post('/directives', requireSession(s), validate('json', directiveBody), async (c) => {
     const { licenseId, clientPeerId, region, itemVersion: asked } = c.req.valid('json')
     const accountId = c.get('accountId')
@@ -47,10 +46,7 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
     const { directive, expiresAt, body, itemVersion } = await issueChecked(s, { license, accountId, clientPeerId, region: r, asked })
     s.reports.noteClient(clientPeerId, accountId, r, expiresAt)
     // an encrypted item's key, sealed to this directive's client (beside the directive, never logged)
-    // (of the version this directive names: a replace has its own key)
-    const manifest = (await s.catalog.manifestVersion(license.itemId, itemVersion))?.manifest
-    const contentKey = manifest === undefined ? undefined : await contentKeys.sealFor(manifest, license.licenseId, clientPeerId)
-    const sealed = contentKey === undefined ? {} : { contentKey }
+    const sealed = await sealedKeyField(s.catalog, license, clientPeerId, itemVersion)
     // an empty directive says why beside it (unsigned, for the customer's message; the signed list is the authority)
     if (body.peers.length === 0) return c.json({ directive, expiresAt, unserved: s.registry.unservedReason(r), ...sealed }, 201)
     return c.json({ directive, expiresAt, ...sealed }, 201)

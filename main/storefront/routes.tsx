@@ -36,6 +36,7 @@ import { USERNAME_RE, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from '../limits
 import type { ItemRecord, LicenseRecord } from '../store.ts'
 import { CsrfTokens, sessionTokenOf, setSessionCookie, clearSessionCookie } from './session.ts'
 import { PlayerBundle } from './bundle.ts'
+import { sealedKeyField } from '../content-keys.ts'
 import {
   Layout, Catalog, Item, SignUp, LogIn, Rentals, Rented, Watch, Expired, Problem, getCommand, formatSpan, type Viewer
 } from './pages.tsx'
@@ -279,8 +280,9 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const region = s.directives.regionFor(undefined, account?.region)
     if (region === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')
     refuseRevoked(s, license)
-    const { directive, expiresAt } = await issueChecked(s, { license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
-    return c.json({ directive, expiresAt }, 201)
+    const { directive, expiresAt, itemVersion } = await issueChecked(s, { license, accountId: cu.accountId, clientPeerId: parsed.data.clientPeerId, region })
+    // an encrypted item's key, sealed to the browser's own key (its IndexedDB libp2p key)
+    return c.json({ directive, expiresAt, ...await sealedKeyField(s.catalog, license, parsed.data.clientPeerId, itemVersion) }, 201)
   })
   return app
 }

@@ -10,6 +10,8 @@ import type { Manifest } from '../../protocol/types.ts'
 import { PartFile } from './resume.ts'
 import { Scheduler, type DownloadSource } from './scheduler.ts'
 import { parseRange, sniffContainer, startPlayServer } from './play-server.ts'
+import { cryptAt } from '../../protocol/content-crypto.ts'
+import { nodeAesCtr } from '../../protocol/aes-ctr-node.ts'
 
 const CHUNK = 16 * 1024
 const data = randomBytes(CHUNK * 64 - 999)
@@ -151,6 +153,66 @@ test('a title without an extension is served with the type its bytes show, so a 
       await play.close()
       await part.close()
     }
+  }
+})
+
+test('an encrypted item: the part file holds ciphertext, every range is served decrypted, and once the licence ends every request is 403 with the reason', async () => {
+  const key = new Uint8Array(randomBytes(32))
+  const plain = Buffer.concat([MP4_HEAD, randomBytes(5 * CHUNK + 333)])
+  const place = { itemId: 'secret-1', version: 2, chunkSize: CHUNK }
+  const ct = Buffer.from(await cryptAt(nodeAesCtr, key, place, 0, plain))
+  const n = Math.ceil(ct.length / CHUNK)
+  const hashes = Array.from({ length: n }, (_, i) => sha256(ct.subarray(i * CHUNK, Math.min(ct.length, (i + 1) * CHUNK))))
+  const m: Manifest = { itemId: 'secret-1', title: 'Secret', size: ct.length, chunkSize: CHUNK, chunkCount: n, chunkHashes: hashes, merkleRoot: merkleRoot(hashes), version: 2, encryption: { alg: 'aes-256-ctr', keyId: 'k' } }
+  const part = await PartFile.open(join(dir, m.itemId), m)
+  const scheduler = new Scheduler({
+    chunkCount: n,
+    chunkLength: i => Math.min(CHUNK, ct.length - i * CHUNK),
+    verify: (i, b) => { try { verifyChunk(m, i, b); return true } catch { return false } },
+    store: async (i, b) => { await part.write(i, b) },
+    limits: { maxWindow: 2, initialWindow: 2, maxBatch: 1 }
+  })
+  scheduler.addSources([{
+    id: 'edge',
+    kind: 'edge',
+    async fetch (indexes, { onChunk }) {
+      for (const i of indexes) {
+        await new Promise(resolve => setTimeout(resolve, 5))
+        onChunk(i, ct.subarray(i * CHUNK, Math.min(ct.length, (i + 1) * CHUNK)))
+      }
+    }
+  }])
+  const run = scheduler.run()
+  let ended = false
+  const play = await startPlayServer({ manifest: m, scheduler, part, contentKey: () => key, ended: () => ended, endedMessage: () => 'your rental of Secret ended' })
+  try {
+    const whole = await fetch(play.url)
+    assert.is(whole.status, 200)
+    assert.is(whole.headers.get('content-type'), 'video/mp4', 'the type is sniffed from the decrypted first bytes')
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(plain))
+    for (const [a, b] of [[0, 0], [15, 17], [CHUNK - 1, CHUNK], [CHUNK + 7, 3 * CHUNK + 9], [plain.length - 5, plain.length - 1]] as const) {
+      const r = await fetch(play.url, { headers: { range: `bytes=${a}-${b}` } })
+      assert.is(r.status, 206)
+      assert.ok(Buffer.from(await r.arrayBuffer()).equals(plain.subarray(a, b + 1)), `range ${a}-${b}`)
+    }
+    await run
+    assert.not.ok((await part.read(0, ct.length)).equals(plain), 'the part file is ciphertext')
+    ended = true
+    const after = await fetch(play.url, { headers: { range: 'bytes=0-99' } })
+    assert.is(after.status, 403)
+    assert.match(await after.text(), /your rental of Secret ended/)
+  } finally {
+    await play.close()
+    await part.close()
+  }
+  // an encrypted item without its key plays nothing
+  const part2 = await PartFile.open(join(dir, 'secret-2'), { ...m, itemId: 'secret-2' })
+  const keyless = await startPlayServer({ manifest: { ...m, itemId: 'secret-2' }, scheduler, part: part2, contentKey: () => undefined })
+  try {
+    assert.is((await fetch(keyless.url)).status, 403)
+  } finally {
+    await keyless.close()
+    await part2.close()
   }
 })
 

@@ -100,7 +100,7 @@ export interface NetworkOptions {
   regions: Array<{ name: string, parents: number, edges: number, edgeMaxUpload?: string, parentMaxUpload?: string }>
   directiveTtlMs?: number
   heartbeatMs?: number
-  /** More flags for `reelnet main`. */
+  /** More `reelnet main` flags (e.g. --encrypt, --rental-seconds N). */
   mainArgs?: string[]
 }
 

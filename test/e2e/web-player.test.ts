@@ -195,6 +195,27 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
     assert.not.ok(problem, `no problem shown: ${await page.locator('#problem').textContent()}`)
   })
 
+  test('an encrypted item (issue 14): the page unseals its key with its IndexedDB key, decrypts each verified chunk, plays, and a range is the original bytes', async () => {
+    const res = await fetch(`${main!.url}/v1/items?title=${encodeURIComponent('Secret card')}&chunkSize=${CHUNK_SIZE}&encrypt=true`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: media })
+    assert.is(res.status, 201)
+    const secretId = ((await res.json()) as { itemId: string }).itemId
+    await waitFor('the parent holds the encrypted item', async () => (await status(parent!)).heldItems.includes(secretId), 120_000)
+    const p2 = await browser.newPage()
+    watchErrors(p2)
+    try {
+      const licenseId = await rentAndWatch(p2, main!.url, 'Secret card')
+      await waitPlayedPast(p2, 2)
+      const start = 777
+      const end = Math.min(media.length - 1, 2 * CHUNK_SIZE + 4321)
+      const got = await rangeFromPage(p2, licenseId, start, end)
+      assert.is(got.status, 206)
+      assert.is(got.hash, sha(media.subarray(start, end + 1)), 'the page decrypted to the original bytes')
+      assert.not.ok(await p2.locator('#problem').isVisible(), `no problem shown: ${await p2.locator('#problem').textContent()}`)
+    } finally {
+      await p2.close()
+    }
+  })
+
   test('an edge serving corrupted chunks: the page names the dropped source and the whole file comes through from the others', async () => {
     // mallory: an edge of the region, registered with main and heartbeating like any, on WebSockets, that flips a
     // byte in every chunk it serves (a libp2p host of the test's own: a real edge process has no way to lie)
