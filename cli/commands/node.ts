@@ -25,11 +25,14 @@ flags:
   --heartbeat-ms D        heartbeat interval (default 3000; a bare number is ms, or e.g. 5s)
   --rules-poll-ms D       rules and catalog poll interval (default 2000; ms, or e.g. 2s)
   --max-upload BYTES/s    cap the upload rate, e.g. 20MiB (default: no cap)
-  --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics and the
+  --metrics-port P        serve Prometheus metrics at http(s)://HOST:P/metrics and the
                           node's status as JSON at http://HOST:P/status (0: any
                           free port; default: no metrics server). Prints
                           'reelnet node metrics at URL' when serving.
   --metrics-host H        address for --metrics-port (default 127.0.0.1)
+  --metrics-tls-cert FILE serve --metrics-port over HTTPS with this PEM certificate (chain)...
+  --metrics-tls-key FILE  ...and its PEM private key (both or neither; for metrics that
+                          leave the host)
   -h, --help              show this help
 
 Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
@@ -54,7 +57,9 @@ export const command: Command = {
       'rules-poll-ms': { type: 'string' },
       'max-upload': { type: 'string' },
       'metrics-port': { type: 'string' },
-      'metrics-host': { type: 'string' }
+      'metrics-host': { type: 'string' },
+      'metrics-tls-cert': { type: 'string' },
+      'metrics-tls-key': { type: 'string' }
     })
     const role = values.role
     if (role !== 'parent' && role !== 'edge') throw new UsageError('--role must be parent or edge')
@@ -75,6 +80,14 @@ export const command: Command = {
     const metricsHost = values['metrics-host']
     if (metricsHost !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port')
     if (metricsHost !== undefined && isIP(metricsHost) === 0 && metricsHost !== 'localhost') throw new UsageError(`--metrics-host must be an IP address, got '${metricsHost}'`)
+    const [tlsCert, tlsKey] = [values['metrics-tls-cert'], values['metrics-tls-key']]
+    if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--metrics-tls-cert and --metrics-tls-key go together')
+    if (tlsCert !== undefined && metricsPort === undefined) throw new UsageError('--metrics-tls-cert needs --metrics-port')
+    let metricsTls: { cert: Buffer, key: Buffer } | undefined
+    if (tlsCert !== undefined && tlsKey !== undefined) {
+      const { readPemFlag } = await import('../pem.ts')
+      metricsTls = { cert: await readPemFlag('metrics-tls-cert', tlsCert), key: await readPemFlag('metrics-tls-key', tlsKey) }
+    }
     const { createLogger } = await import('../log.ts')
     const logger = createLogger('reelnet-node', { base: { role, region: values.region } })
 
@@ -84,7 +97,7 @@ export const command: Command = {
     try {
       node = await startNode({
         role, region: values.region, mainUrl: values.main, dataDir: values.data, listen, operatorToken, capacityBytes,
-        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, log,
+        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, metricsTls, log,
         event: (level, msg, fields) => { logger[level](fields ?? {}, msg) }
       })
     } catch (err) {
