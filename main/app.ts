@@ -237,7 +237,8 @@ export async function syncShared (s: MainServices): Promise<void> {
 /** Re-plan every region's automatic preposition list from the directives of the last hour. */
 export async function replanPreposition (s: MainServices): Promise<boolean> {
   const now = s.now()
-  // every main's demand, through the store (main/directives.ts planDemand)
+  // every main's demand, through the store (main/directives.ts planDemand); and forget stale pending reports
+  await s.reports.prune()
   const { plan, count } = await s.directives.planDemand(now, AUTO_PREPOSITION_TOP_N * 4, s.registry.regions())
   const filtered = new Map<string, string[]>()
   for (const [region, items] of plan) {

@@ -64,13 +64,20 @@ export class Reports {
 
   /** Take in quarantine changes another main made in a shared store; bumps the generation on a change. */
   async reload (): Promise<boolean> {
-    return await this.#serial(async () => {
-      const stored = await this.#store.getQuarantine()
-      if (JSON.stringify(stored) === JSON.stringify([...this.#quarantined.values()])) return false
-      this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
-      this.generation++
-      return true
-    })
+    return await this.#serial(async () => await this.#refresh())
+  }
+
+  async #refresh (): Promise<boolean> {
+    const stored = await this.#store.getQuarantine()
+    if (JSON.stringify(stored) === JSON.stringify([...this.#quarantined.values()])) return false
+    this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
+    this.generation++
+    return true
+  }
+
+  /** Forget pending reports older than the window (periodic work, on one main at a time). */
+  async prune (): Promise<void> {
+    await this.#store.pruneSourceReports(this.#now() - QUARANTINE_WINDOW_MS)
   }
 
   async load (): Promise<void> {
@@ -130,12 +137,19 @@ export class Reports {
       by.set(r.reporter, now)
       while (by.size > MAX_REPORTERS_PER_SOURCE) by.delete(by.keys().next().value!)
       this.#open.set(r.source, by)
-      if (by.size < QUARANTINE_MIN_REPORTERS) return { quarantined: false, reporters: by.size }
-      const entry: QuarantineEntry = { peerId: r.source, role: r.sourceRole, region: r.region, since: now, reporters: [...by.keys()], itemId: r.itemId }
+      // the decision counts the reports every main received (pending ones are in the store)
+      await this.#store.addSourceReport(r.source, r.reporter, now)
+      const agreeing = (await this.#store.sourceReporters(r.source, now - QUARANTINE_WINDOW_MS, MAX_REPORTERS_PER_SOURCE)).reverse()
+      if (agreeing.length < QUARANTINE_MIN_REPORTERS) return { quarantined: false, reporters: agreeing.length }
+      // start from the stored list: another main may have changed it since this one last read it
+      await this.#refresh()
+      if (this.#quarantined.has(r.source)) return { quarantined: true, reporters: this.#quarantined.get(r.source)!.reporters.length }
+      const entry: QuarantineEntry = { peerId: r.source, role: r.sourceRole, region: r.region, since: now, reporters: agreeing.map(a => a.reporter), itemId: r.itemId }
       this.#quarantined.set(r.source, entry)
       while (this.#quarantined.size > MAX_QUARANTINED) this.#quarantined.delete(this.#quarantined.keys().next().value!)
       this.#open.delete(r.source)
       await this.#save()
+      await this.#store.clearSourceReports(r.source)
       this.generation++
       this.onQuarantine(entry)
       this.onChange()
@@ -146,6 +160,8 @@ export class Reports {
   /** An operator clears a source: directives may name it again, and its old reports are forgotten. */
   async clear (peerId: string): Promise<QuarantineEntry | undefined> {
     return await this.#serial(async () => {
+      await this.#refresh()
+      await this.#store.clearSourceReports(peerId)
       const entry = this.#quarantined.get(peerId)
       this.#open.delete(peerId)
       if (entry === undefined) return undefined

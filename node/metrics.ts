@@ -6,7 +6,8 @@
  * handed the same registry), served as text by `serveMetrics` on
  * `reelnet node --metrics-port P`.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Registry } from 'prom-client'
 
@@ -74,10 +75,12 @@ export interface MetricsServeOptions {
   port: number
   /** The node's status now, served as JSON at GET /status (computed per request: never a stale snapshot). */
   status?: () => unknown
+  /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP (`--metrics-tls-cert/--metrics-tls-key`). */
+  tls?: { cert: Buffer, key: Buffer }
 }
 
 export async function serveMetrics (registry: Registry, opts: MetricsServeOptions): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]
     const status = opts.status
     if (path !== '/metrics' && (path !== '/status' || status === undefined)) {
@@ -98,7 +101,8 @@ export async function serveMetrics (registry: Registry, opts: MetricsServeOption
     }, () => {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n')
     })
-  })
+  }
+  const server: Server = opts.tls === undefined ? createServer(handler) : createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
   await new Promise<void>((resolve, reject) => {
@@ -107,10 +111,11 @@ export async function serveMetrics (registry: Registry, opts: MetricsServeOption
   })
   const port = (server.address() as AddressInfo).port
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  const scheme = opts.tls === undefined ? 'http' : 'https'
   return {
     port,
-    url: `http://${shownHost}:${port}/metrics`,
-    statusUrl: `http://${shownHost}:${port}/status`,
+    url: `${scheme}://${shownHost}:${port}/metrics`,
+    statusUrl: `${scheme}://${shownHost}:${port}/status`,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => { resolve() }))

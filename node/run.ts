@@ -69,6 +69,8 @@ export interface NodeOptions {
   /** Serve Prometheus text at http://metricsHost:metricsPort/metrics (0: any free port; undefined: no metrics server). */
   metricsPort?: number
   metricsHost?: string
+  /** Serve the metrics listener over HTTPS with this PEM certificate and key (for metrics that leave the host). */
+  metricsTls?: { cert: Buffer, key: Buffer }
   log: (line: string) => void
   /** Structured events with the ids that let an operator follow a download (licenseId, directiveId, peer ids). */
   event?: EventLog
@@ -338,7 +340,7 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   let metricsServer: MetricsServer | undefined
   if (opts.metricsPort !== undefined) {
     try {
-      metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, status: statusNow })
+      metricsServer = await serveMetrics(metrics.registry, { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, status: statusNow, tls: opts.metricsTls })
     } catch (err) {
       await unserve().catch(() => {})
       await closeLane()

@@ -28,11 +28,14 @@ flags:
   --fast-lane-port P      port of the TLS 1.3 chunk listener (the fast lane), on the
                           host of the first --listen TCP address (default 0: any free port)
   --no-fast-lane          no fast lane: serve and fetch chunks over libp2p only
-  --metrics-port P        serve Prometheus metrics at http://HOST:P/metrics and the
+  --metrics-port P        serve Prometheus metrics at http(s)://HOST:P/metrics and the
                           node's status as JSON at http://HOST:P/status (0: any
                           free port; default: no metrics server). Prints
                           'reelnet node metrics at URL' when serving.
   --metrics-host H        address for --metrics-port (default 127.0.0.1)
+  --metrics-tls-cert FILE serve --metrics-port over HTTPS with this PEM certificate (chain)...
+  --metrics-tls-key FILE  ...and its PEM private key (both or neither; for metrics that
+                          leave the host)
   -h, --help              show this help
 
 Logs go to stderr: JSON lines (pino) when stderr is not a terminal, readable
@@ -59,7 +62,9 @@ export const command: Command = {
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       'fast-lane-port': { type: 'string' },
-      'no-fast-lane': { type: 'boolean' }
+      'no-fast-lane': { type: 'boolean' },
+      'metrics-tls-cert': { type: 'string' },
+      'metrics-tls-key': { type: 'string' }
     })
     const role = values.role
     if (role !== 'parent' && role !== 'edge') throw new UsageError('--role must be parent or edge')
@@ -83,6 +88,14 @@ export const command: Command = {
     const fastLane = values['no-fast-lane'] !== true
     if (!fastLane && values['fast-lane-port'] !== undefined) throw new UsageError('--fast-lane-port and --no-fast-lane exclude each other')
     const fastLanePort = values['fast-lane-port'] !== undefined ? intFlag('fast-lane-port', values['fast-lane-port'], 0, 0, 65535) : undefined
+    const [tlsCert, tlsKey] = [values['metrics-tls-cert'], values['metrics-tls-key']]
+    if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--metrics-tls-cert and --metrics-tls-key go together')
+    if (tlsCert !== undefined && metricsPort === undefined) throw new UsageError('--metrics-tls-cert needs --metrics-port')
+    let metricsTls: { cert: Buffer, key: Buffer } | undefined
+    if (tlsCert !== undefined && tlsKey !== undefined) {
+      const { readPemFlag } = await import('../pem.ts')
+      metricsTls = { cert: await readPemFlag('metrics-tls-cert', tlsCert), key: await readPemFlag('metrics-tls-key', tlsKey) }
+    }
     const { createLogger } = await import('../log.ts')
     const logger = createLogger('reelnet-node', { base: { role, region: values.region } })
 
@@ -92,7 +105,7 @@ export const command: Command = {
     try {
       node = await startNode({
         role, region: values.region, mainUrl: values.main, dataDir: values.data, listen, operatorToken, capacityBytes,
-        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, log, fastLane, fastLanePort,
+        mainKey: values['main-key'], heartbeatMs, rulesPollMs, maxUploadBytesPerSec: maxUpload, metricsPort, metricsHost, metricsTls, log, fastLane, fastLanePort,
         event: (level, msg, fields) => { logger[level](fields ?? {}, msg) }
       })
     } catch (err) {

@@ -290,6 +290,22 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.demandSince(0, 100), [])
   })
 
+  test('pending source reports: one per reporter and source (the latest), listed since a time, cleared, pruned', async ({ store }) => {
+    assert.equal(await store.sourceReporters('srcA', 0, 10), [])
+    await store.addSourceReport('srcA', 'node:x', T + 5)
+    await store.addSourceReport('srcA', 'node:x', T + 1)
+    await store.addSourceReport('srcA', 'account:y', T + 3)
+    await store.addSourceReport('srcB', 'node:x', T + 9)
+    assert.equal(await store.sourceReporters('srcA', 0, 10), [{ reporter: 'node:x', at: T + 5 }, { reporter: 'account:y', at: T + 3 }], 'an older report does not move the latest back')
+    assert.equal(await store.sourceReporters('srcA', T + 4, 10), [{ reporter: 'node:x', at: T + 5 }])
+    assert.is((await store.sourceReporters('srcA', 0, 1)).length, 1, 'limit')
+    await store.clearSourceReports('srcA')
+    assert.equal(await store.sourceReporters('srcA', 0, 10), [])
+    assert.equal(await store.sourceReporters('srcB', 0, 10), [{ reporter: 'node:x', at: T + 9 }], 'other sources untouched')
+    await store.pruneSourceReports(T + 10)
+    assert.equal(await store.sourceReporters('srcB', 0, 10), [])
+  })
+
   test('a reopened store has every write', async (ctx) => {
     const a = account('Persist')
     assert.ok(await ctx.store.createAccount(a))
@@ -409,6 +425,10 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
         assert.equal((await other.demandSince(7, 100)).find(t => t.region === 'sh'), { region: 'sh', itemId: 'x', count: 5, lastBucket: 7 })
         await store.pruneHoldings(T + 5000)
         await store.pruneDemand(1e9)
+        // a report to each main against one source: two reporters, seen by both
+        await Promise.all([store.addSourceReport('srcS', 'node:a', T), other.addSourceReport('srcS', 'node:b', T)])
+        assert.equal((await store.sourceReporters('srcS', 0, 10)).map(r => r.reporter).sort(), ['node:a', 'node:b'])
+        await other.clearSourceReports('srcS')
       } finally {
         await other.close()
       }

@@ -96,6 +96,8 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   const holdings = sub<HoldingRecord & { changedAt: number }>('holdings')
   /** bucket (zero-padded), region, itemId joined by NUL (ids are printable ASCII) → directives issued: bucket-first keys, so old buckets are one range */
   const demand = sub<number>('demand')
+  /** `${source}/${reporter}` → time of that reporter's latest report against the source (peerIds have no '/') */
+  const sourceReports = sub<number>('sourceReports')
   const demandKey = (bucket: number, region: string, itemId: string): string => `${String(bucket).padStart(DEMAND_BUCKET_DIGITS, '0')}\x00${region}\x00${itemId}`
   /**
    * The slots of recently asked licences, as stored: one process owns the folder, so this front is exact, and a
@@ -282,6 +284,23 @@ export async function openLevelStore (location: string): Promise<MainStore> {
     pruneDemand: async (beforeBucket) => {
       await demand.clear({ lt: String(beforeBucket).padStart(DEMAND_BUCKET_DIGITS, '0') })
     },
+
+    addSourceReport: async (source, reporter, at) => await serial(async () => {
+      const key = `${source}/${reporter}`
+      await sourceReports.put(key, Math.max(at, (await sourceReports.get(key)) ?? at))
+    }),
+    sourceReporters: async (source, since, limit) => {
+      const prefix = `${source}/`
+      const out: Array<{ reporter: string, at: number }> = []
+      for await (const [k, at] of sourceReports.iterator({ gte: prefix, lt: prefix + '\xff' })) if (at >= since) out.push({ reporter: k.slice(prefix.length), at })
+      return out.sort((a, b) => b.at - a.at).slice(0, limit)
+    },
+    clearSourceReports: async (source) => { await sourceReports.clear({ gte: `${source}/`, lt: `${source}/\xff` }) },
+    pruneSourceReports: async (before) => await serial(async () => {
+      const gone: string[] = []
+      for await (const [k, at] of sourceReports.iterator()) if (at < before) gone.push(k)
+      await sourceReports.batch(gone.map(key => ({ type: 'del' as const, key })))
+    }),
 
     limiter: memoryLimiter(),
     exclusive: async (_name, fn) => ({ ran: true, value: await fn() }),

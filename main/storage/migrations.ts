@@ -112,7 +112,8 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addPrimaryKeyConstraint('item_versions_pk', ['item_id', 'version']).execute()
     }
   },
-  // issue 16: what several mains share beyond 0001: customers' peer-assist holdings and directive counts per minute
+  // issue 16: what several mains share beyond 0001: customers' peer-assist holdings, directive counts per minute,
+  // pending bad-source reports
   '0006_holdings_and_demand': {
     async up (db: Kysely<any>) {
       await db.schema.createTable('holdings')
@@ -130,6 +131,12 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('item_id', 'text', c => c.notNull())
         .addColumn('count', 'bigint', c => c.notNull())
         .addPrimaryKeyConstraint('demand_pk', ['bucket', 'region', 'item_id']).execute()
+      // bad-source reports not yet agreed on, so that reports reaching different mains add up
+      await db.schema.createTable('source_reports')
+        .addColumn('source', 'text', c => c.notNull())
+        .addColumn('reporter', 'text', c => c.notNull())
+        .addColumn('at', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('source_reports_pk', ['source', 'reporter']).execute()
     }
   }
 }

@@ -53,6 +53,7 @@ export interface Database {
   content_keys: { key_id: string, item_id: string, version: Int, record: Json<ContentKeyRecord> }
   holdings: { item_id: string, peer_id: string, expires_at: Int, changed_at: Int, record: Json<HoldingRecord> }
   demand: { bucket: Int, region: string, item_id: string, count: Int }
+  source_reports: { source: string, reporter: string, at: Int }
 }
 
 /** The database's clock in ms: one clock for every main's changes. */
@@ -324,6 +325,15 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       return rows.map((r): DemandTally => ({ region: r.region, itemId: r.item_id, count: Number(r.n), lastBucket: Number(r.last) }))
     },
     pruneDemand: async (beforeBucket) => { await db.deleteFrom('demand').where('bucket', '<', beforeBucket).execute() },
+
+    addSourceReport: async (source, reporter, at) => {
+      await db.insertInto('source_reports').values({ source, reporter, at })
+        .onConflict(oc => oc.columns(['source', 'reporter']).doUpdateSet({ at: sql`greatest(source_reports.at, excluded.at)` })).execute()
+    },
+    sourceReporters: async (source, since, limit) => (await db.selectFrom('source_reports').select(['reporter', 'at'])
+      .where('source', '=', source).where('at', '>=', since).orderBy('at', 'desc').limit(limit).execute()).map(r => ({ reporter: r.reporter, at: r.at })),
+    clearSourceReports: async (source) => { await db.deleteFrom('source_reports').where('source', '=', source).execute() },
+    pruneSourceReports: async (before) => { await db.deleteFrom('source_reports').where('at', '<', before).execute() },
 
     limiter,
     exclusive: async (name, fn) => await db.connection().execute(async (conn) => {

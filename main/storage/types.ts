@@ -341,4 +341,12 @@ export interface MainStore {
   demandSince: (sinceBucket: number, limit: number) => Promise<DemandTally[]>
   /** Delete counts of buckets before `beforeBucket`. */
   pruneDemand: (beforeBucket: number) => Promise<void>
+  /** A bad-source report not yet agreed on: `reporter`'s latest report against `source` (a later one replaces it). */
+  addSourceReport: (source: string, reporter: string, at: number) => Promise<void>
+  /** The distinct reporters of `source` whose latest report is at or after `since`, the latest first, at most `limit`. */
+  sourceReporters: (source: string, since: number, limit: number) => Promise<Array<{ reporter: string, at: number }>>
+  /** Forget every report against `source` (it was quarantined or cleared). */
+  clearSourceReports: (source: string) => Promise<void>
+  /** Forget reports older than `before`. */
+  pruneSourceReports: (before: number) => Promise<void>
 }

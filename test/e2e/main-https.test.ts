@@ -87,4 +87,28 @@ test('a client pinning another main key refuses main over a trusted HTTPS connec
   assert.match(get.output(), /signed by ed25519:\S+, expected ed25519:/, get.output().slice(-1500))
 })
 
+test('a node serves its metrics over HTTPS with --metrics-tls-cert/--metrics-tls-key; plain HTTP there is refused', async () => {
+  const node = spawnReelnet(['node', '--role', 'edge', '--region', REGION, '--main', mainUrl, '--data', join(dir, 'metrics-edge'),
+    '--operator-token', OPERATOR_TOKEN, `--main-key=${net.mainKeyText}`, '--heartbeat-ms', '500', '--metrics-port', '0',
+    '--metrics-tls-cert', join(dir, 'cert.pem'), '--metrics-tls-key', join(dir, 'key.pem')], { name: 'metrics-edge' })
+  try {
+    const url = (await waitFor(node, /reelnet node metrics at (\S+)/))[1] as string
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/metrics$/)
+    // this process trusts the throwaway certificate (test.before): fetch verifies it
+    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+    assert.is(res.status, 200)
+    assert.match(await res.text(), /^# HELP /m)
+    const plain = await fetch(url.replace('https:', 'http:'), { signal: AbortSignal.timeout(10_000) }).then(r => r.status, (e: Error) => e.message)
+    assert.not.equal(plain, 200)
+  } finally {
+    node.kill('SIGTERM')
+    await node.exited
+  }
+  // the flags are checked before anything starts
+  const lone = spawnReelnet(['node', '--role', 'edge', '--region', REGION, '--main', mainUrl, '--data', join(dir, 'x'), '--operator-token', OPERATOR_TOKEN,
+    '--metrics-port', '0', '--metrics-tls-cert', join(dir, 'cert.pem')], { name: 'lone' })
+  assert.is(await lone.exited, 2)
+  assert.match(lone.output(), /--metrics-tls-cert and --metrics-tls-key go together/)
+})
+
 test.run()

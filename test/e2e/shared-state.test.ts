@@ -4,7 +4,8 @@
  * peer's holding reported to main A is offered in directives main B issues,
  * and the preposition plan run on B counts the directives both mains issued
  * (an item requested twice on each main, below the plan's minimum on either,
- * is planned from the sum).
+ * is planned from the sum); bad-source reports from two nodes, one to each
+ * main, agree and quarantine the source.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -17,6 +18,8 @@ import { AUTO_PREPOSITION_MIN_REQUESTS } from '../../main/rules.ts'
 import { verifyDirective, verifyRules } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'
 import { startPostgres, freshDatabase } from '../postgres.ts'
+import { createHash } from 'node:crypto'
+import { signNodeAuth } from '../../protocol/node-auth.ts'
 
 const server = await startPostgres()
 if (typeof server === 'string') {
@@ -92,6 +95,32 @@ if (typeof server === 'string') {
     const rules = await (await b.req('GET', '/v1/rules')).json() as { rules: string }
     const eu = verifyRules(fromText(rules.rules), { publicKey: await b.publicKey(), now: b.clock.now }).regions.find(r => r.name === 'eu')
     assert.equal(eu?.preposition, [itemId], 'planned from the sum; `other` stays below the minimum')
+  })
+
+  test('bad-source reports reaching different mains add up: one node reports to A, another to B, the source is quarantined', async () => {
+    const itemId = await ingest(a, new Uint8Array(50_000).fill(7), 'reported')
+    const reg = async (role: 'edge' | 'parent'): Promise<ReturnType<typeof nodeKey>> => {
+      const k = nodeKey()
+      assert.is((await a.req('POST', '/v1/nodes', { token: OPERATOR, json: { peerId: k.peerId, role, region: 'rp', addrs: ['/ip4/127.0.0.1/tcp/4002'], capacityBytes: 1e9 } })).status, 201)
+      return k
+    }
+    const [bad, r1, r2] = [await reg('parent'), await reg('edge'), await reg('edge')]
+    await syncShared(b.main.services)
+    const report = async (kit: Kit, key: ReturnType<typeof nodeKey>): Promise<{ quarantined: boolean, reporters: number }> => {
+      const body = JSON.stringify({ itemId, source: bad.peerId, region: 'rp', chunkIndex: 0 })
+      const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+      const auth = signNodeAuth(key.peerId, 'POST', path, kit.clock.now, m => key.signer.sign(m))
+      const res = await kit.req('POST', path, { body, headers: { authorization: auth, 'content-type': 'application/json' } })
+      assert.ok(res.status < 300, `${res.status} ${await res.clone().text()}`)
+      return await res.json() as { quarantined: boolean, reporters: number }
+    }
+    assert.is((await report(a, r1)).quarantined, false, 'one reporter is never enough')
+    const second = await report(b, r2)
+    assert.is(second.quarantined, true, 'B counts the report A received')
+    assert.is(second.reporters, 2)
+    await syncShared(a.main.services)
+    assert.ok(a.main.services.reports.isQuarantined(bad.peerId), 'and A learns of the quarantine')
+    assert.ok(b.main.services.reports.isQuarantined(bad.peerId))
   })
 
   test.run()
