@@ -10,12 +10,18 @@
  * Three layers, by how far ahead an event is:
  *
  * - **Far buckets** (`bucketSeconds` wide): an event beyond the current
- *   bucket waits, unsorted, in its bucket's buffer (time, sequence and
- *   payload side by side). Churn and other timers hours ahead wait there.
+ *   bucket waits, unsorted, in its bucket (time, sequence and payload side
+ *   by side). Churn and other timers hours ahead wait there. A bucket is a
+ *   chain of fixed-size blocks from one shared pool, and a spent bucket's
+ *   blocks go back to it, so a bucket that fills up never copies itself
+ *   and one that gets a few events takes one block.
  * - **Fine buckets** (`FINE_PER_BUCKET` per far bucket): when a far bucket
  *   comes up its events are spread over its fine buckets, and events pushed
  *   into the current far bucket go straight to theirs. Chunk arrivals,
- *   a fraction of a second to seconds ahead, mostly land here.
+ *   a fraction of a second to seconds ahead, mostly land here. An event
+ *   takes its slot (below) when it enters a fine bucket, which then holds
+ *   only its time and slot, so pouring a fine bucket into the heap copies
+ *   two numbers per event, not six.
  * - **The heap**: a 4-ary min-heap over typed arrays holding only the
  *   events of the fine buckets that have come up (tens of events, a few
  *   levels deep), and each event's payload (a kind and three integers) and
@@ -54,24 +60,42 @@ const ARITY = 4
 export const DEFAULT_BUCKET_SECONDS = 60
 
 /**
- * Fine buckets per far bucket (a power of two): at the default width, 59 ms
- * each, which in the million-client benchmark (about 1000 events per
- * simulated second) keeps the heap to some tens of events, three levels.
+ * Fine buckets per far bucket (a power of two): at the default width, 15 ms
+ * each, which in the million-client benchmark (about 750 events per
+ * simulated second) keeps the heap to about ten events, two levels. (1024
+ * was 10 % slower on a replay of that benchmark's pattern, 16384 slower
+ * still: scanning empty buckets.)
  */
-export const FINE_PER_BUCKET = 1024
+export const FINE_PER_BUCKET = 4096
 
-/** Doubles per bucket entry: time, sequence, kind, a, b, c. */
+/** Doubles per far-bucket entry: time, sequence, kind, a, b, c. */
 const ENTRY_FIELDS = 6
-/** A new bucket buffer's starting room, in entries (it doubles as needed). */
+/** Doubles per fine-bucket entry: time and slot (the slot holds sequence and payload). */
+const FINE_FIELDS = 2
+/**
+ * Far buckets with an index below this live in an array (an index is a
+ * bucket number from time 0: at the default width 2^20 buckets are two
+ * years), later ones in a Map: the array saves a hash lookup on every push
+ * of a timer minutes to hours ahead (churn, refreshes).
+ */
+const FAR_ARRAY_BUCKETS = 1 << 20
+/** A fine bucket's starting room, in entries (it doubles as needed, and is kept from one far bucket to the next). */
 const BUCKET_INITIAL_ENTRIES = 64
+/** Entries per block of a far bucket (3 KiB): a far bucket of a few timers wastes at most one block. */
+const BLOCK_ENTRIES = 64
+const BLOCK_DOUBLES = BLOCK_ENTRIES * ENTRY_FIELDS
+/** Blocks in the pool at first (it doubles as needed). */
+const INITIAL_BLOCKS = 256
 
 export class QueueOverflowError extends Error {
   name = 'QueueOverflowError'
 }
 
-/** One far bucket: ENTRY_FIELDS doubles per event, in push order. */
+/** One far bucket: a chain of blocks holding ENTRY_FIELDS doubles per event, in push order. */
 interface FarBucket {
-  data: Float64Array
+  /** First and last block of the chain (blocks link through `blockNext`). */
+  head: number
+  tail: number
   len: number
 }
 
@@ -108,8 +132,15 @@ export class EventQueue {
   /** Every pending event whose fine index (⌊time × finePerSecond⌋) is at most this is in the heap or the ring. */
   private cur = 0
   // far-future events: far bucket index → its buffer
-  private readonly far = new Map<number, FarBucket>()
+  private readonly farArray: Array<FarBucket | undefined> = []
+  private readonly farMap = new Map<number, FarBucket>()
   private farCount = 0
+  /** The far buckets' block pool: block b's entries are blocks[b·BLOCK_DOUBLES …]; blockNext[b] the next block of its chain (-1 at the end). */
+  private blocks = new Float64Array(INITIAL_BLOCKS * BLOCK_DOUBLES)
+  private blockNext = new Int32Array(INITIAL_BLOCKS)
+  private blockFree = new Int32Array(INITIAL_BLOCKS)
+  private nBlockFree = 0
+  private nextBlock = 0
   /** Index of the current far bucket: later ones wait in `far`. */
   private bucket = 0
   /** The time of the last popped event: the simulation clock. */
@@ -132,7 +163,7 @@ export class EventQueue {
     this.slotCap = capacity
     this.free = new Int32Array(capacity)
     this.ring = new Int32Array(capacity)
-    for (let i = 0; i < FINE_PER_BUCKET; i++) this.fineData.push(new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS))
+    for (let i = 0; i < FINE_PER_BUCKET; i++) this.fineData.push(new Float64Array(BUCKET_INITIAL_ENTRIES * FINE_FIELDS))
   }
 
   get size (): number { return this.n + this.ringLen + this.fineCount + this.farCount }
@@ -158,31 +189,47 @@ export class EventQueue {
     }
     const fine = Math.floor(time * this.finePerSecond)
     if (fine <= this.cur) { this.heapPush(time, this.alloc(seq, kind, a, b, c)); return }
-    if (this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     const at = fine - this.fineBase
-    if (at < FINE_PER_BUCKET) {
-      const len = this.fineLen[at]!
-      let data = this.fineData[at]!
-      let o = len * ENTRY_FIELDS
-      if (o === data.length) { data = grown(data); this.fineData[at] = data }
-      data[o++] = time; data[o++] = seq; data[o++] = kind; data[o++] = a; data[o++] = b; data[o] = c
-      this.fineLen[at] = len + 1
-      this.fineCount++
-      return
-    }
+    if (at < FINE_PER_BUCKET) { this.pushFine(at, time, this.alloc(seq, kind, a, b, c)); return }
+    if (this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     this.pushFar(Math.floor(fine / FINE_PER_BUCKET), time, seq, kind, a, b, c)
   }
 
+  /** (time, slot) into fine bucket `at` of the current far bucket. */
+  private pushFine (at: number, time: number, slot: number): void {
+    const len = this.fineLen[at]!
+    let data = this.fineData[at]!
+    const o = len * FINE_FIELDS
+    if (o === data.length) { data = grown(data); this.fineData[at] = data }
+    data[o] = time; data[o + 1] = slot
+    this.fineLen[at] = len + 1
+    this.fineCount++
+  }
+
+  private farBucket (index: number): FarBucket | undefined {
+    return index < FAR_ARRAY_BUCKETS ? this.farArray[index] : this.farMap.get(index)
+  }
+
   private pushFar (index: number, time: number, seq: number, kind: number, a: number, b: number, c: number): void {
-    let bucket = this.far.get(index)
+    let bucket = this.farBucket(index)
     if (bucket === undefined) {
-      // a fresh buffer, not a spent bucket's: a bucket hours ahead may only ever hold a few events
-      bucket = { data: new Float64Array(BUCKET_INITIAL_ENTRIES * ENTRY_FIELDS), len: 0 }
-      this.far.set(index, bucket)
+      const blk = this.allocBlock()
+      bucket = { head: blk, tail: blk, len: 0 }
+      if (index < FAR_ARRAY_BUCKETS) {
+        const arr = this.farArray
+        // keep the array dense (holes would make it a slow dictionary)
+        while (arr.length < index) arr.push(undefined)
+        arr[index] = bucket
+      } else this.farMap.set(index, bucket)
     }
-    let o = bucket.len * ENTRY_FIELDS
-    if (o === bucket.data.length) bucket.data = grown(bucket.data)
-    const data = bucket.data
+    const at = bucket.len % BLOCK_ENTRIES
+    if (at === 0 && bucket.len > 0) {
+      const blk = this.allocBlock()
+      this.blockNext[bucket.tail] = blk
+      bucket.tail = blk
+    }
+    const data = this.blocks
+    let o = bucket.tail * BLOCK_DOUBLES + at * ENTRY_FIELDS
     data[o++] = time; data[o++] = seq; data[o++] = kind; data[o++] = a; data[o++] = b; data[o] = c
     bucket.len++
     this.farCount++
@@ -202,31 +249,31 @@ export class EventQueue {
         const data = this.fineData[at]!; const len = this.fineLen[at]!
         this.fineLen[at] = 0
         this.fineCount -= len
-        for (let i = 0, o = 0; i < len; i++, o += ENTRY_FIELDS) {
-          this.heapPush(data[o]!, this.alloc(data[o + 1]!, data[o + 2]!, data[o + 3]!, data[o + 4]!, data[o + 5]!))
-        }
+        for (let o = 0, e = len * FINE_FIELDS; o < e; o += FINE_FIELDS) this.heapPush(data[o]!, data[o + 1]!)
         return true
       }
       if (this.farCount === 0) return false
       // the current far bucket is spent: move to the next one that holds events
       let bucket: FarBucket | undefined
-      do bucket = this.far.get(++this.bucket); while (bucket === undefined)
-      this.far.delete(this.bucket)
+      do bucket = this.farBucket(++this.bucket); while (bucket === undefined)
+      if (this.bucket < FAR_ARRAY_BUCKETS) this.farArray[this.bucket] = undefined
+      else this.farMap.delete(this.bucket)
       this.farCount -= bucket.len
       this.fineBase = this.bucket * FINE_PER_BUCKET
       this.cur = this.fineBase - 1
-      const data = bucket.data
-      for (let i = 0, o = 0; i < bucket.len; i++, o += ENTRY_FIELDS) {
-        const time = data[o]!
-        const at = Math.floor(time * this.finePerSecond) - this.fineBase
-        const len = this.fineLen[at]!
-        let fine = this.fineData[at]!
-        let f = len * ENTRY_FIELDS
-        if (f === fine.length) { fine = grown(fine); this.fineData[at] = fine }
-        for (let k = 0; k < ENTRY_FIELDS; k++) fine[f++] = data[o + k]!
-        this.fineLen[at] = len + 1
+      // spread it over its fine buckets, block by block, returning each block to the pool
+      let blk = bucket.head
+      for (let left = bucket.len; left > 0;) {
+        const data = this.blocks
+        const n = left < BLOCK_ENTRIES ? left : BLOCK_ENTRIES
+        for (let i = 0, o = blk * BLOCK_DOUBLES; i < n; i++, o += ENTRY_FIELDS) {
+          const time = data[o]!
+          this.pushFine(Math.floor(time * this.finePerSecond) - this.fineBase, time, this.alloc(data[o + 1]!, data[o + 2]!, data[o + 3]!, data[o + 4]!, data[o + 5]!))
+        }
+        left -= n
+        this.blockFree[this.nBlockFree++] = blk
+        blk = this.blockNext[blk]!
       }
-      this.fineCount += bucket.len
     }
   }
 
@@ -301,6 +348,23 @@ export class EventQueue {
     }
     this.siftUp(i, t, sl)
     return top
+  }
+
+  /** A block for a far bucket, from the pool (which doubles when empty). */
+  private allocBlock (): number {
+    let b: number
+    if (this.nBlockFree > 0) b = this.blockFree[--this.nBlockFree]!
+    else {
+      if (this.nextBlock === this.blockNext.length) {
+        const cap = this.blockNext.length * 2
+        const blocks = new Float64Array(cap * BLOCK_DOUBLES); blocks.set(this.blocks); this.blocks = blocks
+        const next = new Int32Array(cap); next.set(this.blockNext); this.blockNext = next
+        const free = new Int32Array(cap); free.set(this.blockFree); this.blockFree = free
+      }
+      b = this.nextBlock++
+    }
+    this.blockNext[b] = -1
+    return b
   }
 
   /** A slot holding the event's sequence and payload. */
