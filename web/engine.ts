@@ -16,6 +16,11 @@ import { trace } from './trace.ts'
 
 /** Requests open to one source at once (each one chunk): below the 16 chunk streams a node answers per peer. */
 export const REQUESTS_PER_SOURCE = 4
+/**
+ * Of those, requests for read-ahead (chunks nobody waits for yet): fewer, because when a seek cancels them
+ * the bytes already on their way must still be received and decrypted before the seek's chunk gets through.
+ */
+export const READ_AHEAD_PER_SOURCE = 2
 /** Chunks fetched ahead of the last one read, so playback does not wait on every chunk. */
 export const READ_AHEAD_CHUNKS = 12
 /** Verified chunks kept in memory (bytes); beyond this the ones farthest from the playhead go. */
@@ -226,12 +231,13 @@ export class PlayerEngine {
     return this.#sources.filter(s => !s.dropped && s.failures < MAX_SOURCE_FAILURES)
   }
 
-  #nextIndex (): number | undefined {
+  #nextIndex (readAhead: boolean): number | undefined {
     const free = (i: number): boolean => i >= 0 && i < this.#m.chunkCount && !this.#chunks.has(i) && !this.#inflight.has(i)
     this.#urgent = this.#urgent.filter(i => !this.#chunks.has(i))
     const u = this.#urgent.find(free)
     if (u !== undefined) return u
     if (this.#hold.size > 0) return [...this.#hold].find(free)
+    if (!readAhead) return undefined
     for (let i = this.#cursor; i < Math.min(this.#m.chunkCount, this.#cursor + READ_AHEAD_CHUNKS); i++) if (free(i)) return i
     return undefined
   }
@@ -249,8 +255,8 @@ export class PlayerEngine {
     for (const s of usable) {
       if (s.retryAt > now) { earliest = Math.min(earliest, s.retryAt); continue }
       while (s.inflight < REQUESTS_PER_SOURCE) {
-        const i = this.#nextIndex()
-        if (i === undefined) return
+        const i = this.#nextIndex(s.inflight < READ_AHEAD_PER_SOURCE)
+        if (i === undefined) break
         this.#fetch(s, i)
       }
     }
