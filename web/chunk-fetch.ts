@@ -8,6 +8,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { CHUNK_PROTOCOL, decodeChunkFrame, encodeChunkRequest } from '../protocol/wire/chunk.ts'
 import { MAX_CHUNK_FRAME_BYTES } from '../protocol/wire/limits.ts'
+import { trace } from './trace.ts'
 
 /** Buffered, unread response bytes allowed per stream: a few of the largest frames. */
 export const MAX_BUFFER_BYTES = 4 * MAX_CHUNK_FRAME_BYTES
@@ -18,7 +19,9 @@ export class SourceError extends Error {
 }
 
 export async function fetchChunks (node: Libp2p, peer: PeerId, req: { itemId: string, indexes: number[], credential: Uint8Array }, signal: AbortSignal, onChunk: (index: number, bytes: Uint8Array) => Promise<void>): Promise<void> {
-  const stream = await node.dialProtocol(peer, CHUNK_PROTOCOL, { signal })
+  // the protocol's name goes with the request in one message: no round trip before asking (a seek's chunk waits on it)
+  const stream = await node.dialProtocol(peer, CHUNK_PROTOCOL, { signal, negotiateFully: false })
+  trace('stream-open', { indexes: req.indexes })
   const lp = lpStream(stream, { maxDataLength: MAX_CHUNK_FRAME_BYTES, maxBufferSize: MAX_BUFFER_BYTES })
   const wanted = new Set(req.indexes)
   try {

@@ -14,9 +14,15 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Directive, Manifest } from '../protocol/types.ts'
 import { fetchChunks, SourceError } from './chunk-fetch.ts'
 import { cryptChunk, placeOf, webCryptoAesCtr } from '../protocol/content-crypto.ts'
+import { trace } from './trace.ts'
 
 /** Requests open to one source at once (each one chunk): below the 16 chunk streams a node answers per peer. */
 export const REQUESTS_PER_SOURCE = 4
+/**
+ * Of those, requests for read-ahead (chunks nobody waits for yet): fewer, because when a seek cancels them
+ * the bytes already on their way must still be received and decrypted before the seek's chunk gets through.
+ */
+export const READ_AHEAD_PER_SOURCE = 2
 /** Chunks fetched ahead of the last one read, so playback does not wait on every chunk. */
 export const READ_AHEAD_CHUNKS = 12
 /** Verified chunks kept in memory (bytes); beyond this the ones farthest from the playhead go. */
@@ -70,7 +76,9 @@ interface Source {
   verified: number
 }
 
-interface Waiter { resolve: () => void, reject: (err: Error) => void }
+interface Waiter { resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void }
+/** A chunk request in flight: its source, and the means to cancel it when a seek leaves it behind. */
+interface Inflight { source: Source, cancel: AbortController }
 
 export function shortPeer (id: string): string {
   return id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-5)}` : id
@@ -93,10 +101,12 @@ export class PlayerEngine {
   readonly #now: () => number
   readonly #chunks = new Map<number, Uint8Array>()
   #cachedBytes = 0
-  readonly #inflight = new Set<number>()
+  readonly #inflight = new Map<number, Inflight>()
   readonly #waiters = new Map<number, Waiter[]>()
   /** Indexes a pending read needs, most recent read first (a seek jumps the queue). */
   #urgent: number[] = []
+  /** A seek's chunks not yet verified: read-ahead waits for them. At the start, the first chunk (the moov of a faststart MP4) comes alone. */
+  #hold = new Set<number>([0])
   #cursor = 0
   #sources: Source[] = []
   #grant: DirectiveGrant | undefined
@@ -134,44 +144,106 @@ export class PlayerEngine {
 
   /** Bytes [start, end] (inclusive), verified. */
   async read (start: number, end: number): Promise<Uint8Array> {
-    if (this.#fatal !== undefined) throw this.#fatal
     const cs = this.#m.chunkSize
     const first = Math.floor(start / cs)
     const last = Math.floor(end / cs)
     const need: number[] = []
     for (let i = first; i <= last; i++) need.push(i)
-    this.#cursor = last + 1
-    const missing = need.filter(i => !this.#chunks.has(i))
-    this.#urgent = [...missing, ...this.#urgent.filter(i => !missing.includes(i))]
-    const waits = missing.map(i => new Promise<void>((resolve, reject) => {
-      const list = this.#waiters.get(i) ?? []
-      list.push({ resolve, reject })
-      this.#waiters.set(i, list)
-    }))
-    this.#pump()
-    await Promise.all(waits)
+    const chunks = await Promise.all(this.#want(need))
     const out = new Uint8Array(end - start + 1)
-    for (const i of need) {
-      const bytes = this.#chunks.get(i)
-      if (bytes === undefined) throw new Error(`chunk ${i} went missing`)
+    need.forEach((i, k) => {
+      const bytes = chunks[k]!
       const at = i * cs
       const from = Math.max(start, at)
       const to = Math.min(end + 1, at + bytes.length)
       out.set(bytes.subarray(from - at, to - at), from - start)
-    }
-    this.#evict(first)
+    })
     return out
+  }
+
+  /**
+   * Chunk `index`, verified: asked for before any read-ahead. The Service
+   * Worker's streamed answers read this way, one chunk at a time; when the
+   * browser drops the request, `signal` withdraws the wait (the chunk is no
+   * longer urgent, and a later seek may cancel its fetch).
+   */
+  async chunk (index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#m.chunkCount) throw new RangeError(`no chunk ${index}`)
+    return await this.#want([index], signal)[0]!
+  }
+
+  /**
+   * One promise per index, in order. The missing ones go to the front of the
+   * queue (the newest read first), read-ahead continues after the last. A
+   * read that does not start where the last one ended and lacks its first
+   * chunk is a seek: every request in flight that nobody waits for is
+   * cancelled and read-ahead holds off until the seek's chunks are verified,
+   * so they have the sources' whole bandwidth (measured: with eight requests
+   * sharing a connection, the seek's chunk came in last of the eight).
+   */
+  #want (need: number[], signal?: AbortSignal): Array<Promise<Uint8Array>> {
+    if (this.#fatal !== undefined) { const err = this.#fatal; return need.map(async () => { throw err }) }
+    if (signal?.aborted === true) return need.map(async () => { throw signal.reason as Error })
+    const first = need[0]!
+    const last = need[need.length - 1]!
+    const missing = need.filter(i => !this.#chunks.has(i))
+    if (missing[0] === first && first !== this.#cursor) {
+      trace('seek', { index: first, from: this.#cursor, inflight: [...this.#inflight.keys()] })
+      this.#cancelStale(new Set(need))
+      this.#hold = new Set(missing)
+    }
+    this.#cursor = last + 1
+    this.#urgent = [...missing, ...this.#urgent.filter(i => !missing.includes(i))]
+    const out = need.map(i => {
+      const have = this.#chunks.get(i)
+      if (have !== undefined) return Promise.resolve(have)
+      trace('want', { index: i, inflight: this.#inflight.has(i) })
+      return new Promise<Uint8Array>((resolve, reject) => {
+        const waiter: Waiter = { resolve, reject }
+        const list = this.#waiters.get(i) ?? []
+        list.push(waiter)
+        this.#waiters.set(i, list)
+        signal?.addEventListener('abort', () => {
+          const rest = (this.#waiters.get(i) ?? []).filter(w => w !== waiter)
+          if (rest.length > 0) this.#waiters.set(i, rest)
+          else if (this.#waiters.delete(i)) {
+            this.#urgent = this.#urgent.filter(x => x !== i)
+            this.#hold.delete(i)
+            // a request the browser dropped during a seek: its chunk no longer competes with the seek's
+            if (this.#hold.size > 0) this.#cancelStale(this.#hold)
+            this.#pump()
+          }
+          reject(signal.reason as Error)
+        }, { once: true })
+      })
+    })
+    this.#evict(first)
+    this.#pump()
+    return out
+  }
+
+  /** Cancels the requests in flight for chunks nobody waits for, but those in `keep`. */
+  #cancelStale (keep: Set<number>): void {
+    for (const [i, f] of this.#inflight) {
+      if (this.#waiters.has(i) || keep.has(i)) continue
+      trace('cancel', { index: i, source: f.source.key })
+      f.cancel.abort()
+      // free at once for whoever wants it next; the source's slot frees when its stream has closed
+      this.#inflight.delete(i)
+    }
   }
 
   #usable (): Source[] {
     return this.#sources.filter(s => !s.dropped && s.failures < MAX_SOURCE_FAILURES)
   }
 
-  #nextIndex (): number | undefined {
+  #nextIndex (readAhead: boolean): number | undefined {
     const free = (i: number): boolean => i >= 0 && i < this.#m.chunkCount && !this.#chunks.has(i) && !this.#inflight.has(i)
     this.#urgent = this.#urgent.filter(i => !this.#chunks.has(i))
     const u = this.#urgent.find(free)
     if (u !== undefined) return u
+    if (this.#hold.size > 0) return [...this.#hold].find(free)
+    if (!readAhead) return undefined
     for (let i = this.#cursor; i < Math.min(this.#m.chunkCount, this.#cursor + READ_AHEAD_CHUNKS); i++) if (free(i)) return i
     return undefined
   }
@@ -189,8 +261,8 @@ export class PlayerEngine {
     for (const s of usable) {
       if (s.retryAt > now) { earliest = Math.min(earliest, s.retryAt); continue }
       while (s.inflight < REQUESTS_PER_SOURCE) {
-        const i = this.#nextIndex()
-        if (i === undefined) return
+        const i = this.#nextIndex(s.inflight < READ_AHEAD_PER_SOURCE)
+        if (i === undefined) break
         this.#fetch(s, i)
       }
     }
@@ -205,8 +277,10 @@ export class PlayerEngine {
     if (grant === undefined) return
     s.inflight++
     s.asked++
-    this.#inflight.add(index)
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(CHUNK_TIMEOUT_MS)])
+    const cancel = new AbortController()
+    this.#inflight.set(index, { source: s, cancel })
+    trace('fetch', { index, source: s.key, role: s.role, urgent: this.#waiters.has(index) })
+    const signal = AbortSignal.any([this.#stop.signal, cancel.signal, AbortSignal.timeout(CHUNK_TIMEOUT_MS)])
     let bad = false
     fetchChunks(this.#o.node, s.peerId, { itemId: contentKeyOf(this.#m.itemId, this.#m.version), indexes: [index], credential: grant.bytes }, signal, async (i, bytes) => {
       const expected = this.#m.chunkHashes[i]
@@ -222,7 +296,8 @@ export class PlayerEngine {
     }).then(() => {
       s.failures = 0
     }, (err: Error) => {
-      if (this.#stop.signal.aborted) return
+      // cancelled by a seek or by stop(): not the source's fault
+      if (this.#stop.signal.aborted || cancel.signal.aborted) return
       if (bad) {
         s.dropped = true
         this.#o.onEvent('tampered', `Chunk ${index} from ${s.role} ${shortPeer(s.key)} failed verification: that source was dropped and the chunk is fetched from another.`)
@@ -244,23 +319,26 @@ export class PlayerEngine {
       }
     }).finally(() => {
       s.inflight--
-      this.#inflight.delete(index)
+      if (this.#inflight.get(index)?.cancel === cancel) this.#inflight.delete(index)
       this.#pump()
     })
   }
 
   #store (i: number, bytes: Uint8Array): void {
-    if (!this.#chunks.has(i)) {
-      const own = bytes.slice()
+    let own = this.#chunks.get(i)
+    if (own === undefined) {
+      own = bytes.slice()
       this.#chunks.set(i, own)
       this.#cachedBytes += own.length
       this.verifiedBytes += own.length
       this.verifiedChunks++
       this.#barren = 0
+      this.#hold.delete(i)
+      trace('verified', { index: i, waited: this.#waiters.has(i) })
     }
     const ws = this.#waiters.get(i)
     this.#waiters.delete(i)
-    for (const w of ws ?? []) w.resolve()
+    for (const w of ws ?? []) w.resolve(own)
     this.#stats()
   }
 

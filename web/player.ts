@@ -8,6 +8,7 @@
  * message on the page.
  */
 import { createLibp2p } from 'libp2p'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -18,9 +19,7 @@ import { MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
 import { loadOrCreateKey } from './key-store.ts'
 import { openContentKey } from '../protocol/seal.ts'
 import { PlayerEngine, FatalError, type DirectiveGrant, type EventKind } from './engine.ts'
-
-/** One answer to the Service Worker carries at most this much: the media element asks again for the rest. */
-export const MAX_RANGE_ANSWER_BYTES = 4 * 1024 * 1024
+import { trace, wallMs } from './trace.ts'
 /** main must answer a directive or manifest request within this long. */
 export const MAIN_TIMEOUT_MS = 15_000
 /** Events listed on the page (newest last); older ones scroll off. */
@@ -88,33 +87,24 @@ async function errorOf (res: Response): Promise<FatalError> {
 async function start (): Promise<void> {
   if (!('serviceWorker' in navigator)) throw new FatalError('This browser cannot run the player: it has no Service Worker support.', 'unsupported')
   statusEl.textContent = 'Starting the player…'
-  await navigator.serviceWorker.register('/store/sw.js', { scope: '/store/' })
-  await navigator.serviceWorker.ready
-  if (navigator.serviceWorker.controller === null) {
-    await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
-  }
+  trace('start')
+  // the Service Worker, the browser's libp2p node, main's manifest and the first directive are got side by side
+  const swReady = (async () => {
+    await navigator.serviceWorker.register('/store/sw.js', { scope: '/store/' })
+    await navigator.serviceWorker.ready
+    if (navigator.serviceWorker.controller === null) {
+      await new Promise<void>(resolve => { navigator.serviceWorker.addEventListener('controllerchange', () => { resolve() }, { once: true }) })
+    }
+    trace('sw-ready')
+  })()
 
   const mainKey = fromBase64url(root.dataset.mainKey ?? '', 64)
   const privateKey = await loadOrCreateKey()
-  const node = await createLibp2p({
-    privateKey,
-    addresses: { listen: [] },
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // the directive names the nodes to dial; on a private network or loopback they have private, plain ws addresses
-    connectionGater: { denyDialMultiaddr: () => false }
-  })
-  const clientPeerId = node.peerId.toString()
+  const clientPeerId = peerIdFromPrivateKey(privateKey).toString()
   root.dataset.peer = clientPeerId
   root.dataset.media = `/store/media/${licenseId}/${tab}`
 
-  const res = await callMain(`/v1/items/${itemId}`, {})
-  if (!res.ok) throw await errorOf(res)
-  const { manifest: envelope } = await res.json() as { manifest: string }
-  const manifest = verifyManifest(fromText(envelope), { publicKey: mainKey, itemId, impl: 'noble' })
-
-  const newDirective = async (): Promise<DirectiveGrant> => {
+  const askDirective = async (): Promise<DirectiveGrant> => {
     const r = await callMain('/store/api/directives', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
@@ -124,6 +114,7 @@ async function start (): Promise<void> {
     const { directive: text, contentKey: sealed } = await r.json() as { directive: string, contentKey?: unknown }
     const bytes = fromText(text, MAX_DOCUMENT_BYTES.directive)
     const directive = verifyDirective(bytes, { publicKey: mainKey, now: Date.now(), clientPeerId, itemId, licenseId, impl: 'noble' })
+    trace('directive', { peers: directive.peers.length })
     if (sealed === undefined) return { directive, bytes }
     // the key was sealed to this browser's own key (IndexedDB): its Ed25519 seed is the first half of libp2p's raw form
     try {
@@ -132,6 +123,32 @@ async function start (): Promise<void> {
       throw new FatalError(`The key main sent for this item does not open here (${(err as Error).message}). Reload the page.`, 'content_key')
     }
   }
+  let first: Promise<DirectiveGrant> | undefined = askDirective()
+  first.catch(() => {}) // its failure is the engine's to show, when it starts
+  const newDirective = async (): Promise<DirectiveGrant> => {
+    const p = first ?? askDirective()
+    first = undefined
+    return await p
+  }
+
+  const manifestReady = (async () => {
+    const res = await callMain(`/v1/items/${itemId}`, {})
+    if (!res.ok) throw await errorOf(res)
+    const { manifest: envelope } = await res.json() as { manifest: string }
+    const m = verifyManifest(fromText(envelope), { publicKey: mainKey, itemId, impl: 'noble' })
+    trace('manifest', { chunks: m.chunkCount })
+    return m
+  })()
+  const nodeReady = createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // the directive names the nodes to dial; on a private network or loopback they have private, plain ws addresses
+    connectionGater: { denyDialMultiaddr: () => false }
+  }).then(n => { trace('libp2p-ready'); return n })
+  const [, node, manifest] = await Promise.all([swReady, nodeReady, manifestReady])
 
   const verifiedEl = document.getElementById('verified') as HTMLElement
   const sourcesEl = document.getElementById('sources') as HTMLElement
@@ -149,8 +166,10 @@ async function start (): Promise<void> {
   })
   ;(globalThis as unknown as { reelnetPlayer: unknown }).reelnetPlayer = engine
 
+  // the Service Worker's ranges, answered a piece (at most one chunk) at a time: the first piece as soon as
+  // its chunk is verified, each next one when the worker pulls (the browser reads on); see sw.ts
   navigator.serviceWorker.addEventListener('message', (m: MessageEvent) => {
-    const msg = m.data as { type?: string, licenseId?: string, tab?: string, start?: number, end?: number | null }
+    const msg = m.data as { type?: string, licenseId?: string, tab?: string, start?: number, end?: number | null, sentAt?: number }
     const port = m.ports[0]
     if (msg?.type !== 'reelnet-range' || msg.licenseId !== licenseId || msg.tab !== tab || port === undefined) return
     const start = Number(msg.start)
@@ -159,12 +178,36 @@ async function start (): Promise<void> {
       return
     }
     const askedEnd = msg.end === undefined || msg.end === null ? manifest.size - 1 : Number(msg.end)
-    const end = Math.min(askedEnd, manifest.size - 1, start + MAX_RANGE_ANSWER_BYTES - 1)
-    engine.read(start, end).then(bytes => {
-      port.postMessage({ ok: true, start, end, size: manifest.size, type: 'video/mp4', bytes: bytes.buffer }, [bytes.buffer])
-    }, (err: Error) => {
-      port.postMessage({ ok: false, status: 503, message: err.message })
-    })
+    if (!Number.isSafeInteger(askedEnd)) { port.postMessage({ ok: false, status: 416, message: 'range not satisfiable', size: manifest.size }); return }
+    const end = Math.min(askedEnd, manifest.size - 1)
+    const id = Math.floor(start / manifest.chunkSize)
+    trace('range', { start, end: msg.end ?? null, chunk: id, swToPageMs: wallMs() - Number(msg.sentAt) })
+    const dropped = new AbortController()
+    let at = start
+    const send = (first: boolean): void => {
+      const i = Math.floor(at / manifest.chunkSize)
+      engine.chunk(i, dropped.signal).then(chunk => {
+        if (dropped.signal.aborted) return
+        const from = at - i * manifest.chunkSize
+        // a copy: the transfer detaches it, and the engine keeps its own
+        const bytes = chunk.slice(from, Math.min(chunk.length, end + 1 - i * manifest.chunkSize))
+        at += bytes.length
+        const last = at > end
+        trace(first ? 'answered' : 'piece', { start, chunk: i, bytes: bytes.length })
+        port.postMessage(first ? { ok: true, start, end, size: manifest.size, type: 'video/mp4', bytes: bytes.buffer, last } : { ok: true, bytes: bytes.buffer, last }, [bytes.buffer])
+        if (last) port.close()
+      }, (err: Error) => {
+        if (dropped.signal.aborted) return
+        port.postMessage({ ok: false, status: 503, message: err.message })
+        port.close()
+      })
+    }
+    port.onmessage = (p: MessageEvent) => {
+      const t = (p.data as { type?: string })?.type
+      if (t === 'pull') send(false)
+      if (t === 'cancel') { trace('range-dropped', { start, at }); dropped.abort(); port.close() }
+    }
+    send(true)
   })
 
   await engine.start()
@@ -172,6 +215,7 @@ async function start (): Promise<void> {
   statusEl.textContent = 'Loading…'
   video.addEventListener('playing', () => { statusEl.textContent = 'Playing.' })
   video.addEventListener('waiting', () => { statusEl.textContent = 'Fetching…' })
+  for (const e of ['seeking', 'seeked', 'playing', 'waiting', 'loadeddata', 'canplay'] as const) video.addEventListener(e, () => { trace(`video-${e}`, { currentTime: video.currentTime }) })
   video.addEventListener('error', () => {
     const e = video.error
     if (root.dataset.state === 'stopped') return
@@ -180,6 +224,7 @@ async function start (): Promise<void> {
     problemEl.textContent = `The video could not play (${e?.message ?? `media error ${e?.code ?? ''}`}).`
   })
   video.src = `/store/media/${licenseId}/${tab}`
+  trace('src')
   root.dataset.state = 'ready'
   // pressing Watch means play; a browser that wants a gesture for sound gets the play button instead
   video.play().catch(() => { if (root.dataset.state !== 'stopped') statusEl.textContent = 'Ready: press play.' })

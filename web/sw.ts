@@ -5,6 +5,13 @@
  * a MessageChannel: libp2p lives in the page (a Service Worker has no
  * RTCPeerConnection, and the page owns the verified chunks), so the worker
  * never holds a byte that was not verified. Everything else passes through.
+ *
+ * The answer is a stream: the status and the first piece (the rest of the
+ * chunk the range starts in) go as soon as that one chunk is verified, and
+ * each further piece (a chunk) is asked of the page only when the browser
+ * reads on (pull), so an open-ended range after a seek costs one chunk
+ * before its first frame, not the whole range; when the browser drops the
+ * request (another seek) the page is told and stops waiting for it.
  */
 
 interface FetchEventLike extends Event {
@@ -26,7 +33,10 @@ const MEDIA_PATH = /^\/store\/media\/([0-9a-f-]{36})\/([A-Za-z0-9_-]{1,64})$/
 /** The page must answer a range within this long (it may be fetching the chunks). */
 const PAGE_ANSWER_TIMEOUT_MS = 60_000
 
-interface RangeAnswer { ok: true, start: number, end: number, size: number, bytes: ArrayBuffer, type: string }
+/** The page's first answer: the status line's facts and the first piece of the body. */
+interface RangeAnswer { ok: true, start: number, end: number, size: number, bytes: ArrayBuffer, type: string, last: boolean }
+/** Each further piece, in order, one per pull. */
+interface RangePiece { ok: true, bytes: ArrayBuffer, last: boolean }
 interface RangeRefusal { ok: false, status: number, message: string, size?: number }
 
 sw.addEventListener('install', (e) => { e.waitUntil(sw.skipWaiting()) })
@@ -59,24 +69,27 @@ async function answer (e: FetchEventLike, licenseId: string, tab: string): Promi
   if (pages.length === 0) return new Response('the player page is not open', { status: 503 })
   // each candidate gets its own channel; only the tab whose id is in the URL answers
   const channels: MessageChannel[] = []
+  const sentAt = performance.timeOrigin + performance.now()
   const replies = pages.map(page => {
     const channel = new MessageChannel()
     channels.push(channel)
-    const reply = new Promise<RangeAnswer | RangeRefusal>((resolve) => { channel.port1.onmessage = (m) => { resolve(m.data as RangeAnswer | RangeRefusal) } })
-    page.postMessage({ type: 'reelnet-range', licenseId, tab, start: range.start, end: range.end }, [channel.port2])
+    const reply = new Promise<{ answer: RangeAnswer | RangeRefusal, port: MessagePort }>((resolve) => { channel.port1.onmessage = (m) => { resolve({ answer: m.data as RangeAnswer | RangeRefusal, port: channel.port1 }) } })
+    page.postMessage({ type: 'reelnet-range', licenseId, tab, start: range.start, end: range.end, sentAt }, [channel.port2])
     return reply
   })
   let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<RangeRefusal>((resolve) => { timer = setTimeout(() => { resolve({ ok: false, status: 504, message: 'the player did not answer in time' }) }, PAGE_ANSWER_TIMEOUT_MS) })
-  const r = await Promise.race([...replies, timeout])
+  const timeout = new Promise<{ answer: RangeRefusal, port: undefined }>((resolve) => { timer = setTimeout(() => { resolve({ answer: { ok: false, status: 504, message: 'the player did not answer in time' }, port: undefined }) }, PAGE_ANSWER_TIMEOUT_MS) })
+  const { answer: r, port } = await Promise.race([...replies, timeout])
   clearTimeout(timer)
-  for (const c of channels) c.port1.close()
+  for (const c of channels) if (c.port1 !== port) c.port1.close()
   if (!r.ok) {
+    port?.close()
     const headers: Record<string, string> = { 'Content-Type': 'text/plain' }
     if (r.status === 416 && r.size !== undefined) headers['Content-Range'] = `bytes */${r.size}`
     return new Response(r.message, { status: r.status, headers })
   }
-  return new Response(r.bytes, {
+  if (r.last) port?.close()
+  return new Response(r.last || port === undefined ? r.bytes : streamFrom(port, r.bytes), {
     status: 206,
     headers: {
       'Content-Type': r.type,
@@ -85,6 +98,31 @@ async function answer (e: FetchEventLike, licenseId: string, tab: string): Promi
       'Accept-Ranges': 'bytes',
       'Cache-Control': 'no-store'
     }
+  })
+}
+
+/** The body after the first piece: one pull, one piece from the page. */
+function streamFrom (port: MessagePort, first: ArrayBuffer): ReadableStream<Uint8Array> {
+  let onPiece: ((p: RangePiece | RangeRefusal) => void) | undefined
+  port.onmessage = (m) => { onPiece?.(m.data as RangePiece | RangeRefusal) }
+  return new ReadableStream<Uint8Array>({
+    start (c) { c.enqueue(new Uint8Array(first)) },
+    async pull (c) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { onPiece = undefined; c.error(new Error('the player did not answer in time')); port.close(); resolve() }, PAGE_ANSWER_TIMEOUT_MS)
+        onPiece = (p) => {
+          clearTimeout(timer)
+          onPiece = undefined
+          if (!p.ok) { c.error(new Error(p.message)); port.close() } else {
+            c.enqueue(new Uint8Array(p.bytes))
+            if (p.last) { c.close(); port.close() }
+          }
+          resolve()
+        }
+        port.postMessage({ type: 'pull' })
+      })
+    },
+    cancel () { port.postMessage({ type: 'cancel' }); port.close() }
   })
 }
 
