@@ -11,9 +11,6 @@ import { rentChecked, rentalView } from '../lifecycle.ts'
 /** Rentals one listing returns (newest first): a page of an account's history. */
 export const MAX_RENTALS_LISTED = 200
 
-/** `GET /v1/rentals` lists at most this many licences (newest first): a page of a customer's history. */
-export const MAX_LISTED_RENTALS = 200
-
 const rentalBody = z.strictObject({ itemId: itemIdSchema, kind: z.enum(['rental', 'purchase']).optional() })
 
 export function rentalRoutes (s: MainServices): Hono<MainEnv> {
@@ -27,10 +24,6 @@ export function rentalRoutes (s: MainServices): Hono<MainEnv> {
     return c.json({ licenseId: l.licenseId, itemId: l.itemId, license: l.license, expiresAt: l.expiresAt, price: l.price ?? null, kind: l.kind ?? 'rental' }, 201)
   })
   // the caller's own licences, newest first (`reelnet rentals`)
-  app.get('/rentals', requireSession(s), async (c) => {
-    const list = await s.licenses.forAccount(c.get('accountId'), MAX_LISTED_RENTALS)
-    return c.json({ rentals: list.map(l => ({ licenseId: l.licenseId, itemId: l.itemId, kind: l.kind ?? 'rental', notBefore: l.notBefore, expiresAt: l.expiresAt })) })
-  })
   // one of the caller's own rentals (e.g. rented on the storefront), for `reelnet get --license`
   app.get('/rentals/:licenseId', requireSession(s), validate('param', z.strictObject({ licenseId: licenseIdSchema })), async (c) => {
     const l = await s.licenses.get(c.req.valid('param').licenseId)
