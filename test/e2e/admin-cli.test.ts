@@ -133,8 +133,8 @@ test('nodes lists the parent and the edge, up, with their software version, as a
 test('items lists the catalog with its holders; preposition adds an item to a region by title and --remove takes it off', async () => {
   await waitFor('the parent to hold the item', async () => (JSON.parse(await ok('items', '--json')) as { items: Array<{ itemId: string, parentsHolding: number }> }).items.some(i => i.itemId === itemId && i.parentsHolding === 1), 60_000)
   const text = await ok('items')
-  assert.match(text, /^ITEM\s+TITLE\s+SIZE\s+PARENTS\s+EDGES\s+PREPOSITIONED/)
-  assert.match(text, new RegExp(`${itemId}\\s+Admin film\\s+293\\.0 KiB\\s+1/1\\s+\\d\\s+-`))
+  assert.match(text, /^ITEM\s+TITLE\s+VER\s+PRIO\s+SIZE\s+PARENTS\s+LACKING\s+EDGES\s+PREPOSITIONED/)
+  assert.match(text, new RegExp(`${itemId}\\s+Admin film\\s+1\\s+0\\s+293\\.0 KiB\\s+1/1\\s+0\\s+\\d\\s+-`))
   const added = await ok('preposition', 'Admin film', '--region', REGION)
   assert.match(added, new RegExp(`prepositioning 'Admin film' \\(${itemId}\\) in ${REGION}; the region's list has 1 item`))
   assert.match(await ok('items'), new RegExp(`${itemId}.*\\s${REGION}$`, 'm'))
