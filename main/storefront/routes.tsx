@@ -184,8 +184,8 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
       const session = await s.accounts.login(username, password, addressOf(c))
       setSessionCookie(c, session.token, session.expiresAt, s.now())
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 429)) {
-        return page(c, 'Log in', undefined, <LogIn csrf={csrf.token(c)} error={err.status === 401 ? 'Wrong user name or password.' : err.message} username={username} />, err.status === 401 ? 403 : 429)
+      if (err instanceof ApiError && (err.status === 401 || err.status === 429 || err.code === 'account_revoked')) {
+        return page(c, 'Log in', undefined, <LogIn csrf={csrf.token(c)} error={err.status === 401 ? 'Wrong user name or password.' : err.message} username={username} />, err.status === 429 ? 429 : 403)
       }
       throw err
     }
