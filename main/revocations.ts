@@ -23,6 +23,12 @@ export const REVOCATIONS_TTL_MS = 3600_000
 
 export type RevocationKind = RevocationRecord['kind']
 
+/**
+ * Mains sharing a store read the records made since the newest they hold, less this margin: another main's
+ * clock may be behind this one's by up to main's allowed skew, and a record is never read twice into the map.
+ */
+export const SYNC_CLOCK_MARGIN_MS = 5 * 60_000
+
 export class Revocations {
   readonly #store: MainStore
   readonly #signer: Signer
@@ -52,23 +58,34 @@ export class Revocations {
     await this.publish()
   }
 
+  /** All records at load; later only those made since the newest seen (less a margin for other mains' clocks). */
   async #loadRecords (): Promise<void> {
-    const records = await this.#store.listRevocations()
-    this.#records = new Map(records.map(r => [`${r.kind}/${r.id}`, r]))
+    let newest = -Infinity
+    for (const r of this.#records.values()) newest = Math.max(newest, r.at)
+    const since = this.#records.size === 0 ? undefined : newest - SYNC_CLOCK_MARGIN_MS
+    for (const r of await this.#store.listRevocations(since)) {
+      const key = `${r.kind}/${r.id}`
+      if (!this.#records.has(key)) this.#records.set(key, r)
+    }
   }
 
   /** On a shared store: take up the records and any newer list other mains made. True if the list changed. */
   async sync (): Promise<boolean> {
     return await this.#serial(async () => {
       await this.#loadRecords()
-      const stored = await this.#store.currentRevocations()
-      if (stored === undefined || stored.version <= this.version) return false
-      const list = verifyRevocations(fromText(stored.envelope), { publicKey: this.#signer.publicKey, now: this.#now() })
-      this.#current = stored
-      this.#list = list
-      this.onPublish(stored, list)
-      return true
+      return await this.#adoptNewer()
     })
+  }
+
+  /** Take up a newer stored list (one row read); true if there was one. */
+  async #adoptNewer (): Promise<boolean> {
+    const stored = await this.#store.currentRevocations()
+    if (stored === undefined || stored.version <= this.version) return false
+    const list = verifyRevocations(fromText(stored.envelope), { publicKey: this.#signer.publicKey, now: this.#now() })
+    this.#current = stored
+    this.#list = list
+    this.onPublish(stored, list)
+    return true
   }
 
   get current (): RevocationsState {
@@ -126,15 +143,17 @@ export class Revocations {
 
   /** Publish only if the quarantined nodes differ from the current list's (the quarantine changed). */
   async nodesChanged (): Promise<boolean> {
-    const nodes = this.#nodeList()
-    if (this.#list !== undefined && nodes.join() === this.#list.nodes.join()) return false
-    await this.publish()
-    return true
+    return await this.#serial(async () => {
+      if (this.#list !== undefined && this.#nodeList().join() === this.#list.nodes.join()) return false
+      await this.#publishNow()
+      return true
+    })
   }
 
   /** Re-sign if more than half of the current list's lifetime has passed; true if it did. */
   async refreshIfAging (): Promise<boolean> {
-    if (this.#store.kind !== 'level') await this.sync()
+    // where mains share the store, first take up a newer list another published: what is served never goes back
+    if (this.#store.kind !== 'level') await this.#serial(async () => await this.#adoptNewer())
     const cur = this.#current
     if (cur !== undefined && this.#now() < cur.issuedAt + this.ttlMs / 2) return false
     await this.publish()

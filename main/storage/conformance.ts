@@ -377,6 +377,8 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     const all = await store.listRevocations()
     assert.equal(all.filter(r => r.id === 'lic-r'), [{ kind: 'license', id: 'lic-r', at: T, until: T + 1000 }], 'the first record stays')
     assert.ok(all.some(r => r.kind === 'account' && r.id === 'acct-r'))
+    await store.putRevocation({ kind: 'session', id: 'sess-late', at: T + 50 })
+    assert.equal((await store.listRevocations(T + 50)).map(r => r.id), ['sess-late'], 'only those made since')
     const before = (await store.currentRevocations())?.version ?? 0
     const a = await store.publishRevocations(v => ({ ...rulesAt(v), envelope: `rev-${v}` }))
     const b = await store.publishRevocations(v => ({ ...rulesAt(v), envelope: `rev-${v}` }))

@@ -322,7 +322,11 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       const key = `${r.kind}/${r.id}`
       if (await revocations.get(key) === undefined) await revocations.put(key, r)
     }),
-    listRevocations: async () => { const out: RevocationRecord[] = []; for await (const r of revocations.values()) out.push(r); return out },
+    listRevocations: async (since) => {
+      const out: RevocationRecord[] = []
+      for await (const r of revocations.values()) if (since === undefined || r.at >= since) out.push(r)
+      return out
+    },
     currentRevocations: async () => await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined,
     publishRevocations: async (make) => await serial(async () => {
       const cur = await meta.get(REVOCATIONS_KEY) as RevocationsState | undefined

@@ -87,6 +87,8 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('id', 'text', c => c.notNull())
         .addColumn('record', 'jsonb', c => c.notNull())
         .addPrimaryKeyConstraint('revocations_pk', ['kind', 'id']).execute()
+      // mains read the records made since the newest they hold, every second
+      await sql`create index revocations_at on revocations (((record->>'at')::bigint))`.execute(db)
       await db.schema.createTable('revocation_lists')
         .addColumn('version', 'bigint', c => c.primaryKey().check(sql`version > 0`))
         .addColumn('issued_at', 'bigint', c => c.notNull())

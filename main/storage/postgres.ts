@@ -370,7 +370,8 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       await db.insertInto('revocations').values({ kind: r.kind, id: r.id, record: json(r) })
         .onConflict(oc => oc.columns(['kind', 'id']).doNothing()).execute()
     },
-    listRevocations: async () => (await db.selectFrom('revocations').select('record').execute()).map(r => r.record),
+    listRevocations: async (since) => (await db.selectFrom('revocations').select('record')
+      .$if(since !== undefined, q => q.where(sql<number>`(record->>'at')::bigint`, '>=', since!)).execute()).map(r => r.record),
     currentRevocations: async () => {
       const r = await db.selectFrom('revocation_lists').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst()
       return r === undefined ? undefined : { version: r.version, issuedAt: r.issued_at, expiresAt: r.expires_at, envelope: r.envelope }

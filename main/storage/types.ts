@@ -307,8 +307,8 @@ export interface MainStore {
 
   /** Record a revocation (the same kind and id again keeps the first). */
   putRevocation: (r: RevocationRecord) => Promise<void>
-  /** Every revocation, in no particular order. */
-  listRevocations: () => Promise<RevocationRecord[]>
+  /** Every revocation (or those made at or after `since`), in no particular order. */
+  listRevocations: (since?: number) => Promise<RevocationRecord[]>
   /** The latest stored signed revocation list, or undefined before the first. */
   currentRevocations: () => Promise<RevocationsState | undefined>
   /** As publishRules: `make` gets one more than the latest stored version, and its answer is stored in the same transaction. */

@@ -196,8 +196,8 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
       const session = await s.accounts.login(username, password, clientAddress(c, s.trustedProxies))
       setSessionCookie(c, session.token, session.expiresAt, s.now())
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 429)) {
-        return page(c, 'Log in', undefined, <LogIn csrf={csrf.token(c)} error={err.status === 401 ? 'Wrong user name or password.' : err.message} username={username} />, err.status === 401 ? 403 : 429)
+      if (err instanceof ApiError && (err.status === 401 || err.status === 429 || err.code === 'account_revoked')) {
+        return page(c, 'Log in', undefined, <LogIn csrf={csrf.token(c)} error={err.status === 401 ? 'Wrong user name or password.' : err.message} username={username} />, err.status === 429 ? 429 : 403)
       }
       throw err
     }
@@ -276,6 +276,7 @@ export function storefrontRoutes (s: MainServices, opts: { bundle?: PlayerBundle
     const parsed = directiveBody.safeParse(json)
     if (!parsed.success) throw new ApiError(422, 'invalid', 'send {licenseId, clientPeerId}')
     const license = checkLicenseUse(await s.licenses.get(parsed.data.licenseId), cu.accountId, s.now())
+    refuseRevoked(s, license)
     const account = await s.accounts.get(cu.accountId)
     const region = s.directives.regionFor(undefined, account?.region)
     if (region === undefined) throw new ApiError(503, 'no_regions', 'no region has any node yet; try again later')

@@ -259,4 +259,28 @@ test('catalog lifecycle on the storefront: prices and terms shown, an item out o
   assert.not.match(await (await b.get('/store')).text(), 'Priced film')
 })
 
+test("the player's directive endpoint refuses a revoked licence and a third device (issue 14b)", async () => {
+  const id = await ingest(kit, randomBytes(100_000), 'Guarded')
+  const { nodeKey, OPERATOR } = await import('../test-kit.ts')
+  const node = nodeKey()
+  assert.is((await kit.req('POST', '/v1/nodes', { token: OPERATOR, json: { peerId: node.peerId, role: 'parent', region: 'eu', addrs: ['/ip4/127.0.0.1/tcp/4001'], capacityBytes: 1e12 } })).status, 201)
+  const b = await loggedIn('hedy')
+  const licenseId = await rent(b, id)
+  const csrf = await b.csrf()
+  const ask = async (lic: string, clientPeerId: string): Promise<Response> => {
+    const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    return await kit.main.app.request('/store/api/directives', { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf }, body: JSON.stringify({ licenseId: lic, clientPeerId }) })
+  }
+  const codeOf = async (r: Response): Promise<string> => ((await r.json()) as { error: { code: string } }).error.code
+  assert.is((await ask(licenseId, nodeKey().peerId)).status, 201)
+  assert.is((await ask(licenseId, nodeKey().peerId)).status, 201)
+  const third = await ask(licenseId, nodeKey().peerId)
+  assert.is(third.status, 409)
+  assert.is(await codeOf(third), 'device_limit')
+  assert.is((await kit.req('POST', '/v1/admin/revoke', { token: ADMIN, json: { kind: 'license', id: licenseId } })).status, 201)
+  const revoked = await ask(licenseId, nodeKey().peerId)
+  assert.is(revoked.status, 403)
+  assert.is(await codeOf(revoked), 'license_revoked')
+})
+
 test.run()

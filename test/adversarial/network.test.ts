@@ -253,15 +253,18 @@ caseOf(test, '16. no directive, another peer\'s, one for another item, or an exp
   const results: Record<string, Record<string, string>> = {}
   for (const t of targets) {
     const r: Record<string, string> = {}
+    // a rental per target: one licence names at most DEFAULT_MAX_DEVICES client keys at once (issue 14)
+    const mine = t === targets[0] ? rental : await net.api('POST', '/v1/rentals', { itemId }, c.token) as { licenseId: string }
+    const mineOther = t === targets[0] ? otherRental : await net.api('POST', '/v1/rentals', { itemId: otherId }, c.token) as { licenseId: string }
     r.none = await withCred(t, await intruder())
     const thief = await intruder()
-    r.another = await withCred(t, thief, (await directiveFor(rental.licenseId, (await intruder()).peerId.toString())).bytes)
+    r.another = await withCred(t, thief, (await directiveFor(mine.licenseId, (await intruder()).peerId.toString())).bytes)
     const wrongItem = await intruder()
-    r.otherItem = await withCred(t, wrongItem, (await directiveFor(otherRental.licenseId, wrongItem.peerId.toString())).bytes)
+    r.otherItem = await withCred(t, wrongItem, (await directiveFor(mineOther.licenseId, wrongItem.peerId.toString())).bytes)
     const late = await intruder()
     r.expired = await withCred(t, late, expiredFor(late.peerId.toString()))
     const honest = await intruder()
-    r.valid = await withCred(t, honest, (await directiveFor(rental.licenseId, honest.peerId.toString())).bytes)
+    r.valid = await withCred(t, honest, (await directiveFor(mine.licenseId, honest.peerId.toString())).bytes)
     results[t.name] = r
     // done with this target's intruders: each idle libp2p host keeps timers that cost CPU on these VMs
     await Promise.all(hosts.splice(0).map(async h => { await Promise.resolve(h.stop()).catch(() => {}) }))
