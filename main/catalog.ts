@@ -12,7 +12,7 @@ import { signManifest, verifyManifest } from '../protocol/documents.ts'
 import { toText, fromText } from '../protocol/signing.ts'
 import type { MainStore, ItemRecord, ItemTerms, ItemVersionRecord } from './store.ts'
 import { contentKeyOf } from '../protocol/item-key.ts'
-import { cryptAt, CONTENT_KEY_BYTES, CONTENT_ALG } from '../protocol/content-crypto.ts'
+import { cryptChunk, CONTENT_KEY_BYTES, CONTENT_ALG } from '../protocol/content-crypto.ts'
 import { nodeAesCtr } from '../protocol/aes-ctr-node.ts'
 import { toBase64url, fromBase64url } from '../protocol/encoding.ts'
 import { randomBytes } from 'node:crypto'
@@ -361,17 +361,41 @@ export class Catalog {
       await Promise.all(inflight)
       if (writeError !== undefined) throw writeError
     }
+    // an encrypted ingest gathers each chunk's plaintext and encrypts it in one call (AES per whole chunk, not
+    // per body slice: about three times the rate of encrypting 16-64 KiB slices as they arrive)
+    const plainChunk = contentKey === undefined ? undefined : new Uint8Array(chunkSize)
+    let plainFilled = 0
+    const flushPlain = async (): Promise<void> => {
+      if (plainChunk === undefined || contentKey === undefined || encItemId === undefined) return
+      const index = builder.chunksDone
+      builder.push(await cryptChunk(nodeAesCtr, contentKey, { itemId: encItemId, version, chunkSize }, index, plainChunk.subarray(0, plainFilled)))
+      plainFilled = 0
+    }
+    const encryptInto = async (bytes: Uint8Array): Promise<void> => {
+      if (plainChunk === undefined) return
+      let at = 0
+      while (at < bytes.length) {
+        const take = Math.min(chunkSize - plainFilled, bytes.length - at)
+        plainChunk.set(bytes.subarray(at, at + take), plainFilled)
+        plainFilled += take
+        at += take
+        if (plainFilled === chunkSize) {
+          await flushPlain()
+          for (const c of ready.splice(0)) await write(c)
+        }
+      }
+    }
     const reader = body.getReader()
     try {
       for (;;) {
         const { done, value } = await reader.read()
         if (done) break
-        if (builder.size + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
-        builder.push(contentKey === undefined || encItemId === undefined
-          ? value
-          : await cryptAt(nodeAesCtr, contentKey, { itemId: encItemId, version, chunkSize }, builder.size, value))
+        if (builder.size + plainFilled + value.length > maxBytes) throw tooLarge(`item is larger than ${maxBytes} bytes at chunk size ${chunkSize}`)
+        if (plainChunk === undefined) builder.push(value)
+        else await encryptInto(value)
         for (const c of ready.splice(0)) await write(c)
       }
+      if (plainChunk !== undefined && plainFilled > 0) await flushPlain()
       if (builder.size === 0) throw invalid('the item is empty')
       const draft = builder.finish({ itemId: 'pending', title: opts.title, version })
       for (const c of ready.splice(0)) await write(c)

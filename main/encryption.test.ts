@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes, createHash } from 'node:crypto'
-import { newKit, customer, ADMIN, type Kit } from './test-kit.ts'
+import { newKit, customer, streamOf, ADMIN, type Kit } from './test-kit.ts'
 import { verifyLicense, verifyManifest } from '../protocol/documents.ts'
 import { fromText } from '../protocol/signing.ts'
 import { createSigner, peerIdOf } from '../protocol/keys.ts'
@@ -31,8 +31,9 @@ function film (size: number): Uint8Array {
   return bytes
 }
 
+/** Ingest encrypted, the body streamed in 1000-byte pieces (neither chunk- nor block-aligned). */
 async function ingestEncrypted (bytes: Uint8Array, q = 'encrypt=true'): Promise<{ itemId: string, manifest: Manifest }> {
-  const res = await kit.req('POST', `/v1/items?title=Secret&chunkSize=${CHUNK}&${q}`, { body: bytes as RequestInit['body'], token: ADMIN })
+  const res = await kit.req('POST', `/v1/items?title=Secret&chunkSize=${CHUNK}&${q}`, { body: streamOf(bytes, 1000), token: ADMIN })
   assert.is(res.status, 201)
   const body = await res.json() as { itemId: string, manifest: string, encrypted: boolean }
   return { itemId: body.itemId, manifest: verifyManifest(fromText(body.manifest), { publicKey: await kit.publicKey(), itemId: body.itemId }) }

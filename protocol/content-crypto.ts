@@ -88,6 +88,14 @@ export async function cryptAt (aes: AesCtr, key: Uint8Array, place: ChunkPlace, 
     throw new RangeError(`chunkSize must be a multiple of ${AES_BLOCK_BYTES} in (0, ${MAX_CHUNK_SIZE}], got ${chunkSize}`)
   }
   if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`position must be a non-negative integer, got ${position}`)
+  // the common case (a whole chunk, or a range within one starting on a block edge): one call, no copy
+  const first = Math.floor(position / chunkSize)
+  const firstOffset = position - first * chunkSize
+  if (firstOffset % AES_BLOCK_BYTES === 0 && firstOffset + data.length <= chunkSize) {
+    const crypted = await aes(key, counterAt(itemId, version, first, firstOffset / AES_BLOCK_BYTES), data)
+    if (crypted.length !== data.length) throw new Error('AES-CTR returned the wrong length')
+    return crypted
+  }
   const out = new Uint8Array(data.length)
   let done = 0
   while (done < data.length) {

@@ -36,5 +36,21 @@ test('without a session, get and play say to log in (exit 1)', () => {
   }
 })
 
+test('--help describes export, rentals, rent --purchase and ingest --encrypt; their mistakes are one line', () => {
+  assert.match(run('export', '--help').out, /usage: reelnet export ITEM -o FILE[^]*Only a purchase/)
+  assert.match(run('rentals', '--help').out, /usage: reelnet rentals[^]*starts when it is rented/)
+  assert.match(run('rent', '--help').out, /--purchase/)
+  assert.match(run('ingest', '--help').out, /--encrypt[^]*--plain/)
+  assert.match(run('main', '--help').out, /--encrypt/)
+  for (const args of [['export'], ['export', 'x'], ['export', 'a', 'b', '-o', 'f'], ['rentals', 'extra'], ['ingest', 'f', '--encrypt', '--plain']]) {
+    const r = run(...args)
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`)
+    assert.equal(r.err.trim().split('\n').length, 1, r.err)
+  }
+  const r = run('export', '0123456789abcdef0123456789abcdef', '-o', 'x')
+  assert.equal(r.code, 1, r.err)
+  assert.match(r.err, /not logged in/)
+})
+
 test.after(() => { rmSync(config, { recursive: true, force: true }) })
 test.run()

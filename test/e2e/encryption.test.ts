@@ -114,6 +114,12 @@ test('after a real download through parent and edge, no parent, edge or seeding 
     }
     assert.ok(statSync(edge!.dataDir).isDirectory())
 
+    // main's own output (its logs) never holds the key, in any encoding
+    const keyText = (JSON.parse(readFileSync(join(seeder.configDir, 'content-keys', `${itemId}.json`), 'utf8')) as { key: string }).key
+    const keyBytes = Buffer.from(keyText, 'base64url')
+    assert.is(keyBytes.length, 32)
+    for (const form of [keyText, keyBytes.toString('hex'), keyBytes.toString('base64')]) assert.not.ok(net.main.output().includes(form), 'main logged the content key')
+
     // export: a rental is refused with the reason; a purchase writes the plaintext
     const refused = runClient(seeder, ['export', itemId, '-o', 'plain.bin'])
     procs.push(refused)
