@@ -11,6 +11,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { verifyChunk } from '../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
+import { REQUEST_ID_BYTES } from '../protocol/wire/fast-lane.ts'
 import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { createChunkTransport, type ChunkTransport } from './fast-lane/transport.ts'
@@ -33,8 +34,8 @@ export const PROVIDER_CACHE_MS = 3_000
 export const FIND_PROVIDERS_TIMEOUT_MS = 2_000
 /** Origin chunks fetched in parallel per batch (HTTP, one chunk per request). */
 export const ORIGIN_CONCURRENCY = 4
-/** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header). */
-export const MAX_UNCOPIED_SLACK_BYTES = CHUNK_DATA_HEADER_BYTES
+/** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header, and the fast lane's request id). */
+export const MAX_UNCOPIED_SLACK_BYTES = REQUEST_ID_BYTES + CHUNK_DATA_HEADER_BYTES
 /** A peer that sent a bad chunk or broke the protocol is skipped for this long. */
 export const BAD_PEER_MS = 10 * 60_000
 
