@@ -10,7 +10,7 @@
  * source that fails or sends a bad chunk hands the rest to the next source.
  */
 import type { PeerId } from '@libp2p/interface'
-import { verifyChunk } from '../protocol/chunking.ts'
+import { verifiedChunk } from '../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
 import { REQUEST_ID_BYTES } from '../protocol/wire/fast-lane.ts'
 import { itemCid } from '../protocol/cid.ts'
@@ -186,14 +186,12 @@ export class Filler {
   }
 
   private async deliver (manifest: Manifest, index: number, bytes: Uint8Array, source: Source): Promise<void> {
-    verifyChunk(manifest, index, bytes)
     // A copy only when the bytes are a view into a larger receive buffer, which keeping them would pin;
     // a whole chunk frame arrives in a buffer of its own (frame header + chunk), and copying it anyway
     // cost a memcpy and a 1 MiB allocation (and the GC work that follows) per chunk.
-    const own = bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes)
+    const own = verifiedChunk(manifest, index, bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes))
     try {
-      // verified: verifyChunk just hashed these bytes against the manifest
-      await this.opts.store.put(manifest.chunkHashes[index]!, own, { verified: true })
+      await this.opts.store.putVerified(manifest.chunkHashes[index]!, own)
       this.opts.onStored?.(manifest, index)
     } catch (err) {
       this.opts.log?.(`chunk ${manifest.itemId}#${index} not stored: ${(err as Error).message}`)
