@@ -4,8 +4,8 @@
  * real processes on 127.0.0.1 with a real main, the parents' uplinks capped
  * so one parent alone is the bottleneck. The edge's /status shows bytes from
  * each of the three, and the fill is faster than a second cold edge's from
- * one parent alone (the other parent and the helping edge taken out of the
- * region) in the same run.
+ * one parent alone (the other parent and both edges taken out of the region)
+ * in the same run.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -71,10 +71,9 @@ test('a cold edge fills from two parents and an edge holding part of the item at
     assert.ok((by[helper.peerId] ?? 0) > 0, `bytes from the helper edge: ${seen}`)
     assert.ok(s.transport.fastLane > 0, `over the fast lane: ${JSON.stringify(s.transport)}`)
 
-    // the same fill from one parent: parent 2 and the helper leave the region, a new cold edge fills
-    await helper.proc.kill()
-    await p2.proc.kill()
-    for (const n of [helper, p2]) {
+    // the same fill from one parent: parent 2 and both edges (which now hold the item) leave the region, a new cold edge fills
+    for (const n of [helper, p2, edge]) await n.proc.kill()
+    for (const n of [helper, p2, edge]) {
       const res = await fetchRetrying(`${main.url}/v1/nodes/${n.peerId}`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR}` } })
       assert.ok(res.ok, `removed ${n.peerId}: ${res.status}`)
     }
