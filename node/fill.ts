@@ -1,16 +1,18 @@
 /**
  * Filling the store on a miss. A miss for chunk i of an item starts one
- * fetch of a short run of missing chunks (i and the next few: readahead)
- * from the best source that has them — a region edge that holds them
- * (found through the region DHT and have-bitfields), else a parent of the
- * region, else main's origin. Concurrent misses for the same chunk share
+ * fetch of a short run of missing chunks (i and the next few: readahead),
+ * shared among every region source that holds them at once — edges that
+ * hold some (found through the region DHT and have-bitfields) and the
+ * region's parents, each its share by measured throughput — and main's
+ * origin last, for what no region source could give. Concurrent misses for the same chunk share
  * that fetch (request collapsing). Each chunk is verified against the
  * manifest, stored, and handed to every waiter as soon as it arrives; a
  * source that fails or sends a bad chunk hands the rest to the next source.
  */
 import type { PeerId } from '@libp2p/interface'
-import { verifyChunk } from '../protocol/chunking.ts'
+import { verifiedChunk } from '../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
+import { REQUEST_ID_BYTES } from '../protocol/wire/fast-lane.ts'
 import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { createChunkTransport, type ChunkTransport } from './fast-lane/transport.ts'
@@ -33,10 +35,16 @@ export const PROVIDER_CACHE_MS = 3_000
 export const FIND_PROVIDERS_TIMEOUT_MS = 2_000
 /** Origin chunks fetched in parallel per batch (HTTP, one chunk per request). */
 export const ORIGIN_CONCURRENCY = 4
-/** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header). */
-export const MAX_UNCOPIED_SLACK_BYTES = CHUNK_DATA_HEADER_BYTES
+/** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header, and the fast lane's request id). */
+export const MAX_UNCOPIED_SLACK_BYTES = REQUEST_ID_BYTES + CHUNK_DATA_HEADER_BYTES
 /** A peer that sent a bad chunk or broke the protocol is skipped for this long. */
 export const BAD_PEER_MS = 10 * 60_000
+/** The rate (bytes per ms) a source is planned at before one of its fetches was measured: all sources alike. */
+export const DEFAULT_SOURCE_RATE = 1
+/** Weight of a new fetch's rate in a source's running estimate: a few fetches move it, one slow one does not. */
+export const RATE_EWMA_WEIGHT = 0.3
+/** Sources whose rate is remembered (forgotten all at once beyond: the cost is a few evenly shared batches). */
+export const MAX_TRACKED_SOURCES = 4096
 
 export type SourceKind = 'edge' | 'parent' | 'origin'
 
@@ -78,6 +86,8 @@ export class Filler {
   readonly stats: FillStats = { bytes: { edge: 0, parent: 0, origin: 0 }, bySource: {}, failures: 0, collapsed: 0 }
   private readonly pending = new Map<string, Waiter>()
   private readonly badPeers = new Map<string, number>()
+  /** Measured throughput per source, bytes per ms. */
+  private readonly rates = new Map<string, number>()
   private readonly providerCache = new Map<string, { at: number, edges: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> }>()
 
   private readonly clock: Clock
@@ -176,14 +186,12 @@ export class Filler {
   }
 
   private async deliver (manifest: Manifest, index: number, bytes: Uint8Array, source: Source): Promise<void> {
-    verifyChunk(manifest, index, bytes)
     // A copy only when the bytes are a view into a larger receive buffer, which keeping them would pin;
     // a whole chunk frame arrives in a buffer of its own (frame header + chunk), and copying it anyway
     // cost a memcpy and a 1 MiB allocation (and the GC work that follows) per chunk.
-    const own = bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes)
+    const own = verifiedChunk(manifest, index, bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes))
     try {
-      // verified: verifyChunk just hashed these bytes against the manifest
-      await this.opts.store.put(manifest.chunkHashes[index]!, own, { verified: true })
+      await this.opts.store.putVerified(manifest.chunkHashes[index]!, own)
       this.opts.onStored?.(manifest, index)
     } catch (err) {
       this.opts.log?.(`chunk ${manifest.itemId}#${index} not stored: ${(err as Error).message}`)
@@ -199,45 +207,21 @@ export class Filler {
     let lastError: Error | undefined
     try {
       const sources = await this.sourcesFor(manifest, batch)
-      for (const source of sources) {
-        if (remaining.size === 0) break
-        if (this.opts.signal.aborted) break
-        const want = [...remaining].filter(i => source.has?.(i) ?? true)
-        if (want.length === 0) continue
-        const stall = new AbortController()
-        const stalled = (): void => { stall.abort(new FillStalledError(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }
-        let timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
-        const progress = (): void => {
-          this.clock.clearTimeout(timer)
-          timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
-        }
-        const signal = AbortSignal.any([this.opts.signal, stall.signal])
-        try {
-          if (source.kind === 'origin') {
-            await this.fromOrigin(manifest, want, source, remaining, signal, progress)
-          } else {
-            // a chunk, or FILL_PROGRESS_BYTES of one, resets the stall timer: a busy parent shares its uplink
-            // among many streams, and a slow fill that is moving is not a dead one
-            let moved = 0
-            await this.transport.fetch(source.peer!, { itemId: manifest.itemId, indexes: want }, {
-              signal,
-              onBytes: n => { moved += n; if (moved >= FILL_PROGRESS_BYTES) { moved = 0; progress() } },
-              onChunk: async (i, bytes) => { moved = 0; progress(); await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
-            })
-          }
-          this.clock.clearTimeout(timer)
-        } catch (err) {
-          this.clock.clearTimeout(timer)
-          lastError = err as Error
-          this.stats.failures++
-          const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
-          this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p, { itemId: manifest.itemId, chunkIndex: want[0] ?? 0 })
-          if (source.kind !== 'origin') {
-            if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, this.clock.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
-            this.providerCache.delete(manifest.itemId)
-          }
-          this.opts.log?.(`fill ${manifest.itemId} [${want[0]}..] from ${source.kind} ${source.id.slice(-8)} failed (${(err as Error).name}: ${(err as Error).message}); ${remaining.size} chunks to the next source`)
-        }
+      const peers = sources.filter(s => s.kind !== 'origin')
+      const failed = new Set<string>()
+      // Rounds: each chunk to one region source that holds it, every source at once (shares by measured
+      // throughput); a source that fails leaves the batch and its chunks go to the others in the next round.
+      // Each round either delivers every chunk it planned or loses a source, so the rounds end.
+      while (remaining.size > 0 && !this.opts.signal.aborted) {
+        const plan = this.plan([...remaining], peers.filter(p => !failed.has(p.id)))
+        if (plan.size === 0) break
+        const results = await Promise.all([...plan].map(async ([source, want]) => ({ source, err: await this.fetchFrom(manifest, source, want, remaining) })))
+        for (const r of results) if (r.err !== undefined) { failed.add(r.source.id); lastError = r.err }
+        remaining = new Set([...remaining].filter(i => this.pending.has(`${manifest.itemId}:${i}`)))
+      }
+      const origin = sources.find(s => s.kind === 'origin')
+      if (remaining.size > 0 && origin !== undefined && !this.opts.signal.aborted) {
+        lastError = await this.fetchFrom(manifest, origin, [...remaining], remaining) ?? lastError
         remaining = new Set([...remaining].filter(i => this.pending.has(`${manifest.itemId}:${i}`)))
       }
     } catch (err) {
@@ -245,6 +229,73 @@ export class Filler {
     }
     for (const i of remaining) {
       this.settle(manifest, i, new NoSourceError(`no source could provide chunk ${i} of ${manifest.itemId}${lastError !== undefined ? `: ${lastError.message}` : ''}`))
+    }
+  }
+
+  /** Which source asks for which chunks: each chunk to a holder with the least planned work for its measured rate. */
+  private plan (indexes: number[], sources: Source[]): Map<Source, number[]> {
+    const plan = new Map<Source, number[]>()
+    for (const i of indexes) {
+      let best: Source | undefined
+      let bestCost = Infinity
+      for (const s of sources) {
+        if (s.has !== undefined && !s.has(i)) continue
+        const cost = ((plan.get(s)?.length ?? 0) + 1) / (this.rates.get(s.id) ?? DEFAULT_SOURCE_RATE)
+        if (cost < bestCost) { best = s; bestCost = cost }
+      }
+      if (best === undefined) continue
+      let list = plan.get(best)
+      if (list === undefined) { list = []; plan.set(best, list) }
+      list.push(i)
+    }
+    return plan
+  }
+
+  /** Fetch `want` from one source, with the stall deadline; the error (after penalties) or undefined. */
+  private async fetchFrom (manifest: Manifest, source: Source, want: number[], remaining: Set<number>): Promise<Error | undefined> {
+    const stall = new AbortController()
+    const stalled = (): void => { stall.abort(new FillStalledError(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }
+    let timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
+    const progress = (): void => {
+      this.clock.clearTimeout(timer)
+      timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
+    }
+    const signal = AbortSignal.any([this.opts.signal, stall.signal])
+    const started = this.clock.now()
+    let got = 0
+    try {
+      if (source.kind === 'origin') {
+        await this.fromOrigin(manifest, want, source, remaining, signal, progress)
+      } else {
+        // a chunk, or FILL_PROGRESS_BYTES of one, resets the stall timer: a busy parent shares its uplink
+        // among many streams, and a slow fill that is moving is not a dead one
+        let moved = 0
+        await this.transport.fetch(source.peer!, { itemId: manifest.itemId, indexes: want }, {
+          signal,
+          onBytes: n => { moved += n; if (moved >= FILL_PROGRESS_BYTES) { moved = 0; progress() } },
+          onChunk: async (i, bytes) => { moved = 0; progress(); got += bytes.length; await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
+        })
+        const ms = this.clock.now() - started
+        if (ms > 0 && got > 0) {
+          const r = got / ms
+          const old = this.rates.get(source.id)
+          this.rates.set(source.id, old === undefined ? r : old * (1 - RATE_EWMA_WEIGHT) + r * RATE_EWMA_WEIGHT)
+          if (this.rates.size > MAX_TRACKED_SOURCES) this.rates.clear()
+        }
+      }
+      this.clock.clearTimeout(timer)
+      return undefined
+    } catch (err) {
+      this.clock.clearTimeout(timer)
+      this.stats.failures++
+      const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
+      this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p, { itemId: manifest.itemId, chunkIndex: want[0] ?? 0 })
+      if (source.kind !== 'origin') {
+        if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, this.clock.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
+        this.providerCache.delete(manifest.itemId)
+      }
+      this.opts.log?.(`fill ${manifest.itemId} [${want[0]}..] from ${source.kind} ${source.id.slice(-8)} failed (${(err as Error).name}: ${(err as Error).message}); ${remaining.size} chunks to other sources`)
+      return err as Error
     }
   }
 

@@ -180,3 +180,17 @@ export function verifyChunk (manifest: Manifest, index: number, bytes: Uint8Arra
   for (let i = 0; i < HASH_BYTES; i++) diff |= (got[i] as number) ^ (want[i] as number)
   if (diff !== 0) throw new ChunkHashMismatchError(`chunk ${index} of ${manifest.itemId} does not match its hash`)
 }
+
+declare const verifiedBrand: unique symbol
+/**
+ * Bytes of one chunk that passed verifyChunk against a signed manifest. Only
+ * verifiedChunk makes one (any other way is a visible cast), so a store or a
+ * part file that takes a VerifiedChunk needs no flag saying "trust me".
+ */
+export type VerifiedChunk = Uint8Array & { readonly [verifiedBrand]: true }
+
+/** Verify chunk `index` (ChunkHashMismatchError as verifyChunk) and return it as a VerifiedChunk. */
+export function verifiedChunk (manifest: Manifest, index: number, bytes: Uint8Array): VerifiedChunk {
+  verifyChunk(manifest, index, bytes)
+  return bytes as VerifiedChunk
+}

@@ -15,7 +15,7 @@ import { createHost, listenAddrs, type ReelnetHost } from '../host.ts'
 import { fetchChunks } from '../chunk-client.ts'
 import { createSigner } from '../../protocol/keys.ts'
 import { signDirective } from '../../protocol/documents.ts'
-import { sha256, verifyChunk } from '../../protocol/chunking.ts'
+import { sha256, verifyChunk, verifiedChunk } from '../../protocol/chunking.ts'
 import { merkleRoot } from '../../protocol/merkle.ts'
 import type { Directive, Manifest } from '../../protocol/types.ts'
 import { PartFile } from './resume.ts'
@@ -59,7 +59,7 @@ async function attempt (client: ReelnetHost, credential?: Uint8Array): Promise<s
 
 test.before(async () => {
   const part = await PartFile.open(join(dir, 'seed.bin'), manifest)
-  for (let i = 0; i < count; i++) await part.write(i, data.subarray(i * CHUNK, Math.min(data.length, (i + 1) * CHUNK)))
+  for (let i = 0; i < count; i++) await part.write(i, verifiedChunk(manifest, i, data.subarray(i * CHUNK, Math.min(data.length, (i + 1) * CHUNK))))
   await part.finish()
   seederHost = await host()
   await startSeeding({ host: seederHost as any, part, region: 'eu', mainKey: main.publicKey, licenseExpiresAt: Infinity, now: () => Date.now() })

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { sha256 } from '../../protocol/chunking.ts'
+import { sha256, verifiedChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
 import { merkleRoot } from '../../protocol/merkle.ts'
 import type { Manifest } from '../../protocol/types.ts'
 import { PartFile } from './resume.ts'
@@ -18,7 +18,7 @@ function manifestOf (bytes: Uint8Array, itemId = 'item-1'): Manifest {
   return { itemId, title: 't', size: bytes.length, chunkSize: CHUNK, chunkCount: count, chunkHashes, merkleRoot: merkleRoot(chunkHashes), version: 1 }
 }
 const manifest = manifestOf(data)
-const chunk = (i: number): Buffer => data.subarray(i * CHUNK, Math.min(data.length, (i + 1) * CHUNK))
+const chunk = (i: number): VerifiedChunk => verifiedChunk(manifest, i, data.subarray(i * CHUNK, Math.min(data.length, (i + 1) * CHUNK)))
 
 const dir = mkdtempSync(join(tmpdir(), 'reelnet-resume-'))
 let n = 0
@@ -89,7 +89,7 @@ test('finish refuses while chunks are missing, and refuses a manifest whose root
   const bad = { ...manifest, merkleRoot: new Uint8Array(32) }
   const out2 = fresh()
   const b = await PartFile.open(out2, bad)
-  for (let i = 0; i < bad.chunkCount; i++) await b.write(i, chunk(i))
+  for (let i = 0; i < bad.chunkCount; i++) await b.write(i, verifiedChunk(bad, i, chunk(i)))
   try { await b.finish(); assert.unreachable() } catch (err) { assert.equal((err as Error).name, 'RootMismatchError') }
   assert.not.ok(existsSync(out2))
   await b.close()

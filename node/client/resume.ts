@@ -9,7 +9,7 @@
  * the manifest's.
  */
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { chunkLength, chunkOffset, sha256 } from '../../protocol/chunking.ts'
+import { chunkLength, chunkOffset, sha256, type VerifiedChunk } from '../../protocol/chunking.ts'
 import { merkleRoot } from '../../protocol/merkle.ts'
 import { bytesEqual, toBase64url } from '../../protocol/encoding.ts'
 import type { Manifest } from '../../protocol/types.ts'
@@ -114,8 +114,8 @@ export class PartFile {
 
   has (index: number): boolean { return this.have[index] === 1 }
 
-  /** Write a chunk the caller has verified against the manifest. */
-  async write (index: number, bytes: Uint8Array): Promise<void> {
+  /** Write a chunk verified against the manifest. */
+  async write (index: number, bytes: VerifiedChunk): Promise<void> {
     if (this.file === undefined) throw new PartFileError('part file is closed')
     if (bytes.length !== chunkLength(this.manifest, index)) throw new PartFileError(`chunk ${index} has the wrong length`)
     await this.file.write(bytes, 0, bytes.length, chunkOffset(this.manifest, index))

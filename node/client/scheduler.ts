@@ -16,6 +16,7 @@
  *   and is dropped for the rest of the download after MAX_BAD_CHUNKS.
  * - When no usable source is left, `moreSources` is asked (a new directive).
  */
+import type { VerifiedChunk } from '../../protocol/chunking.ts'
 import { DownloadAbortedError, NoSourcesError } from './errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 
@@ -171,8 +172,8 @@ export interface SchedulerOptions {
   done?: Iterable<number>
   /** True if `bytes` are chunk `index` as the manifest says. */
   verify: (index: number, bytes: Uint8Array) => boolean
-  /** Persist a verified chunk. A rejection ends the download with that error. */
-  store: (index: number, bytes: Uint8Array, source: DownloadSource) => Promise<void>
+  /** Persist a verified chunk (only chunks `verify` passed are handed here). A rejection ends the download with that error. */
+  store: (index: number, chunk: VerifiedChunk, source: DownloadSource) => Promise<void>
   /** Ask for more sources (a new directive); resolve with the ones to add (may repeat current ones). */
   moreSources?: (reason: string, signal: AbortSignal) => Promise<DownloadSource[]>
   signal?: AbortSignal
@@ -666,7 +667,8 @@ export class Scheduler {
       this.maybeAbandon(other)
     }
     this.emit({ type: 'chunk', index, bytes: bytes.length, source: s.source.id, kind: s.source.kind })
-    const p = this.opts.store(index, bytes, s.source).then(() => {
+    // `verify` (the manifest's check) passed just above: this is where a download's chunk becomes a VerifiedChunk
+    const p = this.opts.store(index, bytes as VerifiedChunk, s.source).then(() => {
       this.storedFlags[index] = 1
       this.remainingStores--
       const list = this.waiters.get(index)

@@ -37,7 +37,11 @@ export class FrameAssembler {
     const n = piece.length
     while (i < n) {
       if (this.body === undefined) {
-        this.prefix[this.prefixLen++] = piece[i++]!
+        const byte = piece[i++]!
+        this.prefix[this.prefixLen++] = byte
+        // a continuation byte within the bound: not yet decodable (the decoder would only throw "incomplete",
+        // and an exception per frame cost 3 % of a requester's CPU)
+        if ((byte & 0x80) !== 0 && this.prefixLen < this.prefix.length) continue
         let len: number
         try {
           len = decodeLengthPrefix(this.prefix.subarray(0, this.prefixLen), this.maxDataLength)
@@ -46,7 +50,8 @@ export class FrameAssembler {
           throw err
         }
         this.prefixLen = 0
-        this.body = new Uint8Array(len)
+        // not zero-filled: every byte is overwritten before the frame is handed on
+        this.body = Buffer.allocUnsafeSlow(len)
         this.filled = 0
         if (len === 0) { this.finish(); continue }
       }

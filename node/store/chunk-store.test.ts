@@ -4,8 +4,9 @@ import { mkdtemp, readdir, rm, truncate, writeFile, readFile, mkdir } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER } from './chunk-store.ts'
+import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER, REHASH_AFTER_MS } from './chunk-store.ts'
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
+import type { VerifiedChunk } from '../../protocol/chunking.ts'
 
 /** A minimal LRU, so these tests check the store and not a particular protocol/ policy. */
 function lru (capacityBytes: number): EvictionPolicy<string> {
@@ -143,16 +144,37 @@ test('a chunk subdirectory removed behind the store is made again on the next wr
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
-test('put with verified: true stores without hashing again; a later read still re-hashes', async () => {
+test('a chunk read and hashed is not hashed again within REHASH_AFTER_MS; after it, rot on disk is caught', async () => {
+  const dir = await tmp()
+  try {
+    let now = 1_000_000
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20), now: () => now })
+    const c = chunk(4096)
+    await s.put(c.hash, c.bytes)
+    assert.equal(await s.get(c.hash), c.bytes)
+    const onDisk = await readFile(fileOf(dir, c.hash))
+    onDisk[17] = onDisk[17]! ^ 0x40
+    await writeFile(fileOf(dir, c.hash), onDisk)
+    // inside the window the store trusts its last check (every requester still verifies against the manifest)
+    now += REHASH_AFTER_MS - 1
+    assert.ok((await s.get(c.hash)) !== null)
+    now += 1
+    assert.is(await s.get(c.hash), null)
+    assert.is(s.corruptOnRead, 1)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('putVerified stores without hashing again; a later read still re-hashes', async () => {
   const dir = await tmp()
   try {
     const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
     const c = chunk(1000)
-    assert.ok(await s.put(c.hash, c.bytes, { verified: true }))
+    assert.ok(await s.putVerified(c.hash, c.bytes as VerifiedChunk))
     assert.equal(await s.get(c.hash), c.bytes)
-    // a caller that lied about verification cannot make the store return wrong bytes
+    // a caller that forged a VerifiedChunk (a cast) cannot make the store return wrong bytes
     const other = chunk(1000)
-    await s.put(other.hash, randomBytes(1000), { verified: true })
+    await s.putVerified(other.hash, randomBytes(1000) as Uint8Array as VerifiedChunk)
     assert.is(await s.get(other.hash), null)
     assert.is(s.corruptOnRead, 1)
     await s.close()

@@ -1,0 +1,102 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { sha256 } from '../protocol/chunking.ts'
+import type { Manifest, NodeEntry } from '../protocol/types.ts'
+import { ChunkStore } from './store/chunk-store.ts'
+import { Filler } from './fill.ts'
+import type { ChunkTransport } from './fast-lane/transport.ts'
+import type { MainClient } from './main-client.ts'
+import type { ReelnetHost } from './host.ts'
+import { PeerProtocolError } from './errors.ts'
+
+const CHUNK = 16 * 1024
+const COUNT = 16
+const data = randomBytes(CHUNK * COUNT)
+const chunkOf = (i: number): Buffer => data.subarray(i * CHUNK, (i + 1) * CHUNK)
+const manifest: Manifest = {
+  itemId: 'item', title: 't', size: data.length, chunkSize: CHUNK, chunkCount: COUNT,
+  chunkHashes: Array.from({ length: COUNT }, (_, i) => sha256(chunkOf(i))), merkleRoot: new Uint8Array(32), version: 1
+}
+const parent = (id: string): NodeEntry => ({ peerId: id, role: 'parent', addrs: [], capacityBytes: 0 })
+
+/** A transport whose peers answer from `data` in memory, except those told to fail after some chunks. */
+function fakeTransport (behaviour: Record<string, { failAfter?: number, corrupt?: boolean }>): ChunkTransport & { asked: Record<string, number[]> } {
+  const asked: Record<string, number[]> = {}
+  return {
+    asked,
+    stats: { fastLane: 0, libp2p: 0, fallbacks: 0 },
+    close: () => {},
+    async fetch (peer, req, o) {
+      const b = behaviour[peer.peerId] ?? {}
+      asked[peer.peerId] = [...(asked[peer.peerId] ?? []), ...req.indexes]
+      let n = 0
+      for (const i of req.indexes) {
+        if (b.failAfter !== undefined && n++ >= b.failAfter) throw new PeerProtocolError('connection reset')
+        await new Promise(resolve => setImmediate(resolve))
+        const bytes = Buffer.from(chunkOf(i))
+        if (b.corrupt === true) bytes[0] = bytes[0]! ^ 1
+        await o.onChunk(i, bytes)
+      }
+    }
+  }
+}
+
+async function filler (parents: string[], transport: ChunkTransport, origin: number[] = []): Promise<{ f: Filler, store: ChunkStore, dir: string, failed: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'reelnet-fill-'))
+  const store = await ChunkStore.open(dir, { capacityBytes: 1 << 26, policy: null })
+  const failed: string[] = []
+  const main = { getOriginChunk: async (_id: string, i: number) => { origin.push(i); return Buffer.from(chunkOf(i)) } } as unknown as MainClient
+  const f = new Filler({
+    host: {} as ReelnetHost, store, main, selfPeerId: 'me', role: 'edge', transport,
+    regionMembers: () => ({ parents: parents.map(parent), edges: [] }),
+    signal: new AbortController().signal,
+    onSourceFailed: (_k, id) => { failed.push(id) }
+  })
+  return { f, store, dir, failed }
+}
+
+test('a miss is filled from both parents at once, each a share of the batch', async () => {
+  const t = fakeTransport({})
+  const { f, store, dir } = await filler(['p1', 'p2'], t)
+  try {
+    const got = await f.get(manifest, 0, AbortSignal.timeout(5000))
+    assert.ok(Buffer.from(got).equals(chunkOf(0)))
+    for (let i = 0; i < COUNT; i++) assert.ok(Buffer.from(await f.get(manifest, i, AbortSignal.timeout(5000))).equals(chunkOf(i)))
+    assert.ok((t.asked.p1?.length ?? 0) > 0 && (t.asked.p2?.length ?? 0) > 0, JSON.stringify(t.asked))
+    assert.is((t.asked.p1?.length ?? 0) + (t.asked.p2?.length ?? 0), COUNT, 'no chunk asked twice')
+    assert.ok(f.stats.bySource.p1! > 0 && f.stats.bySource.p2! > 0)
+    assert.is(f.stats.bytes.origin, 0)
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a parent that fails mid-batch hands its chunks to the other; main is not asked', async () => {
+  const t = fakeTransport({ p1: { failAfter: 1 } })
+  const origin: number[] = []
+  const { f, store, dir, failed } = await filler(['p1', 'p2'], t, origin)
+  try {
+    for (let i = 0; i < COUNT; i++) assert.ok(Buffer.from(await f.get(manifest, i, AbortSignal.timeout(5000))).equals(chunkOf(i)))
+    assert.ok(failed.includes('p1'))
+    assert.equal(origin, [])
+    assert.is(f.stats.bySource.p1, CHUNK, 'one chunk from p1 before it failed')
+    assert.is(f.stats.bySource.p2, (COUNT - 1) * CHUNK)
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a parent sending bad chunks is dropped; when every region source fails, main\'s origin gives the rest', async () => {
+  const t = fakeTransport({ p1: { corrupt: true }, p2: { failAfter: 0 } })
+  const origin: number[] = []
+  const { f, store, dir, failed } = await filler(['p1', 'p2'], t, origin)
+  try {
+    for (let i = 0; i < COUNT; i++) assert.ok(Buffer.from(await f.get(manifest, i, AbortSignal.timeout(5000))).equals(chunkOf(i)))
+    assert.ok(failed.includes('p1') && failed.includes('p2'))
+    assert.is(f.stats.bySource.p1, undefined, 'no bad byte was kept')
+    assert.is(origin.length, COUNT)
+    assert.is(store.corruptOnRead, 0)
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test.run()
