@@ -52,8 +52,10 @@ async function startNode (args: string[], name: string): Promise<string> {
   return m[1] as string
 }
 
+/** One client key for every directive this test asks: a licence admits at most 2 devices at once (issue 14). */
+const clientPeerId = peerIdOf(createSigner(crypto.getRandomValues(new Uint8Array(32))).publicKey)
+
 async function directivePeers (): Promise<string[]> {
-  const clientPeerId = peerIdOf(createSigner(crypto.getRandomValues(new Uint8Array(32))).publicKey)
   const { directive } = await net.api('POST', '/v1/directives', { licenseId, clientPeerId, region: REGION }, alice.token) as { directive: string }
   const d = verifyDirective(fromText(directive), { publicKey: fromBase64url(net.mainKeyText), now: Date.now() })
   return d.peers.map(p => p.peerId)
