@@ -39,6 +39,9 @@ import { FastLaneClient } from './fast-lane/client.ts'
 import { createChunkTransport } from './fast-lane/transport.ts'
 import { startNodeLane, type NodeLane } from './fast-lane/node-lane.ts'
 
+/** The least time between two rules polls a request for an item the rules do not list can cause. */
+const RULES_CATCH_UP_MS = 1_000
+
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
 /** Chunks an edge prepositions at once: less than a parent, it also serves customers. */
@@ -268,9 +271,25 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
 
   metrics.setFillQueue(() => filler.inFlight)
 
+  // A directive main issued under newer rules can name an item this node's rules do not list yet (ingested since
+  // its last poll): before saying "not here", poll the rules once — one poll at a time, at most every
+  // RULES_CATCH_UP_MS, so requests for unknown items cannot make a node hammer main.
+  let catchUp: Promise<unknown> | undefined
+  let lastCatchUp = 0
+  const mayHoldNow = async (itemId: string): Promise<boolean> => {
+    if (mayHold(holdings(), itemId)) return true
+    if (catchUp === undefined) {
+      if (Date.now() - lastCatchUp < RULES_CATCH_UP_MS) return false
+      lastCatchUp = Date.now()
+      catchUp = rules.poll({ signal }).finally(() => { catchUp = undefined })
+    }
+    await catchUp
+    return mayHold(holdings(), itemId)
+  }
+
   const source: ChunkSource = {
     async getChunk (itemId, index, o) {
-      if (!mayHold(holdings(), itemId)) return null
+      if (!await mayHoldNow(itemId)) return null
       let manifest: Manifest
       try {
         manifest = await items.get(itemId, o)
