@@ -199,6 +199,7 @@ export async function issueChecked (s: MainServices, req: { license: LicenseReco
   const live = s.catalog.liveVersions(license.itemId, s.now())
   const itemVersion = req.asked !== undefined && live.includes(req.asked) ? req.asked : s.catalog.newestVersion(license.itemId)
   const issued = await s.directives.issue({ license, accountId: req.accountId, clientPeerId: req.clientPeerId, region: req.region, itemVersion })
-  s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt)
+  // a failed write only loses the hold for other mains; this one keeps it in memory
+  await s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt).catch(() => {})
   return issued
 }
