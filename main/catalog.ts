@@ -114,9 +114,33 @@ export class Catalog {
     }
     for (const item of this.#items.values()) {
       if (only !== undefined && !only.has(item.itemId)) continue
-      const stored = (await this.#store.listItemVersions(item.itemId)).map(v => v.version)
+      const records = await this.#store.listItemVersions(item.itemId)
+      this.#mergeHolds(records)
+      const stored = records.map(v => v.version)
       const versions = stored.length > 0 ? stored : [this.#versionOf(item)]
       if ((this.#versions.get(item.itemId) ?? []).join() !== versions.join()) { this.#versions.set(item.itemId, versions); changed = true }
+    }
+    return changed
+  }
+
+  /** Take in holds other mains stored (directives they issued on a version). */
+  #mergeHolds (records: ItemVersionRecord[]): void {
+    for (const r of records) {
+      if (r.heldUntil === undefined) continue
+      const key = contentKeyOf(r.itemId, r.version)
+      if ((this.#inUse.get(key) ?? 0) < r.heldUntil) this.#inUse.set(key, r.heldUntil)
+    }
+  }
+
+  /** Re-read the holds of items with older versions (few: those replaced lately); true if a live set changed. */
+  async #refreshHolds (skip: Set<string> = new Set()): Promise<boolean> {
+    const now = this.#now()
+    let changed = false
+    for (const [itemId, versions] of this.#versions) {
+      if (versions.length < 2 || skip.has(itemId)) continue
+      const before = this.liveVersions(itemId, now).join()
+      this.#mergeHolds(await this.#store.listItemVersions(itemId))
+      if (this.liveVersions(itemId, now).join() !== before) changed = true
     }
     return changed
   }
@@ -136,7 +160,9 @@ export class Catalog {
         changed.add(item.itemId)
       }
     }
-    if (await this.#loadLifecycle(changed) || changed.size > 0) await this.onChange()
+    const lifecycle = await this.#loadLifecycle(changed)
+    const holds = await this.#refreshHolds(changed)
+    if (lifecycle || holds || changed.size > 0) await this.onChange()
   }
 
   get (itemId: string): ItemRecord | undefined {
@@ -229,11 +255,20 @@ export class Catalog {
     return this.versions(itemId).filter(v => v === newest || (this.#inUse.get(contentKeyOf(itemId, v)) ?? 0) > now)
   }
 
-  /** A directive on a version keeps it live until it expires (a download finishes on the version it began). */
-  noteInUse (itemId: string, version: number, until: number): void {
-    // the newest too: a replace may make it old while this download runs
+  /**
+   * A directive on a version keeps it live until it expires (a download finishes on the version it began). The
+   * newest too: a replace may make it old while this download runs. Stored (holdItemVersion) so that the main
+   * that collects versions, which may be another, sees it: ahead by half the directive's lifetime, so that a
+   * busy version costs one write per half lifetime, not one per directive.
+   */
+  async noteInUse (itemId: string, version: number, until: number): Promise<void> {
     const key = contentKeyOf(itemId, version)
-    if ((this.#inUse.get(key) ?? 0) < until) this.#inUse.set(key, until)
+    const held = this.#inUse.get(key) ?? 0
+    if (held >= until) return
+    const now = this.#now()
+    const ahead = until + Math.max(0, Math.floor((until - now) / 2))
+    this.#inUse.set(key, ahead)
+    await this.#store.holdItemVersion(itemId, version, ahead)
   }
 
   /** One version's signed manifest envelope and parsed manifest; undefined when not stored (or collected). */
@@ -274,6 +309,8 @@ export class Catalog {
   /** Forget older versions no download runs on any more, and their origin chunks; returns the versions collected. */
   async collectVersions (now: number): Promise<Array<{ itemId: string, version: number }>> {
     const out: Array<{ itemId: string, version: number }> = []
+    // holds other mains stored since (their downloads' directives) keep a version too
+    const held = await this.#refreshHolds()
     for (const [itemId, versions] of this.#versions) {
       const live = this.liveVersions(itemId, now)
       const dead = versions.filter(v => !live.includes(v))
@@ -283,7 +320,7 @@ export class Catalog {
       this.#versions.set(itemId, live)
       for (const v of dead) { this.#inUse.delete(contentKeyOf(itemId, v)); this.#manifests.delete(`version:${contentKeyOf(itemId, v)}`); out.push({ itemId, version: v }) }
     }
-    if (out.length > 0) await this.onChange()
+    if (out.length > 0 || held) await this.onChange()
     return out
   }
 

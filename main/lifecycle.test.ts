@@ -203,8 +203,12 @@ test('replace: ingest ?replace= makes version 2 of the same itemId; ?version=N s
   // origin chunks of v1 are served by key itemId (v1) and itemId@2
   const node = nodeKey()
   void node
-  // once the v1 directive has expired, collection drops v1 from the rules and the store
+  // a hold runs half a directive lifetime past the directive (main/catalog.ts noteInUse): not collected yet
   kit.clock.now += DEFAULT_DIRECTIVE_TTL_MS + 1
+  assert.equal(await kit.main.services.catalog.collectVersions(kit.clock.now), [])
+  assert.is((await kit.main.store.listItemVersions(itemId)).find(v => v.version === 1)?.heldUntil, T0 + DEFAULT_DIRECTIVE_TTL_MS * 3 / 2, 'the hold is stored for other mains')
+  // once past it, collection drops v1 from the rules and the store
+  kit.clock.now += DEFAULT_DIRECTIVE_TTL_MS / 2
   const collected = await kit.main.services.catalog.collectVersions(kit.clock.now)
   assert.equal(collected, [{ itemId, version: 1 }])
   assert.equal((await rules()).regions.find(g => g.name === 'eu')?.items?.find(i => i.itemId === itemId)?.versions, [2])
@@ -215,6 +219,17 @@ test('replace: ingest ?replace= makes version 2 of the same itemId; ?version=N s
   // replacing with the same bytes, or an unknown item, is refused
   assert.is((await kit.req('POST', `/v1/items?title=x&chunkSize=65536&replace=${itemId}`, { body: CUT2 as RequestInit['body'], token: ADMIN })).status, 409)
   assert.is((await kit.req('POST', `/v1/items?title=x&chunkSize=65536&replace=${'a'.repeat(32)}`, { body: CUT2 as RequestInit['body'], token: ADMIN })).status, 404)
+})
+
+test('a hold another main stored (its download on v1) keeps v1 from the collector here and in the rules', async () => {
+  const res = await kit.req('POST', `/v1/items?title=cut&chunkSize=65536&replace=${itemId}`, { body: CUT2 as RequestInit['body'], token: ADMIN })
+  assert.is(res.status, 201)
+  // no directive on v1 through this main; another main (same store) says a download runs on v1 for an hour
+  await kit.main.store.holdItemVersion(itemId, 1, T0 + HOUR)
+  assert.equal(await kit.main.services.catalog.collectVersions(kit.clock.now), [])
+  assert.equal((await rules()).regions.find(g => g.name === 'eu')?.items?.find(i => i.itemId === itemId)?.versions, [1, 2])
+  kit.clock.now = T0 + HOUR + 1
+  assert.equal(await kit.main.services.catalog.collectVersions(kit.clock.now), [{ itemId, version: 1 }])
 })
 
 test('ingest takes terms as JSON, stored before the item is visible; bad terms are refused before any byte is kept', async () => {

@@ -206,6 +206,7 @@ export async function issueChecked (s: MainServices, req: { license: LicenseReco
   // one licence, a bounded number of devices (issue 14)
   await claimDevice(s.store, license, req.clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
   const issued = await s.directives.issue({ license, accountId: req.accountId, clientPeerId: req.clientPeerId, region: req.region, itemVersion })
-  s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt)
+  // a failed write only loses the hold for other mains; this one keeps it in memory
+  await s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt).catch(() => {})
   return { ...issued, itemVersion }
 }

@@ -9,6 +9,9 @@ import type { Manifest, RegionItem, Rules } from '../protocol/types.ts'
 import { contentKeyOf, parseContentKey } from '../protocol/item-key.ts'
 import { hex } from './store/chunk-store.ts'
 
+/** Keys a node's /status lists as swept since start (the newest kept): enough to see the last takedowns. */
+export const MAX_SWEPT_SHOWN = 1_000
+
 export interface Holdings {
   /** The region's items as the rules list them, or undefined when the rules do not list items (an older main). */
   items: RegionItem[] | undefined

@@ -31,7 +31,7 @@ import { TokenBucket } from './token-bucket.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Connection } from '@libp2p/interface'
 import { createNodeMetrics, serveMetrics, type MetricsServer, type NodeMetrics } from './metrics.ts'
-import { holdingsOf, mayHold, missingBytes, newestKey, parentPlan, sweep } from './lifecycle.ts'
+import { MAX_SWEPT_SHOWN, holdingsOf, mayHold, missingBytes, newestKey, parentPlan, sweep } from './lifecycle.ts'
 import { parseContentKey } from '../protocol/item-key.ts'
 import { MAX_LACKING_ITEMS } from '../protocol/limits.ts'
 import { fastLaneCredentials } from './fast-lane/certificate.ts'
@@ -157,12 +157,16 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   const swept: string[] = []
   let lacking: string[] = []
   let sweeping: Promise<void> = Promise.resolve()
-  function sweepNow (): Promise<void> {
+  /** `copied`: a manifest a copy was working on while the rules dropped it (already forgotten by the cache, its chunks not). */
+  function sweepNow (copied?: Manifest): Promise<void> {
     sweeping = sweeping.then(async () => {
       if (rules.rules === undefined) return
-      const r = await sweep(holdings(), items, store)
+      const target = copied === undefined
+        ? items
+        : { all: () => [...items.all().filter(m => m.itemId !== copied.itemId), copied], forget: async (key: string) => { await items.forget(key) } }
+      const r = await sweep(holdings(), target, store)
       for (const key of r.dropped) { provided.delete(key); swept.push(key) }
-      if (swept.length > MAX_LACKING_ITEMS) swept.splice(0, swept.length - MAX_LACKING_ITEMS)
+      if (swept.length > MAX_SWEPT_SHOWN) swept.splice(0, swept.length - MAX_SWEPT_SHOWN)
       if (r.dropped.length > 0) event('info', 'items no longer held deleted', { items: r.dropped, chunks: r.chunks, rulesVersion: rules.rules.version })
     }).catch((err: unknown) => { log(`sweep: ${(err as Error).message}`) })
     return sweeping
@@ -418,6 +422,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
               try { await filler.get(manifest, i, signal) } catch { failed++ }
             }
           }))
+          // the rules dropped it while it was being copied (a takedown, a collected version): delete what arrived
+          if (!mayHold(holdings(), itemId)) { await sweepNow(manifest); continue }
           if (failed > 0) { log(`${itemId}: ${failed} chunks failed, retrying later`); continue }
           if (filler.isComplete(manifest)) log(`item ${itemId} complete: ${manifest.chunkCount} chunks verified`)
         }

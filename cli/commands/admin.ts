@@ -276,17 +276,18 @@ remove: take the item down at once: it leaves the catalog, directives are
     async run (ctx, args, values) {
       const [action, arg] = args as [string, string]
       if (action !== 'set' && action !== 'remove') throw new UsageError(`unknown item action '${action}' (set or remove)`)
+      // flags are checked before main is asked anything
+      const reason = typeof values.reason === 'string' ? values.reason : undefined
+      if (reason !== undefined && (action !== 'remove' || reason.trim() === '' || reason.length > 300)) throw new UsageError(action !== 'remove' ? '--reason goes with item remove' : '--reason is 1 to 300 characters')
+      const patch = action === 'set' ? termsPatchOf(values) : undefined
+      if (action === 'set' && patch === undefined) throw new UsageError('item set needs at least one terms flag (see reelnet admin item --help)')
+      if (action === 'remove' && termsPatchOf(values) !== undefined) throw new UsageError('terms flags go with item set')
       const item = await resolveItem(ctx, arg)
       if (action === 'remove') {
-        const reason = typeof values.reason === 'string' ? values.reason : undefined
-        if (reason !== undefined && (reason.trim() === '' || reason.length > 300)) throw new UsageError('--reason is 1 to 300 characters')
         const answer = await ctx.call<{ removedAt: number, reason: string | null, rulesVersion: number }>('DELETE', `/v1/items/${item.itemId}`, `remove ${item.itemId}`, reason === undefined ? undefined : { reason })
         print(ctx, answer, `removed '${item.title}' (${item.itemId}) at ${new Date(answer.removedAt).toISOString()}${answer.reason !== null ? `: ${answer.reason}` : ''}; nodes delete it at rules version ${answer.rulesVersion}`)
         return
       }
-      if (values.reason !== undefined) throw new UsageError('--reason goes with item remove')
-      const patch = termsPatchOf(values)
-      if (patch === undefined) throw new UsageError('item set needs at least one terms flag (see reelnet admin item --help)')
       const answer = await ctx.call<{ terms: { rental?: { hours: number, price?: { amount: number, currency: string } }, purchase?: { price: { amount: number, currency: string } }, maxDevices?: number, availableFrom?: number, availableUntil?: number, regions?: string[], priority?: number }, rulesVersion: number }>('PATCH', `/v1/items/${item.itemId}`, `set the terms of ${item.itemId}`, patch)
       const t = answer.terms
       print(ctx, answer, [

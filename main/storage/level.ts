@@ -315,6 +315,11 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       for await (const v of itemVersions.values({ gte: `${itemId}/`, lt: `${itemId}/\xff` })) out.push(v)
       return out
     },
+    holdItemVersion: async (itemId, version, until) => await serial(async () => {
+      const v = await itemVersions.get(versionKey(itemId, version))
+      if (v === undefined || (v.heldUntil ?? 0) >= until) return
+      await itemVersions.put(versionKey(itemId, version), { ...v, heldUntil: until })
+    }),
     deleteItemVersions: async (itemId, versions) => {
       await itemVersions.batch(versions.map(v => ({ type: 'del' as const, key: versionKey(itemId, v) })))
     },

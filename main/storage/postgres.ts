@@ -362,6 +362,11 @@ export function postgresStore (db: Kysely<Database>): MainStore {
         .onConflict(oc => oc.columns(['item_id', 'version']).doUpdateSet({ record: json(v) })).execute()
     },
     listItemVersions: async (itemId) => (await db.selectFrom('item_versions').select('record').where('item_id', '=', itemId).orderBy('version').execute()).map(r => r.record),
+    holdItemVersion: async (itemId, version, until) => {
+      // one statement: holds from several mains only ever raise it
+      await sql`update item_versions set record = jsonb_set(record, '{heldUntil}', to_jsonb(greatest(coalesce((record->>'heldUntil')::bigint, 0), ${until}::bigint)))
+        where item_id = ${itemId} and version = ${version}`.execute(db)
+    },
     deleteItemVersions: async (itemId, versions) => {
       if (versions.length === 0) return
       await db.deleteFrom('item_versions').where('item_id', '=', itemId).where('version', 'in', versions).execute()

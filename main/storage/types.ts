@@ -191,6 +191,8 @@ export interface ItemVersionRecord {
   /** The signed manifest envelope, base64url. */
   manifest: string
   createdAt: number
+  /** Some main issued a directive on this version that runs until then: it is not collected before (holdItemVersion). */
+  heldUntil?: number
 }
 
 /** One revocation an admin made (main/revocations.ts). Sessions never leave main; licences and accounts are published. */
@@ -301,6 +303,8 @@ export interface MainStore {
   putItemVersion: (v: ItemVersionRecord) => Promise<void>
   /** Every stored version of an item, ascending. */
   listItemVersions: (itemId: string) => Promise<ItemVersionRecord[]>
+  /** Raise a stored version's heldUntil to `until` (never lowers it; an unknown version is ignored). Several mains may call it at once. */
+  holdItemVersion: (itemId: string, version: number, until: number) => Promise<void>
   /** Forget versions no licence can need any more (their origin chunks are collected by the caller). */
   deleteItemVersions: (itemId: string, versions: number[]) => Promise<void>
   // ---- issue 14b: revocation and devices ----
