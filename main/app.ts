@@ -132,6 +132,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
       log('info', 'directive issued', { directiveId: d.directiveId, licenseId: d.licenseId, itemId: d.itemId, clientPeerId: d.clientPeerId, region: d.region, peers: d.peers.map(p => `${p.role}:${p.peerId}`) })
     }
     directives.onFlushError = (err) => { log('error', 'writing admissions failed; will retry', { err: String(err) }) }
+    reports.onFlushError = (err) => { log('error', 'writing directive clients failed; will retry', { err: String(err) }) }
     accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
 
     const services: MainServices = {
@@ -179,6 +180,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         clearInterval(sweepTimer)
         clearInterval(syncTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
+        await services.reports.close().catch(err => { log('error', 'flushing directive clients failed', { err: String(err) }) })
         await store.close()
       }
     }
