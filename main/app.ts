@@ -147,6 +147,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     reports.onChange = () => { revocations.nodesChanged().catch(err => { log('error', 'publishing the revocation list failed', { err: String(err) }) }) }
     revocations.onPublish = (state, list) => { log('info', 'revocation list published', { version: state.version, licenses: list.licenses.length, accounts: list.accounts.length, nodes: list.nodes.length }) }
     directives.onFlushError = (err) => { log('error', 'writing admissions failed; will retry', { err: String(err) }) }
+    reports.onFlushError = (err) => { log('error', 'writing directive clients failed; will retry', { err: String(err) }) }
     accounts.onLoginFailed = () => { metrics.loginsFailed.inc() }
 
     const services: MainServices = {
@@ -208,6 +209,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
         clearInterval(collectTimer)
         clearInterval(syncTimer)
         await directives?.close().catch(err => { log('error', 'admission flush failed', { err: String(err) }) })
+        await services.reports.close().catch(err => { log('error', 'flushing directive clients failed', { err: String(err) }) })
         await store.close()
       }
     }

@@ -316,7 +316,10 @@ export class Directives {
 
   #countDemand (region: string, itemId: string, now: number): void {
     const key = `${Math.floor(now / DEMAND_BUCKET_MS)}\0${region}\0${itemId}`
-    this.#pendingDemand.set(key, (this.#pendingDemand.get(key) ?? 0) + 1)
+    const n = this.#pendingDemand.get(key)
+    // a store that stays down must not grow this without end: past the bound, new pairs are not counted
+    if (n === undefined && this.#pendingDemand.size >= MAX_DEMAND_PAIRS) return
+    this.#pendingDemand.set(key, (n ?? 0) + 1)
   }
 
   async #flushDemand (): Promise<void> {

@@ -10,7 +10,7 @@
  * however often it reports and under however many keys of one account, is one reporter: it can never
  * quarantine an honest node alone.
  */
-import type { MainStore, QuarantineRecord } from './storage/types.ts'
+import type { MainStore, QuarantineRecord, DirectiveClientRecord } from './storage/types.ts'
 import { Lru } from './lru.ts'
 
 /** Distinct reporters that must agree before a source is quarantined: one liar is never enough. */
@@ -29,6 +29,13 @@ export const MAX_TRACKED_REPORTERS = 100_000
 export const MAX_KNOWN_CLIENTS = 100_000
 /** Quarantined sources at most: beyond, the oldest is released (a bound, not a policy; an operator sees the list). */
 export const MAX_QUARANTINED = 10_000
+
+/**
+ * Where several mains share the store, the clients this one issued directives to are written in one batch this
+ * often (not one write per directive): a report reaching another main finds its reporter's account there. A
+ * client whose directive is younger than this may be refused by another main; it retries with its next report.
+ */
+export const CLIENT_FLUSH_MS = 1_000
 
 export type QuarantineEntry = QuarantineRecord
 
@@ -56,6 +63,11 @@ export class Reports {
   onQuarantine: (entry: QuarantineEntry) => void = () => {}
   /** The quarantine list changed on this main (a source quarantined or cleared): the revocation list follows. */
   onChange: () => void = () => {}
+  /** Clients noted and not yet written (shared stores only): `${region}/${clientPeerId}` → record. */
+  #pendingClients = new Map<string, DirectiveClientRecord>()
+  #flushTimer: ReturnType<typeof setInterval> | undefined
+  /** A background write of clients failed (retried on the next tick). */
+  onFlushError: (err: unknown) => void = () => {}
 
   constructor (store: MainStore, now: () => number) {
     this.#store = store
@@ -78,16 +90,55 @@ export class Reports {
   /** Forget pending reports older than the window (periodic work, on one main at a time). */
   async prune (): Promise<void> {
     await this.#store.pruneSourceReports(this.#now() - QUARANTINE_WINDOW_MS)
+    await this.#store.pruneDirectiveClients(this.#now())
   }
 
   async load (): Promise<void> {
     const stored = await this.#store.getQuarantine()
     this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
+    if (this.#store.kind !== 'level') {
+      this.#flushTimer = setInterval(() => { this.flushClients().catch((err: unknown) => { this.onFlushError(err) }) }, CLIENT_FLUSH_MS)
+      this.#flushTimer.unref()
+    }
+  }
+
+  /** Write the clients noted since the last write (where several mains share the store). */
+  async flushClients (): Promise<void> {
+    if (this.#pendingClients.size === 0) return
+    const pending = this.#pendingClients
+    this.#pendingClients = new Map()
+    try {
+      await this.#store.putDirectiveClients([...pending.values()])
+    } catch (err) {
+      for (const [k, v] of pending) if (!this.#pendingClients.has(k)) this.#pendingClients.set(k, v)
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#flushTimer)
+    if (this.#store.kind !== 'level') await this.flushClients()
+  }
+
+  /**
+   * The account behind a client holding an unexpired directive for `region` — issued by this main (memory) or,
+   * where the store is shared, by another — else undefined.
+   */
+  async clientAccount (clientPeerId: string, region: string): Promise<string | undefined> {
+    const mine = this.licensedClient(clientPeerId, region)
+    if (mine !== undefined || this.#store.kind === 'level') return mine
+    const r = await this.#store.getDirectiveClient(region, clientPeerId)
+    return r !== undefined && r.expiresAt > this.#now() ? r.accountId : undefined
   }
 
   /** main issued a directive to this client: it may report sources of that region until the directive expires. */
   noteClient (clientPeerId: string, accountId: string, region: string, expiresAt: number): void {
     this.#clients.set(clientPeerId, { accountId, region, expiresAt })
+    if (this.#store.kind !== 'level') {
+      this.#pendingClients.set(`${region}/${clientPeerId}`, { region, clientPeerId, accountId, expiresAt })
+      // bounded like the memory of clients: a store that stays down must not grow this without end
+      if (this.#pendingClients.size > MAX_KNOWN_CLIENTS) this.#pendingClients.delete(this.#pendingClients.keys().next().value!)
+    }
   }
 
   /** The account behind a client that holds an unexpired directive for `region`, else undefined. */

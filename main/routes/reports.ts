@@ -53,7 +53,7 @@ export function reportRoutes (s: MainServices): Hono<MainEnv> {
     const node = s.registry.get(reporter)
     const identity = node !== undefined && node.region === r.region
       ? `node:${reporter}`
-      : (() => { const a = s.reports.licensedClient(reporter, r.region); return a === undefined ? undefined : `account:${a}` })()
+      : await (async () => { const a = await s.reports.clientAccount(reporter, r.region); return a === undefined ? undefined : `account:${a}` })()
     if (identity === undefined) {
       s.metrics.sourceReports.inc({ outcome: 'unlicensed' })
       throw forbidden(`only a node of region ${r.region} or a client holding an unexpired directive there may report its sources`)

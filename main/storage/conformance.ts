@@ -306,6 +306,23 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.equal(await store.sourceReporters('srcB', 0, 10), [])
   })
 
+  test('directive clients: the latest directive per region and client wins; pruned when expired', async ({ store }) => {
+    assert.is(await store.getDirectiveClient('eu', 'cli1'), undefined)
+    await store.putDirectiveClients([
+      { region: 'eu', clientPeerId: 'cli1', accountId: 'acc-a', expiresAt: T + 10 },
+      { region: 'eu', clientPeerId: 'cli1', accountId: 'acc-b', expiresAt: T + 30 },
+      { region: 'us', clientPeerId: 'cli1', accountId: 'acc-c', expiresAt: T + 5 }
+    ])
+    await store.putDirectiveClients([{ region: 'eu', clientPeerId: 'cli1', accountId: 'acc-old', expiresAt: T + 20 }])
+    await store.putDirectiveClients([])
+    assert.equal(await store.getDirectiveClient('eu', 'cli1'), { region: 'eu', clientPeerId: 'cli1', accountId: 'acc-b', expiresAt: T + 30 }, 'an older directive does not replace a newer')
+    assert.equal(await store.getDirectiveClient('us', 'cli1'), { region: 'us', clientPeerId: 'cli1', accountId: 'acc-c', expiresAt: T + 5 })
+    await store.pruneDirectiveClients(T + 5)
+    assert.is(await store.getDirectiveClient('us', 'cli1'), undefined)
+    assert.ok(await store.getDirectiveClient('eu', 'cli1') !== undefined)
+    await store.pruneDirectiveClients(T + 100)
+  })
+
   test('a reopened store has every write', async (ctx) => {
     const a = account('Persist')
     assert.ok(await ctx.store.createAccount(a))

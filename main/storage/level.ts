@@ -11,7 +11,8 @@ import { Lru } from '../lru.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   AdmissionWrite, LimiterCounters, PosterRecord, QuarantineRecord, ItemTerms, ItemVersionRecord,
-  RevocationRecord, RevocationsState, ContentKeyRecord, HoldingRecord, DemandRow, DemandTally
+  RevocationRecord, RevocationsState, ContentKeyRecord, HoldingRecord, DemandRow, DemandTally,
+  DirectiveClientRecord
 } from './types.ts'
 
 type Sub<V> = AbstractSublevel<Level<string, unknown>, string | Buffer | Uint8Array, string, V>
@@ -98,6 +99,8 @@ export async function openLevelStore (location: string): Promise<MainStore> {
   const demand = sub<number>('demand')
   /** `${source}/${reporter}` → time of that reporter's latest report against the source (peerIds have no '/') */
   const sourceReports = sub<number>('sourceReports')
+  /** `${region}/${clientPeerId}` → the client's latest directive there (regions have no '/') */
+  const directiveClients = sub<DirectiveClientRecord>('directiveClients')
   const demandKey = (bucket: number, region: string, itemId: string): string => `${String(bucket).padStart(DEMAND_BUCKET_DIGITS, '0')}\x00${region}\x00${itemId}`
   /**
    * The slots of recently asked licences, as stored: one process owns the folder, so this front is exact, and a
@@ -300,6 +303,22 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       const gone: string[] = []
       for await (const [k, at] of sourceReports.iterator()) if (at < before) gone.push(k)
       await sourceReports.batch(gone.map(key => ({ type: 'del' as const, key })))
+    }),
+
+    putDirectiveClients: async (rows) => await serial(async () => {
+      const latest = new Map<string, DirectiveClientRecord>()
+      for (const r of rows) {
+        const key = `${r.region}/${r.clientPeerId}`
+        const cur = latest.get(key) ?? await directiveClients.get(key)
+        if (cur === undefined || cur.expiresAt <= r.expiresAt) latest.set(key, r)
+      }
+      await directiveClients.batch([...latest].map(([key, value]) => ({ type: 'put' as const, key, value })))
+    }),
+    getDirectiveClient: async (region, clientPeerId) => await directiveClients.get(`${region}/${clientPeerId}`),
+    pruneDirectiveClients: async (now) => await serial(async () => {
+      const gone: string[] = []
+      for await (const [k, r] of directiveClients.iterator()) if (r.expiresAt <= now) gone.push(k)
+      await directiveClients.batch(gone.map(key => ({ type: 'del' as const, key })))
     }),
 
     limiter: memoryLimiter(),

@@ -139,6 +139,13 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('reporter', 'text', c => c.notNull())
         .addColumn('at', 'bigint', c => c.notNull())
         .addPrimaryKeyConstraint('source_reports_pk', ['source', 'reporter']).execute()
+      // which account each client with a directive belongs to: a report may reach a main that did not issue it
+      await db.schema.createTable('directive_clients')
+        .addColumn('region', 'text', c => c.notNull())
+        .addColumn('client_peer_id', 'text', c => c.notNull())
+        .addColumn('account_id', 'text', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addPrimaryKeyConstraint('directive_clients_pk', ['region', 'client_peer_id']).execute()
     }
   }
 }

@@ -14,7 +14,7 @@ import { MIGRATIONS } from './migrations.ts'
 import type {
   MainStore, AccountRecord, SessionRecord, ItemRecord, LicenseRecord, NodeRecord, RulesState, NodeTokenRecord,
   LimiterCounters, ItemTerms, ItemVersionRecord, QuarantineRecord, RevocationRecord, RevocationsState,
-  DeviceClaim, ContentKeyRecord, HoldingRecord, DemandTally
+  DeviceClaim, ContentKeyRecord, HoldingRecord, DemandTally, DirectiveClientRecord
 } from './types.ts'
 
 /** Connections each main keeps: enough for a burst of requests, few enough that several mains fit PostgreSQL's default 100. */
@@ -54,6 +54,7 @@ export interface Database {
   holdings: { item_id: string, peer_id: string, expires_at: Int, changed_at: Int, record: Json<HoldingRecord> }
   demand: { bucket: Int, region: string, item_id: string, count: Int }
   source_reports: { source: string, reporter: string, at: Int }
+  directive_clients: { region: string, client_peer_id: string, account_id: string, expires_at: Int }
 }
 
 /** The database's clock in ms: one clock for every main's changes. */
@@ -334,6 +335,28 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       .where('source', '=', source).where('at', '>=', since).orderBy('at', 'desc').limit(limit).execute()).map(r => ({ reporter: r.reporter, at: r.at })),
     clearSourceReports: async (source) => { await db.deleteFrom('source_reports').where('source', '=', source).execute() },
     pruneSourceReports: async (before) => { await db.deleteFrom('source_reports').where('at', '<', before).execute() },
+
+    putDirectiveClients: async (rows) => {
+      const latest = new Map<string, DirectiveClientRecord>()
+      for (const r of rows) {
+        const key = `${r.region}/${r.clientPeerId}`
+        const cur = latest.get(key)
+        if (cur === undefined || cur.expiresAt <= r.expiresAt) latest.set(key, r)
+      }
+      const all = [...latest.values()].map(r => ({ region: r.region, client_peer_id: r.clientPeerId, account_id: r.accountId, expires_at: r.expiresAt }))
+      for (let i = 0; i < all.length; i += PAGE_ROWS) {
+        await db.insertInto('directive_clients').values(all.slice(i, i + PAGE_ROWS))
+          .onConflict(oc => oc.columns(['region', 'client_peer_id']).doUpdateSet({
+            account_id: sql`case when excluded.expires_at >= directive_clients.expires_at then excluded.account_id else directive_clients.account_id end`,
+            expires_at: sql`greatest(directive_clients.expires_at, excluded.expires_at)`
+          })).execute()
+      }
+    },
+    getDirectiveClient: async (region, clientPeerId) => {
+      const r = await db.selectFrom('directive_clients').selectAll().where('region', '=', region).where('client_peer_id', '=', clientPeerId).executeTakeFirst()
+      return r === undefined ? undefined : { region: r.region, clientPeerId: r.client_peer_id, accountId: r.account_id, expiresAt: r.expires_at }
+    },
+    pruneDirectiveClients: async (now) => { await db.deleteFrom('directive_clients').where('expires_at', '<=', now).execute() },
 
     limiter,
     exclusive: async (name, fn) => await db.connection().execute(async (conn) => {

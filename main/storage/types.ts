@@ -152,6 +152,9 @@ export interface DemandRow { region: string, itemId: string, bucket: number, cou
 /** One (region, item)'s directives summed over buckets, with the latest bucket that had any. */
 export interface DemandTally { region: string, itemId: string, count: number, lastBucket: number }
 
+/** A client main issued a directive to: its account, and until when the directive holds. */
+export interface DirectiveClientRecord { region: string, clientPeerId: string, accountId: string, expiresAt: number }
+
 /** The login limiter's counters: failures of one key (in one scope) within a fixed window. */
 export interface LimiterCounters {
   /** Record a failure; returns the failures in the key's current window (a window past its end starts again at `now`). */
@@ -353,4 +356,9 @@ export interface MainStore {
   clearSourceReports: (source: string) => Promise<void>
   /** Forget reports older than `before`. */
   pruneSourceReports: (before: number) => Promise<void>
+  /** Clients main issued directives to (who may report sources, counted by account): the latest expiry per region and client wins. */
+  putDirectiveClients: (rows: DirectiveClientRecord[]) => Promise<void>
+  getDirectiveClient: (region: string, clientPeerId: string) => Promise<DirectiveClientRecord | undefined>
+  /** Forget clients whose directives expired at `now`. */
+  pruneDirectiveClients: (now: number) => Promise<void>
 }

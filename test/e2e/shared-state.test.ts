@@ -123,5 +123,27 @@ if (typeof server === 'string') {
     assert.ok(b.main.services.reports.isQuarantined(bad.peerId))
   })
 
+  test('a customer whose directive came from main A may report a source to main B (counted by its account)', async () => {
+    const itemId = await ingest(a, new Uint8Array(50_000).fill(8), 'reported-by-customers')
+    const k = nodeKey()
+    assert.is((await a.req('POST', '/v1/nodes', { token: OPERATOR, json: { peerId: k.peerId, role: 'parent', region: 'cr', addrs: ['/ip4/127.0.0.1/tcp/4003'], capacityBytes: 1e9 } })).status, 201)
+    await syncShared(b.main.services)
+    const carol = await customer(a, 'carol', 'cr')
+    const lc = await rent(a, carol.token, itemId)
+    const carolKey = nodeKey()
+    const res = await a.req('POST', '/v1/directives', { token: carol.token, json: { licenseId: lc, clientPeerId: carolKey.peerId, region: 'cr' } })
+    assert.is(res.status, 201)
+    const report = async (kit: Kit): Promise<Response> => {
+      const body = JSON.stringify({ itemId, source: k.peerId, region: 'cr', chunkIndex: 1 })
+      const path = `/v1/reports?sha256=${createHash('sha256').update(body).digest('hex')}`
+      const auth = signNodeAuth(carolKey.peerId, 'POST', path, kit.clock.now, m => carolKey.signer.sign(m))
+      return await kit.req('POST', path, { body, headers: { authorization: auth, 'content-type': 'application/json' } })
+    }
+    await a.main.services.reports.flushClients()
+    const r = await report(b)
+    assert.is(r.status, 202, await r.clone().text())
+    assert.equal(await r.json(), { quarantined: false, reporters: 1 })
+  })
+
   test.run()
 }
