@@ -4,6 +4,8 @@
  * with one run at a time and once with one per core. Prints each sweep's
  * wall time against the sum of its runs' own wall times (the serial sum),
  * and checks that the two sweeps' metrics.json files are byte-identical.
+ * Then four runs of different lengths (durationHours 1, 2, 4, 8) on every
+ * core, started in grid order and longest first.
  *
  *   node_modules/.bin/node --import tsx bench/sim-sweep.ts
  */
@@ -36,6 +38,18 @@ export async function run (): Promise<void> {
     const same = runs.every(r => readFileSync(join(outs[0]!, r.name, 'metrics.json'), 'utf8') === readFileSync(join(outs[1]!, r.name, 'metrics.json'), 'utf8'))
     console.log(`metrics.json        ${same ? 'byte-identical' : 'DIFFERENT'} between the two sweeps, all ${runs.length} runs; load average after ${loadavg()[0]!.toFixed(2)}`)
     if (!same) process.exitCode = 1
+    // runs of different lengths: in grid order the longest starts last and runs alone at the end
+    const uneven = sweepGrid(raw, [parseVary('durationHours=1,2,4,8')])
+    const unevenWalls: number[] = []
+    for (const order of ['grid', 'longest'] as const) {
+      const t0 = performance.now()
+      const results = await runSweep(uneven, { out: join(dir, `uneven-${order}`), seed: 1, jobs: cores, order })
+      const wall = (performance.now() - t0) / 1000
+      unevenWalls.push(wall)
+      const serial = results.reduce((a, r) => a + r.report.wallSeconds, 0)
+      console.log(`uneven, ${order === 'grid' ? 'grid order' : 'longest 1st'}`.padEnd(20) + `durationHours 1, 2, 4, 8 on ${cores} jobs: ${wall.toFixed(1)} s wall; the runs' own wall times sum to ${serial.toFixed(1)} s (wall / sum ${(wall / serial).toFixed(2)})`)
+    }
+    console.log(`longest first       ${(unevenWalls[1]! / unevenWalls[0]! * 100).toFixed(0)}% of the grid-order sweep's wall time; load average after ${loadavg()[0]!.toFixed(2)}`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

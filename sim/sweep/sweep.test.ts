@@ -13,7 +13,7 @@ import { metricsJson, seriesCsv } from '../output.ts'
 import { runScenario } from '../run.ts'
 import { parseScenario } from '../scenario.ts'
 import { parseVary, setField, SweepError, sweepGrid } from './grid.ts'
-import { runSweep } from './run.ts'
+import { estimatedEvents, longestFirst, runSweep } from './run.ts'
 import { sweepCsv, sweepHtml } from './report.ts'
 
 const small = JSON.parse(readFileSync(new URL('../scenarios/small.json', import.meta.url), 'utf8')) as Record<string, any>
@@ -31,6 +31,15 @@ test('--vary values: JSON, sizes for *Bytes fields, bare words, bracketed lists'
   assert.throws(() => parseVary('a=1,,2'), /empty value/)
   assert.throws(() => parseVary('a=1,1'), /listed twice/)
   assert.throws(() => parseVary('a=#x'), /cannot read the value/)
+})
+
+test('runs start longest first by their estimated events; equal estimates keep grid order', () => {
+  const runs = sweepGrid(quick, [parseVary('durationHours=0.25,1,0.5'), parseVary('edge.eviction=lru,sieve')])
+  // 0.25 h lru, 0.25 h sieve, 1 h lru, 1 h sieve, 0.5 h lru, 0.5 h sieve
+  assert.equal(longestFirst(runs), [2, 3, 4, 5, 0, 1])
+  assert.ok(estimatedEvents(runs[2]!.scenario) > estimatedEvents(runs[4]!.scenario))
+  const same = sweepGrid(quick, [parseVary('edge.eviction=lru,sieve,s3fifo')])
+  assert.equal(longestFirst(same), [0, 1, 2])
 })
 
 test('the grid: every combination, the last --vary fastest, each validated', () => {
