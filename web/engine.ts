@@ -177,8 +177,8 @@ export class PlayerEngine {
   /**
    * One promise per index, in order. The missing ones go to the front of the
    * queue (the newest read first), read-ahead continues after the last. A
-   * read that does not start where the last one ended and lacks its first
-   * chunk is a seek: every request in flight that nobody waits for is
+   * read that does not start where the last one ended and whose first chunk
+   * is neither held nor coming is a seek: every request in flight that nobody waits for is
    * cancelled and read-ahead holds off until the seek's chunks are verified,
    * so they have the sources' whole bandwidth (measured: with eight requests
    * sharing a connection, the seek's chunk came in last of the eight).
@@ -189,7 +189,8 @@ export class PlayerEngine {
     const first = need[0]!
     const last = need[need.length - 1]!
     const missing = need.filter(i => !this.#chunks.has(i))
-    if (missing[0] === first && first !== this.#cursor) {
+    // (a chunk already coming is no seek: two streams read in turn must not cancel each other's read-ahead)
+    if (missing[0] === first && first !== this.#cursor && !this.#inflight.has(first)) {
       trace('seek', { index: first, from: this.#cursor, inflight: [...this.#inflight.keys()] })
       this.#cancelStale(new Set(need))
       this.#hold = new Set(missing)
