@@ -37,8 +37,10 @@ export const RETRY_BASE_MS = 500
 export const MAX_BARREN_DIRECTIVES = 2
 /** Ask for a new directive this long before the current one expires. */
 export const DIRECTIVE_REFRESH_MARGIN_MS = 30_000
+/** While main cannot be reached, ask it again this often (playback goes on with the directive in hand until it ends). */
+export const MAIN_RETRY_MS = 2_000
 
-export type EventKind = 'directive' | 'tampered' | 'source-failed' | 'source-dropped' | 'no-source' | 'expired' | 'info'
+export type EventKind = 'directive' | 'tampered' | 'source-failed' | 'source-dropped' | 'no-source' | 'expired' | 'info' | 'main-unreachable' | 'main-back'
 
 /** `contentKey`: an encrypted item's key, opened from main's sealed box with this browser's own key. */
 export interface DirectiveGrant { directive: Directive, bytes: Uint8Array, contentKey?: Uint8Array }
@@ -112,6 +114,8 @@ export class PlayerEngine {
   #grant: DirectiveGrant | undefined
   #refreshing: Promise<void> | undefined
   #refreshTimer: ReturnType<typeof setTimeout> | undefined
+  /** While main cannot be reached: when the directive in hand ends, playback stops with a message. */
+  #mainDownTimer: ReturnType<typeof setTimeout> | undefined
   #pumpTimer: ReturnType<typeof setTimeout> | undefined
   #fatal: Error | undefined
   #barren = 0
@@ -127,6 +131,9 @@ export class PlayerEngine {
 
   get size (): number { return this.#m.size }
 
+  /** When the directive the player fetches with ends (ms since the epoch; 0 before the first). */
+  get directiveExpiresAt (): number { return this.#grant?.directive.expiresAt ?? 0 }
+
   /** The sources as the engine sees them (for the page's tests and a curious customer's console). */
   sourceStates (): Array<{ peerId: string, role: string, inflight: number, failures: number, dropped: boolean, asked: number, verified: number }> {
     return this.#sources.map(s => ({ peerId: s.key, role: s.role, inflight: s.inflight, failures: s.failures, dropped: s.dropped, asked: s.asked, verified: s.verified }))
@@ -140,6 +147,7 @@ export class PlayerEngine {
     this.#stop.abort()
     clearTimeout(this.#refreshTimer)
     clearTimeout(this.#pumpTimer)
+    clearTimeout(this.#mainDownTimer)
   }
 
   /** Bytes [start, end] (inclusive), verified. */
@@ -175,8 +183,8 @@ export class PlayerEngine {
   /**
    * One promise per index, in order. The missing ones go to the front of the
    * queue (the newest read first), read-ahead continues after the last. A
-   * read that does not start where the last one ended and lacks its first
-   * chunk is a seek: every request in flight that nobody waits for is
+   * read that does not start where the last one ended and whose first chunk
+   * is neither held nor coming is a seek: every request in flight that nobody waits for is
    * cancelled and read-ahead holds off until the seek's chunks are verified,
    * so they have the sources' whole bandwidth (measured: with eight requests
    * sharing a connection, the seek's chunk came in last of the eight).
@@ -187,7 +195,8 @@ export class PlayerEngine {
     const first = need[0]!
     const last = need[need.length - 1]!
     const missing = need.filter(i => !this.#chunks.has(i))
-    if (missing[0] === first && first !== this.#cursor) {
+    // (a chunk already coming is no seek: two streams read in turn must not cancel each other's read-ahead)
+    if (missing[0] === first && first !== this.#cursor && !this.#inflight.has(first)) {
       trace('seek', { index: first, from: this.#cursor, inflight: [...this.#inflight.keys()] })
       this.#cancelStale(new Set(need))
       this.#hold = new Set(missing)
@@ -366,13 +375,35 @@ export class PlayerEngine {
     this.#o.onFatal(err)
   }
 
-  async #refresh (why: 'start' | 'expiring' | 'refused' | 'no-source'): Promise<void> {
+  /**
+   * main cannot be reached but the directive in hand is still valid: the
+   * nodes keep serving on it, so playback goes on, main is asked again every
+   * MAIN_RETRY_MS, and when the directive ends the page stops with a message.
+   */
+  #playOn (until: number): void {
+    const at = `${new Date(until).toISOString().slice(11, 19)} UTC`
+    if (this.#mainDownTimer === undefined) {
+      this.#o.onEvent('main-unreachable', `main cannot be reached: playing on with the directive in hand, valid until ${at}, and asking main again.`)
+      this.#mainDownTimer = setTimeout(() => {
+        this.#fail(new FatalError(`main cannot be reached, and the directive the player fetched with ended at ${at}: no node may serve this rental without a new one. Check the connection and reload the page.`, 'main_unreachable'))
+      }, Math.max(0, until - this.#now()))
+    }
+    clearTimeout(this.#refreshTimer)
+    this.#refreshTimer = setTimeout(() => { void this.#refresh('retry') }, Math.min(MAIN_RETRY_MS, Math.max(0, until - this.#now())))
+  }
+
+  async #refresh (why: 'start' | 'expiring' | 'refused' | 'no-source' | 'retry'): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
         if (why === 'no-source' && ++this.#barren > MAX_BARREN_DIRECTIVES) {
           throw new FatalError(`No source can be reached: ${this.#sources.map(s => `${s.role} ${shortPeer(s.key)}`).join(', ') || 'main named none'} did not answer. Try again later.`, 'no_source')
         }
         const grant = await this.#o.newDirective()
+        if (this.#mainDownTimer !== undefined) {
+          clearTimeout(this.#mainDownTimer)
+          this.#mainDownTimer = undefined
+          this.#o.onEvent('main-back', 'main answers again.')
+        }
         const dropped = new Set(this.#sources.filter(s => s.dropped).map(s => s.key))
         const sources: Source[] = []
         for (const p of grant.directive.peers) {
@@ -396,7 +427,10 @@ export class PlayerEngine {
         const ttl = grant.directive.expiresAt - this.#now()
         this.#refreshTimer = setTimeout(() => { void this.#refresh('expiring') }, Math.max(1_000, ttl - Math.min(DIRECTIVE_REFRESH_MARGIN_MS, ttl / 4)))
       } catch (err) {
-        this.#fail(err instanceof Error ? err : new Error(String(err)))
+        const e = err instanceof Error ? err : new Error(String(err))
+        const until = this.#grant?.directive.expiresAt ?? 0
+        if (e instanceof FatalError && e.code === 'main_unreachable' && until > this.#now()) this.#playOn(until)
+        else this.#fail(e)
       }
     })().finally(() => { this.#refreshing = undefined; this.#pump() })
     await this.#refreshing

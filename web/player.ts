@@ -42,11 +42,16 @@ function event (kind: EventKind | 'media', text: string): void {
   li.textContent = `${new Date().toISOString().slice(11, 19)} ${text}`
   eventsEl.appendChild(li)
   while (eventsEl.children.length > MAX_EVENTS_SHOWN) eventsEl.firstElementChild?.remove()
-  if (kind === 'tampered' || kind === 'source-failed') { problemEl.hidden = false; problemEl.textContent = text; problemEl.dataset.kind = kind }
+  if (kind === 'tampered' || kind === 'source-failed' || kind === 'main-unreachable') { problemEl.hidden = false; problemEl.textContent = text; problemEl.dataset.kind = kind }
+  if (kind === 'main-back' && problemEl.dataset.kind === 'main-unreachable') { problemEl.hidden = true; delete problemEl.dataset.kind }
 }
 
 function fatal (err: Error): void {
   const code = err instanceof FatalError ? err.code : 'error'
+  trace('fatal', { code })
+  // what the element has buffered is not played on: the rental (or the right to fetch) has ended
+  video.pause()
+  video.controls = false
   problemEl.hidden = false
   problemEl.dataset.kind = code
   problemEl.textContent = err.message
@@ -161,6 +166,7 @@ async function start (): Promise<void> {
       verifiedEl.textContent = `${(s.verifiedBytes / 1048576).toFixed(1)} MiB in ${s.verifiedChunks} chunks`
       sourcesEl.textContent = s.sources.join(', ') || 'none'
       root.dataset.verifiedBytes = String(s.verifiedBytes)
+      root.dataset.verifiedChunks = String(s.verifiedChunks)
     },
     onFatal: fatal
   })

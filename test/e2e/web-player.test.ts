@@ -7,8 +7,11 @@
  * 75 % plays, and the bytes the Service Worker hands the page for a range are
  * the file's. Then an edge that corrupts every chunk joins (registered and heartbeating): the page
  * names the dropped source and the whole file still comes through verified.
- * Directives last 4 s, so the player renews them as it plays. Last, an
- * expired rental: the page says so, offers Rent, asks for no chunk.
+ * Directives last 4 s, so the player renews them as it plays. Then an
+ * expired rental: the page says so, offers Rent, asks for no chunk; and a
+ * rental that runs out while it plays: the page stops with Rent. Last, main
+ * is killed while a 60 s video plays: the player fetches on with the
+ * directive in hand and stops with a message when that directive ends.
  * Without /usr/bin/chromium or ffmpeg the suite says so and runs nothing.
  */
 import { test } from 'uvu'
@@ -42,8 +45,10 @@ const PASSWORD = 'correct horse battery'
 const PLAY_TIMEOUT_MS = 90_000
 /** The player renews a directive a quarter of its life before it ends: every ~3 s here. */
 const DIRECTIVE_TTL_MS = 4_000
-/** The rental period of the expiry case's main. */
-const SHORT_RENTAL_S = 10
+/** The rental period of the expiry cases' main: a fresh rental still plays for a while on a slow machine. */
+const SHORT_RENTAL_S = 15
+/** The main-unreachable case's video: long enough that the browser is still fetching it when main goes. */
+const LONG_MEDIA_SECONDS = 60
 
 function haveFfmpeg (): boolean {
   try { execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' }); return true } catch { return false }
@@ -58,6 +63,7 @@ let page: Page
 let media: Buffer
 let itemId: string
 const hosts: ReelnetHost[] = []
+const shortNodes: NodeProc[] = []
 const chunkRequests: string[] = []
 /** The pages' console errors and uncaught exceptions, shown when a test fails. */
 const pageErrors: string[] = []
@@ -88,7 +94,8 @@ async function signUpAndLogIn (p: Page, url: string, username: string): Promise<
 async function rentAndWatch (p: Page, url: string, title: string): Promise<string> {
   await p.goto(`${url}/store`)
   await p.getByRole('link', { name: title }).click()
-  // a customer who rented it already is offered Watch instead
+  // a customer who rented it already is offered Watch instead (wait for the item page to show one or the other)
+  await p.getByRole('button', { name: 'Rent' }).or(p.getByRole('link', { name: 'Watch' })).first().waitFor()
   if (await p.getByRole('button', { name: 'Rent' }).count() === 1) {
     await p.getByRole('button', { name: 'Rent' }).click()
     await p.getByText('it ends at').waitFor()
@@ -314,11 +321,78 @@ if (!existsSync(CHROMIUM) || !haveFfmpeg()) {
         await p3.locator('#problem[data-kind="no_region"]').waitFor({ timeout: PLAY_TIMEOUT_MS })
         assert.match(await p3.locator('#problem').textContent() ?? '', /No node serves your region yet/)
         assert.is(await p3.locator('#status').textContent(), 'Stopped.')
+
+        // now the region gets nodes, and a rental runs out while it plays
+        shortNodes.push(await startNode(short.url, 'parent', REGION, join(dir, 'short-parent')))
+        shortNodes.push(await startNode(short.url, 'edge', REGION, join(dir, 'short-edge'), ['--listen', '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws']))
+        const cardId = await ingestMedia(short.url, media, 'Short card')
+        await waitFor('the short main\'s parent holds the card', async () => (await status(shortNodes[0]!)).heldItems.includes(cardId), 120_000)
+        await p3.goto(`${short.url}/store/items/${cardId}`)
+        await p3.getByRole('button', { name: 'Rent' }).click()
+        await p3.getByRole('link', { name: 'Watch' }).click()
+        await p3.locator('#player').waitFor()
+        // the card is shorter than the rental: looped, it is still playing when the rental ends
+        await p3.evaluate(() => { (document.querySelector('video') as HTMLVideoElement).loop = true })
+        await waitPlayedPast(p3, 0.5)
+        const expiresAt = Number(await p3.locator('#player').getAttribute('data-expires'))
+        assert.ok(expiresAt > Date.now(), 'the rental was still running while it played')
+        await p3.locator('#problem[data-kind="license_expired"]').waitFor({ timeout: (SHORT_RENTAL_S + 60) * 1000 })
+          .catch(async (err: Error) => { throw new Error(`${err.message.split('\n')[0]}; the page: ${await pageState(p3)}`) })
+        assert.ok(Date.now() >= expiresAt, 'stopped when the rental ended, not before')
+        assert.match(await p3.locator('#problem').textContent() ?? '', /Your rental has expired/)
+        assert.is(await p3.locator('#problem').getByRole('link', { name: 'Rent' }).getAttribute('href'), `/store/items/${cardId}`)
+        assert.is(await p3.locator('#status').textContent(), 'Stopped.')
+        assert.ok(await p3.evaluate(() => (document.querySelector('video') as HTMLVideoElement).paused), 'the video stopped')
       } finally {
         await p3.close()
       }
     } finally {
+      await Promise.all(shortNodes.map(async n => { await n.proc.kill('SIGKILL') }))
       await short.proc.kill('SIGTERM')
+    }
+  })
+
+  test('main becomes unreachable while a rental plays: playback goes on with the directive in hand, fetching, then the page says main cannot be reached', async () => {
+    const file = join(dir, 'long.mp4')
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${LONG_MEDIA_SECONDS},noise=alls=12:allf=t`,
+      '-f', 'lavfi', '-i', `sine=frequency=440:duration=${LONG_MEDIA_SECONDS}`, '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-profile:v', 'main',
+      '-g', '25', '-b:v', '1500k', '-maxrate', '2000k', '-bufsize', '3000k', '-c:a', 'aac', '-b:a', '96k', '-movflags', '+faststart', '-shortest', file])
+    const long = await readFile(file)
+    const longId = await ingestMedia(main!.url, long, 'Long card')
+    await waitFor('the parent holds the long card', async () => (await status(parent!)).heldItems.includes(longId), 120_000)
+    const p4 = await browser.newPage()
+    watchErrors(p4)
+    try {
+      // cookies are per host, not per port: the expiry case's login on its own main replaced wendy's here
+      await signUpAndLogIn(p4, main!.url, 'lena')
+      await rentAndWatch(p4, main!.url, 'Long card')
+      await waitPlayedPast(p4, 1)
+      // main goes just after the player got a fresh directive: the one in hand has most of its life ahead
+      const directives = p4.locator('#events li[data-kind="directive"]')
+      await directives.nth(await directives.count()).waitFor({ timeout: PLAY_TIMEOUT_MS })
+      await main!.proc.kill('SIGKILL')
+      const atKill = await p4.evaluate(() => ({ t: performance.now(), time: (document.querySelector('video') as HTMLVideoElement).currentTime, until: (globalThis as any).reelnetPlayer.directiveExpiresAt as number }))
+      await p4.locator('#problem[data-kind="main-unreachable"]').waitFor({ timeout: PLAY_TIMEOUT_MS })
+      assert.match(await p4.locator('#problem').textContent() ?? '', /main cannot be reached: playing on/)
+      await p4.locator('#problem[data-kind="main_unreachable"]').waitFor({ timeout: PLAY_TIMEOUT_MS })
+        .catch(async (err: Error) => { throw new Error(`${err.message.split('\n')[0]}; the page: ${await pageState(p4)}`) })
+      const end = await p4.evaluate(() => ({
+        trace: (globalThis as any).reelnetTrace as Array<{ t: number, ev: string }>,
+        origin: performance.timeOrigin,
+        time: (document.querySelector('video') as HTMLVideoElement).currentTime,
+        paused: (document.querySelector('video') as HTMLVideoElement).paused
+      }))
+      const verifiedAfter = end.trace.filter(e => e.ev === 'verified' && e.t > atKill.t).length
+      assert.ok(verifiedAfter > 0, 'chunks were fetched and verified on the directive in hand after main had gone')
+      const stoppedAt = end.trace.find(e => e.ev === 'fatal')
+      assert.ok(stoppedAt !== undefined)
+      assert.ok(end.origin + stoppedAt.t >= atKill.until, `stopped when the directive ended (${new Date(atKill.until).toISOString()}), not before`)
+      assert.ok(end.time > atKill.time, `it played on: ${atKill.time} → ${end.time} s`)
+      assert.match(await p4.locator('#problem').textContent() ?? '', /main cannot be reached, and the directive .* ended at .*reload the page/)
+      assert.is(await p4.locator('#status').textContent(), 'Stopped.')
+      assert.ok(end.paused, 'the video stopped')
+    } finally {
+      await p4.close()
     }
   })
 }
