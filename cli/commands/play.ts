@@ -27,6 +27,7 @@ flags:
   --max-upload B/s  cap on uploads to peers
   --max-download B/s  cap on the download's average rate (seeks still go first)
   --region R        the region to download in (default: the account's)
+  --no-fast-lane    fetch over libp2p only (default: the nodes' TLS 1.3 fast lanes, libp2p as fallback)
   --json            the URL, progress and the summary as JSON lines on stdout
   --quiet           print only the URL
   -h, --help        show this help`
@@ -44,7 +45,8 @@ export const command: Command = {
       'max-download': { type: 'string' },
       region: { type: 'string' },
       json: { type: 'boolean' },
-      quiet: { type: 'boolean' }
+      quiet: { type: 'boolean' },
+      'no-fast-lane': { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet play --help)')
     const item = positionals[0] as string
@@ -83,6 +85,7 @@ export const command: Command = {
         keyDir: session.configDir,
         region: values.region ?? session.region,
         maxUpload,
+        fastLane: values['no-fast-lane'] !== true,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
         onEvent: e => progress?.event(e),
