@@ -36,6 +36,9 @@ export async function startNodeLane (opts: NodeLaneOptions): Promise<NodeLane> {
   const listenHost = tcpHostOf(opts.listen) ?? '127.0.0.1'
   const server = await startFastLaneServer({ ...opts, host: listenHost, port: opts.port ?? 0 })
   const wildcard = listenHost === '0.0.0.0' || listenHost === '::'
-  const announceHost = wildcard ? (tcpHostOf(opts.announced.filter(a => !a.includes('/0.0.0.0/'))) ?? '127.0.0.1') : listenHost
+  // on a wildcard, the first announced interface that others can reach: not loopback, unless that is all there is
+  const announced = opts.announced.filter(a => !a.includes('/0.0.0.0/') && !a.startsWith('/ip6/::/'))
+  const reachable = announced.filter(a => !a.startsWith('/ip4/127.') && !a.startsWith('/ip6/::1/'))
+  const announceHost = wildcard ? (tcpHostOf(reachable) ?? tcpHostOf(announced) ?? '127.0.0.1') : listenHost
   return { addr: formatFastLaneAddr(announceHost, server.port), server }
 }
