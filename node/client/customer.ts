@@ -19,6 +19,7 @@ import { directiveSources, type SourceContext } from './sources.ts'
 import { createChunkTransport, type ChunkTransport } from '../fast-lane/transport.ts'
 import { FastLaneClient } from '../fast-lane/client.ts'
 import { fastLaneCredentials } from '../fast-lane/certificate.ts'
+import { startNodeLane, type NodeLane } from '../fast-lane/node-lane.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { RegionUnservedError } from './errors.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
@@ -85,6 +86,8 @@ export class Customer {
   private stopped = false
   /** How chunks are fetched (fast lane, libp2p fallback). */
   readonly transport: ChunkTransport
+  /** The seeding side's fast lane, when it listens. */
+  private lane: NodeLane | undefined
 
   private constructor (opts: CustomerOptions, api: MainApi, manifest: Manifest, part: PartFile, host: ReelnetHost, seeder: Seeder, directive: IssuedDirective, transport: ChunkTransport) {
     this.transport = transport
@@ -126,6 +129,7 @@ export class Customer {
     const part = await PartFile.open(opts.outPath, manifest)
     let host: ReelnetHost | undefined
     let seeder: Seeder | undefined
+    let lane: NodeLane | undefined
     try {
       const key = await loadOrCreateKey(opts.keyDir)
       const peerId = key.peerId.toString()
@@ -142,8 +146,18 @@ export class Customer {
         maxUpload: opts.maxUpload,
         onRefused: (peer, reason) => opts.log?.(`refused ${peer}: ${reason}`)
       })
-      const lanes = opts.fastLane === false ? undefined : new FastLaneClient({ credentials: await fastLaneCredentials(key.privateKey), log: opts.log })
+      const credentials = opts.fastLane === false ? undefined : await fastLaneCredentials(key.privateKey)
+      const lanes = credentials === undefined ? undefined : new FastLaneClient({ credentials, log: opts.log })
+      // the seeding side's fast lane: what the seeder serves, to whom it admits, under its cap; none if it cannot listen
+      if (credentials !== undefined) {
+        const { source, authorize, uploadLimiter, onServed } = seeder.served
+        lane = await startNodeLane({
+          credentials, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announced: bareAddrs(host), source, authorize, uploadLimiter, onServed,
+          onMalformed: (peer, err) => opts.log?.(`refused ${peer}: malformed fast-lane frame: ${err.message}`)
+        }).catch((err: unknown) => { opts.log?.(`no fast lane for seeding: ${(err as Error).message}`); return undefined })
+      }
       const c = new Customer(opts, api, manifest, part, host, seeder, directive, createChunkTransport({ host: host as unknown as Libp2p, lanes, log: opts.log }))
+      c.lane = lane
       c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
       c.scheduleRenewal()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
@@ -151,6 +165,7 @@ export class Customer {
       void connectBootstrap(host, directive.directive.peers.filter(p => p.role !== 'peer'), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) }).catch(() => 0)
       return c
     } catch (err) {
+      await lane?.server.close().catch(() => {})
       await seeder?.stop().catch(() => {})
       if (host !== undefined) await Promise.resolve(host.stop()).catch(() => {})
       await part.close().catch(() => {})
@@ -189,6 +204,7 @@ export class Customer {
     }
     await this.seeder.stop().catch(() => {})
     this.transport.close()
+    await this.lane?.server.close().catch(() => {})
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
   }
@@ -240,7 +256,7 @@ export class Customer {
     }
     this.lastReportAt = now
     try {
-      await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete })
+      await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete, ...(this.lane !== undefined ? { fastLane: this.lane.addr } : {}) })
     } catch (err) {
       this.opts.log?.(`reporting holdings failed: ${(err as Error).message}`)
     }

@@ -93,7 +93,7 @@ export class MainApi {
     return JSON.parse(text) as { quarantined: boolean, reporters: number }
   }
 
-  async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean, fastLane?: string }, o: { signal?: AbortSignal } = {}): Promise<void> {
     await this.call('POST', '/v1/holdings', h, HoldingAnswer, 'report holdings to main', o.signal)
   }
 
