@@ -3,6 +3,7 @@
  * path moving the same bytes in the same run (issue 17, Must show 1):
  *
  *   warm   requester ← edge (chunks in its store)            fast lane (TLS 1.3) and libp2p (Noise + yamux)
+ *   hot    the same chunks read again (the store does not re-hash within REHASH_AFTER_MS)
  *   cold   requester ← edge (empty) ← parent (store)         fast lane and libp2p, each its own cold edge
  *   plain TCP one hop, plain TCP through a relay
  *   nginx over HTTPS (TLS 1.3, AES-GCM) from the page cache to a Node client that hashes what it reads
@@ -292,6 +293,8 @@ export async function run (): Promise<void> {
       : await leg('nginx HTTPS (TLS 1.3)', { nginx: nginx.proc.pid! }, async () => { const r = await viaNginx(nginx!, bytes); console.log(`  (nginx cipher ${r.cipher})`); return r.ms })
     const warmLane = await leg('warm edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest))
     const warmP2p = await leg('warm edge → requester, libp2p', { edge: serve.child }, async () => await viaLibp2p(serveEp, manifest))
+    // read again within the store's REHASH_AFTER_MS: what a popular item costs the edge (no re-hash of its chunks)
+    await leg('hot (read again) edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest))
 
     const edgeLane = await start(['edge-lane', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeLane.child)
     const coldLane = await leg('cold parent → edge → requester, fast lane', { edge: edgeLane.child, parent: serve.child }, async () => await viaLane(edgeLane.addr as unknown as Endpoint, manifest))

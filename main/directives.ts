@@ -52,6 +52,7 @@ interface Holding {
   addrs: string[]
   region: string
   complete: boolean
+  fastLane?: string
   reportedAt: number
   expiresAt: number
 }
@@ -235,7 +236,7 @@ export class Directives {
   }
 
   /** A customer peer reports holding (part of) a licensed item. */
-  async reportHolding (license: LicenseRecord, h: { peerId: string, addrs: string[], region: string, complete: boolean }): Promise<{ expiresAt: number }> {
+  async reportHolding (license: LicenseRecord, h: { peerId: string, addrs: string[], region: string, complete: boolean, fastLane?: string }): Promise<{ expiresAt: number }> {
     const now = this.#now()
     let byPeer = this.#holdings.get(license.itemId)
     if (byPeer === undefined) {
@@ -254,6 +255,7 @@ export class Directives {
       addrs: h.addrs,
       region: h.region,
       complete: h.complete,
+      ...(h.fastLane !== undefined ? { fastLane: h.fastLane } : {}),
       reportedAt: now,
       expiresAt: Math.min(now + HOLDING_TTL_MS, license.expiresAt)
     }
@@ -280,7 +282,7 @@ export class Directives {
         if (h.expiresAt <= now) { holders.delete(peerId); continue }
         if (h.region !== region || this.excluded.has(peerId)) continue
         // A partial holder is a weaker source than a complete one: rank it as more loaded.
-        candidates.push({ peerId, role: 'peer', region, addrs: h.addrs, lastHeartbeat: now, load: h.complete ? 0 : 0.5 })
+        candidates.push({ peerId, role: 'peer', region, addrs: h.addrs, lastHeartbeat: now, load: h.complete ? 0 : 0.5, ...(h.fastLane !== undefined ? { fastLane: h.fastLane } : {}) })
       }
     }
     const ranked = rankPeers(candidates, { now, region, heartbeatTimeoutMs: this.#registry.heartbeatTimeoutMs, limit: DIRECTIVE_PEER_LIMIT + 1 })

@@ -50,6 +50,19 @@ test('a registered fast lane travels in the rules and in directives', async () =
   assert.not.ok('fastLane' in peers.find(p => p.peerId === parent.peerId)!)
 })
 
+test('a seeding customer\'s reported fast lane is named in other customers\' directives', async () => {
+  await register('edge')
+  const alice = await customer(kit, 'alicelane', 'eu')
+  const rent = await (await kit.req('POST', '/v1/rentals', { token: alice.token, json: { itemId } })).json() as { licenseId: string }
+  const alicePeer = nodeKey().peerId
+  const hold = await kit.req('POST', '/v1/holdings', { token: alice.token, json: { licenseId: rent.licenseId, peerId: alicePeer, addrs: ['/ip4/127.0.0.1/tcp/5001'], region: 'eu', complete: true, fastLane: '/ip4/127.0.0.1/tcp/5002' } })
+  assert.is(hold.status, 200)
+  const peers = await directivePeers()
+  assert.is(peers.find(p => p.peerId === alicePeer)?.fastLane, '/ip4/127.0.0.1/tcp/5002')
+  const bad = await kit.req('POST', '/v1/holdings', { token: alice.token, json: { licenseId: rent.licenseId, peerId: alicePeer, addrs: ['/ip4/127.0.0.1/tcp/5001'], region: 'eu', complete: true, fastLane: 'nope' } })
+  assert.is(bad.status, 422)
+})
+
 test('a fast lane that is not a multiaddr is refused at registration', async () => {
   const k = nodeKey()
   const res = await kit.req('POST', '/v1/nodes', { token: OPERATOR, json: { peerId: k.peerId, role: 'edge', region: 'eu', addrs: ['/ip4/127.0.0.1/tcp/1'], capacityBytes: 1, fastLane: 'tls://x' } })

@@ -33,6 +33,7 @@ flags:
   --revocation-poll D  ask main this often whether the licence still stands (default 60s, at
                     most 5m); a revoked licence or account stops playback. Without main,
                     playback goes on for the licence's offline grace (default 30m), then stops
+  --no-fast-lane    fetch over libp2p only (default: the nodes' TLS 1.3 fast lanes, libp2p as fallback)
   --json            the URL, progress and the summary as JSON lines on stdout
   --quiet           print only the URL
   -h, --help        show this help`
@@ -51,7 +52,8 @@ export const command: Command = {
       region: { type: 'string' },
       'revocation-poll': { type: 'string' },
       json: { type: 'boolean' },
-      quiet: { type: 'boolean' }
+      quiet: { type: 'boolean' },
+      'no-fast-lane': { type: 'boolean' }
     }, true)
     if (positionals.length !== 1) throw new UsageError('give exactly one ITEM (see reelnet play --help)')
     const revocationPollMs = revocationPollFlag(values['revocation-poll'])
@@ -92,6 +94,7 @@ export const command: Command = {
         keyDir: session.configDir,
         region: values.region ?? session.region,
         maxUpload,
+        fastLane: values['no-fast-lane'] !== true,
         limits: maxDownload !== undefined ? { maxRate: maxDownload } : undefined,
         signal: stop.signal,
         revocationPollMs,

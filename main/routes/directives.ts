@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import { requireSession } from '../auth.ts'
 import type { MainServices } from '../services.ts'
-import { validate, peerIdSchema, regionSchema, addrsSchema, licenseIdSchema } from '../validate.ts'
+import { validate, peerIdSchema, regionSchema, addrsSchema, addrSchema, licenseIdSchema } from '../validate.ts'
 import { checkLicenseUse } from '../directives.ts'
 import { ApiError } from '../errors.ts'
 import { directiveRefusal, issueChecked } from '../lifecycle.ts'
@@ -29,7 +29,9 @@ const holdingBody = z.strictObject({
   peerId: peerIdSchema,
   addrs: addrsSchema.min(1),
   region: regionSchema,
-  complete: z.boolean()
+  complete: z.boolean(),
+  /** The seeding client's fast lane (issue 17). */
+  fastLane: addrSchema.optional()
 })
 
 export function directiveRoutes (s: MainServices): Hono<MainEnv> {
@@ -53,12 +55,12 @@ export function directiveRoutes (s: MainServices): Hono<MainEnv> {
   })
 
   app.post('/holdings', requireSession(s), validate('json', holdingBody), async (c) => {
-    const { licenseId, peerId, addrs, region, complete } = c.req.valid('json')
+    const { licenseId, peerId, addrs, region, complete, fastLane } = c.req.valid('json')
     const license = checkLicenseUse(await s.licenses.get(licenseId), c.get('accountId'), s.now())
     const refusal = directiveRefusal(await s.catalog.lookup(license.itemId), license.itemId, s.catalog.terms(license.itemId), region)
     if (refusal !== undefined) throw refusal
     refuseRevoked(s, license)
-    const { expiresAt } = await s.directives.reportHolding(license, { peerId, addrs, region, complete })
+    const { expiresAt } = await s.directives.reportHolding(license, { peerId, addrs, region, complete, ...(fastLane !== undefined ? { fastLane } : {}) })
     return c.json({ ok: true, expiresAt })
   })
   return app

@@ -20,6 +20,7 @@ import { contentKeyOf } from '../../protocol/item-key.ts'
 import { createChunkTransport, type ChunkTransport } from '../fast-lane/transport.ts'
 import { FastLaneClient } from '../fast-lane/client.ts'
 import { fastLaneCredentials } from '../fast-lane/certificate.ts'
+import { startNodeLane, type NodeLane } from '../fast-lane/node-lane.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { ContentKeyError, MainApiError, RegionUnservedError } from './errors.ts'
 import { openContentKey } from '../../protocol/seal.ts'
@@ -107,6 +108,8 @@ export class Customer {
 
   /** How chunks are fetched (fast lane, libp2p fallback). */
   readonly transport: ChunkTransport
+  /** The seeding side's fast lane, when it listens. */
+  private lane: NodeLane | undefined
 
   /** Asks main whether the licence still stands; its signal stops the download, playback and seeding (issue 14b). */
   readonly watch: LicenseWatch
@@ -170,6 +173,7 @@ export class Customer {
       offlineGraceMs: opts.offlineGraceMs,
       log: opts.log
     })
+    let lane: NodeLane | undefined
     try {
       unservedCheck(directive)
       accountId = directive.directive.accountId
@@ -187,8 +191,18 @@ export class Customer {
         revocations: watch.follower,
         ownRefusal: () => watch.refusal()
       })
-      const lanes = opts.fastLane === false ? undefined : new FastLaneClient({ credentials: await fastLaneCredentials(key.privateKey), log: opts.log })
+      const credentials = opts.fastLane === false ? undefined : await fastLaneCredentials(key.privateKey)
+      const lanes = credentials === undefined ? undefined : new FastLaneClient({ credentials, log: opts.log })
+      // the seeding side's fast lane: what the seeder serves, to whom it admits, under its cap; none if it cannot listen
+      if (credentials !== undefined) {
+        const { source, authorize, uploadLimiter, onServed } = seeder.served
+        lane = await startNodeLane({
+          credentials, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announced: bareAddrs(host), source, authorize, uploadLimiter, onServed,
+          onMalformed: (peer, err) => opts.log?.(`refused ${peer}: malformed fast-lane frame: ${err.message}`)
+        }).catch((err: unknown) => { opts.log?.(`no fast lane for seeding: ${(err as Error).message}`); return undefined })
+      }
       const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch, createChunkTransport({ host: host as unknown as Libp2p, lanes, log: opts.log }))
+      c.lane = lane
       if (manifest.encryption !== undefined) {
         if (directive.contentKey === undefined) throw new ContentKeyError(`item ${manifest.itemId} is encrypted, but main sent no content key with the directive`)
         try {
@@ -211,6 +225,7 @@ export class Customer {
       return c
     } catch (err) {
       watch.close()
+      await lane?.server.close().catch(() => {})
       await seeder?.stop().catch(() => {})
       if (host !== undefined) await Promise.resolve(host.stop()).catch(() => {})
       await part.close().catch(() => {})
@@ -324,6 +339,7 @@ export class Customer {
     }
     await this.seeder.stop().catch(() => {})
     this.transport.close()
+    await this.lane?.server.close().catch(() => {})
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
   }
@@ -386,7 +402,7 @@ export class Customer {
     }
     this.lastReportAt = now
     try {
-      await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete })
+      await this.api.reportHolding({ licenseId: this.opts.licenseId, peerId: this.peerId, addrs: bareAddrs(this.host), region: this.region, complete, ...(this.lane !== undefined ? { fastLane: this.lane.addr } : {}) })
     } catch (err) {
       if (err instanceof MainApiError && err.status === 410) this.endSeeding(err.message)
       this.opts.log?.(`reporting holdings failed: ${(err as Error).message}`)

@@ -122,7 +122,7 @@ export class MainApi {
     return { notModified: false, etag: res.headers.get('etag') ?? undefined, bytes: fromText(r.data.revocations, MAX_DOCUMENT_BYTES.revocations) }
   }
 
-  async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean }, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async reportHolding (h: { licenseId: string, peerId: string, addrs: string[], region: string, complete: boolean, fastLane?: string }, o: { signal?: AbortSignal } = {}): Promise<void> {
     await this.call('POST', '/v1/holdings', h, HoldingAnswer, 'report holdings to main', o.signal)
   }
 

@@ -8,7 +8,7 @@
  * license has expired. Upload is capped when asked.
  */
 import type { Libp2p } from '@libp2p/interface'
-import { serveChunks } from '../chunk-server.ts'
+import { serveChunks, type ServeOptions } from '../chunk-server.ts'
 import { createAuthorizer } from '../access.ts'
 import { AccessDeniedError } from '../errors.ts'
 import { TokenBucket } from '../token-bucket.ts'
@@ -40,6 +40,8 @@ export interface SeederOptions {
 export interface Seeder {
   readonly servedBytes: number
   stop: () => Promise<void>
+  /** What it serves, whom it admits, its upload cap and count: the customer's fast lane serves with the very same (issue 17). */
+  readonly served: ServeOptions
 }
 
 export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
@@ -64,7 +66,7 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
     onRefused: opts.onRefused
   })
   let servedBytes = 0
-  const unhandle = await serveChunks(opts.host, {
+  const served: ServeOptions = {
     source: {
       async getChunk (itemId, index) {
         if (!licenseValid()) throw new AccessDeniedError(opts.ownRefusal?.() ?? 'this peer\'s license has expired')
@@ -90,9 +92,11 @@ export async function startSeeding (opts: SeederOptions): Promise<Seeder> {
       opts.onRefused?.(connection.remotePeer.toString(), `malformed frame on ${protocol}: ${err.message}`)
       void connection.close().catch(() => { connection.abort(err) })
     }
-  })
+  }
+  const unhandle = await serveChunks(opts.host, served)
   return {
     get servedBytes () { return servedBytes },
-    stop: unhandle
+    stop: unhandle,
+    served
   }
 }

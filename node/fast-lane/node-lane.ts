@@ -35,7 +35,13 @@ export interface NodeLaneOptions extends Omit<FastLaneServerOptions, 'host' | 'p
 export async function startNodeLane (opts: NodeLaneOptions): Promise<NodeLane> {
   const listenHost = tcpHostOf(opts.listen) ?? '127.0.0.1'
   const server = await startFastLaneServer({ ...opts, host: listenHost, port: opts.port ?? 0 })
-  const wildcard = listenHost === '0.0.0.0' || listenHost === '::'
-  const announceHost = wildcard ? (tcpHostOf(opts.announced.filter(a => !a.includes('/0.0.0.0/'))) ?? '127.0.0.1') : listenHost
-  return { addr: formatFastLaneAddr(announceHost, server.port), server }
+  return { addr: formatFastLaneAddr(announceHostFor(listenHost, opts.announced), server.port), server }
+}
+
+/** The host to register: the listen host, or on a wildcard the first announced interface others can reach (loopback only if that is all). */
+export function announceHostFor (listenHost: string, announced: string[]): string {
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') return listenHost
+  const concrete = announced.filter(a => !a.includes('/0.0.0.0/') && !a.startsWith('/ip6/::/'))
+  const reachable = concrete.filter(a => !a.startsWith('/ip4/127.') && !a.startsWith('/ip6/::1/'))
+  return tcpHostOf(reachable) ?? tcpHostOf(concrete) ?? '127.0.0.1'
 }

@@ -114,6 +114,9 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS
   })
   server.maxConnections = MAX_FAST_LANE_CONNECTIONS
+  // every TCP connection, handshaken or not, so close() never waits out a handshake deadline
+  const raw = new Set<import('node:net').Socket>()
+  server.on('connection', (s: import('node:net').Socket) => { raw.add(s); s.once('close', () => { raw.delete(s) }) })
   // a failed handshake (TLS < 1.3, no ALPN overlap, garbage) only ever concerns that socket
   server.on('tlsClientError', (err, socket) => { opts.log?.(`fast lane: handshake refused: ${err.message}`); socket.destroy() })
   server.on('secureConnection', socket => {
@@ -314,6 +317,7 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
     async close () {
       const closed = new Promise<void>(resolve => { server.close(() => { resolve() }) })
       for (const s of sockets) s.destroy()
+      for (const s of raw) s.destroy()
       await closed
     }
   }
