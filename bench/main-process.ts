@@ -13,7 +13,10 @@ const ROOT = new URL('..', import.meta.url).pathname
 const LOG_TAIL_CHARS = 4000
 
 export async function startMainProcess (dataDir: string, args: string[] = []): Promise<MainProcess> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/node'), [join(ROOT, 'bin/reelnet.js'), 'main', '--data', dataDir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // plaintext items unless asked (--encrypt): the benches compare what they fetch with the original, and
+  // bench/encryption measures what encryption costs by asking per ingest
+  const plain = args.includes('--encrypt') ? [] : ['--plain']
+  const child = spawn(join(ROOT, 'node_modules/.bin/node'), [join(ROOT, 'bin/reelnet.js'), 'main', '--data', dataDir, '--port', '0', ...plain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   // main logs a line per directive to stderr: keep only the tail, for a failure's message
   let tail = ''
   child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-LOG_TAIL_CHARS) })

@@ -56,8 +56,10 @@ flags:
   --rental-hours N           the same in hours (a duration like 30m works too)
   --rental-seconds N         the same in seconds, down to 1 (a test of expiry; below --rental-period's 1 minute)
                              (a rental's period starts when it is rented, not at first play)
-  --encrypt                  encrypt every ingested item with its own content key unless the ingest
-                             says --plain (default: plaintext, as before)
+  --plain                    store newly ingested items unencrypted unless the ingest says --encrypt
+                             (default: every item is encrypted with its own content key, and only a
+                             licensed client gets the key; --plain is for free material and tests)
+  --encrypt                  the default, said explicitly (it and --plain exclude each other)
   --heartbeat-timeout-ms D   a node silent this long is down (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS};
                              a bare number is ms, or e.g. 15s)
   --node-removal-after D     a node silent this long leaves the signed rules and its token is spent
@@ -110,10 +112,12 @@ export const command: Command = {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       encrypt: { type: 'boolean' },
+      plain: { type: 'boolean' },
       'trusted-proxy': { type: 'string' }
     })
     const db = values.db ?? process.env.REELNET_DB
     if (db !== undefined && db !== '' && !/^postgres(ql)?:\/\/[^\s]{1,2000}$/i.test(db)) throw new UsageError('--db (or REELNET_DB) must be a postgres:// URL')
+    if (values.encrypt === true && values.plain === true) throw new UsageError('--encrypt and --plain exclude each other')
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
     let tls: { cert: Buffer, key: Buffer } | undefined
     if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
@@ -170,7 +174,7 @@ export const command: Command = {
         metricsPort: values['metrics-port'] === undefined ? undefined : intFlag('metrics-port', values['metrics-port'], 0, 0, 65535),
         metricsHost: values['metrics-host'],
         rentalMs, heartbeatTimeoutMs, directiveTtlMs, nodeRemovalMs, revocationsTtlMs,
-        encryptItems: values.encrypt === true,
+        encryptItems: values.plain !== true,
         scrypt: { ...SCRYPT_PARAMS, N: 2 ** scryptLogN },
         processMetrics: true,
         log: (level, msg, extra) => { logger[level](extra ?? {}, msg) }

@@ -461,7 +461,7 @@ caseOf(test, '26. main down for the whole download (directive already held) → 
   assert.is(done.doneBytes, SIZE)
 
   // restart main on the same folder and port
-  const again = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', port, '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: 'main2' })
+  const again = spawnReelnet(['main', '--plain', '--data', join(dir, 'main'), '--port', port, '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: 'main2' })
   procs.push(again)
   await waitFor(again, /reelnet main listening on/)
   net.main = again

@@ -100,7 +100,7 @@ export interface NetworkOptions {
   regions: Array<{ name: string, parents: number, edges: number, edgeMaxUpload?: string, parentMaxUpload?: string }>
   directiveTtlMs?: number
   heartbeatMs?: number
-  /** More `reelnet main` flags (e.g. --encrypt, --rental-seconds N). */
+  /** More `reelnet main` flags (e.g. --encrypt, --rental-seconds N). Items are plaintext unless they say --encrypt (the suites compare files byte for byte). */
   mainArgs?: string[]
 }
 
@@ -117,7 +117,7 @@ export class Network {
     const { dir } = this.opts
     mkdirSync(dir, { recursive: true })
     this.main = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
-      '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...(this.opts.directiveTtlMs !== undefined ? ['--directive-ttl-ms', String(this.opts.directiveTtlMs)] : []), ...(this.opts.mainArgs ?? [])], { name: 'main' })
+      '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...((this.opts.mainArgs ?? []).includes('--encrypt') ? [] : ['--plain']), ...(this.opts.directiveTtlMs !== undefined ? ['--directive-ttl-ms', String(this.opts.directiveTtlMs)] : []), ...(this.opts.mainArgs ?? [])], { name: 'main' })
     const m = await waitFor(this.main, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
     this.mainUrl = m[1] as string
     const keys = await this.api('GET', '/v1/keys') as { keys: Array<{ publicKey: string }> }

@@ -37,7 +37,7 @@ test.before(async () => {
   // every process of the test trusts the throwaway certificate, as an operator's machines would trust their CA
   process.env.NODE_EXTRA_CA_CERTS = cert
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), await readFile(cert, 'utf8')])
-  main = spawnReelnet(['main', '--data', join(dir, 'main'), '--port', '0', '--tls-cert', cert, '--tls-key', key, '--admin-token', ADMIN_TOKEN,
+  main = spawnReelnet(['main', '--plain', '--data', join(dir, 'main'), '--port', '0', '--tls-cert', cert, '--tls-key', key, '--admin-token', ADMIN_TOKEN,
     '--operator-token', OPERATOR_TOKEN, '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N], { name: 'main' })
   mainUrl = (await waitFor(main, /reelnet main listening on (https:\/\/\S+) key (\S+)/))[1] as string
   net = new Network({ dir, regions: [] })

@@ -49,7 +49,7 @@ let poller: Promise<void> = Promise.resolve()
 const acknowledged = { accounts: [] as string[], licenses: [] as Array<{ licenseId: string, token: string }> }
 
 async function startMainProc (port: number): Promise<MainProc> {
-  const proc = spawnReelnet(['main', '--data', join(dir, 'main'), '--db', dbUrl, '--port', String(port), '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
+  const proc = spawnReelnet(['main', '--plain', '--data', join(dir, 'main'), '--db', dbUrl, '--port', String(port), '--admin-token', ADMIN_TOKEN, '--operator-token', OPERATOR_TOKEN,
     '--heartbeat-timeout-ms', '4000', '--scrypt-log-n', TEST_SCRYPT_LOG_N, '--trusted-proxy', TRUSTED_PROXY], { name: `main-${port}` })
   const m = await waitFor(proc, /reelnet main listening on (http:\/\/\S+) key (\S+)/)
   return { proc, url: m[1] as string, port: Number(new URL(m[1] as string).port) }

@@ -59,8 +59,14 @@ export async function tempDir (name: string): Promise<string> {
   return await mkdtemp(join(tmpdir(), `reelnet-${name}-`))
 }
 
+/**
+ * A main for a network test. Its items are plaintext unless `extra` says --encrypt: these suites compare the
+ * downloaded file with the original byte for byte, while `reelnet get` keeps an encrypted item's ciphertext
+ * (test/e2e/encryption.test.ts and the demo cover that path).
+ */
 export async function startMain (dir: string, extra: string[] = []): Promise<{ url: string, proc: Proc }> {
-  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...extra],
+  const plain = extra.includes('--encrypt') ? [] : ['--plain']
+  const { proc, match } = await launch(['main', '--data', join(dir, 'main'), '--port', '0', '--admin-token', ADMIN, '--operator-token', OPERATOR, '--scrypt-log-n', TEST_SCRYPT_LOG_N, ...plain, ...extra],
     /reelnet main listening on (http:\/\/[0-9.]+:\d+)/)
   return { url: match[1]!, proc }
 }
