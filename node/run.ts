@@ -39,8 +39,10 @@ import { FastLaneClient } from './fast-lane/client.ts'
 import { createChunkTransport } from './fast-lane/transport.ts'
 import { startNodeLane, type NodeLane } from './fast-lane/node-lane.ts'
 
-/** The least time between two rules polls a request for an item the rules do not list can cause. */
-const RULES_CATCH_UP_MS = 1_000
+/** The least time between two rules polls that requests for an item the rules do not list can cause. */
+const RULES_CATCH_UP_MS = 250
+/** Polls one such request may wait for before it is answered "not here" (about RULES_CATCH_UP_MS apart). */
+const RULES_CATCH_UP_TRIES = 3
 
 /** Chunks a parent copies from main at once (each a readahead batch of the filler). */
 export const PARENT_COPY_WORKERS = 4
@@ -276,18 +278,24 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
   metrics.setFillQueue(() => filler.inFlight)
 
   // A directive main issued under newer rules can name an item this node's rules do not list yet (ingested since
-  // its last poll): before saying "not here", poll the rules once — one poll at a time, at most every
-  // RULES_CATCH_UP_MS, so requests for unknown items cannot make a node hammer main.
+  // its last poll, or published a moment after the directive): before saying "not here", poll the rules — one poll
+  // at a time, at least RULES_CATCH_UP_MS apart, RULES_CATCH_UP_TRIES times at most — so a request for an item the
+  // rules really do not list is answered within about a second and cannot make a node hammer main.
   let catchUp: Promise<unknown> | undefined
   let lastCatchUp = 0
   const mayHoldNow = async (itemId: string): Promise<boolean> => {
-    if (mayHold(holdings(), itemId)) return true
-    if (catchUp === undefined) {
-      if (Date.now() - lastCatchUp < RULES_CATCH_UP_MS) return false
-      lastCatchUp = Date.now()
-      catchUp = rules.poll({ signal }).finally(() => { catchUp = undefined })
+    for (let attempt = 0; attempt < RULES_CATCH_UP_TRIES; attempt++) {
+      if (mayHold(holdings(), itemId)) return true
+      if (catchUp === undefined) {
+        const wait = lastCatchUp + RULES_CATCH_UP_MS - Date.now()
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+        if (catchUp === undefined) {
+          lastCatchUp = Date.now()
+          catchUp = rules.poll({ signal }).finally(() => { catchUp = undefined })
+        }
+      }
+      await catchUp
     }
-    await catchUp
     return mayHold(holdings(), itemId)
   }
 
