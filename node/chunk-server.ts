@@ -91,13 +91,59 @@ export class ByteBudget {
   }
 }
 
-function codeOf (err: unknown): ChunkErrorCode {
+/** The wire's error code for an error thrown while serving (both the libp2p chunk protocol and the fast lane). */
+export function chunkErrorCodeOf (err: unknown): ChunkErrorCode {
   switch ((err as Error | undefined)?.name) {
     case 'AccessDeniedError': return 'unauthorized'
     case 'BusyError': return 'busy'
     case 'ChunkNotFoundError': case 'NoSourceError': return 'not_found'
     case 'MalformedError': case 'TooLargeError': return 'bad_request'
     default: return 'internal'
+  }
+}
+
+/** Where `sendInOrder` puts each requested chunk: its bytes, or a typed refusal naming its index. */
+export interface ChunkSink {
+  data: (index: number, bytes: Uint8Array) => Promise<void>
+  error: (code: ChunkErrorCode, message: string, index: number) => Promise<void>
+}
+
+/**
+ * Send `indexes` of `itemId` from `source` in request order, with up to LOOKAHEAD_CHUNKS fetches started ahead,
+ * each holding a slot of `budget` until its chunk is written or refused; `uploadLimiter` paces the bytes.
+ * The libp2p chunk protocol and the fast lane serve through this one loop.
+ */
+export async function sendInOrder (
+  o: { source: ChunkSource, budget: ByteBudget, uploadLimiter?: TokenBucket, itemId: string, indexes: number[], signal: AbortSignal },
+  sink: ChunkSink
+): Promise<void> {
+  const { source, budget, itemId, indexes, signal } = o
+  const pending: Array<{ index: number, p: Promise<Uint8Array | null | Error> }> = []
+  let next = 0
+  const start = async (): Promise<void> => {
+    const index = indexes[next++]!
+    await budget.acquire(IN_FLIGHT_SLOT_BYTES, signal)
+    const p = source.getChunk(itemId, index, { signal }).catch((err: unknown) => err as Error)
+    pending.push({ index, p })
+  }
+  try {
+    while (next < indexes.length && pending.length < LOOKAHEAD_CHUNKS) await start()
+    while (pending.length > 0) {
+      const { index, p } = pending.shift()!
+      const bytes = await p
+      if (next < indexes.length) await start()
+      if (bytes === null) { budget.release(IN_FLIGHT_SLOT_BYTES); await sink.error('not_found', `chunk ${index} of ${itemId} is not available here`, index); continue }
+      if (bytes instanceof Error) { budget.release(IN_FLIGHT_SLOT_BYTES); await sink.error(chunkErrorCodeOf(bytes), bytes.message, index); continue }
+      try {
+        if (o.uploadLimiter !== undefined) await o.uploadLimiter.take(bytes.length, { signal })
+        await sink.data(index, bytes)
+      } finally {
+        budget.release(IN_FLIGHT_SLOT_BYTES)
+      }
+    }
+  } finally {
+    // release the slots of lookahead fetches we will not send
+    for (let i = 0; i < pending.length; i++) budget.release(IN_FLIGHT_SLOT_BYTES)
   }
 }
 
@@ -151,7 +197,7 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
       try {
         await opts.authorize({ connection, itemId: req.itemId, credential: req.credential })
       } catch (err) {
-        await sendError(codeOf(err), (err as Error).message)
+        await sendError(chunkErrorCodeOf(err), (err as Error).message)
         await stream.close()
         return
       }
@@ -175,36 +221,14 @@ export async function serveChunks (host: Libp2p, opts: ServeOptions): Promise<()
     lp: LengthPrefixedStream<Stream>, remote: string, itemId: string, indexes: number[], signal: AbortSignal,
     sendError: (code: ChunkErrorCode, message: string, index?: number) => Promise<void>
   ): Promise<void> {
-    // lookahead: start up to LOOKAHEAD_CHUNKS fetches ahead, each holding a slot of the byte budget
-    const pending: Array<{ index: number, p: Promise<Uint8Array | null | Error> }> = []
-    let next = 0
-    const start = async (): Promise<void> => {
-      const index = indexes[next++]!
-      await budget.acquire(IN_FLIGHT_SLOT_BYTES, signal)
-      const p = opts.source.getChunk(itemId, index, { signal }).catch((err: unknown) => err as Error)
-      pending.push({ index, p })
-    }
-    try {
-      while (next < indexes.length && pending.length < LOOKAHEAD_CHUNKS) await start()
-      while (pending.length > 0) {
-        const { index, p } = pending.shift()!
-        const bytes = await p
-        if (next < indexes.length) await start()
-        if (bytes === null) { budget.release(IN_FLIGHT_SLOT_BYTES); await sendError('not_found', `chunk ${index} of ${itemId} is not available here`, index); continue }
-        if (bytes instanceof Error) { budget.release(IN_FLIGHT_SLOT_BYTES); await sendError(codeOf(bytes), bytes.message, index); continue }
-        try {
-          if (opts.uploadLimiter !== undefined) await opts.uploadLimiter.take(bytes.length, { signal })
-          const frame: Uint8ArrayList = encodeChunkDataFrame(index, bytes)
-          await lp.write(frame, { signal })
-          opts.onServed?.(remote, bytes.length)
-        } finally {
-          budget.release(IN_FLIGHT_SLOT_BYTES)
-        }
-      }
-    } finally {
-      // release the slots of lookahead fetches we will not send
-      for (let i = 0; i < pending.length; i++) budget.release(IN_FLIGHT_SLOT_BYTES)
-    }
+    await sendInOrder({ source: opts.source, budget, uploadLimiter: opts.uploadLimiter, itemId, indexes, signal }, {
+      data: async (index, bytes) => {
+        const frame: Uint8ArrayList = encodeChunkDataFrame(index, bytes)
+        await lp.write(frame, { signal })
+        opts.onServed?.(remote, bytes.length)
+      },
+      error: sendError
+    })
   }
 
   async function handleHave (stream: Stream, connection: Connection): Promise<void> {

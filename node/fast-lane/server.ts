@@ -28,8 +28,8 @@ import { isFramingError } from '../length-prefixed.ts'
 import type { Authorize } from '../access.ts'
 import type { TokenBucket } from '../token-bucket.ts'
 import {
-  ByteBudget, DEFAULT_MAX_IN_FLIGHT_BYTES, IN_FLIGHT_SLOT_BYTES, LOOKAHEAD_CHUNKS, MAX_STREAMS_PER_PEER,
-  REQUEST_TIMEOUT_MS, SEND_STALL_TIMEOUT_MS, type ChunkSource
+  ByteBudget, DEFAULT_MAX_IN_FLIGHT_BYTES, MAX_STREAMS_PER_PEER, REQUEST_TIMEOUT_MS, SEND_STALL_TIMEOUT_MS,
+  chunkErrorCodeOf, sendInOrder, type ChunkSource
 } from '../chunk-server.ts'
 import { remotePeerOf, type FastLaneCredentials } from './certificate.ts'
 import { FAST_LANE_TLS, HANDSHAKE_TIMEOUT_MS } from './tls-options.ts'
@@ -76,16 +76,6 @@ export interface FastLaneServer {
   /** Requests being answered now. */
   readonly requests: number
   close: () => Promise<void>
-}
-
-function codeOf (err: unknown): ChunkErrorCode {
-  switch ((err as Error | undefined)?.name) {
-    case 'AccessDeniedError': return 'unauthorized'
-    case 'BusyError': return 'busy'
-    case 'ChunkNotFoundError': case 'NoSourceError': return 'not_found'
-    case 'MalformedError': case 'TooLargeError': return 'bad_request'
-    default: return 'internal'
-  }
 }
 
 /**
@@ -257,7 +247,7 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
         try {
           await opts.authorize({ connection: subject, itemId: req.itemId, credential: req.credential })
         } catch (err) {
-          await sendError(id, codeOf(err), (err as Error).message)
+          await sendError(id, chunkErrorCodeOf(err), (err as Error).message)
           // a stranger is cut off at its first refusal (after the answer is out); an admitted peer may just have
           // asked for an item its directive does not name
           if (!admitted) { socket.end(); setTimeout(() => { socket.destroy() }, 1_000).unref() }
@@ -272,34 +262,13 @@ export async function startFastLaneServer (opts: FastLaneServerOptions): Promise
     }
 
     async function sendChunks (id: number, itemId: string, indexes: number[]): Promise<void> {
-      const signal = ctl.signal
-      const pending: Array<{ index: number, p: Promise<Uint8Array | null | Error> }> = []
-      let next = 0
-      const start = async (): Promise<void> => {
-        const index = indexes[next++]!
-        await budget.acquire(IN_FLIGHT_SLOT_BYTES, signal)
-        const p = opts.source.getChunk(itemId, index, { signal }).catch((err: unknown) => err as Error)
-        pending.push({ index, p })
-      }
-      try {
-        while (next < indexes.length && pending.length < LOOKAHEAD_CHUNKS) await start()
-        while (pending.length > 0) {
-          const { index, p } = pending.shift()!
-          const bytes = await p
-          if (next < indexes.length) await start()
-          try {
-            if (bytes === null) { await sendError(id, 'not_found', `chunk ${index} of ${itemId} is not available here`, index); continue }
-            if (bytes instanceof Error) { await sendError(id, codeOf(bytes), bytes.message, index); continue }
-            if (opts.uploadLimiter !== undefined) await opts.uploadLimiter.take(bytes.length, { signal })
-            await write(encodeFastLaneDataHeader(id, index, bytes.length), bytes)
-            opts.onServed?.(remote, bytes.length)
-          } finally {
-            budget.release(IN_FLIGHT_SLOT_BYTES)
-          }
-        }
-      } finally {
-        for (let i = 0; i < pending.length; i++) budget.release(IN_FLIGHT_SLOT_BYTES)
-      }
+      await sendInOrder({ source: opts.source, budget, uploadLimiter: opts.uploadLimiter, itemId, indexes, signal: ctl.signal }, {
+        data: async (index, bytes) => {
+          await write(encodeFastLaneDataHeader(id, index, bytes.length), bytes)
+          opts.onServed?.(remote, bytes.length)
+        },
+        error: async (code, message, index) => { await sendError(id, code, message, index) }
+      })
     }
   }
 
