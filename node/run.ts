@@ -34,7 +34,7 @@ import { createProvider } from './run/announce.ts'
 import { createNodeFiller } from './run/filler.ts'
 import { createChunkSource, startServing } from './run/serving.ts'
 import { ItemCopier } from './run/copy.ts'
-import { REGISTER_DEADLINE_MS, retry, startControlLoop } from './run/control.ts'
+import { REGISTER_DEADLINE_MS, retry, startControlLoop } from './run/control-loop.ts'
 import { statusOf } from './run/status.ts'
 import type { NodeParts } from './run/parts.ts'
 import type { EventLog, NodeOptions, RunningNode } from './run/options.ts'
@@ -43,7 +43,7 @@ export type { EventLog, NodeOptions, NodeStatus, RunningNode } from './run/optio
 export { PARENT_COPY_WORKERS, PREPOSITION_WORKERS } from './run/copy.ts'
 export { PROVIDE_TIMEOUT_MS } from './run/announce.ts'
 export { SOFTWARE_VERSION } from './run/version.ts'
-export { REGISTER_DEADLINE_MS } from './run/control.ts'
+export { REGISTER_DEADLINE_MS } from './run/control-loop.ts'
 export { MAX_REPORTED_SOURCES, REPORT_AGAIN_AFTER_MS } from './run/bad-sources.ts'
 
 export async function startNode (opts: NodeOptions): Promise<RunningNode> {
