@@ -11,7 +11,6 @@ import type { Connection } from '@libp2p/interface'
 import { verifyDirective } from '../protocol/documents.ts'
 import type { Directive } from '../protocol/types.ts'
 import { AccessDeniedError } from './errors.ts'
-import type { RevocationGuard } from './revocations.ts'
 
 /** Peers whose latest directive is remembered (to refuse a revoked one's have requests): the oldest go first beyond. */
 export const MAX_REMEMBERED_CLIENTS = 10_000
@@ -24,6 +23,15 @@ export interface AuthorizeRequest {
 
 /** Throws AccessDeniedError when the remote peer may not have this item's chunks. */
 export type Authorize = (req: AuthorizeRequest) => Promise<void>
+
+/** What admission asks of the revocation list (node/revocations.ts's RevocationsFollower is one). */
+export interface RevocationGuard {
+  /** Throw AccessDeniedError when the directive rests on a revoked licence or account, or no list is in force. */
+  check: (directive: Directive) => void
+  isNodeRevoked: (peerId: string) => boolean
+  /** Why no stranger can be checked now (no list in force), or undefined. */
+  frozen: () => string | undefined
+}
 
 export interface AuthorizerOptions {
   /** main's pinned public key (a function: it is read at each verification). */

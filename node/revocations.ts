@@ -11,6 +11,7 @@ import { toText, fromText } from '../protocol/signing.ts'
 import { CLOCK_SKEW_MS, MAX_DOCUMENT_BYTES } from '../protocol/limits.ts'
 import type { Directive, Revocations } from '../protocol/types.ts'
 import { AccessDeniedError } from './errors.ts'
+import type { RevocationGuard } from './access.ts'
 
 const STATE_KEY = 'revocations'
 
@@ -28,13 +29,8 @@ export interface RevocationsFollowerOptions {
 }
 
 /** What access checks ask (node/access.ts, the seeder). */
-export interface RevocationGuard {
-  /** Throw AccessDeniedError when the directive rests on a revoked licence or account, or no list is in force. */
-  check: (directive: Directive) => void
-  isNodeRevoked: (peerId: string) => boolean
-  /** Why no stranger can be checked now (no list in force), or undefined. */
-  frozen: () => string | undefined
-}
+/** Defined where admission uses it (access.ts), so the chunk protocol's side needs nothing of this file. */
+export type { RevocationGuard }
 
 export class RevocationsFollower implements RevocationGuard {
   /** The list in force (undefined: none yet, or it expired). */
