@@ -1,7 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
-import { Scheduler, type DownloadSource, type SchedulerEvent, type SourceKind } from './scheduler.ts'
+import { Scheduler } from './engine.ts'
+import type { DownloadSource, SourceKind } from './source.ts'
+import type { SchedulerEvent } from './stats.ts'
 import { FakeClock } from '../clock.ts'
 
 const CHUNK = 1024
@@ -219,7 +221,7 @@ test('with no usable source left it asks for more (a new directive), and gives u
 
 test('a new directive that names no source in the region ends the download at once with its reason', async () => {
   let asks = 0
-  const { RegionUnservedError } = await import('./errors.ts')
+  const { RegionUnservedError } = await import('../client/errors.ts')
   const h = harness({
     moreSources: async () => { asks++; throw new RegionUnservedError("no source in region eu: every node of region 'eu' is down or drained (1 parent down; last heartbeat 20 s ago)") },
     limits: { maxEmptyRefills: 20, refillRetryMs: 10, tickMs: 10 }
