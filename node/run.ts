@@ -427,7 +427,8 @@ export async function startNode (opts: NodeOptions): Promise<RunningNode> {
           await Promise.all(Array.from({ length: workers }, async () => {
             while (next < missing.length && !signal.aborted) {
               const i = missing[next++]!
-              try { await filler.get(manifest, i, signal) } catch { failed++ }
+              // background: a customer waiting on a miss goes first (node/download/priorities.ts)
+              try { await filler.get(manifest, i, signal, 'background') } catch { failed++ }
             }
           }))
           // the rules dropped it while it was being copied (a takedown, a collected version): delete what arrived

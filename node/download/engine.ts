@@ -16,16 +16,25 @@
  *   and is dropped for the rest of the download after MAX_BAD_CHUNKS.
  *   Dropped sources are kept out through one penalty map (penalties.ts).
  * - When no usable source is left, `moreSources` is asked (a new directive).
+ * - Request priorities (priorities.ts): a customer's download wants every
+ *   chunk at normal priority; an on-demand engine (an edge's fill, a parent's
+ *   catalog copy) wants chunks as they are asked for, urgent when someone
+ *   waits on them, background when nobody does. Concurrent asks for one chunk
+ *   share its one fetch.
+ * - Disk back-pressure: past `maxPendingStoreBytes` handed to `store` and not
+ *   yet written, no new request goes out and `onChunk` holds the sources that
+ *   await it, so a slow disk slows the streams instead of filling memory.
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
 import { DownloadAbortedError, NoSourcesError } from '../client/errors.ts'
+import { penaltyFor, StallError } from '../errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 import type { DownloadSource, SourceKind } from './source.ts'
 import { DEFAULT_LIMITS, type SchedulerLimits } from './limits.ts'
-import type { DownloadStats, SchedulerEvent } from './stats.ts'
+import type { DownloadStats, DropReason, SchedulerEvent } from './stats.ts'
 import { RateMeter } from './rate.ts'
 import { PenaltyMap } from './penalties.ts'
-import { ChunkQueue } from './queue.ts'
+import { ChunkQueue, type Priority } from './priorities.ts'
 import { pickStraggler } from './endgame.ts'
 
 export interface SchedulerOptions {
@@ -46,7 +55,13 @@ export interface SchedulerOptions {
   /** Time and timers (default the system's); tests hand a FakeClock. */
   clock?: Clock
   onEvent?: (event: SchedulerEvent) => void
+  /** No chunk is wanted until `want` asks for it (an edge's fill); default: every chunk not `done` (a download). */
+  onDemand?: boolean
+  /** Where dropped sources are kept out; hand one in to share it beyond this engine (an edge's filler). */
+  penalties?: PenaltyMap
 }
+
+interface ChunkWaiter { resolve: (c: VerifiedChunk) => void, reject: (e: Error) => void, promise: Promise<VerifiedChunk> }
 
 interface SourceState {
   source: DownloadSource
@@ -60,12 +75,14 @@ interface SourceState {
   consecutiveFailures: number
   retryAt: number
   lacks: Map<number, number>
-  dropped: false | 'bad-chunks' | 'failures'
+  dropped: false | DropReason
 }
 
 interface Request {
   state: SourceState
   indexes: Set<number>
+  /** Every index asked in this request (indexes shrinks as chunks arrive). */
+  asked: number[]
   controller: AbortController
   startedAt: number
   lastProgressAt: number
@@ -74,8 +91,6 @@ interface Request {
   gotAny: boolean
   endgame: boolean
 }
-
-class StallError extends Error { name = 'StallError' }
 
 export class Scheduler {
   readonly limits: SchedulerLimits
@@ -89,8 +104,15 @@ export class Scheduler {
   private readonly storedFlags: Uint8Array
   private readonly holders = new Map<number, Set<Request>>()
   private readonly states = new Map<string, SourceState>()
-  private readonly penalties = new PenaltyMap()
+  private readonly penalties: PenaltyMap
   private readonly waiters = new Map<number, Array<() => void>>()
+  /** Those `want` handed a promise of the chunk's bytes (one per chunk: concurrent asks share it). */
+  private readonly chunkWaiters = new Map<number, ChunkWaiter>()
+  /** Bytes handed to `store` and not yet written; and the sources held until they fall below the bound. */
+  private pendingStoreBytes = 0
+  private storeRoom: Array<() => void> = []
+  /** Finished or failed: `want` asks a new engine. */
+  private closed = false
   private readonly pendingStores = new Set<Promise<void>>()
   private readonly controller = new AbortController()
   private readonly fallbackKinds: ReadonlySet<SourceKind>
@@ -120,13 +142,15 @@ export class Scheduler {
     this.fallbackKinds = new Set(opts.fallbackKinds ?? [])
     this.verified = new Uint8Array(opts.chunkCount)
     this.storedFlags = new Uint8Array(opts.chunkCount)
-    this.queue = new ChunkQueue(opts.chunkCount)
+    this.queue = new ChunkQueue(opts.chunkCount, opts.onDemand !== true)
+    this.penalties = opts.penalties ?? new PenaltyMap()
     let total = 0
     for (let i = 0; i < opts.chunkCount; i++) total += opts.chunkLength(i)
     this.totalBytes = total
-    this.remaining = opts.chunkCount
-    this.remainingStores = opts.chunkCount
-    for (const i of opts.done ?? []) {
+    const all = opts.onDemand === true ? 0 : opts.chunkCount
+    this.remaining = all
+    this.remainingStores = all
+    for (const i of opts.onDemand === true ? [] : opts.done ?? []) {
       if (i < 0 || i >= opts.chunkCount || this.verified[i] === 1) continue
       this.verified[i] = 1
       this.storedFlags[i] = 1
@@ -195,6 +219,36 @@ export class Scheduler {
     this.queue.prioritize(lo, hi, i => this.verified[i] === 1)
     this.pump()
   }
+
+  /**
+   * Want chunk `index` at `priority` (an on-demand engine). The promise settles with its verified bytes once stored,
+   * or with the error that ended the engine; every ask for one chunk shares its one fetch, and a higher priority
+   * moves it up. Undefined when this engine cannot fetch it any more (it has ended, or already stored the chunk): the
+   * caller reads its store, or asks a new engine.
+   */
+  want (index: number, priority: Priority): Promise<VerifiedChunk> | undefined {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.opts.chunkCount) throw new RangeError(`chunk ${index} out of range`)
+    if (this.closed || this.failed !== undefined || this.storedFlags[index] === 1) return undefined
+    const fresh = this.queue.want(index, priority)
+    let w = this.chunkWaiters.get(index)
+    if (w === undefined) { w = chunkWaiter(); this.chunkWaiters.set(index, w) }
+    // only wanted chunks are ever asked for, so one not wanted before is neither verified nor stored yet
+    if (fresh) {
+      this.remaining++
+      this.remainingStores++
+    }
+    if (this.finished !== undefined) this.pump()
+    return w.promise
+  }
+
+  /** Chunks wanted and not yet stored. */
+  get pending (): number { return this.remainingStores }
+
+  /** Chunk `index` is wanted (and so being fetched, or to be) — a second ask for it collapses into the first. */
+  wants (index: number): boolean { return this.queue.isWanted(index) && this.storedFlags[index] === 0 }
+
+  /** Finished or failed: it fetches nothing more. */
+  get isClosed (): boolean { return this.closed }
 
   /** True once chunk `index` is verified and stored. */
   isStored (index: number): boolean {
@@ -268,9 +322,9 @@ export class Scheduler {
     return true
   }
 
-  /** Chunk `index` is verified, or some source is fetching it. */
+  /** Chunk `index` is verified, or some source is fetching it, or nobody wants it. */
   private doneOrAsked (index: number): boolean {
-    return this.verified[index] === 1 || (this.holders.get(index)?.size ?? 0) > 0
+    return this.verified[index] === 1 || (this.holders.get(index)?.size ?? 0) > 0 || !this.queue.isWanted(index)
   }
 
   /** The next unassigned chunks for `s` in play order, up to `max`, contiguous where possible. */
@@ -301,6 +355,8 @@ export class Scheduler {
     // CPU-bound rate and the peer's share fell to a third)
     const peerServing = sources.some(s => s.source.kind === 'peer' && s.meter.rate > 0 && s.retryAt <= now)
     let capLeft = this.capChunks(now)
+    // the disk is behind: ask for nothing more until it catches up (the sources in flight are held in onChunk)
+    if (this.pendingStoreBytes >= this.limits.maxPendingStoreBytes) capLeft = 0
     for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
@@ -311,7 +367,8 @@ export class Scheduler {
       if (room <= 0 && this.hasFreshUrgent(s, now)) room = 1
       room = Math.min(room, capLeft)
       let progressed = true
-      while (room > 0 && progressed && s.requests.size < this.limits.maxRequests) {
+      const maxRequests = Math.min(this.limits.maxRequests, s.source.maxRequests ?? Infinity)
+      while (room > 0 && progressed && s.requests.size < maxRequests) {
         progressed = false
         const batch = this.pick(s, Math.min(room, this.limits.maxBatch), now)
         if (batch.length > 0) {
@@ -351,7 +408,7 @@ export class Scheduler {
 
   private canServeSomething (s: SourceState, now: number): boolean {
     for (let i = 0; i < this.opts.chunkCount; i++) {
-      if (this.verified[i] === 0 && (s.source.has === undefined || s.source.has(i))) {
+      if (this.verified[i] === 0 && this.queue.isWanted(i) && (s.source.has === undefined || s.source.has(i))) {
         const lack = s.lacks.get(i)
         if (lack === undefined || lack <= now + this.limits.lackRetryMs) return true
       }
@@ -363,6 +420,7 @@ export class Scheduler {
     const req: Request = {
       state: s,
       indexes: new Set(indexes),
+      asked: indexes,
       controller: new AbortController(),
       startedAt: now,
       lastProgressAt: now,
@@ -384,7 +442,7 @@ export class Scheduler {
     try {
       promise = s.source.fetch(indexes, {
         signal,
-        onChunk: (index, bytes) => { this.onChunk(req, index, bytes) },
+        onChunk: (index, bytes) => this.onChunk(req, index, bytes),
         onBytes: n => { req.bytesSinceProgress += n }
       })
     } catch (err) {
@@ -406,7 +464,13 @@ export class Scheduler {
     }
   }
 
-  private onChunk (req: Request, index: number, bytes: Uint8Array): void {
+  private onChunk (req: Request, index: number, bytes: Uint8Array): Promise<void> | undefined {
+    this.handleChunk(req, index, bytes)
+    if (this.pendingStoreBytes < this.limits.maxPendingStoreBytes || this.failed !== undefined) return undefined
+    return new Promise<void>(resolve => { this.storeRoom.push(resolve) })
+  }
+
+  private handleChunk (req: Request, index: number, bytes: Uint8Array): void {
     if (this.failed !== undefined || this.finished === undefined) return
     const s = req.state
     const now = this.now()
@@ -454,17 +518,39 @@ export class Scheduler {
     }
     this.emit({ type: 'chunk', index, bytes: bytes.length, source: s.source.id, kind: s.source.kind })
     // `verify` (the manifest's check) passed just above: this is where a download's chunk becomes a VerifiedChunk
-    const p = this.opts.store(index, bytes as VerifiedChunk, s.source).then(() => {
+    const chunk = bytes as VerifiedChunk
+    this.pendingStoreBytes += chunk.length
+    const p = this.opts.store(index, chunk, s.source).then(() => {
+      this.storeDone(chunk.length)
       this.storedFlags[index] = 1
       this.remainingStores--
       const list = this.waiters.get(index)
       this.waiters.delete(index)
       for (const f of list ?? []) f()
+      const w = this.chunkWaiters.get(index)
+      this.chunkWaiters.delete(index)
+      w?.resolve(chunk)
       this.checkFinished()
-    }, (err: unknown) => { this.fail(err instanceof Error ? err : new Error(String(err))) })
+      this.pump()
+    }, (err: unknown) => {
+      this.storeDone(chunk.length)
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+    })
     this.pendingStores.add(p)
     void p.finally(() => this.pendingStores.delete(p))
     this.pump()
+  }
+
+  /** A store finished: once below the bound, the held sources go on. */
+  private storeDone (bytes: number): void {
+    this.pendingStoreBytes -= bytes
+    if (this.pendingStoreBytes < this.limits.maxPendingStoreBytes) this.releaseStoreRoom()
+  }
+
+  private releaseStoreRoom (): void {
+    const held = this.storeRoom
+    this.storeRoom = []
+    for (const f of held) f()
   }
 
   /** A request whose every chunk was answered elsewhere is cancelled (no blame). */
@@ -487,8 +573,11 @@ export class Scheduler {
       if (s.dropped === false) {
         s.failures++
         s.consecutiveFailures++
-        this.emit({ type: 'failure', source: s.source.id, kind: s.source.kind, error: `${err.name}: ${err.message}` })
-        if (s.consecutiveFailures >= this.limits.maxFailures) this.drop(s, 'failures')
+        // node/errors.ts penaltyFor is the one place that says what an error means for its sender
+        const penalty = penaltyFor(err)
+        this.emit({ type: 'failure', source: s.source.id, kind: s.source.kind, error: `${err.name}: ${err.message}`, errorName: err.name, penalty, index: left[0] ?? req.asked[0] ?? 0 })
+        if (penalty === 'ban') this.drop(s, 'protocol')
+        else if (s.consecutiveFailures >= this.limits.maxFailures) this.drop(s, 'failures')
         else s.retryAt = now + this.limits.backoffMs * 2 ** (s.consecutiveFailures - 1)
       }
     } else {
@@ -499,10 +588,10 @@ export class Scheduler {
     this.pump()
   }
 
-  private drop (s: SourceState, reason: 'bad-chunks' | 'failures'): void {
+  private drop (s: SourceState, reason: DropReason): void {
     if (s.dropped !== false) return
     s.dropped = reason
-    if (reason === 'bad-chunks') this.penalties.penalise(s.source.id, Infinity, 'ban', this.now())
+    if (reason !== 'failures') this.penalties.penalise(s.source.id, this.now() + this.limits.banMs, 'ban', this.now())
     else this.penalties.penalise(s.source.id, this.now() + this.limits.deadCooldownMs, 'avoid', this.now())
     this.emit({ type: 'drop', source: s.source.id, kind: s.source.kind, reason })
     for (const req of [...s.requests]) {
@@ -515,8 +604,11 @@ export class Scheduler {
 
   private tick (): void {
     const now = this.now()
+    // held by our own disk: a request that cannot move is not the source's fault
+    const held = this.pendingStoreBytes >= this.limits.maxPendingStoreBytes
     for (const s of this.states.values()) {
       for (const req of [...s.requests]) {
+        if (held) { req.lastProgressAt = now; req.bytesSinceProgress = 0; continue }
         const limit = req.gotAny ? this.limits.stallMs : this.limits.firstChunkMs
         const waited = now - req.lastProgressAt
         if (waited > limit) {
@@ -565,6 +657,7 @@ export class Scheduler {
 
   private checkFinished (): void {
     if (this.finished !== undefined && this.failed === undefined && this.remainingStores === 0) {
+      this.closed = true
       const f = this.finished
       this.finished = undefined
       f.resolve()
@@ -574,10 +667,14 @@ export class Scheduler {
   private fail (err: Error): void {
     if (this.failed !== undefined) return
     this.failed = err
+    this.closed = true
     const f = this.finished
     this.finished = undefined
     for (const list of this.waiters.values()) for (const w of list) w()
     this.waiters.clear()
+    for (const w of this.chunkWaiters.values()) w.reject(err)
+    this.chunkWaiters.clear()
+    this.releaseStoreRoom()
     f?.reject(err)
   }
 
@@ -590,11 +687,24 @@ export class Scheduler {
       if (s.dropped === false) s.source.close?.()
     }
     if (this.failed === undefined) this.failed = new DownloadAbortedError('download ended')
+    this.closed = true
     for (const list of this.waiters.values()) for (const w of list) w()
     this.waiters.clear()
+    for (const w of this.chunkWaiters.values()) w.reject(this.failed)
+    this.chunkWaiters.clear()
+    this.releaseStoreRoom()
   }
 
   private emit (e: SchedulerEvent): void {
     try { this.opts.onEvent?.(e) } catch { /* a listener's bug must not stop the download */ }
   }
+}
+
+function chunkWaiter (): ChunkWaiter {
+  let resolve!: (c: VerifiedChunk) => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<VerifiedChunk>((res, rej) => { resolve = res; reject = rej })
+  // a waiter nobody awaits any more (its caller gave up) must not become an unhandled rejection
+  promise.catch(() => {})
+  return { resolve, reject, promise }
 }

@@ -55,6 +55,13 @@ export interface SchedulerLimits {
    * average (a token bucket of one second at the cap, at least one chunk); a seek still goes first under it.
    */
   maxRate: number
+  /**
+   * Verified bytes handed to `store` and not yet written, past which no new request goes out and sources that await
+   * onChunk are held (disk back-pressure reaching the stream: a slow disk must not make memory grow without bound).
+   */
+  maxPendingStoreBytes: number
+  /** How long a source that broke the protocol or sent bad chunks is kept out (Infinity: the engine's whole life). */
+  banMs: number
 }
 
 export const DEFAULT_LIMITS: SchedulerLimits = {
@@ -78,5 +85,8 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   maxEmptyRefills: 20,
   refillRetryMs: 1_000,
   tickMs: 100,
-  maxRate: 0
+  maxRate: 0,
+  // 16 MiB: sixteen 1 MiB chunks in memory at most, past one full window of a fast source, so a disk that keeps up never pauses a stream
+  maxPendingStoreBytes: 16 * 1024 * 1024,
+  banMs: Infinity
 }

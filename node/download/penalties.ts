@@ -13,8 +13,12 @@ export const MAX_PENALISED = 4096
 export class PenaltyMap {
   private readonly entries = new Map<string, { until: number, reason: PenaltyReason }>()
 
+  /** `exempt`: sources never kept out beyond the engine that dropped them (an edge's filler exempts main's origin). */
+  constructor (private readonly exempt: (id: string) => boolean = () => false) {}
+
   /** Keep `id` out until `until` (Infinity: for as long as this map lives); a later deadline already set stands. */
   penalise (id: string, until: number, reason: PenaltyReason, now: number): void {
+    if (this.exempt(id)) return
     const old = this.entries.get(id)
     if (old !== undefined && old.until >= until) return
     this.entries.set(id, { until, reason })

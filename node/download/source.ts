@@ -9,8 +9,11 @@ export type SourceKind = 'edge' | 'parent' | 'peer' | 'origin'
 
 export interface FetchOptions {
   signal: AbortSignal
-  /** Called once per chunk as it arrives, in any order. */
-  onChunk: (index: number, bytes: Uint8Array) => void
+  /**
+   * Called once per chunk as it arrives, in any order. While the engine's store is behind it returns a promise
+   * that settles once there is room: a source that awaits it stops reading, and back-pressure reaches the stream.
+   */
+  onChunk: (index: number, bytes: Uint8Array) => void | Promise<void>
   /**
    * Called as raw response bytes arrive, before a chunk is whole: lets the scheduler tell a transfer that is
    * slow but moving from one that stalled. A source that never calls it is judged by whole chunks only.
@@ -32,4 +35,6 @@ export interface DownloadSource {
   has?: (index: number) => boolean
   /** Release whatever the source holds open (called once when dropped or the download ends). */
   close?: () => void
+  /** Requests open to this source at once, if fewer than the engine's `maxRequests` (main's origin: a few HTTP requests). */
+  readonly maxRequests?: number
 }

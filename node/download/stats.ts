@@ -1,11 +1,15 @@
 /** What the download engine reports: events as they happen, and its totals. */
 import type { SourceKind } from './source.ts'
+import type { Penalty } from '../errors.ts'
+
+/** Why a source was dropped: it sent bad chunks, broke the protocol (both banned), or failed too often in a row. */
+export type DropReason = 'bad-chunks' | 'protocol' | 'failures'
 
 export type SchedulerEvent =
   | { type: 'chunk', index: number, bytes: number, source: string, kind: SourceKind }
   | { type: 'bad-chunk', index: number, source: string, kind: SourceKind, strikes: number }
-  | { type: 'failure', source: string, kind: SourceKind, error: string }
-  | { type: 'drop', source: string, kind: SourceKind, reason: 'bad-chunks' | 'failures' }
+  | { type: 'failure', source: string, kind: SourceKind, error: string, errorName: string, penalty: Penalty, index: number }
+  | { type: 'drop', source: string, kind: SourceKind, reason: DropReason }
   | { type: 'refill', reason: string, added: number }
 
 export interface SourceStats {
@@ -17,7 +21,7 @@ export interface SourceStats {
   failures: number
   /** Measured throughput, bytes/s (0 before the first chunk). */
   rate: number
-  dropped: false | 'bad-chunks' | 'failures'
+  dropped: false | DropReason
 }
 
 export interface DownloadStats {
