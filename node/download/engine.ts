@@ -194,7 +194,13 @@ export class Scheduler {
   /** Run until every chunk is verified and stored. */
   async run (): Promise<DownloadStats> {
     const signal = this.opts.signal
-    if (signal?.aborted === true) throw new DownloadAbortedError('download aborted')
+    if (signal?.aborted === true) {
+      // those `want` handed a promise hear it too
+      const err = new DownloadAbortedError('download aborted')
+      this.fail(err)
+      this.shutdown()
+      throw err
+    }
     const onAbort = (): void => { this.fail(new DownloadAbortedError('download aborted')) }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
