@@ -36,6 +36,9 @@ import { RateMeter } from './rate.ts'
 import { PenaltyMap } from './penalties.ts'
 import { ChunkQueue, type Priority } from './priorities.ts'
 import { pickStraggler } from './endgame.ts'
+import { ChunkWaiters } from './waiters.ts'
+import { DownloadCap } from './cap.ts'
+import { StoreGate } from './back-pressure.ts'
 
 export interface SchedulerOptions {
   chunkCount: number
@@ -61,7 +64,6 @@ export interface SchedulerOptions {
   penalties?: PenaltyMap
 }
 
-interface ChunkWaiter { resolve: (c: VerifiedChunk) => void, reject: (e: Error) => void, promise: Promise<VerifiedChunk> }
 
 interface SourceState {
   source: DownloadSource
@@ -97,20 +99,14 @@ export class Scheduler {
   private readonly opts: SchedulerOptions
   private readonly clock: Clock
   private readonly now: () => number
-  /** The download cap's token bucket (bytes), and when it was last refilled (-1: never). */
-  private capTokens = 0
-  private capAt = -1
+  private readonly cap: DownloadCap
   private readonly verified: Uint8Array
   private readonly storedFlags: Uint8Array
   private readonly holders = new Map<number, Set<Request>>()
   private readonly states = new Map<string, SourceState>()
   private readonly penalties: PenaltyMap
-  private readonly waiters = new Map<number, Array<() => void>>()
-  /** Those `want` handed a promise of the chunk's bytes (one per chunk: concurrent asks share it). */
-  private readonly chunkWaiters = new Map<number, ChunkWaiter>()
-  /** Bytes handed to `store` and not yet written; and the sources held until they fall below the bound. */
-  private pendingStoreBytes = 0
-  private storeRoom: Array<() => void> = []
+  private readonly waiters = new ChunkWaiters()
+  private readonly gate: StoreGate
   /** Finished or failed: `want` asks a new engine. */
   private closed = false
   private readonly pendingStores = new Set<Promise<void>>()
@@ -144,6 +140,8 @@ export class Scheduler {
     this.storedFlags = new Uint8Array(opts.chunkCount)
     this.queue = new ChunkQueue(opts.chunkCount, opts.onDemand !== true)
     this.penalties = opts.penalties ?? new PenaltyMap()
+    this.cap = new DownloadCap(this.limits.maxRate, opts.chunkLength(0))
+    this.gate = new StoreGate(this.limits.maxPendingStoreBytes)
     let total = 0
     for (let i = 0; i < opts.chunkCount; i++) total += opts.chunkLength(i)
     this.totalBytes = total
@@ -236,15 +234,14 @@ export class Scheduler {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.opts.chunkCount) throw new RangeError(`chunk ${index} out of range`)
     if (this.closed || this.failed !== undefined || this.storedFlags[index] === 1) return undefined
     const fresh = this.queue.want(index, priority)
-    let w = this.chunkWaiters.get(index)
-    if (w === undefined) { w = chunkWaiter(); this.chunkWaiters.set(index, w) }
+    const chunk = this.waiters.promiseOf(index)
     // only wanted chunks are ever asked for, so one not wanted before is neither verified nor stored yet
     if (fresh) {
       this.remaining++
       this.remainingStores++
     }
     if (this.finished !== undefined) this.pump()
-    return w.promise
+    return chunk
   }
 
   /** Chunks wanted and not yet stored. */
@@ -265,21 +262,11 @@ export class Scheduler {
   async waitFor (index: number, signal?: AbortSignal): Promise<void> {
     if (this.storedFlags[index] === 1) return
     if (this.failed !== undefined) throw this.failed
+    const stored = this.waiters.promiseOf(index)
     await new Promise<void>((resolve, reject) => {
-      const list = this.waiters.get(index) ?? []
-      const done = (): void => {
-        signal?.removeEventListener('abort', onAbort)
-        if (this.storedFlags[index] === 1) resolve()
-        else reject(this.failed ?? new DownloadAbortedError('download ended'))
-      }
-      const onAbort = (): void => {
-        const l = this.waiters.get(index)
-        if (l !== undefined) this.waiters.set(index, l.filter(f => f !== done))
-        reject(new DownloadAbortedError('wait aborted'))
-      }
+      const onAbort = (): void => { reject(new DownloadAbortedError('wait aborted')) }
       signal?.addEventListener('abort', onAbort, { once: true })
-      list.push(done)
-      this.waiters.set(index, list)
+      stored.then(() => { signal?.removeEventListener('abort', onAbort); resolve() }, (err: unknown) => { signal?.removeEventListener('abort', onAbort); reject(err) })
     })
   }
 
@@ -360,9 +347,8 @@ export class Scheduler {
     // operator's edges carry what the customers' peers cannot (on a busy client every source ran at the same
     // CPU-bound rate and the peer's share fell to a third)
     const peerServing = sources.some(s => s.source.kind === 'peer' && s.meter.rate > 0 && s.retryAt <= now)
-    let capLeft = this.capChunks(now)
     // the disk is behind: ask for nothing more until it catches up (the sources in flight are held in onChunk)
-    if (this.pendingStoreBytes >= this.limits.maxPendingStoreBytes) capLeft = 0
+    let capLeft = this.gate.full ? 0 : this.cap.chunks(now)
     for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
@@ -397,17 +383,6 @@ export class Scheduler {
     if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
   }
 
-  /** Chunks the download cap lets us ask for now (Infinity without a cap); `issue` spends the tokens. */
-  private capChunks (now: number): number {
-    const rate = this.limits.maxRate
-    if (!(rate > 0)) return Infinity
-    const chunk = this.opts.chunkLength(0) || 1
-    const burst = Math.max(chunk, rate)
-    this.capTokens = this.capAt < 0 ? burst : Math.min(burst, this.capTokens + (now - this.capAt) * rate / 1000)
-    this.capAt = now
-    return Math.floor(this.capTokens / chunk)
-  }
-
   private isFallback (s: SourceState): boolean {
     return this.fallbackKinds.has(s.source.kind)
   }
@@ -435,7 +410,7 @@ export class Scheduler {
       endgame
     }
     if (s.inFlight === 0) s.meter.busyFrom(now)
-    if (this.limits.maxRate > 0) for (const i of indexes) this.capTokens -= this.opts.chunkLength(i)
+    for (const i of indexes) this.cap.spend(this.opts.chunkLength(i))
     s.inFlight += indexes.length
     s.requests.add(req)
     for (const i of indexes) {
@@ -472,8 +447,7 @@ export class Scheduler {
 
   private onChunk (req: Request, index: number, bytes: Uint8Array): Promise<void> | undefined {
     this.handleChunk(req, index, bytes)
-    if (this.pendingStoreBytes < this.limits.maxPendingStoreBytes || this.failed !== undefined) return undefined
-    return new Promise<void>(resolve => { this.storeRoom.push(resolve) })
+    return this.failed !== undefined ? undefined : this.gate.room()
   }
 
   private handleChunk (req: Request, index: number, bytes: Uint8Array): void {
@@ -525,38 +499,21 @@ export class Scheduler {
     this.emit({ type: 'chunk', index, bytes: bytes.length, source: s.source.id, kind: s.source.kind })
     // `verify` (the manifest's check) passed just above: this is where a download's chunk becomes a VerifiedChunk
     const chunk = bytes as VerifiedChunk
-    this.pendingStoreBytes += chunk.length
+    this.gate.add(chunk.length)
     const p = this.opts.store(index, chunk, s.source).then(() => {
-      this.storeDone(chunk.length)
+      this.gate.done(chunk.length)
       this.storedFlags[index] = 1
       this.remainingStores--
-      const list = this.waiters.get(index)
-      this.waiters.delete(index)
-      for (const f of list ?? []) f()
-      const w = this.chunkWaiters.get(index)
-      this.chunkWaiters.delete(index)
-      w?.resolve(chunk)
+      this.waiters.stored(index, chunk)
       this.checkFinished()
       this.pump()
     }, (err: unknown) => {
-      this.storeDone(chunk.length)
+      this.gate.done(chunk.length)
       this.fail(err instanceof Error ? err : new Error(String(err)))
     })
     this.pendingStores.add(p)
     void p.finally(() => this.pendingStores.delete(p))
     this.pump()
-  }
-
-  /** A store finished: once below the bound, the held sources go on. */
-  private storeDone (bytes: number): void {
-    this.pendingStoreBytes -= bytes
-    if (this.pendingStoreBytes < this.limits.maxPendingStoreBytes) this.releaseStoreRoom()
-  }
-
-  private releaseStoreRoom (): void {
-    const held = this.storeRoom
-    this.storeRoom = []
-    for (const f of held) f()
   }
 
   /** A request whose every chunk was answered elsewhere is cancelled (no blame). */
@@ -611,7 +568,7 @@ export class Scheduler {
   private tick (): void {
     const now = this.now()
     // held by our own disk: a request that cannot move is not the source's fault
-    const held = this.pendingStoreBytes >= this.limits.maxPendingStoreBytes
+    const held = this.gate.full
     for (const s of this.states.values()) {
       for (const req of [...s.requests]) {
         if (held) { req.lastProgressAt = now; req.bytesSinceProgress = 0; continue }
@@ -676,11 +633,8 @@ export class Scheduler {
     this.closed = true
     const f = this.finished
     this.finished = undefined
-    for (const list of this.waiters.values()) for (const w of list) w()
-    this.waiters.clear()
-    for (const w of this.chunkWaiters.values()) w.reject(err)
-    this.chunkWaiters.clear()
-    this.releaseStoreRoom()
+    this.waiters.failAll(err)
+    this.gate.releaseAll()
     f?.reject(err)
   }
 
@@ -694,11 +648,8 @@ export class Scheduler {
     }
     if (this.failed === undefined) this.failed = new DownloadAbortedError('download ended')
     this.closed = true
-    for (const list of this.waiters.values()) for (const w of list) w()
-    this.waiters.clear()
-    for (const w of this.chunkWaiters.values()) w.reject(this.failed)
-    this.chunkWaiters.clear()
-    this.releaseStoreRoom()
+    this.waiters.failAll(this.failed)
+    this.gate.releaseAll()
   }
 
   private emit (e: SchedulerEvent): void {
@@ -706,11 +657,3 @@ export class Scheduler {
   }
 }
 
-function chunkWaiter (): ChunkWaiter {
-  let resolve!: (c: VerifiedChunk) => void
-  let reject!: (e: Error) => void
-  const promise = new Promise<VerifiedChunk>((res, rej) => { resolve = res; reject = rej })
-  // a waiter nobody awaits any more (its caller gave up) must not become an unhandled rejection
-  promise.catch(() => {})
-  return { resolve, reject, promise }
-}
