@@ -156,6 +156,7 @@ export class Filler {
         engine.want(i, readahead)
       }
       this.start(manifest, engine)
+      this.refresh(manifest, engine)
       try {
         return await raceSignal(chunk, signal)
       } catch (err) {
@@ -187,11 +188,26 @@ export class Filler {
   }
 
   private readonly started = new WeakSet<Scheduler>()
+  /** When each running engine's sources were last looked up (a lookup under way counts as now). */
+  private readonly lookedUp = new WeakMap<Scheduler, number>()
+
+  /**
+   * An engine that keeps running (a customer reading a long item through this edge) looks its sources up again once
+   * the provider cache has expired, so an edge that came to hold the item or a parent new in the rules joins in;
+   * sources it already has, and those kept out, are skipped by addSources.
+   */
+  private refresh (manifest: Manifest, engine: Scheduler): void {
+    const at = this.lookedUp.get(engine)
+    if (at === undefined || this.clock.now() - at < PROVIDER_CACHE_MS) return
+    this.lookedUp.set(engine, this.clock.now())
+    this.sourcesFor(manifest).then(sources => { if (!engine.isClosed) engine.addSources(sources) }, () => {})
+  }
 
   /** Find the item's sources, then run its engine until nothing it was asked for is left (or none can give it). */
   private start (manifest: Manifest, engine: Scheduler): void {
     if (this.started.has(engine)) return
     this.started.add(engine)
+    this.lookedUp.set(engine, this.clock.now())
     const done = (): void => { if (this.engines.get(manifest.itemId) === engine) this.engines.delete(manifest.itemId) }
     this.sourcesFor(manifest).catch(() => [this.originSource(manifest)]).then(async sources => {
       engine.addSources(sources)
