@@ -1,5 +1,5 @@
 /**
- * Time as a component: what the download engine (node/client/scheduler.ts) and the edge's filler
+ * Time as a component: what the download engine (node/download/engine.ts) and the edge's filler
  * (node/fill.ts) read the time from and set their timers on. Production hands them `systemClock`; unit tests
  * hand a `FakeClock` and move time themselves, so deadlines, stalls and rate floors are tested without
  * waiting and without depending on how fast the machine is.

@@ -35,9 +35,9 @@ export class BusyError extends Error {
   code = 'busy'
 }
 
-/** A fill source sent no chunk (nor FILL_PROGRESS_BYTES of one) within the stall deadline. */
-export class FillStalledError extends Error {
-  name = 'FillStalledError'
+/** A source sent no chunk within its deadline, and its bytes were not moving at the floor rate (node/download/). */
+export class StallError extends Error {
+  name = 'StallError'
   code = 'stalled'
 }
 
@@ -57,7 +57,7 @@ export function penaltyFor (err: unknown): Penalty {
     case 'PeerProtocolError':
       return 'ban'
     case 'AccessDeniedError':
-    case 'FillStalledError':
+    case 'StallError':
       return 'avoid'
     case 'ChunkNotFoundError':
     case 'BusyError':

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { sha256 } from '../protocol/chunking.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { ChunkStore } from './store/chunk-store.ts'
-import { Filler } from './fill.ts'
+import { Filler, PROVIDER_CACHE_MS, type FillerOptions } from './fill.ts'
+import { FakeClock } from './clock.ts'
 import type { ChunkTransport } from './fast-lane/transport.ts'
 import type { MainClient } from './main-client.ts'
 import type { ReelnetHost } from './host.ts'
@@ -45,7 +46,7 @@ function fakeTransport (behaviour: Record<string, { failAfter?: number, corrupt?
   }
 }
 
-async function filler (parents: string[], transport: ChunkTransport, origin: number[] = []): Promise<{ f: Filler, store: ChunkStore, dir: string, failed: string[] }> {
+async function filler (parents: string[], transport: ChunkTransport, origin: number[] = [], limits?: FillerOptions['limits']): Promise<{ f: Filler, store: ChunkStore, dir: string, failed: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'reelnet-fill-'))
   const store = await ChunkStore.open(dir, { capacityBytes: 1 << 26, policy: null })
   const failed: string[] = []
@@ -54,7 +55,8 @@ async function filler (parents: string[], transport: ChunkTransport, origin: num
     host: {} as ReelnetHost, store, main, selfPeerId: 'me', role: 'edge', transport,
     regionMembers: () => ({ parents: parents.map(parent), edges: [] }),
     signal: new AbortController().signal,
-    onSourceFailed: (_k, id) => { failed.push(id) }
+    onSourceFailed: (_k, id) => { failed.push(id) },
+    limits
   })
   return { f, store, dir, failed }
 }
@@ -96,6 +98,91 @@ test('a parent sending bad chunks is dropped; when every region source fails, ma
     assert.is(f.stats.bySource.p1, undefined, 'no bad byte was kept')
     assert.is(origin.length, COUNT)
     assert.is(store.corruptOnRead, 0)
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a customer waiting on a miss is filled first: its chunk jumps the queued catalog copy', async () => {
+  // one parent that sends a chunk only when released, one chunk per request: the order it is asked in is the fill's queue
+  const asked: number[] = []
+  const delivered: number[] = []
+  const gates: Array<() => void> = []
+  const t: ChunkTransport = {
+    stats: { fastLane: 0, libp2p: 0, fallbacks: 0 },
+    close: () => {},
+    async fetch (_peer, req, o) {
+      asked.push(...req.indexes)
+      for (const i of req.indexes) {
+        await new Promise<void>(resolve => { gates.push(resolve) })
+        delivered.push(i)
+        await o.onChunk(i, Buffer.from(chunkOf(i)))
+      }
+    }
+  }
+  const origin: number[] = []
+  const { f, store, dir } = await filler(['p1'], t, origin, { initialWindow: 1, minWindow: 1, maxWindow: 1, maxBatch: 1 })
+  const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+  try {
+    // a parent's catalog copy (or an edge's preposition): every chunk, at background priority
+    const copy = Promise.all(Array.from({ length: COUNT }, async (_, i) => await f.get(manifest, i, AbortSignal.timeout(10_000), 'background')))
+    for (let k = 0; k < 200 && asked.length === 0; k++) await tick()
+    gates.shift()?.()
+    for (let k = 0; k < 200 && asked.length < 2; k++) await tick()
+    assert.equal(asked, [0, 1], 'the copy runs in order')
+    // a customer now asks the edge for chunk 12
+    let customerDone = false
+    const customer = f.get(manifest, 12, AbortSignal.timeout(10_000)).then(b => { customerDone = true; return b })
+    for (let k = 0; k < 200 && asked.length < 3; k++) await tick()
+    assert.is(asked[2], 12, `the waiting customer's chunk is asked next: ${JSON.stringify(asked)}`)
+    while (!customerDone) { gates.shift()?.(); await tick() }
+    assert.ok(Buffer.from(await customer).equals(chunkOf(12)))
+    assert.ok(delivered.indexOf(12) <= 2, `the customer waited only for the copy's chunks already in flight: ${JSON.stringify(delivered)}`)
+    for (let k = 0; k < 2000 && f.missing(manifest).length > 0; k++) { gates.shift()?.(); await tick() }
+    const all = await copy
+    all.forEach((b, i) => { assert.ok(Buffer.from(b).equals(chunkOf(i)), `chunk ${i}`) })
+    assert.is(asked.filter(i => i === 12).length, 1, 'chunk 12 was fetched once for both')
+    assert.equal(origin, [])
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a fill that keeps running looks its sources up again: a parent new in the rules joins in (fake clock)', async () => {
+  const clock = new FakeClock()
+  const asked: Record<string, number[]> = {}
+  const gates: Array<() => void> = []
+  const t: ChunkTransport = {
+    stats: { fastLane: 0, libp2p: 0, fallbacks: 0 },
+    close: () => {},
+    async fetch (peer, req, o) {
+      asked[peer.peerId] = [...(asked[peer.peerId] ?? []), ...req.indexes]
+      for (const i of req.indexes) {
+        if (peer.peerId === 'p1') await new Promise<void>(resolve => { gates.push(resolve) })
+        await o.onChunk(i, Buffer.from(chunkOf(i)))
+      }
+    }
+  }
+  const parents = ['p1']
+  const dir = await mkdtemp(join(tmpdir(), 'reelnet-fill-'))
+  const store = await ChunkStore.open(dir, { capacityBytes: 1 << 26, policy: null })
+  const main = { getOriginChunk: async () => { throw new Error('main is not asked here') } } as unknown as MainClient
+  const f = new Filler({
+    host: {} as ReelnetHost, store, main, selfPeerId: 'me', role: 'edge', transport: t, clock,
+    regionMembers: () => ({ parents: parents.map(parent), edges: [] }),
+    signal: new AbortController().signal,
+    limits: { initialWindow: 1, minWindow: 1, maxWindow: 1, maxBatch: 1 }
+  })
+  const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+  try {
+    const first = f.get(manifest, 0, AbortSignal.timeout(10_000))
+    for (let k = 0; k < 200 && asked.p1 === undefined; k++) await tick()
+    assert.equal(asked.p1, [0])
+    parents.push('p2')
+    await clock.advance(PROVIDER_CACHE_MS + 1)
+    assert.is(asked.p2, undefined, 'not looked up again before a new miss')
+    const later = f.get(manifest, 8, AbortSignal.timeout(10_000))
+    for (let k = 0; k < 200 && asked.p2 === undefined; k++) await tick()
+    assert.ok((asked.p2?.length ?? 0) > 0, 'the new parent was asked')
+    while (gates.length > 0 || f.missing(manifest).length > 0) { gates.shift()?.(); await tick(); await clock.advance(1) }
+    assert.ok(Buffer.from(await first).equals(chunkOf(0)))
+    assert.ok(Buffer.from(await later).equals(chunkOf(8)))
   } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
 })
 

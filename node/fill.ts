@@ -1,52 +1,76 @@
 /**
- * Filling the store on a miss. A miss for chunk i of an item starts one
- * fetch of a short run of missing chunks (i and the next few: readahead),
- * shared among every region source that holds them at once — edges that
- * hold some (found through the region DHT and have-bitfields) and the
- * region's parents, each its share by measured throughput — and main's
- * origin last, for what no region source could give. Concurrent misses for the same chunk share
- * that fetch (request collapsing). Each chunk is verified against the
- * manifest, stored, and handed to every waiter as soon as it arrives; a
- * source that fails or sends a bad chunk hands the rest to the next source.
+ * Filling the store on a miss, through the download engine (node/download/).
+ * A miss for chunk i of an item asks the item's fill engine for i (urgent:
+ * a customer waits on it) and the next few missing chunks (readahead, normal
+ * priority); a parent's catalog copy and an edge's preposition ask at
+ * background priority, so a waiting customer's chunk goes first. One engine
+ * runs per item while it has chunks to fetch: concurrent misses for the same
+ * chunk share its one fetch (request collapsing), and every region source
+ * that holds the chunks is used at once — edges that hold some (found through
+ * the region DHT and have-bitfields) and the region's parents, each its share
+ * by measured throughput — and main's origin last, for what no region source
+ * can give. Each chunk is verified against the manifest, stored, and handed to
+ * every waiter as soon as it arrives. Sources that fail or send bad chunks are
+ * kept out through one penalty map shared by every fill.
  */
 import type { PeerId } from '@libp2p/interface'
-import { verifiedChunk } from '../protocol/chunking.ts'
+import { verifyChunk, type VerifiedChunk } from '../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../protocol/wire/limits.ts'
 import { REQUEST_ID_BYTES } from '../protocol/wire/fast-lane.ts'
 import { itemCid } from '../protocol/cid.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { createChunkTransport, type ChunkTransport } from './fast-lane/transport.ts'
 import { fetchHave } from './have-client.ts'
-import { FillStalledError, NoSourceError, penaltyFor, type Penalty } from './errors.ts'
+import { ChunkHashMismatchError } from '../protocol/errors.ts'
+import { NoSourceError, type Penalty } from './errors.ts'
 import { systemClock, type Clock } from './clock.ts'
 import type { ReelnetHost } from './host.ts'
 import type { MainClient } from './main-client.ts'
 import { hex, type ChunkStore } from './store/chunk-store.ts'
+import { Scheduler } from './download/engine.ts'
+import type { SchedulerLimits } from './download/limits.ts'
+import type { SchedulerEvent } from './download/stats.ts'
+import type { DownloadSource, SourceKind } from './download/source.ts'
+import { PenaltyMap } from './download/penalties.ts'
+import type { Priority } from './download/priorities.ts'
 
 /** Chunks fetched together on a miss: the missed one plus readahead, so a sequential reader never waits a round trip per chunk. */
 export const FILL_BATCH_CHUNKS = 16
-/** A source that delivers no chunk for this long is abandoned to the next source (a deadline per chunk, not per batch, so a slow but steady source keeps going). */
+/** A source that delivers no chunk for this long (and moves fewer than FILL_PROGRESS_BYTES of one) is abandoned to the next source. */
 export const FILL_STALL_TIMEOUT_MS = 15_000
-/** Bytes of a chunk that count as progress against FILL_STALL_TIMEOUT_MS (so at least ~17 KiB/s keeps a fill alive). */
+/** Bytes of a chunk that keep a fill alive over FILL_STALL_TIMEOUT_MS (so at least ~17 KiB/s is moving, not stalled). */
 export const FILL_PROGRESS_BYTES = 256 * 1024
 /** How long DHT provider lookups (and have answers) for an item are reused. */
 export const PROVIDER_CACHE_MS = 3_000
 /** A DHT provider lookup is cut off after this long; a region's DHT answers in tens of ms. */
 export const FIND_PROVIDERS_TIMEOUT_MS = 2_000
-/** Origin chunks fetched in parallel per batch (HTTP, one chunk per request). */
+/** Origin requests open at once per item (HTTP to main, one chunk at a time each): main serves every region's misses. */
 export const ORIGIN_CONCURRENCY = 4
 /** A received chunk is kept without a copy when its buffer holds at most this many other bytes (a data frame's header, and the fast lane's request id). */
 export const MAX_UNCOPIED_SLACK_BYTES = REQUEST_ID_BYTES + CHUNK_DATA_HEADER_BYTES
 /** A peer that sent a bad chunk or broke the protocol is skipped for this long. */
 export const BAD_PEER_MS = 10 * 60_000
-/** The rate (bytes per ms) a source is planned at before one of its fetches was measured: all sources alike. */
-export const DEFAULT_SOURCE_RATE = 1
-/** Weight of a new fetch's rate in a source's running estimate: a few fetches move it, one slow one does not. */
-export const RATE_EWMA_WEIGHT = 0.3
-/** Sources whose rate is remembered (forgotten all at once beyond: the cost is a few evenly shared batches). */
-export const MAX_TRACKED_SOURCES = 4096
+/** A peer that failed twice in a row is skipped for this long: long enough that the next misses go elsewhere, short enough that a restarted node is soon back. */
+export const AVOID_PEER_MS = 5 * PROVIDER_CACHE_MS
+/** The id of main's origin copy as a source; never kept out beyond one fill (it is the copy of last resort). */
+export const ORIGIN_SOURCE_ID = 'origin'
 
-export type SourceKind = 'edge' | 'parent' | 'origin'
+/** How a fill's engine differs from a customer's download (node/download/limits.ts DEFAULT_LIMITS has the rest). */
+export const FILL_LIMITS: Partial<SchedulerLimits> = {
+  // a first chunk may wait on the source's own miss to its parent or main
+  firstChunkMs: FILL_STALL_TIMEOUT_MS,
+  stallMs: FILL_STALL_TIMEOUT_MS,
+  minProgressRate: FILL_PROGRESS_BYTES / (FILL_STALL_TIMEOUT_MS / 1000),
+  // a fill's sources are operators' nodes, never a flaky customer's peer: one bad chunk is one too many
+  maxBadChunks: 1,
+  // one failure backs off (main's origin steps in meanwhile); a second in a row leaves the fill
+  maxFailures: 2,
+  deadCooldownMs: AVOID_PEER_MS,
+  banMs: BAD_PEER_MS,
+  // no endgame duplicates: a fill's batch ends at every miss, and asking a second parent for each batch's tail
+  // doubled parents' load for it (9 of 16 chunks asked twice in fill.test); a slow source is left by the stall rule
+  maxRequestersPerChunk: 1
+}
 
 export interface FillStats {
   bytes: Record<SourceKind, number>
@@ -54,8 +78,6 @@ export interface FillStats {
   failures: number
   collapsed: number
 }
-
-interface Waiter { resolve: (b: Uint8Array) => void, reject: (e: Error) => void, promise: Promise<Uint8Array> }
 
 export interface FillerOptions {
   host: ReelnetHost
@@ -72,23 +94,25 @@ export interface FillerOptions {
   onStored?: (manifest: Manifest, index: number) => void
   /** A verified chunk arrived from a source (for metrics). */
   onFetched?: (kind: SourceKind, sourceId: string, bytes: number) => void
-  /** A source failed; `penalty` is what the filler does about it (for metrics and logs). */
+  /** A source failed; `penalty` is what the engine does about it (for metrics and logs). */
   onSourceFailed?: (kind: SourceKind, sourceId: string, err: Error, penalty: Penalty, at?: { itemId: string, chunkIndex: number }) => void
   /** Time and timers for stalls, penalties and caches (default the system's); tests hand a FakeClock. */
   clock?: Clock
   /** How chunks are fetched from region members (fast lane, libp2p fallback); default libp2p only. */
   transport?: ChunkTransport
+  /** Engine limits over FILL_LIMITS (tests). */
+  limits?: Partial<SchedulerLimits>
 }
 
-interface Source { kind: SourceKind, id: string, peer?: NodeEntry, has?: (i: number) => boolean }
+interface EdgeHolder { peer: NodeEntry, bits: { get: (i: number) => boolean } }
 
 export class Filler {
-  readonly stats: FillStats = { bytes: { edge: 0, parent: 0, origin: 0 }, bySource: {}, failures: 0, collapsed: 0 }
-  private readonly pending = new Map<string, Waiter>()
-  private readonly badPeers = new Map<string, number>()
-  /** Measured throughput per source, bytes per ms. */
-  private readonly rates = new Map<string, number>()
-  private readonly providerCache = new Map<string, { at: number, edges: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> }>()
+  readonly stats: FillStats = { bytes: { edge: 0, parent: 0, peer: 0, origin: 0 }, bySource: {}, failures: 0, collapsed: 0 }
+  /** The running fill engine of each item. */
+  private readonly engines = new Map<string, Scheduler>()
+  /** One penalty map for every fill: a source kept out of one item's fill is kept out of the next. */
+  private readonly penalties = new PenaltyMap(id => id === ORIGIN_SOURCE_ID)
+  private readonly providerCache = new Map<string, { at: number, edges: EdgeHolder[] }>()
 
   private readonly clock: Clock
   private readonly transport: ChunkTransport
@@ -99,47 +123,126 @@ export class Filler {
   }
 
   /** Chunks being fetched right now. */
-  get inFlight (): number { return this.pending.size }
+  get inFlight (): number {
+    let n = 0
+    for (const e of this.engines.values()) n += e.pending
+    return n
+  }
 
-  /** The verified bytes of chunk `index`, from the store or fetched. */
-  async get (manifest: Manifest, index: number, signal: AbortSignal): Promise<Uint8Array> {
+  /**
+   * The verified bytes of chunk `index`, from the store or fetched. `priority`: urgent when a customer waits on it
+   * (the default), background for work nobody waits on (a catalog copy, a preposition).
+   */
+  async get (manifest: Manifest, index: number, signal: AbortSignal, priority: Priority = 'urgent'): Promise<Uint8Array> {
     const hash = manifest.chunkHashes[index]
     if (hash === undefined) throw new RangeError(`chunk ${index} out of range for ${manifest.itemId}`)
     const stored = await this.opts.store.get(hash)
     if (stored !== null) return stored
-    const key = `${manifest.itemId}:${index}`
-    let w = this.pending.get(key)
-    if (w !== undefined) this.stats.collapsed++
-    else {
-      const batch = [index]
-      for (let i = index + 1; i < manifest.chunkCount && batch.length < FILL_BATCH_CHUNKS; i++) {
-        const h = manifest.chunkHashes[i]!
-        if (this.opts.store.has(h) || this.pending.has(`${manifest.itemId}:${i}`)) break
-        batch.push(i)
+    // an engine that ended since it was looked up is replaced once; the store is read again in between
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const running = this.engines.get(manifest.itemId)
+      const engine = running !== undefined && !running.isClosed ? running : this.engineFor(manifest)
+      if (engine.wants(index)) this.stats.collapsed++
+      const chunk = engine.want(index, priority)
+      if (chunk === undefined) {
+        const again = await this.opts.store.get(hash)
+        if (again !== null) return again
+        if (this.engines.get(manifest.itemId) === engine) this.engines.delete(manifest.itemId)
+        continue
       }
-      for (const i of batch) this.pending.set(`${manifest.itemId}:${i}`, deferred())
-      w = this.pending.get(key)!
-      void this.fetchBatch(manifest, batch)
+      const readahead: Priority = priority === 'urgent' ? 'normal' : priority
+      for (let i = index + 1, n = 1; i < manifest.chunkCount && n < FILL_BATCH_CHUNKS; i++, n++) {
+        if (this.opts.store.has(manifest.chunkHashes[i]!) || engine.wants(i)) break
+        engine.want(i, readahead)
+      }
+      this.start(manifest, engine)
+      this.refresh(manifest, engine)
+      try {
+        return await raceSignal(chunk, signal)
+      } catch (err) {
+        if (signal.aborted || this.opts.signal.aborted) throw err
+        throw new NoSourceError(`no source could provide chunk ${index} of ${manifest.itemId}: ${(err as Error).message}`)
+      }
     }
-    return await raceSignal(w.promise, signal)
+    throw new NoSourceError(`no source could provide chunk ${index} of ${manifest.itemId}: its fill ended twice`)
   }
 
-  private settle (manifest: Manifest, index: number, bytes: Uint8Array | Error): void {
-    const key = `${manifest.itemId}:${index}`
-    const w = this.pending.get(key)
-    if (w === undefined) return
-    this.pending.delete(key)
-    if (bytes instanceof Error) w.reject(bytes)
-    else w.resolve(bytes)
+  /** A new fill engine for the item, not started: its first chunks are wanted before it runs. */
+  private engineFor (manifest: Manifest): Scheduler {
+    const last = manifest.chunkCount - 1
+    const engine = new Scheduler({
+      chunkCount: manifest.chunkCount,
+      chunkLength: i => i < last ? manifest.chunkSize : manifest.size - manifest.chunkSize * last,
+      onDemand: true,
+      penalties: this.penalties,
+      verify: (i, bytes) => { try { verifyChunk(manifest, i, bytes); return true } catch { return false } },
+      store: async (i, chunk, source) => { await this.deliver(manifest, i, chunk, source) },
+      fallbackKinds: ['origin'],
+      signal: this.opts.signal,
+      clock: this.clock,
+      limits: { ...FILL_LIMITS, ...this.opts.limits },
+      onEvent: e => { this.onEvent(manifest, e) }
+    })
+    this.engines.set(manifest.itemId, engine)
+    return engine
+  }
+
+  private readonly started = new WeakSet<Scheduler>()
+  /** When each running engine's sources were last looked up (a lookup under way counts as now). */
+  private readonly lookedUp = new WeakMap<Scheduler, number>()
+
+  /**
+   * An engine that keeps running (a customer reading a long item through this edge) looks its sources up again once
+   * the provider cache has expired, so an edge that came to hold the item or a parent new in the rules joins in;
+   * sources it already has, and those kept out, are skipped by addSources.
+   */
+  private refresh (manifest: Manifest, engine: Scheduler): void {
+    const at = this.lookedUp.get(engine)
+    if (at === undefined || this.clock.now() - at < PROVIDER_CACHE_MS) return
+    this.lookedUp.set(engine, this.clock.now())
+    this.sourcesFor(manifest).then(sources => { if (!engine.isClosed) engine.addSources(sources) }, () => {})
+  }
+
+  /** Find the item's sources, then run its engine until nothing it was asked for is left (or none can give it). */
+  private start (manifest: Manifest, engine: Scheduler): void {
+    if (this.started.has(engine)) return
+    this.started.add(engine)
+    this.lookedUp.set(engine, this.clock.now())
+    const done = (): void => { if (this.engines.get(manifest.itemId) === engine) this.engines.delete(manifest.itemId) }
+    this.sourcesFor(manifest).catch(() => [this.originSource(manifest)]).then(async sources => {
+      engine.addSources(sources)
+      await engine.run()
+    }).catch((err: unknown) => {
+      if (!this.opts.signal.aborted) this.opts.log?.(`fill ${manifest.itemId} ended: ${(err as Error).message}`)
+    }).finally(done)
+  }
+
+  private onEvent (manifest: Manifest, e: SchedulerEvent): void {
+    if (e.type === 'failure') {
+      this.stats.failures++
+      const err = new Error(e.error.startsWith(`${e.errorName}: `) ? e.error.slice(e.errorName.length + 2) : e.error)
+      err.name = e.errorName
+      this.sourceFailed(manifest, e.kind, e.source, err, e.penalty, e.index)
+    } else if (e.type === 'bad-chunk') {
+      this.stats.failures++
+      this.sourceFailed(manifest, e.kind, e.source, new ChunkHashMismatchError(`chunk ${e.index} of ${manifest.itemId} does not match its hash`), 'ban', e.index)
+    } else if (e.type === 'drop') {
+      this.opts.log?.(`fill ${manifest.itemId}: ${e.kind} ${e.source.slice(-8)} left the fill (${e.reason})`)
+    }
+  }
+
+  private sourceFailed (manifest: Manifest, kind: SourceKind, id: string, err: Error, penalty: Penalty, index: number): void {
+    this.opts.onSourceFailed?.(kind, id, err, kind === 'origin' ? 'none' : penalty, { itemId: manifest.itemId, chunkIndex: index })
+    if (kind !== 'origin') this.providerCache.delete(manifest.itemId)
+    this.opts.log?.(`fill ${manifest.itemId} [${index}..] from ${kind} ${id.slice(-8)} failed (${err.name}: ${err.message})`)
   }
 
   private isBad (peerId: string): boolean {
-    const until = this.badPeers.get(peerId)
-    return until !== undefined && until > this.clock.now()
+    return this.penalties.isPenalised(peerId, this.clock.now())
   }
 
   /** Region edges (not us) that hold some of the item, with their bitfields; from the DHT, cached briefly. */
-  private async edgeHolders (manifest: Manifest): Promise<Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }>> {
+  private async edgeHolders (manifest: Manifest): Promise<EdgeHolder[]> {
     const cached = this.providerCache.get(manifest.itemId)
     if (cached !== undefined && this.clock.now() - cached.at < PROVIDER_CACHE_MS) return cached.edges
     const { edges } = this.opts.regionMembers()
@@ -159,7 +262,7 @@ export class Filler {
         }
       } catch { /* timeout or empty DHT: fall back to parents */ }
     }
-    const holders: Array<{ peer: NodeEntry, bits: { get: (i: number) => boolean } }> = []
+    const holders: EdgeHolder[] = []
     await Promise.all([...found].map(async id => {
       const peer = byId.get(id)!
       try {
@@ -171,152 +274,51 @@ export class Filler {
     return holders
   }
 
-  private async sourcesFor (manifest: Manifest, batch: number[]): Promise<Source[]> {
-    const sources: Source[] = []
+  /** Every source for the item: region edges that hold some of it and the region's parents (edges only), main's origin last. */
+  private async sourcesFor (manifest: Manifest): Promise<DownloadSource[]> {
+    const sources: DownloadSource[] = []
     if (this.opts.role === 'edge') {
-      const holders = await this.edgeHolders(manifest)
-      holders.sort((a, b) => batch.filter(i => b.bits.get(i)).length - batch.filter(i => a.bits.get(i)).length)
-      for (const h of holders) sources.push({ kind: 'edge', id: h.peer.peerId, peer: h.peer, has: i => h.bits.get(i) })
+      for (const h of await this.edgeHolders(manifest)) sources.push(this.regionSource(manifest, 'edge', h.peer, i => h.bits.get(i)))
       for (const p of this.opts.regionMembers().parents) {
-        if (p.peerId !== this.opts.selfPeerId && !this.isBad(p.peerId)) sources.push({ kind: 'parent', id: p.peerId, peer: p })
+        if (p.peerId !== this.opts.selfPeerId && !this.isBad(p.peerId)) sources.push(this.regionSource(manifest, 'parent', p))
       }
     }
-    sources.push({ kind: 'origin', id: 'origin' })
+    sources.push(this.originSource(manifest))
     return sources
   }
 
-  private async deliver (manifest: Manifest, index: number, bytes: Uint8Array, source: Source): Promise<void> {
-    // A copy only when the bytes are a view into a larger receive buffer, which keeping them would pin;
-    // a whole chunk frame arrives in a buffer of its own (frame header + chunk), and copying it anyway
-    // cost a memcpy and a 1 MiB allocation (and the GC work that follows) per chunk.
-    const own = verifiedChunk(manifest, index, bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes))
+  private regionSource (manifest: Manifest, kind: 'edge' | 'parent', peer: NodeEntry, has?: (i: number) => boolean): DownloadSource {
+    return {
+      id: peer.peerId,
+      kind,
+      has,
+      fetch: async (indexes, { signal, onChunk, onBytes }) => {
+        await this.transport.fetch(peer, { itemId: manifest.itemId, indexes }, { signal, onBytes, onChunk: (i, bytes) => onChunk(i, ownBytes(bytes)) })
+      }
+    }
+  }
+
+  private originSource (manifest: Manifest): DownloadSource {
+    return {
+      id: ORIGIN_SOURCE_ID,
+      kind: 'origin',
+      maxRequests: ORIGIN_CONCURRENCY,
+      fetch: async (indexes, { signal, onChunk }) => {
+        for (const i of indexes) await onChunk(i, await this.opts.main.getOriginChunk(manifest.itemId, i, { signal }))
+      }
+    }
+  }
+
+  private async deliver (manifest: Manifest, index: number, chunk: VerifiedChunk, source: DownloadSource): Promise<void> {
     try {
-      await this.opts.store.putVerified(manifest.chunkHashes[index]!, own)
+      await this.opts.store.putVerified(manifest.chunkHashes[index]!, chunk)
       this.opts.onStored?.(manifest, index)
     } catch (err) {
       this.opts.log?.(`chunk ${manifest.itemId}#${index} not stored: ${(err as Error).message}`)
     }
-    this.stats.bytes[source.kind] += own.length
-    this.stats.bySource[source.id] = (this.stats.bySource[source.id] ?? 0) + own.length
-    this.opts.onFetched?.(source.kind, source.id, own.length)
-    this.settle(manifest, index, own)
-  }
-
-  private async fetchBatch (manifest: Manifest, batch: number[]): Promise<void> {
-    let remaining = new Set(batch)
-    let lastError: Error | undefined
-    try {
-      const sources = await this.sourcesFor(manifest, batch)
-      const peers = sources.filter(s => s.kind !== 'origin')
-      const failed = new Set<string>()
-      // Rounds: each chunk to one region source that holds it, every source at once (shares by measured
-      // throughput); a source that fails leaves the batch and its chunks go to the others in the next round.
-      // Each round either delivers every chunk it planned or loses a source, so the rounds end.
-      while (remaining.size > 0 && !this.opts.signal.aborted) {
-        const plan = this.plan([...remaining], peers.filter(p => !failed.has(p.id)))
-        if (plan.size === 0) break
-        const results = await Promise.all([...plan].map(async ([source, want]) => ({ source, err: await this.fetchFrom(manifest, source, want, remaining) })))
-        for (const r of results) if (r.err !== undefined) { failed.add(r.source.id); lastError = r.err }
-        remaining = new Set([...remaining].filter(i => this.pending.has(`${manifest.itemId}:${i}`)))
-      }
-      const origin = sources.find(s => s.kind === 'origin')
-      if (remaining.size > 0 && origin !== undefined && !this.opts.signal.aborted) {
-        lastError = await this.fetchFrom(manifest, origin, [...remaining], remaining) ?? lastError
-        remaining = new Set([...remaining].filter(i => this.pending.has(`${manifest.itemId}:${i}`)))
-      }
-    } catch (err) {
-      lastError = err as Error
-    }
-    for (const i of remaining) {
-      this.settle(manifest, i, new NoSourceError(`no source could provide chunk ${i} of ${manifest.itemId}${lastError !== undefined ? `: ${lastError.message}` : ''}`))
-    }
-  }
-
-  /** Which source asks for which chunks: each chunk to a holder with the least planned work for its measured rate. */
-  private plan (indexes: number[], sources: Source[]): Map<Source, number[]> {
-    const plan = new Map<Source, number[]>()
-    for (const i of indexes) {
-      let best: Source | undefined
-      let bestCost = Infinity
-      for (const s of sources) {
-        if (s.has !== undefined && !s.has(i)) continue
-        const cost = ((plan.get(s)?.length ?? 0) + 1) / (this.rates.get(s.id) ?? DEFAULT_SOURCE_RATE)
-        if (cost < bestCost) { best = s; bestCost = cost }
-      }
-      if (best === undefined) continue
-      let list = plan.get(best)
-      if (list === undefined) { list = []; plan.set(best, list) }
-      list.push(i)
-    }
-    return plan
-  }
-
-  /** Fetch `want` from one source, with the stall deadline; the error (after penalties) or undefined. */
-  private async fetchFrom (manifest: Manifest, source: Source, want: number[], remaining: Set<number>): Promise<Error | undefined> {
-    const stall = new AbortController()
-    const stalled = (): void => { stall.abort(new FillStalledError(`no chunk for ${FILL_STALL_TIMEOUT_MS} ms`)) }
-    let timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
-    const progress = (): void => {
-      this.clock.clearTimeout(timer)
-      timer = this.clock.setTimeout(stalled, FILL_STALL_TIMEOUT_MS)
-    }
-    const signal = AbortSignal.any([this.opts.signal, stall.signal])
-    const started = this.clock.now()
-    let got = 0
-    try {
-      if (source.kind === 'origin') {
-        await this.fromOrigin(manifest, want, source, remaining, signal, progress)
-      } else {
-        // a chunk, or FILL_PROGRESS_BYTES of one, resets the stall timer: a busy parent shares its uplink
-        // among many streams, and a slow fill that is moving is not a dead one
-        let moved = 0
-        await this.transport.fetch(source.peer!, { itemId: manifest.itemId, indexes: want }, {
-          signal,
-          onBytes: n => { moved += n; if (moved >= FILL_PROGRESS_BYTES) { moved = 0; progress() } },
-          onChunk: async (i, bytes) => { moved = 0; progress(); got += bytes.length; await this.deliver(manifest, i, bytes, source); remaining.delete(i) }
-        })
-        const ms = this.clock.now() - started
-        if (ms > 0 && got > 0) {
-          const r = got / ms
-          const old = this.rates.get(source.id)
-          this.rates.set(source.id, old === undefined ? r : old * (1 - RATE_EWMA_WEIGHT) + r * RATE_EWMA_WEIGHT)
-          if (this.rates.size > MAX_TRACKED_SOURCES) this.rates.clear()
-        }
-      }
-      this.clock.clearTimeout(timer)
-      return undefined
-    } catch (err) {
-      this.clock.clearTimeout(timer)
-      this.stats.failures++
-      const p = source.kind === 'origin' ? 'none' : penaltyFor(err)
-      this.opts.onSourceFailed?.(source.kind, source.id, err as Error, p, { itemId: manifest.itemId, chunkIndex: want[0] ?? 0 })
-      if (source.kind !== 'origin') {
-        if (p === 'ban' || p === 'avoid') this.badPeers.set(source.id, this.clock.now() + (p === 'ban' ? BAD_PEER_MS : PROVIDER_CACHE_MS * 5))
-        this.providerCache.delete(manifest.itemId)
-      }
-      this.opts.log?.(`fill ${manifest.itemId} [${want[0]}..] from ${source.kind} ${source.id.slice(-8)} failed (${(err as Error).name}: ${(err as Error).message}); ${remaining.size} chunks to other sources`)
-      return err as Error
-    }
-  }
-
-  private async fromOrigin (manifest: Manifest, want: number[], source: Source, remaining: Set<number>, signal: AbortSignal, progress: () => void): Promise<void> {
-    let next = 0
-    let firstError: Error | undefined
-    const worker = async (): Promise<void> => {
-      while (next < want.length && firstError === undefined) {
-        const i = want[next++]!
-        try {
-          const bytes = await this.opts.main.getOriginChunk(manifest.itemId, i, { signal })
-          progress()
-          await this.deliver(manifest, i, bytes, source)
-          remaining.delete(i)
-        } catch (err) {
-          firstError ??= err as Error
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(ORIGIN_CONCURRENCY, want.length) }, worker))
-    if (firstError !== undefined) throw firstError
+    this.stats.bytes[source.kind] += chunk.length
+    this.stats.bySource[source.id] = (this.stats.bySource[source.id] ?? 0) + chunk.length
+    this.opts.onFetched?.(source.kind, source.id, chunk.length)
   }
 
   /** Is every chunk of the item in the store? */
@@ -332,12 +334,13 @@ export class Filler {
   }
 }
 
-function deferred (): Waiter {
-  let resolve!: (b: Uint8Array) => void
-  let reject!: (e: Error) => void
-  const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej })
-  promise.catch(() => {})
-  return { resolve, reject, promise }
+/**
+ * The bytes to keep of a received chunk: a copy only when they are a view into a larger receive buffer, which keeping
+ * them would pin; a whole chunk frame arrives in a buffer of its own (frame header + chunk), and copying it anyway
+ * cost a memcpy and a 1 MiB allocation (and the GC work that follows) per chunk.
+ */
+function ownBytes (bytes: Uint8Array): Uint8Array {
+  return bytes.buffer.byteLength - bytes.byteLength <= MAX_UNCOPIED_SLACK_BYTES ? bytes : Uint8Array.from(bytes)
 }
 
 async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -6,7 +6,7 @@
 import { basename, resolve } from 'node:path'
 import { parseFlags, bytesFlag, durationFlag, UsageError, CommandError, type Command } from '../command.ts'
 import { DEFAULT_REVOCATION_POLL_MS, MAX_REVOCATION_POLL_MS, MIN_REVOCATION_POLL_MS } from '../../node/client/license-limits.ts'
-import type { SchedulerEvent } from '../../node/client/scheduler.ts'
+import type { SchedulerEvent } from '../../node/download/stats.ts'
 import type { Customer } from '../../node/client/customer.ts'
 import type { Progress } from '../../node/client/progress.ts'
 

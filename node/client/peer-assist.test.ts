@@ -20,7 +20,7 @@ import { merkleRoot } from '../../protocol/merkle.ts'
 import type { Directive, Manifest } from '../../protocol/types.ts'
 import { PartFile } from './resume.ts'
 import { startSeeding } from './seeder.ts'
-import { Scheduler } from './scheduler.ts'
+import { Scheduler } from '../download/engine.ts'
 import { sourceOf } from './sources.ts'
 
 const CHUNK = 64 * 1024

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Manifest } from '../../protocol/types.ts'
-import type { Scheduler } from './scheduler.ts'
+import type { Scheduler } from '../download/engine.ts'
 import type { PartFile } from './resume.ts'
 import { cryptAt, placeOf } from '../../protocol/content-crypto.ts'
 import { nodeAesCtr } from '../../protocol/aes-ctr-node.ts'

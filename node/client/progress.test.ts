@@ -2,14 +2,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PassThrough } from 'node:stream'
 import { Progress } from './progress.ts'
-import type { DownloadStats } from './scheduler.ts'
+import type { DownloadStats } from '../download/stats.ts'
 
 const MiB = 1024 * 1024
 
 function stats (done: number, total: number): DownloadStats {
   return {
     totalBytes: total, doneBytes: done, doneChunks: Math.floor(done / MiB), chunkCount: Math.ceil(total / MiB),
-    byKind: { edge: done, parent: 0, peer: 0 }, receivedBytes: done, wastedBytes: 0, resumedChunks: 0, resumedBytes: 0, sources: []
+    byKind: { edge: done, parent: 0, peer: 0, origin: 0 }, receivedBytes: done, wastedBytes: 0, resumedChunks: 0, resumedBytes: 0, sources: []
   } as unknown as DownloadStats
 }
 

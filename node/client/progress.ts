@@ -6,7 +6,7 @@
  * network, not the average since start.
  */
 import cliProgress from 'cli-progress'
-import type { DownloadStats, SchedulerEvent } from './scheduler.ts'
+import type { DownloadStats, SchedulerEvent } from '../download/stats.ts'
 
 export type ProgressMode = 'bar' | 'json' | 'lines' | 'quiet'
 

@@ -10,7 +10,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { fetchChunks } from '../chunk-client.ts'
 import type { ChunkTransport } from '../fast-lane/transport.ts'
 import type { Directive, DirectivePeer } from '../../protocol/types.ts'
-import type { DownloadSource, SourceKind } from './scheduler.ts'
+import type { DownloadSource, SourceKind } from '../download/source.ts'
 
 export interface SourceContext {
   host: Libp2p

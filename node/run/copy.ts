@@ -77,7 +77,8 @@ export class ItemCopier {
           await Promise.all(Array.from({ length: workers }, async () => {
             while (next < missing.length && !signal.aborted) {
               const i = missing[next++]!
-              try { await filler.get(manifest, i, signal) } catch { failed++ }
+              // background: a customer waiting on a miss goes first (node/download/priorities.ts)
+              try { await filler.get(manifest, i, signal, 'background') } catch { failed++ }
             }
           }))
           // the rules dropped it while it was being copied (a takedown, a collected version): delete what arrived

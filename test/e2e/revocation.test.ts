@@ -25,7 +25,7 @@ import { signRevocations } from '../../protocol/documents.ts'
 import { toText } from '../../protocol/signing.ts'
 import { fromBase64url } from '../../protocol/encoding.ts'
 import { CLOCK_SKEW_MS } from '../../protocol/limits.ts'
-import { DEFAULT_LIMITS } from '../../node/client/scheduler.ts'
+import { DEFAULT_LIMITS } from '../../node/download/limits.ts'
 
 const REGION = 'eu'
 /** The nodes' --rules-poll-ms in client-net.ts, and the customers' --revocation-poll here. */

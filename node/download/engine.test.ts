@@ -1,7 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
-import { Scheduler, type DownloadSource, type SchedulerEvent, type SourceKind } from './scheduler.ts'
+import { Scheduler } from './engine.ts'
+import type { DownloadSource, SourceKind } from './source.ts'
+import type { SchedulerEvent } from './stats.ts'
 import { FakeClock } from '../clock.ts'
 
 const CHUNK = 1024
@@ -219,7 +221,7 @@ test('with no usable source left it asks for more (a new directive), and gives u
 
 test('a new directive that names no source in the region ends the download at once with its reason', async () => {
   let asks = 0
-  const { RegionUnservedError } = await import('./errors.ts')
+  const { RegionUnservedError } = await import('../client/errors.ts')
   const h = harness({
     moreSources: async () => { asks++; throw new RegionUnservedError("no source in region eu: every node of region 'eu' is down or drained (1 parent down; last heartbeat 20 s ago)") },
     limits: { maxEmptyRefills: 20, refillRetryMs: 10, tickMs: 10 }
@@ -349,6 +351,137 @@ test('never more requests open to one source than a node answers (it refuses the
   assert.ok(out.equals(data))
   assert.ok(most <= 8, `at most 8 requests open at once (saw ${most})`)
   assert.equal(events.filter(e => e.type === 'failure').length, 0, 'no request was refused as busy')
+})
+
+/** A source that answers one chunk each time `release()` is called, and records what it was asked in order. */
+function gated (id: string, kind: SourceKind = 'parent'): DownloadSource & { asked: number[], release: () => void, waiting: () => number } {
+  const asked: number[] = []
+  const gates: Array<() => void> = []
+  return {
+    id,
+    kind,
+    asked,
+    release: () => { gates.shift()?.() },
+    waiting: () => gates.length,
+    async fetch (indexes, { signal, onChunk }) {
+      asked.push(...indexes)
+      for (const i of indexes) {
+        await new Promise<void>((resolve, reject) => {
+          gates.push(resolve)
+          signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+        })
+        onChunk(i, Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))))
+      }
+    }
+  }
+}
+
+async function until (what: string, cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
+
+/** One chunk per request and in flight: the order of requests is the order of the queue. */
+const ONE_AT_A_TIME = { initialWindow: 1, minWindow: 1, maxWindow: 1, maxBatch: 1, tickMs: 20, stallMs: 60_000, firstChunkMs: 60_000 }
+
+test('priorities: an urgent chunk is fetched before the queued normal and background ones', async () => {
+  const src = gated('parent')
+  const { sched } = harness({ onDemand: true, limits: ONE_AT_A_TIME })
+  for (let i = 0; i < 8; i++) void sched.want(i, 'background')
+  for (let i = 20; i < 24; i++) void sched.want(i, 'normal')
+  sched.addSources([src])
+  const run = sched.run()
+  // the first request goes out in queue order: normal before background
+  await until('the first request', () => src.asked.length === 1)
+  assert.equal(src.asked, [20])
+  // a customer now waits on chunk 30: it goes out next, past the full window, ahead of everything queued
+  const urgent = sched.want(30, 'urgent')
+  await until('the urgent request', () => src.asked.length === 2)
+  assert.equal(src.asked, [20, 30])
+  let urgentDone = false
+  void urgent?.then(() => { urgentDone = true })
+  while (!urgentDone) { src.release(); await new Promise(resolve => setImmediate(resolve)) }
+  for (let k = 0; k < 200 && sched.pending > 0; k++) { src.release(); await new Promise(resolve => setImmediate(resolve)) }
+  await run
+  assert.equal(src.asked, [20, 30, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7], 'urgent, then normal, then background')
+  const bytes = await urgent
+  assert.ok(bytes !== undefined && Buffer.from(bytes).equals(data.subarray(30 * CHUNK, 31 * CHUNK)), 'the waiter got the verified bytes')
+})
+
+test('on demand: concurrent asks for one chunk share one fetch; a chunk nobody wants is never asked for', async () => {
+  const src = fake('parent', 'parent', { delayMs: 0 })
+  const { sched, stored } = harness({ onDemand: true })
+  const a = sched.want(5, 'normal')
+  const b = sched.want(5, 'urgent')
+  assert.ok(sched.wants(5))
+  sched.addSources([src])
+  await sched.run()
+  assert.ok(a !== undefined && b !== undefined)
+  assert.ok(Buffer.from(await a).equals(Buffer.from(await b)))
+  assert.equal(src.asked, [5])
+  assert.equal(stored, [5])
+  assert.is(sched.want(5, 'urgent'), undefined, 'an ended engine fetches nothing more')
+})
+
+test('back-pressure: a store that blocks pauses requests and holds the sources; nothing is blamed; it resumes when the store does', async () => {
+  const clock = new FakeClock()
+  const blocked: Array<() => void> = []
+  let block = true
+  const stored: number[] = []
+  let held = 0
+  let fetches = 0
+  const source: DownloadSource = {
+    id: 'edge',
+    kind: 'edge',
+    async fetch (indexes, { signal, onChunk }) {
+      fetches++
+      for (const i of indexes) {
+        await sleep(0, signal)
+        const room = onChunk(i, Uint8Array.from(data.subarray(i * CHUNK, i * CHUNK + chunkLength(i))))
+        // a stream that awaits onChunk stops reading here: the back-pressure reaches it
+        if (room !== undefined) { held++; await room }
+      }
+    }
+  }
+  const events: SchedulerEvent[] = []
+  const sched = new Scheduler({
+    chunkCount: COUNT,
+    chunkLength,
+    verify,
+    clock,
+    // a disk that takes no write until told to
+    store: async i => {
+      if (block) await new Promise<void>(resolve => { blocked.push(resolve) })
+      stored.push(i)
+    },
+    onEvent: e => events.push(e),
+    limits: { maxPendingStoreBytes: 3 * CHUNK, initialWindow: 4, minWindow: 4, maxBatch: 2, tickMs: 20, stallMs: 200, firstChunkMs: 200 }
+  })
+  sched.addSources([source])
+  let finished = false
+  const run = sched.run().finally(() => { finished = true })
+  await until('three chunks at the blocked store', () => blocked.length >= 3)
+  for (let k = 0; k < 20; k++) await new Promise(resolve => setImmediate(resolve))
+  const fetchesAtBlock = fetches
+  const atBlock = blocked.length
+  // what was already asked may still land (at most one window), nothing more
+  assert.ok(atBlock <= 3 + 4, `${atBlock} chunks at the store`)
+  // far past every stall deadline on the engine's clock: no new request, no failure, the source still held
+  for (let k = 0; k < 50; k++) await clock.advance(100)
+  assert.is(blocked.length, atBlock, 'no chunk beyond those in flight was taken while the store was behind')
+  assert.is(fetches, fetchesAtBlock, 'no new request went out')
+  assert.ok(atBlock < COUNT)
+  assert.ok(held >= 1, 'the source was held in onChunk')
+  assert.equal(events.filter(e => e.type === 'failure' || e.type === 'drop'), [], 'our slow disk is not the source\'s fault')
+  assert.ok(!finished)
+  block = false
+  for (const f of blocked.splice(0)) f()
+  for (let k = 0; k < 1000 && !finished; k++) await clock.advance(20)
+  await run
+  assert.equal([...stored].sort((a, b) => a - b), Array.from({ length: COUNT }, (_, i) => i))
 })
 
 test.run()

@@ -5,165 +5,40 @@
  * in-memory fakes and a real download drives it with libp2p streams.
  *
  * - Each source has a window of chunks in flight, sized from its measured
- *   throughput (about TARGET_QUEUE_MS of data), so fast sources get more.
- * - Chunks go out in play order: urgent ranges first (a seek), then
- *   sequentially from the read head.
+ *   throughput (rate.ts), so fast sources get more.
+ * - Chunks go out in play order (queue.ts): urgent ranges first (a seek),
+ *   then sequentially from the read head.
  * - When nothing is left unassigned, idle sources duplicate the oldest
- *   stragglers (endgame); the first verified copy wins, the rest are dropped.
+ *   stragglers (endgame.ts); the first verified copy wins, the rest are dropped.
  * - A request that stalls past its deadline or fails puts its chunks back and
  *   backs its source off; repeated failures drop the source.
  * - A chunk that fails verification is never stored; its sender gets a strike
  *   and is dropped for the rest of the download after MAX_BAD_CHUNKS.
+ *   Dropped sources are kept out through one penalty map (penalties.ts).
  * - When no usable source is left, `moreSources` is asked (a new directive).
+ * - Request priorities (priorities.ts): a customer's download wants every
+ *   chunk at normal priority; an on-demand engine (an edge's fill, a parent's
+ *   catalog copy) wants chunks as they are asked for, urgent when someone
+ *   waits on them, background when nobody does. Concurrent asks for one chunk
+ *   share its one fetch.
+ * - Disk back-pressure: past `maxPendingStoreBytes` handed to `store` and not
+ *   yet written, no new request goes out and `onChunk` holds the sources that
+ *   await it, so a slow disk slows the streams instead of filling memory.
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
-import { DownloadAbortedError, NoSourcesError } from './errors.ts'
+import { DownloadAbortedError, NoSourcesError } from '../client/errors.ts'
+import { penaltyFor, StallError } from '../errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
-
-export type SourceKind = 'edge' | 'parent' | 'peer'
-
-export interface FetchOptions {
-  signal: AbortSignal
-  /** Called once per chunk as it arrives, in any order. */
-  onChunk: (index: number, bytes: Uint8Array) => void
-  /**
-   * Called as raw response bytes arrive, before a chunk is whole: lets the scheduler tell a transfer that is
-   * slow but moving from one that stalled. A source that never calls it is judged by whole chunks only.
-   */
-  onBytes?: (n: number) => void
-}
-
-export interface DownloadSource {
-  /** Stable id (the PeerId). */
-  readonly id: string
-  readonly kind: SourceKind
-  /**
-   * Ask for `indexes`; resolve when the source has answered all it will.
-   * Indexes not delivered by then are taken as "this source lacks them".
-   * Reject on any failure (dead connection, refused credential, ...).
-   */
-  fetch: (indexes: number[], opts: FetchOptions) => Promise<void>
-  /** Whether the source is known to hold chunk `index` (a have-bitfield); absent = assume it does. */
-  has?: (index: number) => boolean
-  /** Release whatever the source holds open (called once when dropped or the download ends). */
-  close?: () => void
-}
-
-export interface SchedulerLimits {
-  /** Chunks in flight per source before anything is measured: enough to fill a loopback pipe's first round trips. */
-  initialWindow: number
-  /** Never fewer than this in flight per source: one chunk in transit while the next is requested. */
-  minWindow: number
-  /** Never more than this per source: bounds memory (window × chunk size) and what a dying source takes down with it. */
-  maxWindow: number
-  /** A window holds about this much time of the source's measured throughput. */
-  targetQueueMs: number
-  /** Chunks per request: fewer stream opens, yet small enough to spread a range across sources. */
-  maxBatch: number
-  /**
-   * Requests (streams) open to one source at once. Nodes and seeding peers answer at most MAX_STREAMS_PER_PEER (16)
-   * chunk streams per peer with 'busy'; a window refilled one chunk at a time opened more than that against an
-   * uncapped edge, and each 'busy' counted as a failure and backed the edge off (the parent then carried 14-149 MiB
-   * of a 256 MiB download that the edge alone could serve).
-   */
-  maxRequests: number
-  /**
-   * A request that delivers no chunk for this long, and fewer than minProgressRate bytes per second over it,
-   * is abandoned and its chunks rescheduled.
-   */
-  stallMs: number
-  /**
-   * Bytes per second that keep a late request alive. Under load a busy uplink is shared by every stream it
-   * serves, so each chunk arrives slowly; cutting them all would throw away the bytes already moved and retry
-   * them elsewhere, on the same overloaded machines (congestion collapse). A request still moving at this rate
-   * is not stalled; a peer trickling a byte a second is far below it.
-   */
-  minProgressRate: number
-  /** A request's first chunk may take this long (dial, credential check, an edge's miss to its parent). */
-  firstChunkMs: number
-  /** A sender of this many bad chunks is dropped for the rest of the download. */
-  maxBadChunks: number
-  /** This many failed requests in a row drop a source. */
-  maxFailures: number
-  /** Base back-off after a failed request, doubled per consecutive failure. */
-  backoffMs: number
-  /** How many sources may be asked for one chunk at once in the endgame. */
-  maxRequestersPerChunk: number
-  /** A source that did not deliver a chunk is not asked for it again for this long (a peer may get it later). */
-  lackRetryMs: number
-  /** A source dropped for failures is not re-added from a new directive for this long. */
-  deadCooldownMs: number
-  /** Consecutive refills that bring no usable source before the download gives up. */
-  maxEmptyRefills: number
-  /** Wait between refills that brought nothing. */
-  refillRetryMs: number
-  /** Timer tick for deadlines and back-offs. */
-  tickMs: number
-  /**
-   * Download cap, bytes per second; 0 for none (`--max-download`). Chunks are asked for no faster than this on
-   * average (a token bucket of one second at the cap, at least one chunk); a seek still goes first under it.
-   */
-  maxRate: number
-}
-
-export const DEFAULT_LIMITS: SchedulerLimits = {
-  // 2, not 4: at 4, two capped edges were handed half of a 16-chunk item before anything was measured, and a
-  // faster seeding peer could only win the rest (peer-assist fell to 37 % in test/adversarial/network.test.ts)
-  initialWindow: 2,
-  minWindow: 2,
-  maxWindow: 24,
-  targetQueueMs: 250,
-  maxBatch: 4,
-  maxRequests: 8,
-  stallMs: 6_000,
-  minProgressRate: 16 * 1024,
-  firstChunkMs: 15_000,
-  maxBadChunks: 2,
-  maxFailures: 5,
-  backoffMs: 250,
-  maxRequestersPerChunk: 2,
-  lackRetryMs: 2_000,
-  deadCooldownMs: 5_000,
-  maxEmptyRefills: 20,
-  refillRetryMs: 1_000,
-  tickMs: 100,
-  maxRate: 0
-}
-
-export type SchedulerEvent =
-  | { type: 'chunk', index: number, bytes: number, source: string, kind: SourceKind }
-  | { type: 'bad-chunk', index: number, source: string, kind: SourceKind, strikes: number }
-  | { type: 'failure', source: string, kind: SourceKind, error: string }
-  | { type: 'drop', source: string, kind: SourceKind, reason: 'bad-chunks' | 'failures' }
-  | { type: 'refill', reason: string, added: number }
-
-export interface SourceStats {
-  id: string
-  kind: SourceKind
-  bytes: number
-  chunks: number
-  badChunks: number
-  failures: number
-  /** Measured throughput, bytes/s (0 before the first chunk). */
-  rate: number
-  dropped: false | 'bad-chunks' | 'failures'
-}
-
-export interface DownloadStats {
-  totalBytes: number
-  doneBytes: number
-  doneChunks: number
-  chunkCount: number
-  /** Verified bytes by the kind of source that delivered them (this run only, not resumed ones). */
-  byKind: Record<SourceKind, number>
-  /** Bytes received from the network this run, verified or not, duplicates included. */
-  receivedBytes: number
-  /** Bytes received that were not used: duplicates from the endgame and bad chunks. */
-  wastedBytes: number
-  resumedChunks: number
-  resumedBytes: number
-  sources: SourceStats[]
-}
+import type { DownloadSource, SourceKind } from './source.ts'
+import { DEFAULT_LIMITS, type SchedulerLimits } from './limits.ts'
+import type { DownloadStats, DropReason, SchedulerEvent } from './stats.ts'
+import { RateMeter } from './rate.ts'
+import { PenaltyMap } from './penalties.ts'
+import { ChunkQueue, type Priority } from './priorities.ts'
+import { pickStraggler } from './endgame.ts'
+import { ChunkWaiters } from './waiters.ts'
+import { DownloadCap } from './cap.ts'
+import { StoreGate } from './back-pressure.ts'
 
 export interface SchedulerOptions {
   chunkCount: number
@@ -183,20 +58,18 @@ export interface SchedulerOptions {
   /** Time and timers (default the system's); tests hand a FakeClock. */
   clock?: Clock
   onEvent?: (event: SchedulerEvent) => void
+  /** No chunk is wanted until `want` asks for it (an edge's fill); default: every chunk not `done` (a download). */
+  onDemand?: boolean
+  /** Where dropped sources are kept out; hand one in to share it beyond this engine (an edge's filler). */
+  penalties?: PenaltyMap
 }
+
 
 interface SourceState {
   source: DownloadSource
   inFlight: number
   requests: Set<Request>
-  rate: number
-  /** When the rate sampler last saw an event while busy. */
-  lastSampleAt: number
-  samples: Array<{ bytes: number, dt: number }>
-  /** First-chunk latencies of recent requests (ms). */
-  latencies: number[]
-  sampleBytes: number
-  sampleTime: number
+  meter: RateMeter
   bytes: number
   chunks: number
   badChunks: number
@@ -204,12 +77,14 @@ interface SourceState {
   consecutiveFailures: number
   retryAt: number
   lacks: Map<number, number>
-  dropped: false | 'bad-chunks' | 'failures'
+  dropped: false | DropReason
 }
 
 interface Request {
   state: SourceState
   indexes: Set<number>
+  /** Every index asked in this request (indexes shrinks as chunks arrive). */
+  asked: number[]
   controller: AbortController
   startedAt: number
   lastProgressAt: number
@@ -219,40 +94,30 @@ interface Request {
   endgame: boolean
 }
 
-class StallError extends Error { name = 'StallError' }
-
-/** Throughput is measured over this many recent chunks: reacts within a window, ignores one odd gap. */
-const RATE_SAMPLES = 16
-/** The base round trip of a source is the fastest of this many recent first-chunk latencies. */
-const LATENCY_SAMPLES = 16
-/** ...and over at least this much time. */
-const MIN_RATE_SPAN_MS = 100
-
 export class Scheduler {
   readonly limits: SchedulerLimits
   private readonly opts: SchedulerOptions
   private readonly clock: Clock
   private readonly now: () => number
-  /** The download cap's token bucket (bytes), and when it was last refilled (-1: never). */
-  private capTokens = 0
-  private capAt = -1
+  private readonly cap: DownloadCap
   private readonly verified: Uint8Array
   private readonly storedFlags: Uint8Array
   private readonly holders = new Map<number, Set<Request>>()
   private readonly states = new Map<string, SourceState>()
-  private readonly banned = new Set<string>()
-  private readonly deadUntil = new Map<string, number>()
-  private readonly waiters = new Map<number, Array<() => void>>()
+  private readonly penalties: PenaltyMap
+  private readonly waiters = new ChunkWaiters()
+  private readonly gate: StoreGate
+  /** Finished or failed: `want` asks a new engine. */
+  private closed = false
   private readonly pendingStores = new Set<Promise<void>>()
   private readonly controller = new AbortController()
   private readonly fallbackKinds: ReadonlySet<SourceKind>
-  private urgent: number[] = []
-  private readHead = 0
+  private readonly queue: ChunkQueue
   private remaining = 0
   private remainingStores = 0
   private doneBytes = 0
   private readonly totalBytes: number
-  private readonly byKind: Record<SourceKind, number> = { edge: 0, parent: 0, peer: 0 }
+  private readonly byKind: Record<SourceKind, number> = { edge: 0, parent: 0, peer: 0, origin: 0 }
   private receivedBytes = 0
   private wastedBytes = 0
   private resumedChunks = 0
@@ -273,12 +138,17 @@ export class Scheduler {
     this.fallbackKinds = new Set(opts.fallbackKinds ?? [])
     this.verified = new Uint8Array(opts.chunkCount)
     this.storedFlags = new Uint8Array(opts.chunkCount)
+    this.queue = new ChunkQueue(opts.chunkCount, opts.onDemand !== true)
+    this.penalties = opts.penalties ?? new PenaltyMap()
+    this.cap = new DownloadCap(this.limits.maxRate, opts.chunkLength(0))
+    this.gate = new StoreGate(this.limits.maxPendingStoreBytes)
     let total = 0
     for (let i = 0; i < opts.chunkCount; i++) total += opts.chunkLength(i)
     this.totalBytes = total
-    this.remaining = opts.chunkCount
-    this.remainingStores = opts.chunkCount
-    for (const i of opts.done ?? []) {
+    const all = opts.onDemand === true ? 0 : opts.chunkCount
+    this.remaining = all
+    this.remainingStores = all
+    for (const i of opts.onDemand === true ? [] : opts.done ?? []) {
       if (i < 0 || i >= opts.chunkCount || this.verified[i] === 1) continue
       this.verified[i] = 1
       this.storedFlags[i] = 1
@@ -295,21 +165,14 @@ export class Scheduler {
     let added = 0
     const now = this.now()
     for (const source of sources) {
-      if (this.banned.has(source.id)) { source.close?.(); continue }
-      const dead = this.deadUntil.get(source.id)
-      if (dead !== undefined && dead > now) { source.close?.(); continue }
+      if (this.penalties.isPenalised(source.id, now)) { source.close?.(); continue }
       const existing = this.states.get(source.id)
       if (existing !== undefined && existing.dropped === false) { if (existing.source !== source) source.close?.(); continue }
       this.states.set(source.id, {
         source,
         inFlight: 0,
         requests: new Set(),
-        rate: 0,
-        lastSampleAt: now,
-        samples: [],
-        latencies: [],
-        sampleBytes: 0,
-        sampleTime: 0,
+        meter: new RateMeter(now),
         bytes: existing?.bytes ?? 0,
         chunks: existing?.chunks ?? 0,
         badChunks: existing?.badChunks ?? 0,
@@ -329,7 +192,13 @@ export class Scheduler {
   /** Run until every chunk is verified and stored. */
   async run (): Promise<DownloadStats> {
     const signal = this.opts.signal
-    if (signal?.aborted === true) throw new DownloadAbortedError('download aborted')
+    if (signal?.aborted === true) {
+      // those `want` handed a promise hear it too
+      const err = new DownloadAbortedError('download aborted')
+      this.fail(err)
+      this.shutdown()
+      throw err
+    }
     const onAbort = (): void => { this.fail(new DownloadAbortedError('download aborted')) }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
@@ -351,12 +220,38 @@ export class Scheduler {
     const lo = Math.max(0, first)
     const hi = Math.min(this.opts.chunkCount - 1, last)
     if (hi < lo) return
-    const fresh: number[] = []
-    for (let i = lo; i <= hi; i++) if (this.verified[i] === 0) fresh.push(i)
-    this.urgent = [...fresh, ...this.urgent.filter(i => i < lo || i > hi)]
-    this.readHead = lo
+    this.queue.prioritize(lo, hi, i => this.verified[i] === 1)
     this.pump()
   }
+
+  /**
+   * Want chunk `index` at `priority` (an on-demand engine). The promise settles with its verified bytes once stored,
+   * or with the error that ended the engine; every ask for one chunk shares its one fetch, and a higher priority
+   * moves it up. Undefined when this engine cannot fetch it any more (it has ended, or already stored the chunk): the
+   * caller reads its store, or asks a new engine.
+   */
+  want (index: number, priority: Priority): Promise<VerifiedChunk> | undefined {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.opts.chunkCount) throw new RangeError(`chunk ${index} out of range`)
+    if (this.closed || this.failed !== undefined || this.storedFlags[index] === 1) return undefined
+    const fresh = this.queue.want(index, priority)
+    const chunk = this.waiters.promiseOf(index)
+    // only wanted chunks are ever asked for, so one not wanted before is neither verified nor stored yet
+    if (fresh) {
+      this.remaining++
+      this.remainingStores++
+    }
+    if (this.finished !== undefined) this.pump()
+    return chunk
+  }
+
+  /** Chunks wanted and not yet stored. */
+  get pending (): number { return this.remainingStores }
+
+  /** Chunk `index` is wanted (and so being fetched, or to be) — a second ask for it collapses into the first. */
+  wants (index: number): boolean { return this.queue.isWanted(index) && this.storedFlags[index] === 0 }
+
+  /** Finished or failed: it fetches nothing more. */
+  get isClosed (): boolean { return this.closed }
 
   /** True once chunk `index` is verified and stored. */
   isStored (index: number): boolean {
@@ -367,21 +262,11 @@ export class Scheduler {
   async waitFor (index: number, signal?: AbortSignal): Promise<void> {
     if (this.storedFlags[index] === 1) return
     if (this.failed !== undefined) throw this.failed
+    const stored = this.waiters.promiseOf(index)
     await new Promise<void>((resolve, reject) => {
-      const list = this.waiters.get(index) ?? []
-      const done = (): void => {
-        signal?.removeEventListener('abort', onAbort)
-        if (this.storedFlags[index] === 1) resolve()
-        else reject(this.failed ?? new DownloadAbortedError('download ended'))
-      }
-      const onAbort = (): void => {
-        const l = this.waiters.get(index)
-        if (l !== undefined) this.waiters.set(index, l.filter(f => f !== done))
-        reject(new DownloadAbortedError('wait aborted'))
-      }
+      const onAbort = (): void => { reject(new DownloadAbortedError('wait aborted')) }
       signal?.addEventListener('abort', onAbort, { once: true })
-      list.push(done)
-      this.waiters.set(index, list)
+      stored.then(() => { signal?.removeEventListener('abort', onAbort); resolve() }, (err: unknown) => { signal?.removeEventListener('abort', onAbort); reject(err) })
     })
   }
 
@@ -403,7 +288,7 @@ export class Scheduler {
         chunks: s.chunks,
         badChunks: s.badChunks,
         failures: s.failures,
-        rate: Math.round(s.rate),
+        rate: Math.round(s.meter.rate),
         dropped: s.dropped
       }))
     }
@@ -417,18 +302,7 @@ export class Scheduler {
   // ---- scheduling ----
 
   private usable (): SourceState[] {
-    return [...this.states.values()].filter(s => s.dropped === false).sort((a, b) => b.rate - a.rate)
-  }
-
-  private windowOf (s: SourceState): number {
-    const { initialWindow, minWindow, maxWindow, targetQueueMs } = this.limits
-    if (s.rate <= 0) return initialWindow
-    const chunk = this.opts.chunkLength(0) || 1
-    // cover at least twice the source's base round trip (its fastest recent first-chunk latency),
-    // else a slow round trip would cap the window, which caps the measured rate, which caps the window
-    const horizonMs = Math.max(targetQueueMs, 2 * (s.latencies.length > 0 ? Math.min(...s.latencies) : 0))
-    const w = Math.ceil((s.rate * horizonMs / 1000) / chunk) + 1
-    return Math.max(minWindow, Math.min(maxWindow, w))
+    return [...this.states.values()].filter(s => s.dropped === false).sort((a, b) => b.meter.rate - a.meter.rate)
   }
 
   private mayAsk (s: SourceState, index: number, now: number): boolean {
@@ -441,62 +315,24 @@ export class Scheduler {
     return true
   }
 
-  /** Chunk `index` is verified, or some source is fetching it. */
+  /** Chunk `index` is verified, or some source is fetching it, or nobody wants it. */
   private doneOrAsked (index: number): boolean {
-    return this.verified[index] === 1 || (this.holders.get(index)?.size ?? 0) > 0
+    return this.verified[index] === 1 || (this.holders.get(index)?.size ?? 0) > 0 || !this.queue.isWanted(index)
   }
 
   /** The next unassigned chunks for `s` in play order, up to `max`, contiguous where possible. */
   private pick (s: SourceState, max: number, now: number): number[] {
-    const out: number[] = []
-    const free = (i: number): boolean => !this.doneOrAsked(i) && this.mayAsk(s, i, now)
-    while (this.urgent.length > 0 && out.length < max) {
-      const i = this.urgent[0] as number
-      if (this.doneOrAsked(i)) { this.urgent.shift(); continue }
-      if (!this.mayAsk(s, i, now)) break
-      out.push(i)
-      this.urgent.shift()
-    }
-    if (out.length >= max) return out
-    const n = this.opts.chunkCount
-    for (let k = 0; k < n && out.length < max; k++) {
-      const i = (this.readHead + k) % n
-      if (out.includes(i) || !free(i)) continue
-      // keep a batch contiguous: once started, stop at the first gap
-      if (out.length > 0 && i !== (out[out.length - 1] as number) + 1) break
-      out.push(i)
-    }
-    return out
+    return this.queue.pick(max, i => this.doneOrAsked(i), i => this.mayAsk(s, i, now))
   }
 
   /** An urgent chunk (a seek) that nobody is fetching yet and `s` may be asked for. */
   private hasFreshUrgent (s: SourceState, now: number): boolean {
-    for (const i of this.urgent) {
-      if (this.doneOrAsked(i)) continue
-      return this.mayAsk(s, i, now)
-    }
-    return false
+    return this.queue.hasFreshUrgent(i => this.doneOrAsked(i), i => this.mayAsk(s, i, now))
   }
 
   /** Endgame: one straggler that another source has had longest, for `s` to duplicate. */
   private pickStraggler (s: SourceState, now: number): number | undefined {
-    let best: number | undefined
-    let bestStart = Infinity
-    for (const [i, reqs] of this.holders) {
-      if (this.verified[i] === 1 || reqs.size === 0 || reqs.size >= this.limits.maxRequestersPerChunk) continue
-      let mine = false
-      let oldest = Infinity
-      for (const r of reqs) {
-        if (r.state === s) mine = true
-        oldest = Math.min(oldest, r.startedAt)
-      }
-      if (mine || !this.mayAsk(s, i, now)) continue
-      // duplicate only what the current holder is slow on: never a chunk just asked for
-      // (a holder not yet measured gets the same grace: it may just be dialling)
-      if (now - oldest < Math.min(this.limits.stallMs / 4, 500) && (s.rate === 0 || [...reqs].every(r => r.state.rate === 0 || r.state.rate >= s.rate))) continue
-      if (oldest < bestStart) { bestStart = oldest; best = i }
-    }
-    return best
+    return pickStraggler(this.holders, s, st => st.meter.rate, i => this.verified[i] === 1, i => this.mayAsk(s, i, now), this.limits, now)
   }
 
   private pump (): void {
@@ -510,19 +346,21 @@ export class Scheduler {
     // peer-assist first: while a peer that has delivered is serving, an edge keeps one request in flight, so the
     // operator's edges carry what the customers' peers cannot (on a busy client every source ran at the same
     // CPU-bound rate and the peer's share fell to a third)
-    const peerServing = sources.some(s => s.source.kind === 'peer' && s.rate > 0 && s.retryAt <= now)
-    let capLeft = this.capChunks(now)
+    const peerServing = sources.some(s => s.source.kind === 'peer' && s.meter.rate > 0 && s.retryAt <= now)
+    // the disk is behind: ask for nothing more until it catches up (the sources in flight are held in onChunk)
+    let capLeft = this.gate.full ? 0 : this.cap.chunks(now)
     for (const s of sources) {
       if (s.retryAt > now) { anyUsable = true; continue }
       if (primaryCanHelp && this.isFallback(s)) { anyUsable = true; continue }
-      const window = peerServing && s.source.kind === 'edge' ? 1 : this.windowOf(s)
+      const window = peerServing && s.source.kind === 'edge' ? 1 : s.meter.window(this.limits, this.opts.chunkLength(0))
       let room = window - s.inFlight
       // a seek does not wait for a full window to drain: one urgent chunk may go beyond it (play's Range
       // request otherwise waited behind whole batches at a capped edge, and the sequential download won)
       if (room <= 0 && this.hasFreshUrgent(s, now)) room = 1
       room = Math.min(room, capLeft)
       let progressed = true
-      while (room > 0 && progressed && s.requests.size < this.limits.maxRequests) {
+      const maxRequests = Math.min(this.limits.maxRequests, s.source.maxRequests ?? Infinity)
+      while (room > 0 && progressed && s.requests.size < maxRequests) {
         progressed = false
         const batch = this.pick(s, Math.min(room, this.limits.maxBatch), now)
         if (batch.length > 0) {
@@ -545,24 +383,13 @@ export class Scheduler {
     if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
   }
 
-  /** Chunks the download cap lets us ask for now (Infinity without a cap); `issue` spends the tokens. */
-  private capChunks (now: number): number {
-    const rate = this.limits.maxRate
-    if (!(rate > 0)) return Infinity
-    const chunk = this.opts.chunkLength(0) || 1
-    const burst = Math.max(chunk, rate)
-    this.capTokens = this.capAt < 0 ? burst : Math.min(burst, this.capTokens + (now - this.capAt) * rate / 1000)
-    this.capAt = now
-    return Math.floor(this.capTokens / chunk)
-  }
-
   private isFallback (s: SourceState): boolean {
     return this.fallbackKinds.has(s.source.kind)
   }
 
   private canServeSomething (s: SourceState, now: number): boolean {
     for (let i = 0; i < this.opts.chunkCount; i++) {
-      if (this.verified[i] === 0 && (s.source.has === undefined || s.source.has(i))) {
+      if (this.verified[i] === 0 && this.queue.isWanted(i) && (s.source.has === undefined || s.source.has(i))) {
         const lack = s.lacks.get(i)
         if (lack === undefined || lack <= now + this.limits.lackRetryMs) return true
       }
@@ -574,6 +401,7 @@ export class Scheduler {
     const req: Request = {
       state: s,
       indexes: new Set(indexes),
+      asked: indexes,
       controller: new AbortController(),
       startedAt: now,
       lastProgressAt: now,
@@ -581,8 +409,8 @@ export class Scheduler {
       gotAny: false,
       endgame
     }
-    if (s.inFlight === 0) s.lastSampleAt = now
-    if (this.limits.maxRate > 0) for (const i of indexes) this.capTokens -= this.opts.chunkLength(i)
+    if (s.inFlight === 0) s.meter.busyFrom(now)
+    for (const i of indexes) this.cap.spend(this.opts.chunkLength(i))
     s.inFlight += indexes.length
     s.requests.add(req)
     for (const i of indexes) {
@@ -595,7 +423,7 @@ export class Scheduler {
     try {
       promise = s.source.fetch(indexes, {
         signal,
-        onChunk: (index, bytes) => { this.onChunk(req, index, bytes) },
+        onChunk: (index, bytes) => this.onChunk(req, index, bytes),
         onBytes: n => { req.bytesSinceProgress += n }
       })
     } catch (err) {
@@ -617,7 +445,12 @@ export class Scheduler {
     }
   }
 
-  private onChunk (req: Request, index: number, bytes: Uint8Array): void {
+  private onChunk (req: Request, index: number, bytes: Uint8Array): Promise<void> | undefined {
+    this.handleChunk(req, index, bytes)
+    return this.failed !== undefined ? undefined : this.gate.room()
+  }
+
+  private handleChunk (req: Request, index: number, bytes: Uint8Array): void {
     if (this.failed !== undefined || this.finished === undefined) return
     const s = req.state
     const now = this.now()
@@ -629,12 +462,9 @@ export class Scheduler {
     }
     req.lastProgressAt = now
     req.bytesSinceProgress = 0
-    if (!req.gotAny) {
-      s.latencies.push(now - req.startedAt)
-      if (s.latencies.length > LATENCY_SAMPLES) s.latencies.shift()
-    }
+    if (!req.gotAny) s.meter.firstChunkAfter(now - req.startedAt)
     req.gotAny = true
-    this.sampleRate(s, bytes.length, now)
+    s.meter.sample(bytes.length, now)
     this.release(req, index)
     let ok = false
     try { ok = bytes.length === this.opts.chunkLength(index) && this.opts.verify(index, bytes) } catch { ok = false }
@@ -668,14 +498,19 @@ export class Scheduler {
     }
     this.emit({ type: 'chunk', index, bytes: bytes.length, source: s.source.id, kind: s.source.kind })
     // `verify` (the manifest's check) passed just above: this is where a download's chunk becomes a VerifiedChunk
-    const p = this.opts.store(index, bytes as VerifiedChunk, s.source).then(() => {
+    const chunk = bytes as VerifiedChunk
+    this.gate.add(chunk.length)
+    const p = this.opts.store(index, chunk, s.source).then(() => {
+      this.gate.done(chunk.length)
       this.storedFlags[index] = 1
       this.remainingStores--
-      const list = this.waiters.get(index)
-      this.waiters.delete(index)
-      for (const f of list ?? []) f()
+      this.waiters.stored(index, chunk)
       this.checkFinished()
-    }, (err: unknown) => { this.fail(err instanceof Error ? err : new Error(String(err))) })
+      this.pump()
+    }, (err: unknown) => {
+      this.gate.done(chunk.length)
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+    })
     this.pendingStores.add(p)
     void p.finally(() => this.pendingStores.delete(p))
     this.pump()
@@ -687,26 +522,6 @@ export class Scheduler {
       req.state.requests.delete(req)
       req.controller.abort()
     }
-  }
-
-  /**
-   * Throughput over the source's recent busy time: bytes of the last
-   * RATE_SAMPLES chunks over the busy time they took, never over less than
-   * MIN_RATE_SPAN_MS (a first chunk that was already buffered must not look
-   * like gigabytes per second and open a huge window).
-   */
-  private sampleRate (s: SourceState, bytes: number, now: number): void {
-    const dt = Math.max(now - s.lastSampleAt, 0)
-    s.lastSampleAt = now
-    s.samples.push({ bytes, dt })
-    s.sampleBytes += bytes
-    s.sampleTime += dt
-    while (s.samples.length > RATE_SAMPLES) {
-      const old = s.samples.shift() as { bytes: number, dt: number }
-      s.sampleBytes -= old.bytes
-      s.sampleTime -= old.dt
-    }
-    s.rate = s.sampleBytes / (Math.max(s.sampleTime, MIN_RATE_SPAN_MS) / 1000)
   }
 
   private onRequestEnd (req: Request, err: Error | undefined): void {
@@ -721,23 +536,26 @@ export class Scheduler {
       if (s.dropped === false) {
         s.failures++
         s.consecutiveFailures++
-        this.emit({ type: 'failure', source: s.source.id, kind: s.source.kind, error: `${err.name}: ${err.message}` })
-        if (s.consecutiveFailures >= this.limits.maxFailures) this.drop(s, 'failures')
+        // node/errors.ts penaltyFor is the one place that says what an error means for its sender
+        const penalty = penaltyFor(err)
+        this.emit({ type: 'failure', source: s.source.id, kind: s.source.kind, error: `${err.name}: ${err.message}`, errorName: err.name, penalty, index: left[0] ?? req.asked[0] ?? 0 })
+        if (penalty === 'ban') this.drop(s, 'protocol')
+        else if (s.consecutiveFailures >= this.limits.maxFailures) this.drop(s, 'failures')
         else s.retryAt = now + this.limits.backoffMs * 2 ** (s.consecutiveFailures - 1)
       }
     } else {
       // answered without some chunks: it lacks them, for now
       for (const i of left) if (this.verified[i] === 0) s.lacks.set(i, now + this.limits.lackRetryMs)
     }
-    if (left.length > 0) this.readHead = Math.min(this.readHead, Math.min(...left))
+    if (left.length > 0) this.queue.rewind(Math.min(...left))
     this.pump()
   }
 
-  private drop (s: SourceState, reason: 'bad-chunks' | 'failures'): void {
+  private drop (s: SourceState, reason: DropReason): void {
     if (s.dropped !== false) return
     s.dropped = reason
-    if (reason === 'bad-chunks') this.banned.add(s.source.id)
-    else this.deadUntil.set(s.source.id, this.now() + this.limits.deadCooldownMs)
+    if (reason !== 'failures') this.penalties.penalise(s.source.id, this.now() + this.limits.banMs, 'ban', this.now())
+    else this.penalties.penalise(s.source.id, this.now() + this.limits.deadCooldownMs, 'avoid', this.now())
     this.emit({ type: 'drop', source: s.source.id, kind: s.source.kind, reason })
     for (const req of [...s.requests]) {
       s.requests.delete(req)
@@ -749,8 +567,11 @@ export class Scheduler {
 
   private tick (): void {
     const now = this.now()
+    // held by our own disk: a request that cannot move is not the source's fault
+    const held = this.gate.full
     for (const s of this.states.values()) {
       for (const req of [...s.requests]) {
+        if (held) { req.lastProgressAt = now; req.bytesSinceProgress = 0; continue }
         const limit = req.gotAny ? this.limits.stallMs : this.limits.firstChunkMs
         const waited = now - req.lastProgressAt
         if (waited > limit) {
@@ -799,6 +620,7 @@ export class Scheduler {
 
   private checkFinished (): void {
     if (this.finished !== undefined && this.failed === undefined && this.remainingStores === 0) {
+      this.closed = true
       const f = this.finished
       this.finished = undefined
       f.resolve()
@@ -808,10 +630,11 @@ export class Scheduler {
   private fail (err: Error): void {
     if (this.failed !== undefined) return
     this.failed = err
+    this.closed = true
     const f = this.finished
     this.finished = undefined
-    for (const list of this.waiters.values()) for (const w of list) w()
-    this.waiters.clear()
+    this.waiters.failAll(err)
+    this.gate.releaseAll()
     f?.reject(err)
   }
 
@@ -824,11 +647,13 @@ export class Scheduler {
       if (s.dropped === false) s.source.close?.()
     }
     if (this.failed === undefined) this.failed = new DownloadAbortedError('download ended')
-    for (const list of this.waiters.values()) for (const w of list) w()
-    this.waiters.clear()
+    this.closed = true
+    this.waiters.failAll(this.failed)
+    this.gate.releaseAll()
   }
 
   private emit (e: SchedulerEvent): void {
     try { this.opts.onEvent?.(e) } catch { /* a listener's bug must not stop the download */ }
   }
 }
+
