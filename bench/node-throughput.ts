@@ -10,7 +10,8 @@
  *   (when Debian's nginx is installed)
  *
  * The requester verifies every chunk (as a real client does). CPU ms per MiB
- * for every process. Size: 1 GiB, or REELNET_BENCH_MIB. Ends with the line
+ * for every process. Size: 1 GiB, or REELNET_BENCH_MIB. REELNET_BENCH_LEGS=a,b runs only those legs
+ * (tcp, nginx, warm-lane, warm-p2p, hot-lane, cold-lane, cold-p2p, relay: for profiling one path). Ends with the line
  * `dataplane: warm W MiB/s (R× nginx-tls), cold C MiB/s, edge E ms/MiB, requester Q ms/MiB`
  * (fast-lane figures). Run: npm run bench -- node-throughput
  */
@@ -45,6 +46,8 @@ const SELF = new URL(import.meta.url).pathname
 const LANE_REQUEST_CHUNKS = 16
 const LANE_REQUESTS_IN_FLIGHT = 4
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p))
+/** The legs REELNET_BENCH_LEGS may name, in the order they run. */
+const LEG_KEYS = ['tcp', 'nginx', 'warm-lane', 'warm-p2p', 'hot-lane', 'cold-lane', 'cold-p2p', 'relay']
 /** Clock ticks per second of /proc/PID/stat (Linux's USER_HZ). */
 const USER_HZ = 100
 
@@ -266,6 +269,9 @@ export async function run (): Promise<void> {
   const children: ChildProcess[] = []
   let nginx: Nginx | undefined
   const legs: Leg[] = []
+  const only = process.env.REELNET_BENCH_LEGS?.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (only !== undefined) for (const k of only) if (!LEG_KEYS.includes(k)) throw new RangeError(`REELNET_BENCH_LEGS: no leg ${k} (have ${LEG_KEYS.join(', ')})`)
+  const wants = (key: string): boolean => only === undefined || only.includes(key)
   /** Run one transfer and take the CPU each named process used during it. */
   async function leg (name: string, procs: Record<string, ChildProcess | number>, fn: () => Promise<number>): Promise<Leg> {
     const cpu = async (): Promise<Record<string, number>> => {
@@ -287,32 +293,42 @@ export async function run (): Promise<void> {
     const relay = await start(['relay', dir, String(mib), tcp.addr]); children.push(relay.child)
     nginx = await startNginx(dir, mib, chunk)
 
-    const tcpWarm = await leg('plain TCP one hop', { sender: tcp.child }, async () => await viaTcp(tcp.addr, bytes))
-    const nginxLeg = nginx === undefined
+    const tcpWarm = wants('tcp') ? await leg('plain TCP one hop', { sender: tcp.child }, async () => await viaTcp(tcp.addr, bytes)) : undefined
+    const nginxLeg = nginx === undefined || !wants('nginx')
       ? undefined
       : await leg('nginx HTTPS (TLS 1.3)', { nginx: nginx.proc.pid! }, async () => { const r = await viaNginx(nginx!, bytes); console.log(`  (nginx cipher ${r.cipher})`); return r.ms })
-    const warmLane = await leg('warm edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest))
-    const warmP2p = await leg('warm edge → requester, libp2p', { edge: serve.child }, async () => await viaLibp2p(serveEp, manifest))
+    const warmLane = wants('warm-lane') ? await leg('warm edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest)) : undefined
+    const warmP2p = wants('warm-p2p') ? await leg('warm edge → requester, libp2p', { edge: serve.child }, async () => await viaLibp2p(serveEp, manifest)) : undefined
     // read again within the store's REHASH_AFTER_MS: what a popular item costs the edge (no re-hash of its chunks)
-    await leg('hot (read again) edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest))
+    if (wants('hot-lane')) await leg('hot (read again) edge → requester, fast lane', { edge: serve.child }, async () => await viaLane(serveEp, manifest))
 
-    const edgeLane = await start(['edge-lane', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeLane.child)
-    const coldLane = await leg('cold parent → edge → requester, fast lane', { edge: edgeLane.child, parent: serve.child }, async () => await viaLane(edgeLane.addr as unknown as Endpoint, manifest))
-    edgeLane.child.kill('SIGTERM')
-    const edgeP2p = await start(['edge-p2p', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeP2p.child)
-    const coldP2p = await leg('cold parent → edge → requester, libp2p', { edge: edgeP2p.child, parent: serve.child }, async () => await viaLibp2p(edgeP2p.addr as unknown as Endpoint, manifest))
-    await leg('plain TCP through a relay', { relay: relay.child, sender: tcp.child }, async () => await viaTcp(relay.addr, bytes))
+    let coldLane: Leg | undefined
+    if (wants('cold-lane')) {
+      const edgeLane = await start(['edge-lane', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeLane.child)
+      coldLane = await leg('cold parent → edge → requester, fast lane', { edge: edgeLane.child, parent: serve.child }, async () => await viaLane(edgeLane.addr as unknown as Endpoint, manifest))
+      edgeLane.child.kill('SIGTERM')
+    }
+    let coldP2p: Leg | undefined
+    if (wants('cold-p2p')) {
+      const edgeP2p = await start(['edge-p2p', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeP2p.child)
+      coldP2p = await leg('cold parent → edge → requester, libp2p', { edge: edgeP2p.child, parent: serve.child }, async () => await viaLibp2p(edgeP2p.addr as unknown as Endpoint, manifest))
+    }
+    if (wants('relay')) await leg('plain TCP through a relay', { relay: relay.child, sender: tcp.child }, async () => await viaTcp(relay.addr, bytes))
 
     console.log(`node-throughput: ${mib} MiB item, 1 MiB chunks, the requester verifies every chunk (the nginx client hashes every byte)`)
     for (const l of legs) {
       const cpu = Object.entries(l.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')
       console.log(`  ${l.name.padEnd(44)} ${rate(bytes, l.ms).toFixed(0).padStart(6)} MiB/s   CPU ms/MiB: ${cpu}`)
     }
-    const warm = rate(bytes, warmLane.ms)
-    const cold = rate(bytes, coldLane.ms)
-    const vsNginx = nginxLeg !== undefined ? `${(warm / rate(bytes, nginxLeg.ms)).toFixed(2)}× nginx-tls` : 'no nginx installed'
-    console.log(`  libp2p for comparison: warm ${rate(bytes, warmP2p.ms).toFixed(0)} MiB/s, cold ${rate(bytes, coldP2p.ms).toFixed(0)} MiB/s, edge ${warmP2p.cpu.edge!.toFixed(2)} ms/MiB, requester ${warmP2p.cpu.requester!.toFixed(2)} ms/MiB; plain TCP ${rate(bytes, tcpWarm.ms).toFixed(0)} MiB/s`)
-    console.log(`dataplane: warm ${warm.toFixed(0)} MiB/s (${vsNginx}), cold ${cold.toFixed(0)} MiB/s, edge ${warmLane.cpu.edge!.toFixed(2)} ms/MiB, requester ${warmLane.cpu.requester!.toFixed(2)} ms/MiB`)
+    if (warmP2p !== undefined && coldP2p !== undefined && tcpWarm !== undefined) {
+      console.log(`  libp2p for comparison: warm ${rate(bytes, warmP2p.ms).toFixed(0)} MiB/s, cold ${rate(bytes, coldP2p.ms).toFixed(0)} MiB/s, edge ${warmP2p.cpu.edge!.toFixed(2)} ms/MiB, requester ${warmP2p.cpu.requester!.toFixed(2)} ms/MiB; plain TCP ${rate(bytes, tcpWarm.ms).toFixed(0)} MiB/s`)
+    }
+    if (warmLane !== undefined && coldLane !== undefined) {
+      const warm = rate(bytes, warmLane.ms)
+      const cold = rate(bytes, coldLane.ms)
+      const vsNginx = nginxLeg !== undefined ? `${(warm / rate(bytes, nginxLeg.ms)).toFixed(2)}× nginx-tls` : (NGINX === undefined ? 'no nginx installed' : 'nginx leg not run')
+      console.log(`dataplane: warm ${warm.toFixed(0)} MiB/s (${vsNginx}), cold ${cold.toFixed(0)} MiB/s, edge ${warmLane.cpu.edge!.toFixed(2)} ms/MiB, requester ${warmLane.cpu.requester!.toFixed(2)} ms/MiB`)
+    }
   } finally {
     // SIGTERM, and wait: a worker exits on it through process.exit, so `--cpu-prof` can write its profile
     await Promise.all(children.map(async c => {

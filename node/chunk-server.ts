@@ -19,6 +19,7 @@ import {
 import type { Authorize } from './access.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import { boundedLpStream, isFramingError } from './length-prefixed.ts'
+import { chunkReadBuffers } from './store/chunk-buffers.ts'
 
 /** A request that has not arrived this long after the stream opened is dropped (slowloris). */
 export const REQUEST_TIMEOUT_MS = 10_000
@@ -104,6 +105,10 @@ export function chunkErrorCodeOf (err: unknown): ChunkErrorCode {
 
 /** Where `sendInOrder` puts each requested chunk: its bytes, or a typed refusal naming its index. */
 export interface ChunkSink {
+  /**
+   * Send one chunk. `bytes` may be a buffer of the store's pool (node/store/chunk-buffers.ts): a sink that
+   * knows when the bytes have left may recycle them then; one that does not leaves them to the GC.
+   */
   data: (index: number, bytes: Uint8Array) => Promise<void>
   error: (code: ChunkErrorCode, message: string, index: number) => Promise<void>
 }
@@ -134,16 +139,23 @@ export async function sendInOrder (
       if (next < indexes.length) await start()
       if (bytes === null) { budget.release(IN_FLIGHT_SLOT_BYTES); await sink.error('not_found', `chunk ${index} of ${itemId} is not available here`, index); continue }
       if (bytes instanceof Error) { budget.release(IN_FLIGHT_SLOT_BYTES); await sink.error(chunkErrorCodeOf(bytes), bytes.message, index); continue }
+      let handedOn = false
       try {
         if (o.uploadLimiter !== undefined) await o.uploadLimiter.take(bytes.length, { signal })
+        handedOn = true
         await sink.data(index, bytes)
       } finally {
         budget.release(IN_FLIGHT_SLOT_BYTES)
+        // a chunk the sink never got goes back to the store's pool (the sink answers for those it got)
+        if (!handedOn) chunkReadBuffers.recycle(bytes)
       }
     }
   } finally {
-    // release the slots of lookahead fetches we will not send
-    for (let i = 0; i < pending.length; i++) budget.release(IN_FLIGHT_SLOT_BYTES)
+    // release the slots of lookahead fetches we will not send, and their buffers once they arrive
+    for (const { p } of pending) {
+      budget.release(IN_FLIGHT_SLOT_BYTES)
+      void p.then(b => { if (b instanceof Uint8Array) chunkReadBuffers.recycle(b) })
+    }
   }
 }
 

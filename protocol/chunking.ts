@@ -189,8 +189,21 @@ declare const verifiedBrand: unique symbol
  */
 export type VerifiedChunk = Uint8Array & { readonly [verifiedBrand]: true }
 
+/** Every view verifiedChunk returned (held weakly): what lets isVerifiedChunk tell a real one from a cast. */
+const madeByVerifiedChunk = new WeakSet<Uint8Array>()
+
 /** Verify chunk `index` (ChunkHashMismatchError as verifyChunk) and return it as a VerifiedChunk. */
 export function verifiedChunk (manifest: Manifest, index: number, bytes: Uint8Array): VerifiedChunk {
   verifyChunk(manifest, index, bytes)
+  madeByVerifiedChunk.add(bytes)
   return bytes as VerifiedChunk
+}
+
+/**
+ * Did `bytes` come from verifiedChunk (not from a cast)? A store that is handed a VerifiedChunk checks this
+ * before it skips its own hash, so a forged one is hashed like any other input. (Like the brand, it says the
+ * bytes matched when checked; whoever holds them could still write into them afterwards.)
+ */
+export function isVerifiedChunk (bytes: Uint8Array): bytes is VerifiedChunk {
+  return madeByVerifiedChunk.has(bytes)
 }

@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER, REHASH_AFTER_MS } from './chunk-store.ts'
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
-import type { VerifiedChunk } from '../../protocol/chunking.ts'
+import { verifiedChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
+import { ChunkHashMismatchError } from '../../protocol/errors.ts'
+import type { Manifest } from '../../protocol/types.ts'
+import { chunkReadBuffers } from './chunk-buffers.ts'
 
 /** A minimal LRU, so these tests check the store and not a particular protocol/ policy. */
 function lru (capacityBytes: number): EvictionPolicy<string> {
@@ -100,15 +103,17 @@ test('reconcile at open discards temp files, truncated files, corrupt orphans, a
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
-test('a chunk corrupted on disk is discarded on read, never returned', async () => {
+test('a chunk corrupted on disk is discarded on the first read after a restart, never returned', async () => {
   const dir = await tmp()
   try {
-    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    let s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
     const c = chunk(4096)
     await s.put(c.hash, c.bytes)
+    await s.close()
     const onDisk = await readFile(fileOf(dir, c.hash))
     onDisk[17] = onDisk[17]! ^ 0x40
     await writeFile(fileOf(dir, c.hash), onDisk)
+    s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
     assert.is(await s.get(c.hash), null)
     assert.not.ok(s.has(c.hash))
     assert.is(s.corruptOnRead, 1)
@@ -144,7 +149,7 @@ test('a chunk subdirectory removed behind the store is made again on the next wr
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
-test('a chunk read and hashed is not hashed again within REHASH_AFTER_MS; after it, rot on disk is caught', async () => {
+test('a chunk hashed on its way in or on a read is not hashed again within REHASH_AFTER_MS; after it, rot on disk is caught', async () => {
   const dir = await tmp()
   try {
     let now = 1_000_000
@@ -165,18 +170,46 @@ test('a chunk read and hashed is not hashed again within REHASH_AFTER_MS; after 
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
-test('putVerified stores without hashing again; a later read still re-hashes', async () => {
+test('putVerified trusts a VerifiedChunk from verifiedChunk, and hashes a cast one like put', async () => {
   const dir = await tmp()
   try {
     const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
     const c = chunk(1000)
-    assert.ok(await s.putVerified(c.hash, c.bytes as VerifiedChunk))
+    const manifest: Manifest = { itemId: 'x', title: 'x', size: 1000, chunkSize: 1000, chunkCount: 1, chunkHashes: [c.hash], merkleRoot: new Uint8Array(32), version: 1 }
+    assert.ok(await s.putVerified(c.hash, verifiedChunk(manifest, 0, c.bytes)))
     assert.equal(await s.get(c.hash), c.bytes)
-    // a caller that forged a VerifiedChunk (a cast) cannot make the store return wrong bytes
+    // a caller that forged a VerifiedChunk (a cast) cannot make the store keep wrong bytes
     const other = chunk(1000)
-    await s.putVerified(other.hash, randomBytes(1000) as Uint8Array as VerifiedChunk)
+    try {
+      await s.putVerified(other.hash, randomBytes(1000) as Uint8Array as VerifiedChunk)
+      assert.unreachable('a forged VerifiedChunk was stored')
+    } catch (err) { assert.instance(err, ChunkHashMismatchError) }
+    assert.not.ok(s.has(other.hash))
     assert.is(await s.get(other.hash), null)
-    assert.is(s.corruptOnRead, 1)
+    // a right one that was cast is stored (hashed here)
+    const third = chunk(1000)
+    assert.ok(await s.putVerified(third.hash, third.bytes as VerifiedChunk))
+    assert.equal(await s.get(third.hash), third.bytes)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('reads come in pooled buffers; a chunk handed back is used again, a corrupt read is never returned', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 20, policy: lru(1 << 20) })
+    const a = chunk(5000)
+    const b = chunk(5000)
+    await s.put(a.hash, a.bytes); await s.put(b.hash, b.bytes)
+    const ra = (await s.get(a.hash))!
+    assert.ok(chunkReadBuffers.owns(ra))
+    assert.equal(ra, a.bytes)
+    chunkReadBuffers.recycle(ra)
+    const rb = (await s.get(b.hash))!
+    // the same backing memory, now holding b, and only b
+    assert.is(rb.buffer, ra.buffer)
+    assert.equal(rb, b.bytes)
+    chunkReadBuffers.recycle(rb)
     await s.close()
   } finally { await rm(dir, { recursive: true, force: true }) }
 })

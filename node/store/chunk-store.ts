@@ -5,7 +5,8 @@
  * so a file under a final name is always a whole chunk. A `level` index
  * holds sizes and access order; a byte capacity is kept by an eviction
  * policy from protocol/ (edges), or, with no policy, by refusing new chunks
- * (parents hold everything). Reads re-hash: a file that no longer matches
+ * (parents hold everything). Reads re-hash (at most once per REHASH_AFTER_MS
+ * per chunk, counting the hash on the way in): a file that no longer matches
  * its name is discarded and reported as missing, never returned.
  *
  * No fsync: durability comes from verification instead. A file damaged by a
@@ -17,7 +18,8 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { ChunkHashMismatchError } from '../../protocol/errors.ts'
-import type { VerifiedChunk } from '../../protocol/chunking.ts'
+import { isVerifiedChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
+import { CHUNK_HEADROOM_BYTES, chunkReadBuffers } from './chunk-buffers.ts'
 
 /** Chunk hashes are SHA-256. */
 export const HASH_BYTES = 32
@@ -61,30 +63,37 @@ export function hex (hash: Uint8Array): string {
 const HEX_RE = /^[0-9a-f]{64}$/
 
 /**
- * A chunk whose bytes this store read back and hashed less than this long ago is served without hashing it
- * again (issue 17: the read hash was ~1.5 ms of a warm edge's ~4 ms per MiB). Disk rot within the window is
- * still caught by every requester, which verifies each chunk against the signed manifest; the first read after
- * a write, and every read after the window, hashes.
+ * A chunk whose bytes this store hashed less than this long ago — on their way in (put hashes them,
+ * putVerified takes a VerifiedChunk hashed against its manifest) or on a read — is served without hashing it
+ * again (issue 17: the read hash was ~1.5 ms of a warm edge's ~4 ms per MiB, and a cold edge hashed what it had
+ * just filled a second time when its lookahead read it back). Disk rot within the window is still caught by
+ * every requester, which verifies each chunk against the signed manifest; the first read after a restart (the
+ * times are not kept) and every read after the window hash.
  */
 export const REHASH_AFTER_MS = 10 * 60_000
 
 /**
- * A file whose size the index knows: open, one read of size + 1 bytes, close.
- * readFile also stats the file and reads in 512 KiB pieces (five thread-pool
- * trips for a 1 MiB chunk instead of three). A file of any other size comes
- * back with its wrong length, which the caller treats as corrupt.
+ * A file whose size the index knows: open, one read of size + 1 bytes into a
+ * pooled buffer (chunk-buffers.ts), close. readFile also stats the file and
+ * reads in 512 KiB pieces (five thread-pool trips for a 1 MiB chunk instead
+ * of three) into a new buffer. A file of any other size comes back with its
+ * wrong length, which the caller treats as corrupt (and recycles).
  */
 async function readKnownSize (path: string, size: number): Promise<Uint8Array> {
   const fh = await open(path, 'r')
+  const buf = chunkReadBuffers.take(size + 1)
   try {
-    const buf = Buffer.allocUnsafe(size + 1)
+    const want = size + 1
     let got = 0
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got)
+    while (got < want) {
+      const { bytesRead } = await fh.read(buf, CHUNK_HEADROOM_BYTES + got, want - got, got)
       if (bytesRead === 0) break
       got += bytesRead
     }
-    return buf.subarray(0, got)
+    return chunkReadBuffers.chunkView(buf, got)
+  } catch (err) {
+    chunkReadBuffers.recycle(chunkReadBuffers.chunkView(buf, 0))
+    throw err
   } finally {
     await fh.close()
   }
@@ -157,12 +166,22 @@ export class ChunkStore {
    * (SHA-256 of 1 MiB is ~0.6 ms: a fifth of an edge's CPU per chunk on a fill).
    */
   async put (hash: Uint8Array, bytes: Uint8Array): Promise<boolean> {
-    if (hash.length === HASH_BYTES && hex(sha256(bytes)) !== hex(hash)) throw new ChunkHashMismatchError(`chunk does not hash to ${hex(hash).slice(0, 16)}…`)
-    return await this.putVerified(hash, bytes as VerifiedChunk)
+    if (hash.length !== HASH_BYTES) throw new RangeError(`hash must be ${HASH_BYTES} bytes`)
+    if (hex(sha256(bytes)) !== hex(hash)) throw new ChunkHashMismatchError(`chunk does not hash to ${hex(hash).slice(0, 16)}…`)
+    return await this.store(hash, bytes)
   }
 
-  /** Store a chunk that verifiedChunk checked against its manifest (`hash` being the manifest's hash of it): not hashed again. */
+  /**
+   * Store a chunk that verifiedChunk checked against its manifest (`hash` being the manifest's hash of it): not
+   * hashed again. One that did not come from verifiedChunk (a cast) is hashed like put's input.
+   */
   async putVerified (hash: Uint8Array, bytes: VerifiedChunk): Promise<boolean> {
+    if (!isVerifiedChunk(bytes)) return await this.put(hash, bytes)
+    return await this.store(hash, bytes)
+  }
+
+  /** Store bytes known to hash to `hash` (put hashed them, or verifiedChunk did). */
+  private async store (hash: Uint8Array, bytes: Uint8Array): Promise<boolean> {
     if (this.closed) throw new Error('store is closed')
     if (hash.length !== HASH_BYTES) throw new RangeError(`hash must be ${HASH_BYTES} bytes`)
     const h = hex(hash)
@@ -205,6 +224,9 @@ export class ChunkStore {
     }
     this.sizes.set(h, size)
     this.used += size
+    // these bytes were hashed on their way in (put, or verifiedChunk for putVerified): the first read within
+    // REHASH_AFTER_MS need not hash them again
+    this.checkedAt.set(h, this.now())
     await this.db.put(h, { size, seq: ++this.seq })
     return true
   }
@@ -230,7 +252,12 @@ export class ChunkStore {
     if (this.touched.size >= ACCESS_FLUSH_EVERY) void this.flushAccess().catch(() => {})
   }
 
-  /** The chunk's bytes, re-hashed; null when not held or found corrupt (then discarded). */
+  /**
+   * The chunk's bytes; null when not held or found corrupt (then discarded). Hashed again unless this store
+   * hashed them (on the way in or on a read) less than REHASH_AFTER_MS ago. The bytes are the caller's, in a
+   * buffer of chunk-buffers.ts's pool: a caller that is done with them may hand them back
+   * (`chunkReadBuffers.recycle`), one that keeps them need do nothing.
+   */
   async get (hash: Uint8Array | string): Promise<Uint8Array | null> {
     const h = typeof hash === 'string' ? hash : hex(hash)
     if (!this.sizes.has(h)) return null
@@ -243,12 +270,14 @@ export class ChunkStore {
     }
     const now = this.now()
     const checked = this.checkedAt.get(h)
-    if (bytes.length !== this.sizes.get(h) || ((checked === undefined || now - checked >= REHASH_AFTER_MS) && hex(sha256(bytes)) !== h)) {
+    const stale = checked === undefined || now - checked >= REHASH_AFTER_MS
+    if (bytes.length !== this.sizes.get(h) || (stale && hex(sha256(bytes)) !== h)) {
       this.corruptOnRead++
+      chunkReadBuffers.recycle(bytes)
       await this.drop(h)
       return null
     }
-    if (checked === undefined || now - checked >= REHASH_AFTER_MS) this.checkedAt.set(h, now)
+    if (stale) this.checkedAt.set(h, now)
     this.touch(h)
     return bytes
   }
