@@ -44,6 +44,12 @@ export interface HostOptions {
   gater?: ConnectionGater
   /** Default true. A host without a DHT (e.g. a short-lived probe) only speaks the reelnet protocols. */
   dht?: boolean
+  /**
+   * Run the region DHT as a client: it may look up and announce, but does not answer DHT queries, so other
+   * members never put it in their routing tables or route walks through it. For customers, who come and go and
+   * are often unreachable; parents and edges are servers (default false).
+   */
+  dhtClient?: boolean
   /** Which listen addresses (as strings) peers are told about; default: all. */
   announce?: (addrs: string[]) => string[]
   /** libp2p's metrics implementation (a node with --metrics-port hands it @libp2p/prometheus-metrics). */
@@ -76,7 +82,7 @@ export async function createHost (opts: HostOptions): Promise<ReelnetHost> {
   if (opts.dht !== false) {
     services.dht = kadDHT({
       protocol: dhtProtocol(opts.region),
-      clientMode: false,
+      clientMode: opts.dhtClient === true,
       peerInfoMapper: passthroughMapper,
       datastorePrefix: `/reelnet/${opts.region}/dht`,
       logPrefix: `reelnet:${opts.region}:dht`,

@@ -21,7 +21,7 @@ import { directiveSources, type SourceContext } from './sources.ts'
 import { contentKeyOf } from '../../protocol/item-key.ts'
 import { createChunkTransport, type ChunkTransport } from '../fast-lane/transport.ts'
 import { FastLaneClient } from '../fast-lane/client.ts'
-import { fastLaneCredentials } from '../fast-lane/certificate.ts'
+import { fastLaneCredentials, type FastLaneCredentials } from '../fast-lane/certificate.ts'
 import { startNodeLane, type NodeLane } from '../fast-lane/node-lane.ts'
 import { startSeeding, type Seeder } from './seeder.ts'
 import { ContentKeyError, MainApiError, RegionUnservedError } from './errors.ts'
@@ -30,6 +30,8 @@ import { removeContentKey, saveContentKey } from './content-key-file.ts'
 import { announceable, CUSTOMER_DEFAULT_LISTEN } from './announce.ts'
 import { createSigner, type Signer } from '../../protocol/keys.ts'
 import { LicenseWatch } from './license-watch.ts'
+import { watchTakedowns } from './takedown-watch.ts'
+import type { PrivateKey } from '@libp2p/interface'
 
 /** Sources one download reports to main at most: main rate-limits reporters anyway; a bound keeps a hostile swarm from making us spam. */
 export const MAX_SOURCES_REPORTED = 16
@@ -52,6 +54,31 @@ export const HOLDINGS_PARTIAL_REFRESH_MS = 10_000
 export const HOLDINGS_FIRST_REPORT_CHUNKS = 8
 /** Announcing in the region DHT takes at most this long; it is a hint, the directive is the authority. */
 export const PROVIDE_TIMEOUT_MS = 10_000
+/**
+ * A finished download joins the region DHT and announces the item only after this long, and only if the client is
+ * still up (seeding). Downloads never need the DHT: directives name the sources. So a client that stops at once
+ * (`reelnet get` without --seed) opens no libp2p connection at all, and the edges do not pay a Noise handshake,
+ * identify and a DHT routing-table entry for every download (most of a customer's cost at an edge under load).
+ */
+export const DHT_ANNOUNCE_DELAY_MS = 5_000
+/** Fast-lane certificates kept per process (one per client identity); past this the cache starts over. */
+export const MAX_CACHED_LANE_CREDENTIALS = 1_024
+
+/**
+ * Fast-lane certificates made in this process, by PeerId. Making one costs an ECDSA key and a libp2p signature
+ * (~7 ms of CPU), and @libp2p/tls makes them valid for 100 years: one per identity, not one per download.
+ */
+const laneCredentials = new Map<string, Promise<FastLaneCredentials>>()
+function laneCredentialsFor (peerId: string, privateKey: PrivateKey): Promise<FastLaneCredentials> {
+  let c = laneCredentials.get(peerId)
+  if (c === undefined) {
+    if (laneCredentials.size >= MAX_CACHED_LANE_CREDENTIALS) laneCredentials.clear()
+    c = fastLaneCredentials(privateKey)
+    laneCredentials.set(peerId, c)
+    c.catch(() => { if (laneCredentials.get(peerId) === c) laneCredentials.delete(peerId) })
+  }
+  return c
+}
 
 export interface CustomerOptions {
   mainUrl: string
@@ -181,7 +208,8 @@ export class Customer {
       accountId = directive.directive.accountId
       await watch.start()
       if (watch.signal.aborted) throw watch.signal.reason
-      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl) })
+      // a DHT client: customers come and go, so they announce but never sit in the members' routing tables
+      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl), dhtClient: true })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
         part,
@@ -193,7 +221,7 @@ export class Customer {
         revocations: watch.follower,
         ownRefusal: () => watch.refusal()
       })
-      const credentials = opts.fastLane === false ? undefined : await fastLaneCredentials(key.privateKey)
+      const credentials = opts.fastLane === false ? undefined : await laneCredentialsFor(peerId, key.privateKey)
       const lanes = credentials === undefined ? undefined : new FastLaneClient({ credentials, log: opts.log })
       // the seeding side's fast lane: what the seeder serves, to whom it admits, under its cap; none if it cannot listen
       if (credentials !== undefined) {
@@ -222,8 +250,6 @@ export class Customer {
       c.scheduleRenewal()
       c.watchTakedown()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
-      // join the region's DHT through the nodes the directive names (never peers of other regions)
-      void connectBootstrap(host, directive.directive.peers.filter(p => p.role !== 'peer'), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) }).catch(() => 0)
       return c
     } catch (err) {
       watch.close()
@@ -285,7 +311,7 @@ export class Customer {
     }
     await this.part.finish()
     await this.reportHoldings(true)
-    void this.provide()
+    this.schedule(() => { void this.provide() }, DHT_ANNOUNCE_DELAY_MS)
     return stats
   }
 
@@ -293,20 +319,14 @@ export class Customer {
   endedReason: string | undefined
   private onEnded: (() => void) | undefined
 
-  #rulesEtag: string | undefined
+  #unwatchTakedowns: (() => void) | undefined
 
-  /** Stop serving (and fail the download) once main's signed rules list this item as taken down. */
+  /** Stop serving (and fail the download) once main's signed rules list this item as taken down (one poll per process, takedown-watch.ts). */
   private watchTakedown (): void {
-    let busy = false
-    this.schedule(() => {
-      if (busy || this.stopped || this.endedReason !== undefined) return
-      busy = true
-      this.api.removedItems(this.#rulesEtag, { signal: this.opts.signal }).then(r => {
-        if (r === undefined) return
-        this.#rulesEtag = r.etag
-        if (r.removed.includes(this.opts.itemId)) this.endSeeding(`item ${this.opts.itemId} was taken down (main's signed rules list it as removed)`)
-      }, () => { /* main unreachable: the directive and holdings calls say so */ }).finally(() => { busy = false })
-    }, CUSTOMER_RULES_POLL_MS, true)
+    this.#unwatchTakedowns = watchTakedowns(this.api, this.opts.mainKey, CUSTOMER_RULES_POLL_MS, removed => {
+      if (this.stopped || this.endedReason !== undefined) return
+      if (removed.includes(this.opts.itemId)) this.endSeeding(`item ${this.opts.itemId} was taken down (main's signed rules list it as removed)`)
+    })
   }
 
   private endSeeding (reason: string): void {
@@ -334,6 +354,7 @@ export class Customer {
     if (this.stopped) return
     this.stopped = true
     this.watch.close()
+    this.#unwatchTakedowns?.()
     for (const t of this.timers) { clearTimeout(t); clearInterval(t) }
     this.timers.clear()
     if (this.reporting.size > 0) {
@@ -411,10 +432,15 @@ export class Customer {
     }
   }
 
-  /** Announce the item (its CID) in the region DHT. */
+  /** Join the region DHT through the nodes the directive names (never peers of other regions), then announce the item (its CID) there. */
   private async provide (): Promise<void> {
+    if (this.stopped) return
     try {
-      await this.host.services.dht.provide(itemCid(this.manifest.merkleRoot), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) })
+      const signal = AbortSignal.timeout(PROVIDE_TIMEOUT_MS)
+      await connectBootstrap(this.host, this.directive.directive.peers.filter(p => p.role !== 'peer'), { signal })
+      if (this.stopped) return
+      // provide is a query: nothing is sent until its events are read
+      for await (const _ of this.host.services.dht.provide(itemCid(this.manifest.merkleRoot), { signal })) { /* drain */ }
     } catch (err) {
       this.opts.log?.(`announcing in the region DHT failed: ${(err as Error).message}`)
     }
