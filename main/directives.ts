@@ -66,6 +66,8 @@ export interface IssueRequest {
   region: string
   /** The manifest version the download runs on (issue 15); 1 is left out of the directive (absent = 1). */
   itemVersion?: number
+  /** The directive expires by then at the latest (its device's slot ends then: main/devices.ts). */
+  notAfter?: number
 }
 
 /** Check that a license may be used by this account now: 403 (with a precise code) otherwise. */
@@ -178,7 +180,7 @@ export class Directives {
       peers,
       rulesVersion: this.#rules.version,
       issuedAt: now,
-      expiresAt: this.expiryFor(license, now),
+      expiresAt: Math.min(this.expiryFor(license, now), req.notAfter ?? Infinity),
       accountId: license.accountId
     }
     if (req.itemVersion !== undefined && req.itemVersion > 1) body.itemVersion = req.itemVersion
