@@ -12,7 +12,6 @@ import type { Signer } from '../protocol/keys.ts'
 import { signDirective } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import { rankPeers, type RankCandidate } from '../protocol/policy/rank.ts'
-import { DemandCounter } from '../protocol/policy/preposition.ts'
 import type { MainStore, LicenseRecord, AdmissionWrite } from './store.ts'
 import type { DemandRow, HoldingRecord } from './storage/types.ts'
 import type { Registry } from './registry.ts'
@@ -101,8 +100,6 @@ export class Directives {
   excluded: { has: (peerId: string) => boolean, generation: number } = { has: () => false, generation: 0 }
   /** A background write of admissions failed (it is retried on the next tick). */
   onFlushError: (err: unknown) => void = () => {}
-  /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
-  readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
   /** Directives issued and not yet added to the store's demand counts: `${bucket}\0${region}\0${itemId}` → count. */
   #pendingDemand = new Map<string, number>()
   /** The store's clock at the last read of holdings; undefined: read them all. */
@@ -190,7 +187,6 @@ export class Directives {
       this.#admit(region, clientPeerId, body.expiresAt)
       this.#dirty.set(`${region}/${clientPeerId}`, body.expiresAt)
     }
-    this.demand.record(region, license.itemId, now)
     this.#countDemand(region, license.itemId, now)
     this.onIssued(body)
     return { directive, expiresAt: body.expiresAt, body }
