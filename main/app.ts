@@ -35,6 +35,7 @@ import { operatorPage, operatorScript, OPERATOR_PAGE_CSP } from './page.ts'
 import { operatorRoutes } from './routes/operator.ts'
 import { storefrontRoutes } from './storefront/routes.tsx'
 import { NodeTokens, OperatorActivity } from './operator.ts'
+import { DeviceSlots } from './devices.ts'
 import { DEFAULT_NODE_REMOVAL_MS, nodeSweepIntervalMs, removeSilentNodes } from './node-removal.ts'
 import { Reports } from './reports.ts'
 import { wireLifecycle, VERSION_COLLECT_MS } from './lifecycle.ts'
@@ -153,7 +154,7 @@ export async function createMain (opts: MainOptions): Promise<Main> {
     const services: MainServices = {
       signer, now, accounts, catalog, licenses, registry, rules, directives, origin, metrics,
       adminToken: tokens.adminToken, operatorToken: tokens.operatorToken, startedAt: now(),
-      nodeTokens: new NodeTokens(store, now), activity, reports, revocations, store, trustedProxies: opts.trustedProxies
+      nodeTokens: new NodeTokens(store, now), activity, reports, revocations, store, devices: new DeviceSlots(store), trustedProxies: opts.trustedProxies
     }
     const app = buildApp(services, log)
     // periodic work runs on one main at a time where several share the store (a lease; always this one on level)

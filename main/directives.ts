@@ -12,7 +12,6 @@ import type { Signer } from '../protocol/keys.ts'
 import { signDirective } from '../protocol/documents.ts'
 import { toText } from '../protocol/signing.ts'
 import { rankPeers, type RankCandidate } from '../protocol/policy/rank.ts'
-import { DemandCounter } from '../protocol/policy/preposition.ts'
 import type { MainStore, LicenseRecord, AdmissionWrite } from './store.ts'
 import type { DemandRow, HoldingRecord } from './storage/types.ts'
 import type { Registry } from './registry.ts'
@@ -66,6 +65,8 @@ export interface IssueRequest {
   region: string
   /** The manifest version the download runs on (issue 15); 1 is left out of the directive (absent = 1). */
   itemVersion?: number
+  /** The directive expires by then at the latest (its device's slot ends then: main/devices.ts). */
+  notAfter?: number
 }
 
 /** Check that a license may be used by this account now: 403 (with a precise code) otherwise. */
@@ -99,8 +100,6 @@ export class Directives {
   excluded: { has: (peerId: string) => boolean, generation: number } = { has: () => false, generation: 0 }
   /** A background write of admissions failed (it is retried on the next tick). */
   onFlushError: (err: unknown) => void = () => {}
-  /** Directives issued per region and item over the last DEMAND_WINDOW_MS: what edges should hold before they are asked. */
-  readonly demand = new DemandCounter({ windowMs: DEMAND_WINDOW_MS })
   /** Directives issued and not yet added to the store's demand counts: `${bucket}\0${region}\0${itemId}` → count. */
   #pendingDemand = new Map<string, number>()
   /** The store's clock at the last read of holdings; undefined: read them all. */
@@ -178,7 +177,7 @@ export class Directives {
       peers,
       rulesVersion: this.#rules.version,
       issuedAt: now,
-      expiresAt: this.expiryFor(license, now),
+      expiresAt: Math.min(this.expiryFor(license, now), req.notAfter ?? Infinity),
       accountId: license.accountId
     }
     if (req.itemVersion !== undefined && req.itemVersion > 1) body.itemVersion = req.itemVersion
@@ -188,7 +187,6 @@ export class Directives {
       this.#admit(region, clientPeerId, body.expiresAt)
       this.#dirty.set(`${region}/${clientPeerId}`, body.expiresAt)
     }
-    this.demand.record(region, license.itemId, now)
     this.#countDemand(region, license.itemId, now)
     this.onIssued(body)
     return { directive, expiresAt: body.expiresAt, body }

@@ -12,7 +12,6 @@ import type { Catalog } from './catalog.ts'
 import type { RulesPublisher } from './rules.ts'
 import type { MainServices } from './services.ts'
 import { regionSchema } from './validate.ts'
-import { claimDevice } from './devices.ts'
 import { MAX_REGIONS_PER_ITEM, MAX_RENTAL_HOURS, MAX_DEVICES_PER_LICENSE, MAX_ITEM_PRIORITY, MAX_REMOVAL_REASON_LENGTH } from './limits.ts'
 
 /** Times in terms: ms since the epoch, or an ISO 8601 date (what an admin types). */
@@ -203,9 +202,10 @@ export async function issueChecked (s: MainServices, req: { license: LicenseReco
   if (refusal !== undefined) throw refusal
   const live = s.catalog.liveVersions(license.itemId, s.now())
   const itemVersion = req.asked !== undefined && live.includes(req.asked) ? req.asked : s.catalog.newestVersion(license.itemId)
-  // one licence, a bounded number of devices (issue 14)
-  await claimDevice(s.store, license, req.clientPeerId, s.directives.expiryFor(license, s.now()), s.now())
-  const issued = await s.directives.issue({ license, accountId: req.accountId, clientPeerId: req.clientPeerId, region: req.region, itemVersion })
+  // one licence, a bounded number of devices (issue 14): the directive ends no later than its device's slot
+  const now = s.now()
+  const notAfter = await s.devices.claim(license, req.clientPeerId, s.directives.expiryFor(license, now), now)
+  const issued = await s.directives.issue({ license, accountId: req.accountId, clientPeerId: req.clientPeerId, region: req.region, itemVersion, notAfter })
   // a failed write only loses the hold for other mains; this one keeps it in memory
   await s.catalog.noteInUse(license.itemId, itemVersion, issued.expiresAt).catch(() => {})
   return { ...issued, itemVersion }

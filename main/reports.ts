@@ -133,6 +133,9 @@ export class Reports {
 
   /** main issued a directive to this client: it may report sources of that region until the directive expires. */
   noteClient (clientPeerId: string, accountId: string, region: string, expiresAt: number): void {
+    // directives on one device slot share its expiry (main/devices.ts): one noted already says it all
+    const known = this.#clients.get(clientPeerId)
+    if (known !== undefined && known.accountId === accountId && known.region === region && known.expiresAt >= expiresAt) return
     this.#clients.set(clientPeerId, { accountId, region, expiresAt })
     if (this.#store.kind !== 'level') {
       this.#pendingClients.set(`${region}/${clientPeerId}`, { region, clientPeerId, accountId, expiresAt })

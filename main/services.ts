@@ -14,6 +14,7 @@ import type { Reports } from './reports.ts'
 import type { Revocations } from './revocations.ts'
 import type { MainStore } from './store.ts'
 import type { TrustedProxies } from './client-address.ts'
+import type { DeviceSlots } from './devices.ts'
 
 export interface MainServices extends Credentials {
   signer: Signer
@@ -33,8 +34,10 @@ export interface MainServices extends Credentials {
   reports: Reports
   /** Revoked licences, accounts and sessions, and the signed revocation list (issue 14b). */
   revocations: Revocations
-  /** The store itself, for bookkeeping that needs no cache (device slots). */
+  /** The store itself, for bookkeeping that needs no cache. */
   store: MainStore
+  /** This main's front of the licences' device slots (issue 14b), in the store. */
+  devices: DeviceSlots
   /** Proxies whose X-Forwarded-For names the client (main/client-address.ts); none: the socket's peer counts. */
   trustedProxies?: TrustedProxies
 }

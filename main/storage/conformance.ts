@@ -410,14 +410,17 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
   })
 
   test('devices: at most max distinct clients per licence; a holder renews; an expired holder frees its slot', async ({ store }) => {
-    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 100, 2, T), { ok: true })
-    assert.equal(await store.claimDevice('lic-d', 'peer-2', T + 200, 2, T), { ok: true })
-    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 300, 2, T + 10), { ok: true }, 'a holder renews')
+    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 100, 2, T), { ok: true, heldUntil: T + 100 })
+    assert.equal(await store.claimDevice('lic-d', 'peer-2', T + 200, 2, T), { ok: true, heldUntil: T + 200 })
+    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 300, 2, T + 10), { ok: true, heldUntil: T + 300 }, 'a holder renews')
+    assert.equal(await store.claimDevice('lic-d', 'peer-1', T + 250, 2, T + 20), { ok: true, heldUntil: T + 300 }, 'a renewal never shortens a slot')
     assert.equal(await store.claimDevice('lic-d', 'peer-3', T + 300, 2, T + 10), { ok: false, holders: 2, nextFreeAt: T + 200 })
-    assert.equal(await store.claimDevice('lic-other', 'peer-3', T + 300, 2, T + 10), { ok: true }, 'another licence has its own slots')
+    assert.equal(await store.claimDevice('lic-other', 'peer-3', T + 300, 2, T + 10), { ok: true, heldUntil: T + 300 }, 'another licence has its own slots')
     assert.equal((await store.licenseDevices('lic-d', T + 10)).sort(), ['peer-1', 'peer-2'])
-    assert.equal(await store.claimDevice('lic-d', 'peer-3', T + 500, 2, T + 200), { ok: true }, 'peer-2 expired at T+200')
+    assert.equal(await store.claimDevice('lic-d', 'peer-3', T + 500, 2, T + 200), { ok: true, heldUntil: T + 500 }, 'peer-2 expired at T+200')
     assert.equal((await store.licenseDevices('lic-d', T + 200)).sort(), ['peer-1', 'peer-3'])
+    assert.equal(await store.claimDevice('lic-d', 'peer-2', T + 600, 2, T + 200), { ok: false, holders: 2, nextFreeAt: T + 300 }, 'the one it replaced is refused')
+    assert.equal(await store.licenseDevices('lic-none', T), [])
   })
 
   if (target.second !== undefined) {
@@ -442,6 +445,16 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
         assert.is(new Set(lists).size, 6, `distinct revocation list versions: ${lists.join(',')}`)
         const claims = await Promise.all(Array.from({ length: 6 }, async (_, i) => await (i % 2 === 0 ? store : other).claimDevice('lic-race', `peer-${i}`, T + 1000, 2, T)))
         assert.is(claims.filter(c => c.ok).length, 2, 'two mains together let exactly max devices in')
+        // one slot left of two; each main claims it for another new device at the same moment, many times over
+        for (let round = 0; round < 20; round++) {
+          const lic = `lic-last-${round}`
+          assert.ok((await store.claimDevice(lic, 'holder', T + 1000, 2, T)).ok)
+          const [a, b] = await Promise.all([store.claimDevice(lic, `new-a-${round}`, T + 1000, 2, T), other.claimDevice(lic, `new-b-${round}`, T + 1000, 2, T)])
+          assert.is([a, b].filter(c => c.ok).length, 1, `round ${round}: exactly one of two new devices takes the last slot`)
+          const loser = a.ok ? b : a
+          assert.equal(loser, { ok: false, holders: 2, nextFreeAt: T + 1000 })
+          assert.is((await other.licenseDevices(lic, T)).length, 2)
+        }
         // what one main learns of customers' holdings and demand, the other sees
         await store.putHolding(holding('shared-item', 'peerS', T + 1000))
         assert.ok((await other.changedHoldings(T, undefined, 100)).holdings.some(h => h.itemId === 'shared-item' && h.peerId === 'peerS'))

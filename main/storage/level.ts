@@ -370,7 +370,7 @@ export async function openLevelStore (location: string): Promise<MainStore> {
         await devices.put(prefix + clientPeerId, expiresAt)
         live.set(clientPeerId, expiresAt)
       }
-      return { ok: true }
+      return { ok: true, heldUntil: Math.max(mine ?? 0, expiresAt) }
     }),
     licenseDevices: async (licenseId, now) => {
       const prefix = `${licenseId}/`

@@ -147,5 +147,19 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('expires_at', 'bigint', c => c.notNull())
         .addPrimaryKeyConstraint('directive_clients_pk', ['region', 'client_peer_id']).execute()
     }
+  },
+  // issue 16: a licence's device slots in one row (clientPeerId → expiry), so that one statement claims a slot
+  // atomically (INSERT … ON CONFLICT DO UPDATE works on the row's latest version, whichever main wrote it) instead
+  // of a transaction of five round trips. The rows of 0004's table are carried over, and it is dropped: a main of
+  // an older build on the same database would fail its claims, so every main moves past this migration together.
+  '0007_device_slots': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('device_slots')
+        .addColumn('license_id', 'text', c => c.primaryKey())
+        .addColumn('slots', 'jsonb', c => c.notNull()).execute()
+      await sql`insert into device_slots (license_id, slots)
+        select license_id, jsonb_object_agg(client_peer_id, expires_at) from devices group by license_id`.execute(db)
+      await db.schema.dropTable('devices').execute()
+    }
   }
 }

@@ -49,7 +49,7 @@ export interface Database {
   item_versions: { item_id: string, version: Int, record: Json<ItemVersionRecord> }
   revocations: { kind: string, id: string, record: Json<RevocationRecord> }
   revocation_lists: { version: Int, issued_at: Int, expires_at: Int, envelope: string }
-  devices: { license_id: string, client_peer_id: string, expires_at: Int }
+  device_slots: { license_id: string, slots: Json<Record<string, number>> }
   content_keys: { key_id: string, item_id: string, version: Int, record: Json<ContentKeyRecord> }
   holdings: { item_id: string, peer_id: string, expires_at: Int, changed_at: Int, record: Json<HoldingRecord> }
   demand: { bucket: Int, region: string, item_id: string, count: Int }
@@ -412,19 +412,27 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       // only the newest few are read again; older ones stay only as the record that versions grew
       return state
     }),
-    claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => await db.transaction().execute(async (tx): Promise<DeviceClaim> => {
-      // one claim per licence at a time across every main: count and insert under the licence's own lock
-      await sql`select pg_advisory_xact_lock(hashtext(${'device/' + licenseId}))`.execute(tx)
-      await tx.deleteFrom('devices').where('license_id', '=', licenseId).where('expires_at', '<=', now).execute()
-      const live = await tx.selectFrom('devices').select(['client_peer_id', 'expires_at']).where('license_id', '=', licenseId).execute()
-      const mine = live.find(d => d.client_peer_id === clientPeerId)
-      if (mine === undefined && live.length >= max) return { ok: false, holders: live.length, nextFreeAt: Math.min(...live.map(d => d.expires_at)) }
-      await tx.insertInto('devices').values({ license_id: licenseId, client_peer_id: clientPeerId, expires_at: expiresAt })
-        .onConflict(oc => oc.columns(['license_id', 'client_peer_id']).doUpdateSet({ expires_at: sql`greatest(devices.expires_at, excluded.expires_at)` })).execute()
-      return { ok: true }
-    }),
-    licenseDevices: async (licenseId, now) => (await db.selectFrom('devices').select('client_peer_id')
-      .where('license_id', '=', licenseId).where('expires_at', '>', now).execute()).map(r => r.client_peer_id),
+    claimDevice: async (licenseId, clientPeerId, expiresAt, max, now) => {
+      // One statement, one round trip. ON CONFLICT DO UPDATE locks the licence's row and computes from its latest
+      // version even when another main committed it after this statement's snapshot (a CTE that locked one row
+      // FOR UPDATE and counted other rows would count from the old snapshot and let both of two new devices in).
+      // The update drops expired slots and adds or renews this client's only if it holds one or one is free.
+      const r = await sql<{ slots: Record<string, number> }>`
+        insert into device_slots as d (license_id, slots) values (${licenseId}, jsonb_build_object(${clientPeerId}::text, ${expiresAt}::bigint))
+        on conflict (license_id) do update set slots = (
+          select case when live ? ${clientPeerId}::text or (select count(*) from jsonb_object_keys(live)) < ${max}::int
+            then live || jsonb_build_object(${clientPeerId}::text, greatest(coalesce((live->>${clientPeerId}::text)::bigint, 0), ${expiresAt}::bigint))
+            else live end
+          from (select coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) as live from jsonb_each(d.slots) e where e.value::bigint > ${now}::bigint) p)
+        returning slots`.execute(db)
+      const slots = r.rows[0]!.slots
+      const mine = slots[clientPeerId]
+      if (mine !== undefined) return { ok: true, heldUntil: Number(mine) }
+      const ends = Object.values(slots).map(Number)
+      return { ok: false, holders: ends.length, nextFreeAt: ends.length > 0 ? Math.min(...ends) : now }
+    },
+    licenseDevices: async (licenseId, now) => (await sql<{ key: string }>`
+      select e.key from device_slots d, jsonb_each(d.slots) e where d.license_id = ${licenseId} and e.value::bigint > ${now}::bigint`.execute(db)).rows.map(r => r.key),
     putContentKey: async (r) => {
       const res = await db.insertInto('content_keys').values({ key_id: r.keyId, item_id: r.itemId, version: r.version, record: json(r) })
         .onConflict(oc => oc.column('key_id').doNothing()).executeTakeFirst()

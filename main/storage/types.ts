@@ -217,8 +217,8 @@ export interface RevocationsState {
   envelope: string
 }
 
-/** The answer to a device claim: taken (or renewed), or refused with how many hold the licence and when the first slot frees. */
-export type DeviceClaim = { ok: true } | { ok: false, holders: number, nextFreeAt: number }
+/** The answer to a device claim: taken (or renewed) until `heldUntil`, or refused with how many hold the licence and when the first slot frees. */
+export type DeviceClaim = { ok: true, heldUntil: number } | { ok: false, holders: number, nextFreeAt: number }
 
 export interface MainStore {
   readonly kind: 'level' | 'postgres'
@@ -322,7 +322,10 @@ export interface MainStore {
   publishRevocations: (make: (version: number) => RevocationsState | Promise<RevocationsState>) => Promise<RevocationsState>
   /**
    * Let `clientPeerId` hold a directive for `licenseId` until `expiresAt`, if it already holds one or fewer than
-   * `max` distinct clients hold unexpired ones at `now` (expired holders are dropped). Atomic across mains.
+   * `max` distinct clients hold unexpired ones at `now` (expired holders are dropped). Atomic across mains: two
+   * mains claiming the last slot for two clients at once admit one. `heldUntil` is the slot's end as stored (a
+   * renewal never shortens it). A slot is released by its expiry and nothing else: mains issue directives on a
+   * slot they saw held without asking again (main/devices.ts), so whatever ends one early must reach every main.
    */
   claimDevice: (licenseId: string, clientPeerId: string, expiresAt: number, max: number, now: number) => Promise<DeviceClaim>
   /** The clients holding unexpired directives for a licence (the peers to stop admitting when it is revoked). */
