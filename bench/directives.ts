@@ -18,7 +18,11 @@
  * latency is mostly queueing), then at `fewConnections` (default 8), each for
  * `seconds`; the whole run is bounded by BENCH_DEADLINE_MS. A set-up that
  * needs PostgreSQL or nginx where they are not installed is skipped with one
- * line. The last line is a one-line summary.
+ * line. A device that holds its slot costs no store round trip (main/devices.ts),
+ * so after the first pass over the licences nearly every directive here is
+ * issued on a remembered slot; the claim that does reach the store (a new
+ * device, a renewal) is measured apart, on each store alone, in this process.
+ * The last line is a one-line summary.
  *
  *   node_modules/.bin/node --import tsx bench/directives.ts [seconds] [connections] [fewConnections]
  */
@@ -29,6 +33,9 @@ import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { startMainProcess, treeCpuSeconds, type MainProcess } from './main-process.ts'
+import { openLevelStore } from '../main/storage/level.ts'
+import { openPostgresStore } from '../main/storage/postgres.ts'
+import type { MainStore } from '../main/storage/types.ts'
 import { startPostgres, freshDatabase, type Postgres } from '../test/postgres.ts'
 import { NGINX, startNginx, type Nginx } from '../test/nginx.ts'
 import { createSigner, peerIdOf } from '../protocol/keys.ts'
@@ -49,6 +56,11 @@ const RENTAL_CONCURRENCY = 16
 const SYNC_WAIT_MS = 30_000
 /** The whole bench stops (and fails) past this, whatever the arguments: bounded in time. */
 const BENCH_DEADLINE_MS = 15 * 60_000
+/** Device claims measured per kind (new devices, renewals) on each store, CLAIM_CONCURRENCY at once. */
+const CLAIMS = 4000
+const CLAIM_CONCURRENCY = 8
+/** Devices a licence admits in the claims measurement: high enough that every new device is let in. */
+const CLAIM_MAX_DEVICES = 64
 /** nginx keeps this many idle connections to each main: more than the benchmark's connections, so none is re-opened per request. */
 const NGINX_KEEPALIVE = 64
 
@@ -208,6 +220,36 @@ async function postgres (dir: string, pg: Postgres, mains: number, nginxDir?: st
   }
 }
 
+interface ClaimFigures { kind: string, rate: number, callerUs: number, pgUs?: number }
+
+/**
+ * The device claim a directive makes when its device holds no slot this main remembers (main/devices.ts): the
+ * store's own cost, in this process, over LICENSES licences with CLAIMS / LICENSES devices each: new devices, then
+ * their renewals.
+ */
+async function claims (store: MainStore, pgCpu?: () => Promise<number>): Promise<ClaimFigures[]> {
+  const T = Date.now()
+  const out: ClaimFigures[] = []
+  for (const [kind, client] of [['new device', (i: number) => `n-${i}`], ['renewal', (i: number) => `n-${i}`]] as const) {
+    const pg0 = await pgCpu?.()
+    const c0 = process.cpuUsage()
+    const start = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: CLAIM_CONCURRENCY }, async () => {
+      for (let i = next++; i < CLAIMS; i = next++) {
+        const r = await store.claimDevice(`bench-lic-${i % LICENSES}`, client(i), T + 600_000 + (kind === 'renewal' ? 1 : 0), CLAIM_MAX_DEVICES, T)
+        if (!r.ok) throw new Error(`claim ${kind} ${i} refused`)
+      }
+    }))
+    const wallS = (performance.now() - start) / 1000
+    const c = process.cpuUsage(c0)
+    const f: ClaimFigures = { kind, rate: CLAIMS / wallS, callerUs: (c.user + c.system) / CLAIMS }
+    if (pgCpu !== undefined && pg0 !== undefined) f.pgUs = (await pgCpu() - pg0) * 1e6 / CLAIMS
+    out.push(f)
+  }
+  return out
+}
+
 export async function run (seconds = 10, connections = 32, fewConnections = 8): Promise<void> {
   const deadline = setTimeout(() => { console.error(`bench/directives: over ${BENCH_DEADLINE_MS / 60_000} min, stopped`); process.exit(1) }, BENCH_DEADLINE_MS)
   deadline.unref()
@@ -215,6 +257,7 @@ export async function run (seconds = 10, connections = 32, fewConnections = 8): 
   const counts = connections === fewConnections ? [connections] : [connections, fewConnections]
   const results = new Map<string, RunFigures[]>()
   const skipped: string[] = []
+  const claimResults = new Map<string, ClaimFigures[]>()
   console.log(`directives over HTTP, ${LICENSES} licenses, ${EDGES + PARENTS} nodes, ${seconds} s per run; autocannon, nginx and PostgreSQL share the same 2 cores; load average ${loadavg().map(x => x.toFixed(1)).join(' ')}`)
   let pg: Postgres | undefined
   try {
@@ -241,6 +284,18 @@ export async function run (seconds = 10, connections = 32, fewConnections = 8): 
         await stop()
       }
     }
+    // the claim a directive makes when no remembered slot covers it, on each store alone
+    const lv = await openLevelStore(join(dir, 'claims-level'))
+    try { claimResults.set('level', await claims(lv)) } finally { await lv.close() }
+    if (pg !== undefined) {
+      const p = pg
+      const store = await openPostgresStore(await freshDatabase(p, 'bench_claims'))
+      const pgPid = await p.pid()
+      try { claimResults.set('pg', await claims(store, async () => await treeCpuSeconds(pgPid))) } finally { await store.close() }
+    }
+    for (const [name, figs] of claimResults) {
+      for (const f of figs) console.log(`  claims     ${name.padEnd(5)} ${f.kind.padEnd(10)}: ${Math.round(f.rate)}/s, ${CLAIM_CONCURRENCY} at once; ${f.callerUs.toFixed(0)} µs of main's CPU per claim${f.pgUs !== undefined ? `, PostgreSQL ${f.pgUs.toFixed(0)} µs` : ''}`)
+    }
   } finally {
     await pg?.stop()
     await rm(dir, { recursive: true, force: true })
@@ -260,7 +315,8 @@ export async function run (seconds = 10, connections = 32, fewConnections = 8): 
     const b = runs.at(-1)!
     return `${name} ${Math.round(a.rate)}/s ${Math.round(a.perMainCpuS)}/main-CPU-s p99 ${a.p99} ms@${a.connections}, ${b.p99} ms@${b.connections}`
   })
-  console.log(`summary directives: ${parts.join(' | ')}${ratio !== undefined ? ` | pg/level per main CPU-s ${ratio.toFixed(2)}` : ''} | goal p99 <= 10 ms @${few}${skipped.length > 0 ? ` | ${skipped.length} skipped` : ''} | load ${loadavg()[0]!.toFixed(1)}`)
+  const claimPart = [...claimResults].map(([name, figs]) => `${name} ${figs.map(f => `${f.callerUs.toFixed(0)}${f.pgUs !== undefined ? `+${f.pgUs.toFixed(0)}` : ''}`).join('/')} µs`).join(', ')
+  console.log(`summary directives: ${parts.join(' | ')}${ratio !== undefined ? ` | pg/level per main CPU-s ${ratio.toFixed(2)}` : ''}${claimPart !== '' ? ` | claim new/renew ${claimPart}` : ''} | goal p99 <= 10 ms @${few}${skipped.length > 0 ? ` | ${skipped.length} skipped` : ''} | load ${loadavg()[0]!.toFixed(1)}`)
 }
 
 /** A whole number argument within bounds, or exit with a clear line. */
