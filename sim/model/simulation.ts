@@ -21,7 +21,7 @@ import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
-import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
+import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
 import { LINK_DOWN, LINK_DOWN_FREE, LINK_FIELDS, LINK_UP, LINK_UP_FREE, ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
 
@@ -316,7 +316,7 @@ export class Simulation {
       case EV_ARRIVAL: this.onArrival(); break
       case EV_SPIKE_ARRIVAL: this.onSpikeArrival(); break
       case EV_DL_START: if (this.dl.gen[a] === b) this.pump(a); break
-      case EV_RETRY: if (this.dl.gen[a] === b) { this.dl.retrying[a] = 0; this.pump(a) } break
+      case EV_RETRY: if (this.dl.gen[a] === b) { this.dl.f[a * DL_FIELDS + DL_RETRYING] = 0; this.pump(a) } break
       case EV_REFRESH: this.onRefresh(a, b); break
       case EV_CHURN: this.onChurn(a); break
       case EV_SAMPLE: this.sample(this.q.now, true); break
@@ -438,7 +438,7 @@ export class Simulation {
     this.direct(d)
     // the directive's first edge is where the client's request lands (with allEdges, every edge it names)
     const dl = this.dl
-    for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
+    for (let j = 0, n = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
       if (w.role[src] === ROLE_EDGE) {
         if (w.online[src] === 1) this.edgeRequest(src, item)
@@ -467,7 +467,7 @@ export class Simulation {
   /** (Re)build d's sources: a directive for clients, region holders and parents for fills. */
   private direct (d: number): void {
     const w = this.world; const dl = this.dl
-    const node = dl.node[d]!; const item = dl.item[d]!; const kind = dl.kind[d]!
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!; const kind = dl.f[d * DL_FIELDS + DL_KIND]!
     const region = w.region[node]!
     this.candidates.length = 0
     let ranked: number[]
@@ -497,7 +497,7 @@ export class Simulation {
     }
     const base = d * dl.maxSources
     for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
-    dl.sourceCount[d] = ranked.length
+    dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] = ranked.length
   }
 
   /** Does main still name this node in directives: up, or down for less than the heartbeat timeout. */
@@ -522,7 +522,7 @@ export class Simulation {
   /** Is client c a live holder (or fetcher) of item: licensed, holding it or fetching it. */
   private isHolderOf (c: number, item: number): boolean {
     const d = this.clients.download[c]!
-    return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
+    return (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.holds(c, item)
   }
 
   /** Has holder c reported enough of item to be listed (always, unless peerAssist.listAfterChunks is set). */
@@ -530,7 +530,7 @@ export class Simulation {
     const n = this.listAfter
     if (n === 0) return true
     const d = this.clients.download[c]!
-    return !(d >= 0 && this.dl.item[d] === item) || this.dl.have[d]! >= n
+    return !(d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.dl.f[d * DL_FIELDS + DL_HAVE]! >= n
   }
 
   private samplePeers (region: number, item: number, self: number): void {
@@ -561,7 +561,7 @@ export class Simulation {
 
   private onRefresh (d: number, gen: number): void {
     const dl = this.dl
-    if (dl.gen[d] !== gen || dl.live[d] === 0 || dl.aborted[d] === 1) return
+    if (dl.gen[d] !== gen || dl.f[d * DL_FIELDS + DL_LIVE] === 0 || dl.f[d * DL_FIELDS + DL_ABORTED] === 1) return
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, gen)
@@ -591,11 +591,11 @@ export class Simulation {
       this.totals.edgeEvictions++
       this.edgeHeld[e * items + x] = 0
       const f = this.edgeFill[e * items + x]!
-      if (f !== NO_FILL) { this.dl.aborted[f] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
+      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
     }
     this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
-    if (onDemand) this.dl.onDemand[d] = 1
+    if (onDemand) this.dl.f[d * DL_FIELDS + DL_ON_DEMAND] = 1
     this.edgeFill[e * items + item] = d
     this.direct(d)
     this.pump(d)
@@ -668,7 +668,7 @@ export class Simulation {
         const c = n - w.firstClient
         if (this.holds(c, item)) return HOLD_ALL
         const d = this.clients.download[c]!
-        if (d >= 0 && this.dl.item[d] === item) { this.partialAt = this.dl.chunkAt[d]!; return HOLD_SOME }
+        if (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) { this.partialAt = this.dl.f[d * DL_FIELDS + DL_CHUNK_AT]!; return HOLD_SOME }
         return HOLD_NONE
       }
       case ROLE_EDGE: {
@@ -676,8 +676,8 @@ export class Simulation {
         if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
         const f = this.edgeFill[e * items + item]!
         // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
-        if (f === NO_FILL || this.dl.onDemand[f] === 1) return HOLD_ALL
-        this.partialAt = this.dl.chunkAt[f]!
+        if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 1) return HOLD_ALL
+        this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
         return HOLD_SOME
       }
       case ROLE_PARENT: {
@@ -685,7 +685,7 @@ export class Simulation {
         if (this.parentHas[p * items + item] === 1) return HOLD_ALL
         const f = this.parentFill.get(p * items + item)
         if (f === undefined) return HOLD_NONE
-        this.partialAt = this.dl.chunkAt[f]!
+        this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
         return HOLD_SOME
       }
       default: return HOLD_ALL // the origin holds everything
@@ -702,16 +702,16 @@ export class Simulation {
   /** Keep d's window of chunk requests full. */
   private pump (d: number): void {
     const dl = this.dl
-    if (dl.aborted[d] === 1) return
+    if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) return
     // a read-through edge's fill asks only for what clients ask of the edge (fetchThrough)
-    if (dl.onDemand[d] === 1) return
+    if (dl.f[d * DL_FIELDS + DL_ON_DEMAND] === 1) return
     const w = this.world; const now = this.q.now
-    const item = dl.item[d]!; const node = dl.node[d]!
+    const item = dl.f[d * DL_FIELDS + DL_ITEM]!; const node = dl.f[d * DL_FIELDS + DL_NODE]!
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
-    const state = dl.chunkState; const miss = dl.missList; const at0 = dl.chunkAt[d]!
-    const chunks = dl.chunks[d]!
+    const state = dl.chunkState; const miss = dl.missList; const at0 = dl.f[d * DL_FIELDS + DL_CHUNK_AT]!
+    const chunks = dl.f[d * DL_FIELDS + DL_CHUNKS]!
     const swarm = dl.rarity[d] ?? null
-    const base = d * dl.maxSources; const nsrc = dl.sourceCount[d]!
+    const base = d * dl.maxSources; const nsrc = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
     const cost = this.costs; const order = this.order
@@ -732,20 +732,20 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
-    while (usable > 0 && dl.outstanding[d]! < this.window && dl.missLen[d]! > 0 && failures < 2) {
+    while (usable > 0 && dl.f[d * DL_FIELDS + DL_OUTSTANDING]! < this.window && dl.f[d * DL_FIELDS + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
-      let io = dl.nextInOrder[d]!
+      let io = dl.f[d * DL_FIELDS + DL_NEXT_IN_ORDER]!
       while (io < chunks && io < this.inOrderChunks && state[at0 + io] !== CHUNK_MISSING) io++
-      dl.nextInOrder[d] = io
+      dl.f[d * DL_FIELDS + DL_NEXT_IN_ORDER] = io
       if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
         // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
         // the general search below would find the same, asking every sample of that source
-        const n = dl.missLen[d]!
+        const n = dl.f[d * DL_FIELDS + DL_MISS_LEN]!
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         const rng = this.rngChunks
         at = 0
@@ -762,7 +762,7 @@ export class Simulation {
           }
         }
       } else {
-        const n = dl.missLen[d]!
+        const n = dl.f[d * DL_FIELDS + DL_MISS_LEN]!
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
@@ -795,9 +795,9 @@ export class Simulation {
         order[i] = j
       }
     }
-    if (dl.outstanding[d] === 0 && dl.missLen[d]! > 0 && dl.retrying[d] === 0) {
+    if (dl.f[d * DL_FIELDS + DL_OUTSTANDING] === 0 && dl.f[d * DL_FIELDS + DL_MISS_LEN]! > 0 && dl.f[d * DL_FIELDS + DL_RETRYING] === 0) {
       // nothing could be asked of anyone: look again shortly
-      dl.retrying[d] = 1
+      dl.f[d * DL_FIELDS + DL_RETRYING] = 1
       this.q.push(now + STALL_RETRY_SECONDS, EV_RETRY, d, dl.gen[d]!)
     }
   }
@@ -808,8 +808,8 @@ export class Simulation {
    */
   private fetchThrough (edge: number, item: number, k: number): number {
     const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
-    if (f === NO_FILL || this.dl.onDemand[f] === 0) return 0
-    const dl = this.dl; const at = dl.chunkAt[f]!
+    if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 0) return 0
+    const dl = this.dl; const at = dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
     const state = dl.chunkState[at + k]
     if (state === CHUNK_HAVE) return 0
     if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
@@ -817,7 +817,7 @@ export class Simulation {
     // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
     let parent = 0
     for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
-    for (let j = k, n = dl.chunks[f]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
+    for (let j = k, n = dl.f[f * DL_FIELDS + DL_CHUNKS]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
     return dl.arrival[at + k]!
   }
 
@@ -826,21 +826,21 @@ export class Simulation {
     const bytes = this.catalog.chunkBytes(item, k)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
-    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.kind[d] === DL_CLIENT) {
+    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) {
       // the edge answers once it has the chunk itself
       const ready = this.fetchThrough(src, item, k)
       if (ready > reqAt) {
         // the edge sends it once it has it, without holding up what else it has to send meanwhile
-        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+        dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_REQUESTED
         dl.take(d, k)
-        dl.outstanding[d]!++
+        dl.f[d * DL_FIELDS + DL_OUTSTANDING]!++
         this.q.push(ready, EV_DEFERRED, d, k, src)
         return
       }
     }
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+    dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_REQUESTED
     dl.take(d, k)
-    dl.outstanding[d]!++
+    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!++
     this.transmit(d, k, src, dst, item, bytes, lat, reqAt)
   }
 
@@ -854,14 +854,14 @@ export class Simulation {
     const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
     link[dl4 + LINK_DOWN_FREE] = arrive
-    if (this.readThrough) dl.arrival[dl.chunkAt[d]! + k] = arrive
+    if (this.readThrough) dl.arrival[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = arrive
     this.q.push(arrive, EV_CHUNK, d, k, src)
   }
 
   /** A read-through edge now holds the chunk a client asked for: it sends it. */
   private onDeferred (d: number, k: number, src: number): void {
     const dl = this.dl
-    const node = dl.node[d]!; const item = dl.item[d]!
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!
     this.transmit(d, k, src, node, item, this.catalog.chunkBytes(item, k), this.world.latency(src, node), this.q.now)
   }
 
@@ -873,11 +873,11 @@ export class Simulation {
       this.q.push(this.q.now + this.failover, EV_LOST, d, k, src)
       return
     }
-    const item = dl.item[d]!
+    const item = dl.f[d * DL_FIELDS + DL_ITEM]!
     const bytes = this.catalog.chunkBytes(item, k)
     const srcRole = w.role[src]!
     t.chunkTransfers++
-    switch (dl.kind[d]) {
+    switch (dl.f[d * DL_FIELDS + DL_KIND]) {
       case DL_CLIENT:
         if (srcRole === ROLE_EDGE) t.clientBytesFromEdges += bytes
         else if (srcRole === ROLE_CLIENT) t.clientBytesFromPeers += bytes
@@ -891,32 +891,32 @@ export class Simulation {
       default:
         t.originBytes += bytes
     }
-    const state = dl.chunkState; const at0 = dl.chunkAt[d]!; const chunks = dl.chunks[d]!
+    const state = dl.chunkState; const at0 = dl.f[d * DL_FIELDS + DL_CHUNK_AT]!; const chunks = dl.f[d * DL_FIELDS + DL_CHUNKS]!
     state[at0 + k] = CHUNK_HAVE
-    dl.have[d]!++
-    dl.outstanding[d]!--
-    if (dl.playableAt[d]! < 0) {
-      let p = dl.prefix[d]!
+    dl.f[d * DL_FIELDS + DL_HAVE]!++
+    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!--
+    if (dl.f[d * DL_FIELDS + DL_PLAYABLE] === 0) {
+      let p = dl.f[d * DL_FIELDS + DL_PREFIX]!
       while (p < chunks && state[at0 + p] === CHUNK_HAVE) p++
-      dl.prefix[d] = p
+      dl.f[d * DL_FIELDS + DL_PREFIX] = p
       if (p >= Math.min(this.startupChunks, chunks)) {
-        dl.playableAt[d] = this.q.now
-        if (dl.kind[d] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
+        dl.f[d * DL_FIELDS + DL_PLAYABLE] = 1
+        if (dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
       }
     }
-    if (dl.have[d] === chunks) this.complete(d)
-    else if (dl.aborted[d] === 1) this.maybeClose(d)
+    if (dl.f[d * DL_FIELDS + DL_HAVE] === chunks) this.complete(d)
+    else if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) this.maybeClose(d)
     else this.pump(d)
   }
 
   private maybeClose (d: number): void {
-    if (this.dl.outstanding[d] === 0 && this.dl.live[d] === 1) this.dl.close(d)
+    if (this.dl.f[d * DL_FIELDS + DL_OUTSTANDING] === 0 && this.dl.f[d * DL_FIELDS + DL_LIVE] === 1) this.dl.close(d)
   }
 
   private complete (d: number): void {
     const dl = this.dl; const w = this.world; const now = this.q.now; const items = this.catalog.count
-    const node = dl.node[d]!; const item = dl.item[d]!
-    switch (dl.kind[d]) {
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!
+    switch (dl.f[d * DL_FIELDS + DL_KIND]) {
       case DL_CLIENT: {
         const c = node - w.firstClient
         this.totals.downloadsDone++
@@ -959,7 +959,7 @@ export class Simulation {
     this.downAt[node] = now
     this.nodesDown++
     this.faultTotals.failures++
-    const abort = (f: number): void => { this.dl.aborted[f] = 1; this.maybeClose(f) }
+    const abort = (f: number): void => { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.maybeClose(f) }
     if (w.role[node] === ROLE_EDGE) {
       const e = w.edgeIndex(node)
       const policy = this.policies[e]!
@@ -1036,21 +1036,21 @@ export class Simulation {
   /** A chunk lost with its source: d drops that source (as the client drops one whose requests fail) and asks again elsewhere. */
   private onLost (d: number, k: number, src: number): void {
     const dl = this.dl
-    dl.outstanding[d]!--
-    if (dl.live[d] === 0) return
-    if (dl.aborted[d] === 1) { this.maybeClose(d); return }
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_MISSING
+    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!--
+    if (dl.f[d * DL_FIELDS + DL_LIVE] === 0) return
+    if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) { this.maybeClose(d); return }
+    dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_MISSING
     dl.putBack(d, k)
-    const base = d * dl.maxSources; const n = dl.sourceCount[d]!
+    const base = d * dl.maxSources; const n = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!
     for (let j = 0; j < n; j++) {
       if (dl.sources[base + j] !== src) continue
       for (let i = j; i < n - 1; i++) dl.sources[base + i] = dl.sources[base + i + 1]!
-      dl.sourceCount[d] = n - 1
+      dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] = n - 1
       this.faultTotals.failovers++
       break
     }
     // a fresh directive at once if no source is left (main no longer names the dead node)
-    if (dl.sourceCount[d] === 0) this.direct(d)
+    if (dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] === 0) this.direct(d)
     this.pump(d)
   }
 
