@@ -427,7 +427,7 @@ export class Simulation {
   private startRequest (c: number, item: number): void {
     const w = this.world; const cat = this.catalog; const t = this.totals; const now = this.q.now
     const node = w.firstClient + c
-    const region = w.region[node]!
+    const region = w.regionOf(node)
     t.requests++
     t.requestedBytes += cat.size[item]!
     if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
@@ -440,7 +440,7 @@ export class Simulation {
     const dl = this.dl
     for (let j = 0, n = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
-      if (w.role[src] === ROLE_EDGE) {
+      if (w.roleOf(src) === ROLE_EDGE) {
         if (w.online[src] === 1) this.edgeRequest(src, item)
         if (!this.allEdges) break
       }
@@ -461,14 +461,14 @@ export class Simulation {
     const w = this.world
     const queued = w.link[node * LINK_FIELDS + LINK_UP_FREE]! - this.q.now
     const load = queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS)
-    this.candidates.push(candidateOf(node, w.role[node]!, w.region[node]!, load, this.q.now * 1000))
+    this.candidates.push(candidateOf(node, w.roleOf(node), w.regionOf(node), load, this.q.now * 1000))
   }
 
   /** (Re)build d's sources: a directive for clients, region holders and parents for fills. */
   private direct (d: number): void {
     const w = this.world; const dl = this.dl
     const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!; const kind = dl.f[d * DL_FIELDS + DL_KIND]!
-    const region = w.region[node]!
+    const region = w.regionOf(node)
     this.candidates.length = 0
     let ranked: number[]
     if (kind === DL_PARENT_FILL) {
@@ -485,7 +485,7 @@ export class Simulation {
       ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
     }
     // parents are the last resort and always reachable: make sure the directive keeps one (one main still lists)
-    if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
+    if (kind !== DL_PARENT_FILL && !ranked.some(n => w.roleOf(n) === ROLE_PARENT)) {
       let p = -1
       for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
       // with no parent up, an edge fills from main's origin (node/fill.ts: an edge, else a parent, else the origin)
@@ -509,7 +509,7 @@ export class Simulation {
 
   private homeEdge (client: number): number {
     const w = this.world
-    return w.edge(w.region[client]!, (client - w.firstClient) % w.edgesPerRegion)
+    return w.edge(w.regionOf(client), (client - w.firstClient) % w.edgesPerRegion)
   }
 
   private addHolder (region: number, item: number, c: number): void {
@@ -662,7 +662,7 @@ export class Simulation {
   /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partialAt is where its chunk states start in dl.chunkState). */
   private holding (n: number, item: number): number {
     const w = this.world; const items = this.catalog.count
-    switch (w.role[n]) {
+    switch (w.roleOf(n)) {
       case ROLE_CLIENT: {
         if (w.online[n] === 0) return HOLD_NONE
         const c = n - w.firstClient
@@ -702,16 +702,17 @@ export class Simulation {
   /** Keep d's window of chunk requests full. */
   private pump (d: number): void {
     const dl = this.dl
-    if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) return
+    const f = dl.f; const o = d * DL_FIELDS // no open() below: the record does not move
+    if (f[o + DL_ABORTED] === 1) return
     // a read-through edge's fill asks only for what clients ask of the edge (fetchThrough)
-    if (dl.f[d * DL_FIELDS + DL_ON_DEMAND] === 1) return
+    if (f[o + DL_ON_DEMAND] === 1) return
     const w = this.world; const now = this.q.now
-    const item = dl.f[d * DL_FIELDS + DL_ITEM]!; const node = dl.f[d * DL_FIELDS + DL_NODE]!
+    const item = f[o + DL_ITEM]!; const node = f[o + DL_NODE]!
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
-    const state = dl.chunkState; const miss = dl.missList; const at0 = dl.f[d * DL_FIELDS + DL_CHUNK_AT]!
-    const chunks = dl.f[d * DL_FIELDS + DL_CHUNKS]!
+    const state = dl.chunkState; const miss = dl.missList; const at0 = f[o + DL_CHUNK_AT]!
+    const chunks = f[o + DL_CHUNKS]!
     const swarm = dl.rarity[d] ?? null
-    const base = d * dl.maxSources; const nsrc = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!
+    const base = d * dl.maxSources; const nsrc = f[o + DL_SOURCE_COUNT]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
     const cost = this.costs; const order = this.order
@@ -724,7 +725,7 @@ export class Simulation {
       const wait = free > now ? free - now : 0
       if (s === node || wait > this.maxQueue) continue
       srcKind[j] = HOLD_UNKNOWN
-      const c = wait + this.penalty[w.role[s]!]!
+      const c = wait + this.penalty[w.roleOf(s)]!
       cost[j] = c
       // insertion sort by (cost, rank): the scan below stops at the first source holding the chunk
       let i = usable++
@@ -732,20 +733,20 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
-    while (usable > 0 && dl.f[d * DL_FIELDS + DL_OUTSTANDING]! < this.window && dl.f[d * DL_FIELDS + DL_MISS_LEN]! > 0 && failures < 2) {
+    while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
-      let io = dl.f[d * DL_FIELDS + DL_NEXT_IN_ORDER]!
+      let io = f[o + DL_NEXT_IN_ORDER]!
       while (io < chunks && io < this.inOrderChunks && state[at0 + io] !== CHUNK_MISSING) io++
-      dl.f[d * DL_FIELDS + DL_NEXT_IN_ORDER] = io
+      f[o + DL_NEXT_IN_ORDER] = io
       if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
         // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
         // the general search below would find the same, asking every sample of that source
-        const n = dl.f[d * DL_FIELDS + DL_MISS_LEN]!
+        const n = f[o + DL_MISS_LEN]!
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         const rng = this.rngChunks
         at = 0
@@ -762,7 +763,7 @@ export class Simulation {
           }
         }
       } else {
-        const n = dl.f[d * DL_FIELDS + DL_MISS_LEN]!
+        const n = f[o + DL_MISS_LEN]!
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
@@ -788,16 +789,16 @@ export class Simulation {
         for (let i = at; i < usable - 1; i++) order[i] = order[i + 1]!
         usable--
       } else {
-        const c = wait + this.penalty[w.role[src]!]!
+        const c = wait + this.penalty[w.roleOf(src)]!
         cost[j] = c
         let i = at
         while (i + 1 < usable && (cost[order[i + 1]!]! < c || (cost[order[i + 1]!]! === c && order[i + 1]! < j))) { order[i] = order[i + 1]!; i++ }
         order[i] = j
       }
     }
-    if (dl.f[d * DL_FIELDS + DL_OUTSTANDING] === 0 && dl.f[d * DL_FIELDS + DL_MISS_LEN]! > 0 && dl.f[d * DL_FIELDS + DL_RETRYING] === 0) {
+    if (f[o + DL_OUTSTANDING] === 0 && f[o + DL_MISS_LEN]! > 0 && f[o + DL_RETRYING] === 0) {
       // nothing could be asked of anyone: look again shortly
-      dl.f[d * DL_FIELDS + DL_RETRYING] = 1
+      f[o + DL_RETRYING] = 1
       this.q.push(now + STALL_RETRY_SECONDS, EV_RETRY, d, dl.gen[d]!)
     }
   }
@@ -813,7 +814,7 @@ export class Simulation {
     const state = dl.chunkState[at + k]
     if (state === CHUNK_HAVE) return 0
     if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
-    const w = this.world; const region = w.region[edge]!
+    const w = this.world; const region = w.regionOf(edge)
     // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
     let parent = 0
     for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
@@ -821,12 +822,19 @@ export class Simulation {
     return dl.arrival[at + k]!
   }
 
+  /** catalog.chunkBytes(item, k) for download d of item, from d's own chunk count (its record is being read anyway). */
+  private chunkBytesOf (d: number, k: number, item: number): number {
+    const last = this.dl.f[d * DL_FIELDS + DL_CHUNKS]! - 1
+    const size = this.catalog.chunkSize
+    return k < last ? size : this.catalog.size[item]! - last * size
+  }
+
   private send (d: number, k: number, src: number, dst: number, item: number): void {
     const w = this.world; const dl = this.dl; const now = this.q.now
-    const bytes = this.catalog.chunkBytes(item, k)
+    const bytes = this.chunkBytesOf(d, k, item)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
-    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) {
+    if (this.readThrough && w.roleOf(src) === ROLE_EDGE && dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) {
       // the edge answers once it has the chunk itself
       const ready = this.fetchThrough(src, item, k)
       if (ready > reqAt) {
@@ -862,22 +870,23 @@ export class Simulation {
   private onDeferred (d: number, k: number, src: number): void {
     const dl = this.dl
     const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!
-    this.transmit(d, k, src, node, item, this.catalog.chunkBytes(item, k), this.world.latency(src, node), this.q.now)
+    this.transmit(d, k, src, node, item, this.chunkBytesOf(d, k, item), this.world.latency(src, node), this.q.now)
   }
 
   private onChunk (d: number, k: number, src: number): void {
     const dl = this.dl; const w = this.world; const t = this.totals
+    const f = dl.f; const o = d * DL_FIELDS // no open() below: the record does not move
     if (this.faultsOn && w.online[src] === 0) {
       // the source died before the chunk was through: the client notices when its wait times out
       this.faultTotals.lostChunks++
       this.q.push(this.q.now + this.failover, EV_LOST, d, k, src)
       return
     }
-    const item = dl.f[d * DL_FIELDS + DL_ITEM]!
-    const bytes = this.catalog.chunkBytes(item, k)
-    const srcRole = w.role[src]!
+    const item = f[o + DL_ITEM]!
+    const bytes = this.chunkBytesOf(d, k, item)
+    const srcRole = w.roleOf(src)
     t.chunkTransfers++
-    switch (dl.f[d * DL_FIELDS + DL_KIND]) {
+    switch (f[o + DL_KIND]) {
       case DL_CLIENT:
         if (srcRole === ROLE_EDGE) t.clientBytesFromEdges += bytes
         else if (srcRole === ROLE_CLIENT) t.clientBytesFromPeers += bytes
@@ -891,21 +900,21 @@ export class Simulation {
       default:
         t.originBytes += bytes
     }
-    const state = dl.chunkState; const at0 = dl.f[d * DL_FIELDS + DL_CHUNK_AT]!; const chunks = dl.f[d * DL_FIELDS + DL_CHUNKS]!
+    const state = dl.chunkState; const at0 = f[o + DL_CHUNK_AT]!; const chunks = f[o + DL_CHUNKS]!
     state[at0 + k] = CHUNK_HAVE
-    dl.f[d * DL_FIELDS + DL_HAVE]!++
-    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!--
-    if (dl.f[d * DL_FIELDS + DL_PLAYABLE] === 0) {
-      let p = dl.f[d * DL_FIELDS + DL_PREFIX]!
+    f[o + DL_HAVE]!++
+    f[o + DL_OUTSTANDING]!--
+    if (f[o + DL_PLAYABLE] === 0) {
+      let p = f[o + DL_PREFIX]!
       while (p < chunks && state[at0 + p] === CHUNK_HAVE) p++
-      dl.f[d * DL_FIELDS + DL_PREFIX] = p
+      f[o + DL_PREFIX] = p
       if (p >= Math.min(this.startupChunks, chunks)) {
-        dl.f[d * DL_FIELDS + DL_PLAYABLE] = 1
-        if (dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
+        f[o + DL_PLAYABLE] = 1
+        if (f[o + DL_KIND] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
       }
     }
-    if (dl.f[d * DL_FIELDS + DL_HAVE] === chunks) this.complete(d)
-    else if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) this.maybeClose(d)
+    if (f[o + DL_HAVE] === chunks) this.complete(d)
+    else if (f[o + DL_ABORTED] === 1) this.maybeClose(d)
     else this.pump(d)
   }
 
@@ -951,7 +960,7 @@ export class Simulation {
     const w = this.world; const now = this.q.now; const items = this.catalog.count
     if (w.online[node] === 0) {
       // already down (a schedule overlapping a random failure): a random node's next failure comes later
-      const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+      const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
       if (scheduled < 0 && r !== undefined) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
       return
     }
@@ -960,7 +969,7 @@ export class Simulation {
     this.nodesDown++
     this.faultTotals.failures++
     const abort = (f: number): void => { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.maybeClose(f) }
-    if (w.role[node] === ROLE_EDGE) {
+    if (w.roleOf(node) === ROLE_EDGE) {
       const e = w.edgeIndex(node)
       const policy = this.policies[e]!
       for (let i = 0; i < items; i++) {
@@ -979,7 +988,7 @@ export class Simulation {
         if (f !== undefined) { abort(f); this.parentFill.delete(p * items + i) }
       }
     }
-    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
     const down = scheduled >= 0 ? this.s.faults!.schedule[scheduled]!.downHours * 3600 : exponential(this.rngFaults, r!.mttrHours * 3600)
     this.q.push(now + down, EV_RECOVER, node, scheduled)
   }
@@ -996,7 +1005,7 @@ export class Simulation {
     const l = node * LINK_FIELDS
     w.link[l + LINK_UP_FREE] = now
     w.link[l + LINK_DOWN_FREE] = now
-    if (w.role[node] === ROLE_PARENT) {
+    if (w.roleOf(node) === ROLE_PARENT) {
       // a parent fetches again the releases it lost mid-fill
       const p = w.parentIndex(node)
       for (let i = 0; i < items; i++) {
@@ -1007,7 +1016,7 @@ export class Simulation {
         this.pump(d)
       }
     }
-    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
     if (r !== undefined && scheduled < 0) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
   }
 
