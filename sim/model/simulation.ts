@@ -393,7 +393,7 @@ export class Simulation {
     if (item < 0) this.traceSkipped++
     else if (client >= 0) {
       const c = (region < 0 ? 0 : region) * w.clientsPerRegion + client
-      if (w.online[w.firstClient + c] === 0 || this.clients.download[c] !== -1) this.totals.skippedBusy++
+      if (w.online[w.firstClient + c] === 0 || this.clients.downloadOf(c) !== -1) this.totals.skippedBusy++
       else this.startRequest(c, item)
     } else this.request(item, region)
     // the next one
@@ -416,7 +416,7 @@ export class Simulation {
     const pick = Math.floor(this.rngClients.next() * n)
     if (n === 0) { this.totals.skippedBusy++; return }
     const c = this.clients.onlineAt(region, pick)
-    if (this.clients.download[c] !== -1) { this.totals.skippedBusy++; return }
+    if (this.clients.downloadOf(c) !== -1) { this.totals.skippedBusy++; return }
     this.startRequest(c, item)
   }
 
@@ -433,7 +433,7 @@ export class Simulation {
     if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
     if (this.holds(c, item)) { t.alreadyHeld++; return }
     const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now, this.swarmOf(region, item))
-    this.clients.download[c] = d
+    this.clients.setDownload(c, d)
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
     // the directive's first edge is where the client's request lands (with allEdges, every edge it names)
@@ -521,7 +521,7 @@ export class Simulation {
 
   /** Is client c a live holder (or fetcher) of item: licensed, holding it or fetching it. */
   private isHolderOf (c: number, item: number): boolean {
-    const d = this.clients.download[c]!
+    const d = this.clients.downloadOf(c)
     return (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.holds(c, item)
   }
 
@@ -529,7 +529,7 @@ export class Simulation {
   private listable (c: number, item: number): boolean {
     const n = this.listAfter
     if (n === 0) return true
-    const d = this.clients.download[c]!
+    const d = this.clients.downloadOf(c)
     return !(d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.dl.f[d * DL_FIELDS + DL_HAVE]! >= n
   }
 
@@ -667,7 +667,7 @@ export class Simulation {
         if (w.online[n] === 0) return HOLD_NONE
         const c = n - w.firstClient
         if (this.holds(c, item)) return HOLD_ALL
-        const d = this.clients.download[c]!
+        const d = this.clients.downloadOf(c)
         if (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) { this.partialAt = this.dl.f[d * DL_FIELDS + DL_CHUNK_AT]!; return HOLD_SOME }
         return HOLD_NONE
       }
@@ -935,8 +935,8 @@ export class Simulation {
         const seedMean = this.s.peerAssist.seedMeanMinutes
         // a client that leaves the swarm after a while stops seeding then (and no longer holds the item)
         this.clients.keepItem(c, item, seedMean === undefined ? licensed : Math.min(licensed, now + exponential(this.rngSeeding, seedMean * 60)))
-        this.clients.download[c] = -1
-        if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
+        this.clients.setDownload(c, -1)
+        if (this.clients.pendingOffline(c)) { this.clients.setPendingOffline(c, false); this.clients.setOffline(c) }
         break
       }
       case DL_EDGE_FILL: {
@@ -1031,7 +1031,7 @@ export class Simulation {
   /** Client downloads in flight. */
   clientDownloads (): number {
     let n = 0
-    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.download[c] !== -1) n++
+    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.downloadOf(c) !== -1) n++
     return n
   }
 
@@ -1068,14 +1068,14 @@ export class Simulation {
   private onChurn (c: number): void {
     const churn = this.s.churn!
     const w = this.world
-    const online = w.online[w.firstClient + c] === 1 && this.clients.pendingOffline[c] === 0
+    const online = w.online[w.firstClient + c] === 1 && !this.clients.pendingOffline(c)
     if (online) {
       // a client finishes its download before it goes (the download is what it came for)
-      if (this.clients.download[c] !== -1) this.clients.pendingOffline[c] = 1
+      if (this.clients.downloadOf(c) !== -1) this.clients.setPendingOffline(c, true)
       else this.clients.setOffline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOfflineMinutes * 60), EV_CHURN, c)
     } else {
-      if (this.clients.pendingOffline[c] === 1) this.clients.pendingOffline[c] = 0
+      if (this.clients.pendingOffline(c)) this.clients.setPendingOffline(c, false)
       else this.clients.setOnline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOnlineMinutes * 60), EV_CHURN, c)
     }
