@@ -19,38 +19,51 @@ export const CHUNK_MISSING = 0
 export const CHUNK_REQUESTED = 1
 export const CHUNK_HAVE = 2
 
+/**
+ * A download's per-chunk-path fields, side by side in one Int32Array
+ * (`f[d * DL_FIELDS + DL_*]`): the chunk path reads a dozen of them per
+ * event, and as sixteen separate columns that was sixteen cache lines per
+ * download (hundreds of downloads in flight, each touched about once per
+ * thousand events, so nearly every one was a miss); one 64-byte record is
+ * one or two lines.
+ */
+export const DL_FIELDS = 16
+export const DL_NODE = 0
+export const DL_ITEM = 1
+export const DL_KIND = 2
+export const DL_HAVE = 3
+export const DL_OUTSTANDING = 4
+/** Next chunk index of the in-order startup phase. */
+export const DL_NEXT_IN_ORDER = 5
+/** Length of the contiguous prefix held (playback can start once it covers the startup chunks). */
+export const DL_PREFIX = 6
+export const DL_MISS_LEN = 7
+export const DL_ABORTED = 8
+/** 1 while a stall retry is scheduled (so retries never multiply). */
+export const DL_RETRYING = 9
+/** 1 for a read-through edge's fill: it fetches only what clients ask the edge for. */
+export const DL_ON_DEMAND = 10
+export const DL_SOURCE_COUNT = 11
+/** 1 while the slot holds a download (between open and close). */
+export const DL_LIVE = 12
+/** Where the download's chunks start in the arenas, and how many it has. */
+export const DL_CHUNK_AT = 13
+export const DL_CHUNKS = 14
+/** 1 once the startup chunks are held (playback could start). */
+export const DL_PLAYABLE = 15
+
 /** The arenas' starting room in chunks (9 bytes each); they double as needed. */
 export const ARENA_INITIAL_CHUNKS = 1 << 16
 
 export class Downloads {
   cap: number
   readonly maxSources: number
-  node: Int32Array
-  item: Int32Array
-  kind: Uint8Array
+  /** The fields above (DL_*), DL_FIELDS per download. */
+  f: Int32Array
   /** Bumped whenever a slot is reused, so a stale timer for an old download is recognised. */
   gen: Int32Array
   startedAt: Float64Array
-  playableAt: Float64Array
-  have: Int32Array
-  outstanding: Int32Array
-  /** Next chunk index of the in-order startup phase. */
-  nextInOrder: Int32Array
-  /** Length of the contiguous prefix held (playback can start once it covers the startup chunks). */
-  prefix: Int32Array
-  missLen: Int32Array
-  aborted: Uint8Array
-  /** 1 while a stall retry is scheduled (so retries never multiply). */
-  retrying: Uint8Array
-  /** 1 for a read-through edge's fill: it fetches only what clients ask the edge for. */
-  onDemand: Uint8Array
   sources: Int32Array
-  sourceCount: Int32Array
-  /** 1 while the slot holds a download (between open and close). */
-  live: Uint8Array
-  /** Where the download's chunks start in the arenas, and how many it has. */
-  chunkAt: Int32Array
-  chunks: Int32Array
   /** Arenas: each chunk's CHUNK_* state; the chunks neither held nor requested, in no order (swap-removal); each chunk's position in that list. */
   chunkState: Uint8Array
   missList: Int32Array
@@ -69,25 +82,10 @@ export class Downloads {
   constructor (maxSources: number, cap = 1024) {
     this.maxSources = maxSources
     this.cap = cap
-    this.node = new Int32Array(cap)
-    this.item = new Int32Array(cap)
-    this.kind = new Uint8Array(cap)
+    this.f = new Int32Array(cap * DL_FIELDS)
     this.gen = new Int32Array(cap)
     this.startedAt = new Float64Array(cap)
-    this.playableAt = new Float64Array(cap)
-    this.have = new Int32Array(cap)
-    this.outstanding = new Int32Array(cap)
-    this.nextInOrder = new Int32Array(cap)
-    this.prefix = new Int32Array(cap)
-    this.missLen = new Int32Array(cap)
-    this.aborted = new Uint8Array(cap)
-    this.retrying = new Uint8Array(cap)
-    this.onDemand = new Uint8Array(cap)
     this.sources = new Int32Array(cap * maxSources)
-    this.sourceCount = new Int32Array(cap)
-    this.live = new Uint8Array(cap)
-    this.chunkAt = new Int32Array(cap)
-    this.chunks = new Int32Array(cap)
     this.chunkState = new Uint8Array(ARENA_INITIAL_CHUNKS)
     this.missList = new Int32Array(ARENA_INITIAL_CHUNKS)
     this.missPos = new Int32Array(ARENA_INITIAL_CHUNKS)
@@ -100,11 +98,11 @@ export class Downloads {
       d = this.next++
     }
     this.active++
-    this.node[d] = node; this.item[d] = item; this.kind[d] = kind
+    const f = this.f; const o = d * DL_FIELDS
+    f.fill(0, o, o + DL_FIELDS)
+    f[o + DL_NODE] = node; f[o + DL_ITEM] = item; f[o + DL_KIND] = kind
     this.gen[d] = (this.gen[d]! + 1) | 0
-    this.startedAt[d] = now; this.playableAt[d] = -1
-    this.have[d] = 0; this.outstanding[d] = 0; this.nextInOrder[d] = 0; this.prefix[d] = 0
-    this.aborted[d] = 0; this.retrying[d] = 0; this.onDemand[d] = 0; this.sourceCount[d] = 0
+    this.startedAt[d] = now
     let at = this.freeBlocks[chunks]?.pop()
     if (at === undefined) {
       if (this.arenaUsed + chunks > this.chunkState.length) this.growArena(this.arenaUsed + chunks)
@@ -115,26 +113,27 @@ export class Downloads {
     }
     const miss = this.missList; const pos = this.missPos
     for (let k = 0; k < chunks; k++) { miss[at + k] = k; pos[at + k] = k }
-    this.live[d] = 1; this.chunkAt[d] = at; this.chunks[d] = chunks; this.missLen[d] = chunks
+    f[o + DL_LIVE] = 1; f[o + DL_CHUNK_AT] = at; f[o + DL_CHUNKS] = chunks; f[o + DL_MISS_LEN] = chunks
     this.rarity[d] = rarity
     return d
   }
 
   close (d: number): void {
     this.gen[d] = (this.gen[d]! + 1) | 0 // timers of the closed download are now stale
-    const chunks = this.chunks[d]!
+    const o = d * DL_FIELDS
+    const chunks = this.f[o + DL_CHUNKS]!
     let blocks = this.freeBlocks[chunks]
     if (blocks === undefined) { blocks = []; this.freeBlocks[chunks] = blocks }
-    blocks.push(this.chunkAt[d]!)
-    this.live[d] = 0; this.rarity[d] = null
+    blocks.push(this.f[o + DL_CHUNK_AT]!)
+    this.f[o + DL_LIVE] = 0; this.rarity[d] = null
     this.free.push(d)
     this.active--
   }
 
   /** Take chunk k out of d's missing list. */
   take (d: number, k: number): void {
-    const miss = this.missList; const pos = this.missPos; const at = this.chunkAt[d]!
-    const i = pos[at + k]!; const last = --this.missLen[d]!
+    const miss = this.missList; const pos = this.missPos; const o = d * DL_FIELDS; const at = this.f[o + DL_CHUNK_AT]!
+    const i = pos[at + k]!; const last = --this.f[o + DL_MISS_LEN]!
     const moved = miss[at + last]!
     miss[at + i] = moved; pos[at + moved] = i
     miss[at + last] = k; pos[at + k] = last
@@ -142,8 +141,8 @@ export class Downloads {
 
   /** Put chunk k back into d's missing list (a request for it was lost). */
   putBack (d: number, k: number): void {
-    const miss = this.missList; const pos = this.missPos; const at = this.chunkAt[d]!
-    const last = this.missLen[d]!++
+    const miss = this.missList; const pos = this.missPos; const o = d * DL_FIELDS; const at = this.f[o + DL_CHUNK_AT]!
+    const last = this.f[o + DL_MISS_LEN]!++
     const i = pos[at + k]!
     // k sits among the taken entries, at i >= last: swap it with the first taken one
     const other = miss[at + last]!
@@ -170,13 +169,8 @@ export class Downloads {
     const cap = this.cap * 2
     const i32 = (a: Int32Array, n = cap): Int32Array => { const x = new Int32Array(n); x.set(a); return x }
     const f64 = (a: Float64Array): Float64Array => { const x = new Float64Array(cap); x.set(a); return x }
-    const u8 = (a: Uint8Array): Uint8Array => { const x = new Uint8Array(cap); x.set(a); return x }
-    this.node = i32(this.node); this.item = i32(this.item); this.kind = u8(this.kind); this.gen = i32(this.gen)
-    this.startedAt = f64(this.startedAt); this.playableAt = f64(this.playableAt)
-    this.have = i32(this.have); this.outstanding = i32(this.outstanding); this.nextInOrder = i32(this.nextInOrder)
-    this.prefix = i32(this.prefix); this.missLen = i32(this.missLen); this.aborted = u8(this.aborted); this.retrying = u8(this.retrying); this.onDemand = u8(this.onDemand)
-    this.sources = i32(this.sources, cap * this.maxSources); this.sourceCount = i32(this.sourceCount)
-    this.live = u8(this.live); this.chunkAt = i32(this.chunkAt); this.chunks = i32(this.chunks)
+    this.f = i32(this.f, cap * DL_FIELDS); this.gen = i32(this.gen); this.startedAt = f64(this.startedAt)
+    this.sources = i32(this.sources, cap * this.maxSources)
     this.cap = cap
   }
 }

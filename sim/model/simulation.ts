@@ -21,7 +21,7 @@ import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
-import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_PARENT_FILL, Downloads } from './downloads.ts'
+import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
 import { LINK_DOWN, LINK_DOWN_FREE, LINK_FIELDS, LINK_UP, LINK_UP_FREE, ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
 
@@ -316,7 +316,7 @@ export class Simulation {
       case EV_ARRIVAL: this.onArrival(); break
       case EV_SPIKE_ARRIVAL: this.onSpikeArrival(); break
       case EV_DL_START: if (this.dl.gen[a] === b) this.pump(a); break
-      case EV_RETRY: if (this.dl.gen[a] === b) { this.dl.retrying[a] = 0; this.pump(a) } break
+      case EV_RETRY: if (this.dl.gen[a] === b) { this.dl.f[a * DL_FIELDS + DL_RETRYING] = 0; this.pump(a) } break
       case EV_REFRESH: this.onRefresh(a, b); break
       case EV_CHURN: this.onChurn(a); break
       case EV_SAMPLE: this.sample(this.q.now, true); break
@@ -393,7 +393,7 @@ export class Simulation {
     if (item < 0) this.traceSkipped++
     else if (client >= 0) {
       const c = (region < 0 ? 0 : region) * w.clientsPerRegion + client
-      if (w.online[w.firstClient + c] === 0 || this.clients.download[c] !== -1) this.totals.skippedBusy++
+      if (w.online[w.firstClient + c] === 0 || this.clients.downloadOf(c) !== -1) this.totals.skippedBusy++
       else this.startRequest(c, item)
     } else this.request(item, region)
     // the next one
@@ -416,7 +416,7 @@ export class Simulation {
     const pick = Math.floor(this.rngClients.next() * n)
     if (n === 0) { this.totals.skippedBusy++; return }
     const c = this.clients.onlineAt(region, pick)
-    if (this.clients.download[c] !== -1) { this.totals.skippedBusy++; return }
+    if (this.clients.downloadOf(c) !== -1) { this.totals.skippedBusy++; return }
     this.startRequest(c, item)
   }
 
@@ -427,20 +427,20 @@ export class Simulation {
   private startRequest (c: number, item: number): void {
     const w = this.world; const cat = this.catalog; const t = this.totals; const now = this.q.now
     const node = w.firstClient + c
-    const region = w.region[node]!
+    const region = w.regionOf(node)
     t.requests++
     t.requestedBytes += cat.size[item]!
     if (this.prepositionOn) this.demand.push({ region: regionName(region), itemId: String(item), at: now * 1000 })
     if (this.holds(c, item)) { t.alreadyHeld++; return }
     const d = this.dl.open(node, item, DL_CLIENT, cat.chunks[item]!, now, this.swarmOf(region, item))
-    this.clients.download[c] = d
+    this.clients.setDownload(c, d)
     if (this.peerAssist) this.addHolder(region, item, c)
     this.direct(d)
     // the directive's first edge is where the client's request lands (with allEdges, every edge it names)
     const dl = this.dl
-    for (let j = 0, n = dl.sourceCount[d]!; j < n; j++) {
+    for (let j = 0, n = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!; j < n; j++) {
       const src = dl.sources[d * dl.maxSources + j]!
-      if (w.role[src] === ROLE_EDGE) {
+      if (w.roleOf(src) === ROLE_EDGE) {
         if (w.online[src] === 1) this.edgeRequest(src, item)
         if (!this.allEdges) break
       }
@@ -461,14 +461,14 @@ export class Simulation {
     const w = this.world
     const queued = w.link[node * LINK_FIELDS + LINK_UP_FREE]! - this.q.now
     const load = queued <= 0 ? 0 : Math.min(1, queued / LOAD_HORIZON_SECONDS)
-    this.candidates.push(candidateOf(node, w.role[node]!, w.region[node]!, load, this.q.now * 1000))
+    this.candidates.push(candidateOf(node, w.roleOf(node), w.regionOf(node), load, this.q.now * 1000))
   }
 
   /** (Re)build d's sources: a directive for clients, region holders and parents for fills. */
   private direct (d: number): void {
     const w = this.world; const dl = this.dl
-    const node = dl.node[d]!; const item = dl.item[d]!; const kind = dl.kind[d]!
-    const region = w.region[node]!
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!; const kind = dl.f[d * DL_FIELDS + DL_KIND]!
+    const region = w.regionOf(node)
     this.candidates.length = 0
     let ranked: number[]
     if (kind === DL_PARENT_FILL) {
@@ -485,7 +485,7 @@ export class Simulation {
       ranked = rankSources(this.candidates, region, this.q.now * 1000, this.maxSources)
     }
     // parents are the last resort and always reachable: make sure the directive keeps one (one main still lists)
-    if (kind !== DL_PARENT_FILL && !ranked.some(n => w.role[n] === ROLE_PARENT)) {
+    if (kind !== DL_PARENT_FILL && !ranked.some(n => w.roleOf(n) === ROLE_PARENT)) {
       let p = -1
       for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
       // with no parent up, an edge fills from main's origin (node/fill.ts: an edge, else a parent, else the origin)
@@ -497,7 +497,7 @@ export class Simulation {
     }
     const base = d * dl.maxSources
     for (let j = 0; j < ranked.length; j++) dl.sources[base + j] = ranked[j]!
-    dl.sourceCount[d] = ranked.length
+    dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] = ranked.length
   }
 
   /** Does main still name this node in directives: up, or down for less than the heartbeat timeout. */
@@ -509,7 +509,7 @@ export class Simulation {
 
   private homeEdge (client: number): number {
     const w = this.world
-    return w.edge(w.region[client]!, (client - w.firstClient) % w.edgesPerRegion)
+    return w.edge(w.regionOf(client), (client - w.firstClient) % w.edgesPerRegion)
   }
 
   private addHolder (region: number, item: number, c: number): void {
@@ -521,16 +521,16 @@ export class Simulation {
 
   /** Is client c a live holder (or fetcher) of item: licensed, holding it or fetching it. */
   private isHolderOf (c: number, item: number): boolean {
-    const d = this.clients.download[c]!
-    return (d >= 0 && this.dl.item[d] === item) || this.holds(c, item)
+    const d = this.clients.downloadOf(c)
+    return (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.holds(c, item)
   }
 
   /** Has holder c reported enough of item to be listed (always, unless peerAssist.listAfterChunks is set). */
   private listable (c: number, item: number): boolean {
     const n = this.listAfter
     if (n === 0) return true
-    const d = this.clients.download[c]!
-    return !(d >= 0 && this.dl.item[d] === item) || this.dl.have[d]! >= n
+    const d = this.clients.downloadOf(c)
+    return !(d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) || this.dl.f[d * DL_FIELDS + DL_HAVE]! >= n
   }
 
   private samplePeers (region: number, item: number, self: number): void {
@@ -561,7 +561,7 @@ export class Simulation {
 
   private onRefresh (d: number, gen: number): void {
     const dl = this.dl
-    if (dl.gen[d] !== gen || dl.live[d] === 0 || dl.aborted[d] === 1) return
+    if (dl.gen[d] !== gen || dl.f[d * DL_FIELDS + DL_LIVE] === 0 || dl.f[d * DL_FIELDS + DL_ABORTED] === 1) return
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, gen)
@@ -591,11 +591,11 @@ export class Simulation {
       this.totals.edgeEvictions++
       this.edgeHeld[e * items + x] = 0
       const f = this.edgeFill[e * items + x]!
-      if (f !== NO_FILL) { this.dl.aborted[f] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
+      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
     }
     this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
-    if (onDemand) this.dl.onDemand[d] = 1
+    if (onDemand) this.dl.f[d * DL_FIELDS + DL_ON_DEMAND] = 1
     this.edgeFill[e * items + item] = d
     this.direct(d)
     this.pump(d)
@@ -662,13 +662,13 @@ export class Simulation {
   /** What node n holds of item: HOLD_NONE, HOLD_ALL, or HOLD_SOME (then this.partialAt is where its chunk states start in dl.chunkState). */
   private holding (n: number, item: number): number {
     const w = this.world; const items = this.catalog.count
-    switch (w.role[n]) {
+    switch (w.roleOf(n)) {
       case ROLE_CLIENT: {
         if (w.online[n] === 0) return HOLD_NONE
         const c = n - w.firstClient
         if (this.holds(c, item)) return HOLD_ALL
-        const d = this.clients.download[c]!
-        if (d >= 0 && this.dl.item[d] === item) { this.partialAt = this.dl.chunkAt[d]!; return HOLD_SOME }
+        const d = this.clients.downloadOf(c)
+        if (d >= 0 && this.dl.f[d * DL_FIELDS + DL_ITEM] === item) { this.partialAt = this.dl.f[d * DL_FIELDS + DL_CHUNK_AT]!; return HOLD_SOME }
         return HOLD_NONE
       }
       case ROLE_EDGE: {
@@ -676,8 +676,8 @@ export class Simulation {
         if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
         const f = this.edgeFill[e * items + item]!
         // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
-        if (f === NO_FILL || this.dl.onDemand[f] === 1) return HOLD_ALL
-        this.partialAt = this.dl.chunkAt[f]!
+        if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 1) return HOLD_ALL
+        this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
         return HOLD_SOME
       }
       case ROLE_PARENT: {
@@ -685,7 +685,7 @@ export class Simulation {
         if (this.parentHas[p * items + item] === 1) return HOLD_ALL
         const f = this.parentFill.get(p * items + item)
         if (f === undefined) return HOLD_NONE
-        this.partialAt = this.dl.chunkAt[f]!
+        this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
         return HOLD_SOME
       }
       default: return HOLD_ALL // the origin holds everything
@@ -702,16 +702,17 @@ export class Simulation {
   /** Keep d's window of chunk requests full. */
   private pump (d: number): void {
     const dl = this.dl
-    if (dl.aborted[d] === 1) return
+    const f = dl.f; const o = d * DL_FIELDS // no open() below: the record does not move
+    if (f[o + DL_ABORTED] === 1) return
     // a read-through edge's fill asks only for what clients ask of the edge (fetchThrough)
-    if (dl.onDemand[d] === 1) return
+    if (f[o + DL_ON_DEMAND] === 1) return
     const w = this.world; const now = this.q.now
-    const item = dl.item[d]!; const node = dl.node[d]!
+    const item = f[o + DL_ITEM]!; const node = f[o + DL_NODE]!
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
-    const state = dl.chunkState; const miss = dl.missList; const at0 = dl.chunkAt[d]!
-    const chunks = dl.chunks[d]!
+    const state = dl.chunkState; const miss = dl.missList; const at0 = f[o + DL_CHUNK_AT]!
+    const chunks = f[o + DL_CHUNKS]!
     const swarm = dl.rarity[d] ?? null
-    const base = d * dl.maxSources; const nsrc = dl.sourceCount[d]!
+    const base = d * dl.maxSources; const nsrc = f[o + DL_SOURCE_COUNT]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
     const cost = this.costs; const order = this.order
@@ -724,7 +725,7 @@ export class Simulation {
       const wait = free > now ? free - now : 0
       if (s === node || wait > this.maxQueue) continue
       srcKind[j] = HOLD_UNKNOWN
-      const c = wait + this.penalty[w.role[s]!]!
+      const c = wait + this.penalty[w.roleOf(s)]!
       cost[j] = c
       // insertion sort by (cost, rank): the scan below stops at the first source holding the chunk
       let i = usable++
@@ -732,20 +733,20 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
-    while (usable > 0 && dl.outstanding[d]! < this.window && dl.missLen[d]! > 0 && failures < 2) {
+    while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
       let k = -1; let at = -1
-      let io = dl.nextInOrder[d]!
+      let io = f[o + DL_NEXT_IN_ORDER]!
       while (io < chunks && io < this.inOrderChunks && state[at0 + io] !== CHUNK_MISSING) io++
-      dl.nextInOrder[d] = io
+      f[o + DL_NEXT_IN_ORDER] = io
       if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
       } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
         // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
         // the general search below would find the same, asking every sample of that source
-        const n = dl.missLen[d]!
+        const n = f[o + DL_MISS_LEN]!
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         const rng = this.rngChunks
         at = 0
@@ -762,7 +763,7 @@ export class Simulation {
           }
         }
       } else {
-        const n = dl.missLen[d]!
+        const n = f[o + DL_MISS_LEN]!
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
@@ -788,16 +789,16 @@ export class Simulation {
         for (let i = at; i < usable - 1; i++) order[i] = order[i + 1]!
         usable--
       } else {
-        const c = wait + this.penalty[w.role[src]!]!
+        const c = wait + this.penalty[w.roleOf(src)]!
         cost[j] = c
         let i = at
         while (i + 1 < usable && (cost[order[i + 1]!]! < c || (cost[order[i + 1]!]! === c && order[i + 1]! < j))) { order[i] = order[i + 1]!; i++ }
         order[i] = j
       }
     }
-    if (dl.outstanding[d] === 0 && dl.missLen[d]! > 0 && dl.retrying[d] === 0) {
+    if (f[o + DL_OUTSTANDING] === 0 && f[o + DL_MISS_LEN]! > 0 && f[o + DL_RETRYING] === 0) {
       // nothing could be asked of anyone: look again shortly
-      dl.retrying[d] = 1
+      f[o + DL_RETRYING] = 1
       this.q.push(now + STALL_RETRY_SECONDS, EV_RETRY, d, dl.gen[d]!)
     }
   }
@@ -808,39 +809,46 @@ export class Simulation {
    */
   private fetchThrough (edge: number, item: number, k: number): number {
     const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
-    if (f === NO_FILL || this.dl.onDemand[f] === 0) return 0
-    const dl = this.dl; const at = dl.chunkAt[f]!
+    if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 0) return 0
+    const dl = this.dl; const at = dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
     const state = dl.chunkState[at + k]
     if (state === CHUNK_HAVE) return 0
     if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
-    const w = this.world; const region = w.region[edge]!
+    const w = this.world; const region = w.regionOf(edge)
     // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
     let parent = 0
     for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
-    for (let j = k, n = dl.chunks[f]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
+    for (let j = k, n = dl.f[f * DL_FIELDS + DL_CHUNKS]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)
     return dl.arrival[at + k]!
+  }
+
+  /** catalog.chunkBytes(item, k) for download d of item, from d's own chunk count (its record is being read anyway). */
+  private chunkBytesOf (d: number, k: number, item: number): number {
+    const last = this.dl.f[d * DL_FIELDS + DL_CHUNKS]! - 1
+    const size = this.catalog.chunkSize
+    return k < last ? size : this.catalog.size[item]! - last * size
   }
 
   private send (d: number, k: number, src: number, dst: number, item: number): void {
     const w = this.world; const dl = this.dl; const now = this.q.now
-    const bytes = this.catalog.chunkBytes(item, k)
+    const bytes = this.chunkBytesOf(d, k, item)
     const lat = w.latency(src, dst)
     const reqAt = now + lat
-    if (this.readThrough && w.role[src] === ROLE_EDGE && dl.kind[d] === DL_CLIENT) {
+    if (this.readThrough && w.roleOf(src) === ROLE_EDGE && dl.f[d * DL_FIELDS + DL_KIND] === DL_CLIENT) {
       // the edge answers once it has the chunk itself
       const ready = this.fetchThrough(src, item, k)
       if (ready > reqAt) {
         // the edge sends it once it has it, without holding up what else it has to send meanwhile
-        dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+        dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_REQUESTED
         dl.take(d, k)
-        dl.outstanding[d]!++
+        dl.f[d * DL_FIELDS + DL_OUTSTANDING]!++
         this.q.push(ready, EV_DEFERRED, d, k, src)
         return
       }
     }
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_REQUESTED
+    dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_REQUESTED
     dl.take(d, k)
-    dl.outstanding[d]!++
+    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!++
     this.transmit(d, k, src, dst, item, bytes, lat, reqAt)
   }
 
@@ -854,30 +862,31 @@ export class Simulation {
     const viaDown = link[dl4 + LINK_DOWN_FREE]! + bytes / link[dl4 + LINK_DOWN]!
     const arrive = sent + lat > viaDown ? sent + lat : viaDown
     link[dl4 + LINK_DOWN_FREE] = arrive
-    if (this.readThrough) dl.arrival[dl.chunkAt[d]! + k] = arrive
+    if (this.readThrough) dl.arrival[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = arrive
     this.q.push(arrive, EV_CHUNK, d, k, src)
   }
 
   /** A read-through edge now holds the chunk a client asked for: it sends it. */
   private onDeferred (d: number, k: number, src: number): void {
     const dl = this.dl
-    const node = dl.node[d]!; const item = dl.item[d]!
-    this.transmit(d, k, src, node, item, this.catalog.chunkBytes(item, k), this.world.latency(src, node), this.q.now)
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!
+    this.transmit(d, k, src, node, item, this.chunkBytesOf(d, k, item), this.world.latency(src, node), this.q.now)
   }
 
   private onChunk (d: number, k: number, src: number): void {
     const dl = this.dl; const w = this.world; const t = this.totals
+    const f = dl.f; const o = d * DL_FIELDS // no open() below: the record does not move
     if (this.faultsOn && w.online[src] === 0) {
       // the source died before the chunk was through: the client notices when its wait times out
       this.faultTotals.lostChunks++
       this.q.push(this.q.now + this.failover, EV_LOST, d, k, src)
       return
     }
-    const item = dl.item[d]!
-    const bytes = this.catalog.chunkBytes(item, k)
-    const srcRole = w.role[src]!
+    const item = f[o + DL_ITEM]!
+    const bytes = this.chunkBytesOf(d, k, item)
+    const srcRole = w.roleOf(src)
     t.chunkTransfers++
-    switch (dl.kind[d]) {
+    switch (f[o + DL_KIND]) {
       case DL_CLIENT:
         if (srcRole === ROLE_EDGE) t.clientBytesFromEdges += bytes
         else if (srcRole === ROLE_CLIENT) t.clientBytesFromPeers += bytes
@@ -891,32 +900,32 @@ export class Simulation {
       default:
         t.originBytes += bytes
     }
-    const state = dl.chunkState; const at0 = dl.chunkAt[d]!; const chunks = dl.chunks[d]!
+    const state = dl.chunkState; const at0 = f[o + DL_CHUNK_AT]!; const chunks = f[o + DL_CHUNKS]!
     state[at0 + k] = CHUNK_HAVE
-    dl.have[d]!++
-    dl.outstanding[d]!--
-    if (dl.playableAt[d]! < 0) {
-      let p = dl.prefix[d]!
+    f[o + DL_HAVE]!++
+    f[o + DL_OUTSTANDING]!--
+    if (f[o + DL_PLAYABLE] === 0) {
+      let p = f[o + DL_PREFIX]!
       while (p < chunks && state[at0 + p] === CHUNK_HAVE) p++
-      dl.prefix[d] = p
+      f[o + DL_PREFIX] = p
       if (p >= Math.min(this.startupChunks, chunks)) {
-        dl.playableAt[d] = this.q.now
-        if (dl.kind[d] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
+        f[o + DL_PLAYABLE] = 1
+        if (f[o + DL_KIND] === DL_CLIENT) this.startupDelays.add(this.q.now - dl.startedAt[d]!)
       }
     }
-    if (dl.have[d] === chunks) this.complete(d)
-    else if (dl.aborted[d] === 1) this.maybeClose(d)
+    if (f[o + DL_HAVE] === chunks) this.complete(d)
+    else if (f[o + DL_ABORTED] === 1) this.maybeClose(d)
     else this.pump(d)
   }
 
   private maybeClose (d: number): void {
-    if (this.dl.outstanding[d] === 0 && this.dl.live[d] === 1) this.dl.close(d)
+    if (this.dl.f[d * DL_FIELDS + DL_OUTSTANDING] === 0 && this.dl.f[d * DL_FIELDS + DL_LIVE] === 1) this.dl.close(d)
   }
 
   private complete (d: number): void {
     const dl = this.dl; const w = this.world; const now = this.q.now; const items = this.catalog.count
-    const node = dl.node[d]!; const item = dl.item[d]!
-    switch (dl.kind[d]) {
+    const node = dl.f[d * DL_FIELDS + DL_NODE]!; const item = dl.f[d * DL_FIELDS + DL_ITEM]!
+    switch (dl.f[d * DL_FIELDS + DL_KIND]) {
       case DL_CLIENT: {
         const c = node - w.firstClient
         this.totals.downloadsDone++
@@ -926,8 +935,8 @@ export class Simulation {
         const seedMean = this.s.peerAssist.seedMeanMinutes
         // a client that leaves the swarm after a while stops seeding then (and no longer holds the item)
         this.clients.keepItem(c, item, seedMean === undefined ? licensed : Math.min(licensed, now + exponential(this.rngSeeding, seedMean * 60)))
-        this.clients.download[c] = -1
-        if (this.clients.pendingOffline[c] === 1) { this.clients.pendingOffline[c] = 0; this.clients.setOffline(c) }
+        this.clients.setDownload(c, -1)
+        if (this.clients.pendingOffline(c)) { this.clients.setPendingOffline(c, false); this.clients.setOffline(c) }
         break
       }
       case DL_EDGE_FILL: {
@@ -951,7 +960,7 @@ export class Simulation {
     const w = this.world; const now = this.q.now; const items = this.catalog.count
     if (w.online[node] === 0) {
       // already down (a schedule overlapping a random failure): a random node's next failure comes later
-      const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+      const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
       if (scheduled < 0 && r !== undefined) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
       return
     }
@@ -959,8 +968,8 @@ export class Simulation {
     this.downAt[node] = now
     this.nodesDown++
     this.faultTotals.failures++
-    const abort = (f: number): void => { this.dl.aborted[f] = 1; this.maybeClose(f) }
-    if (w.role[node] === ROLE_EDGE) {
+    const abort = (f: number): void => { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.maybeClose(f) }
+    if (w.roleOf(node) === ROLE_EDGE) {
       const e = w.edgeIndex(node)
       const policy = this.policies[e]!
       for (let i = 0; i < items; i++) {
@@ -979,7 +988,7 @@ export class Simulation {
         if (f !== undefined) { abort(f); this.parentFill.delete(p * items + i) }
       }
     }
-    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
     const down = scheduled >= 0 ? this.s.faults!.schedule[scheduled]!.downHours * 3600 : exponential(this.rngFaults, r!.mttrHours * 3600)
     this.q.push(now + down, EV_RECOVER, node, scheduled)
   }
@@ -996,7 +1005,7 @@ export class Simulation {
     const l = node * LINK_FIELDS
     w.link[l + LINK_UP_FREE] = now
     w.link[l + LINK_DOWN_FREE] = now
-    if (w.role[node] === ROLE_PARENT) {
+    if (w.roleOf(node) === ROLE_PARENT) {
       // a parent fetches again the releases it lost mid-fill
       const p = w.parentIndex(node)
       for (let i = 0; i < items; i++) {
@@ -1007,7 +1016,7 @@ export class Simulation {
         this.pump(d)
       }
     }
-    const r = this.s.faults!.rates[w.role[node] === ROLE_EDGE ? 'edge' : 'parent']
+    const r = this.s.faults!.rates[w.roleOf(node) === ROLE_EDGE ? 'edge' : 'parent']
     if (r !== undefined && scheduled < 0) this.q.push(now + exponential(this.rngFaults, r.mtbfHours * 3600), EV_FAIL, node, -1)
   }
 
@@ -1022,7 +1031,7 @@ export class Simulation {
   /** Client downloads in flight. */
   clientDownloads (): number {
     let n = 0
-    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.download[c] !== -1) n++
+    for (let c = 0; c < this.world.clientCount; c++) if (this.clients.downloadOf(c) !== -1) n++
     return n
   }
 
@@ -1036,21 +1045,21 @@ export class Simulation {
   /** A chunk lost with its source: d drops that source (as the client drops one whose requests fail) and asks again elsewhere. */
   private onLost (d: number, k: number, src: number): void {
     const dl = this.dl
-    dl.outstanding[d]!--
-    if (dl.live[d] === 0) return
-    if (dl.aborted[d] === 1) { this.maybeClose(d); return }
-    dl.chunkState[dl.chunkAt[d]! + k] = CHUNK_MISSING
+    dl.f[d * DL_FIELDS + DL_OUTSTANDING]!--
+    if (dl.f[d * DL_FIELDS + DL_LIVE] === 0) return
+    if (dl.f[d * DL_FIELDS + DL_ABORTED] === 1) { this.maybeClose(d); return }
+    dl.chunkState[dl.f[d * DL_FIELDS + DL_CHUNK_AT]! + k] = CHUNK_MISSING
     dl.putBack(d, k)
-    const base = d * dl.maxSources; const n = dl.sourceCount[d]!
+    const base = d * dl.maxSources; const n = dl.f[d * DL_FIELDS + DL_SOURCE_COUNT]!
     for (let j = 0; j < n; j++) {
       if (dl.sources[base + j] !== src) continue
       for (let i = j; i < n - 1; i++) dl.sources[base + i] = dl.sources[base + i + 1]!
-      dl.sourceCount[d] = n - 1
+      dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] = n - 1
       this.faultTotals.failovers++
       break
     }
     // a fresh directive at once if no source is left (main no longer names the dead node)
-    if (dl.sourceCount[d] === 0) this.direct(d)
+    if (dl.f[d * DL_FIELDS + DL_SOURCE_COUNT] === 0) this.direct(d)
     this.pump(d)
   }
 
@@ -1059,14 +1068,14 @@ export class Simulation {
   private onChurn (c: number): void {
     const churn = this.s.churn!
     const w = this.world
-    const online = w.online[w.firstClient + c] === 1 && this.clients.pendingOffline[c] === 0
+    const online = w.online[w.firstClient + c] === 1 && !this.clients.pendingOffline(c)
     if (online) {
       // a client finishes its download before it goes (the download is what it came for)
-      if (this.clients.download[c] !== -1) this.clients.pendingOffline[c] = 1
+      if (this.clients.downloadOf(c) !== -1) this.clients.setPendingOffline(c, true)
       else this.clients.setOffline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOfflineMinutes * 60), EV_CHURN, c)
     } else {
-      if (this.clients.pendingOffline[c] === 1) this.clients.pendingOffline[c] = 0
+      if (this.clients.pendingOffline(c)) this.clients.setPendingOffline(c, false)
       else this.clients.setOnline(c)
       this.q.push(this.q.now + exponential(this.rngChurn, churn.meanOnlineMinutes * 60), EV_CHURN, c)
     }
