@@ -42,6 +42,11 @@ const CLIENTS = Number(process.env.REELNET_LOAD_CLIENTS ?? 100)
 const SECONDS = Number(process.env.REELNET_LOAD_SECONDS ?? 60)
 const SINGLE_SECONDS = Number(process.env.REELNET_LOAD_SINGLE_SECONDS ?? 15)
 const DOWNLOADS = Number(process.env.REELNET_LOAD_DOWNLOADS ?? 0)
+/**
+ * REELNET_LOAD_SHARE=0: every download makes its own fast-lane connections. By default a client keeps them for its
+ * next download (customer.ts LaneShare, one per worker process), as a process running many downloads would.
+ */
+const SHARE = process.env.REELNET_LOAD_SHARE !== '0'
 const SIZE = bytesFlag('REELNET_LOAD_SIZE', process.env.REELNET_LOAD_SIZE, 16 * MIB)
 const ITEMS = Number(process.env.REELNET_LOAD_ITEMS ?? 4)
 /** Clients per worker process by default: 25, as the bench has always run them. */
@@ -66,7 +71,7 @@ const REFERENCE_MIB_S = 27.4
 const CLOCK_TICKS_PER_S = 100
 
 interface ClientPlan { name: string, token: string, itemId: string, licenseId: string, licenseExpiresAt: number, keyDir: string, outPath: string, itemFile: string }
-interface WorkerPlan { mainUrl: string, mainKey: string, region: string, startAt: number, deadline: number, downloads: number, clients: ClientPlan[] }
+interface WorkerPlan { mainUrl: string, mainKey: string, region: string, startAt: number, deadline: number, downloads: number, share: boolean, clients: ClientPlan[] }
 /** What became of one client in the run: downloads completed, failed (with the first errors), or one still going at the end. */
 interface ClientOutcome { completed: number, failures: number, unfinishedBytes: number }
 interface WorkerReport {
@@ -82,6 +87,9 @@ interface WorkerReport {
   /** When its clients were stopped (ms since the epoch). */
   endedAt: number
   clients: ClientOutcome[]
+  /** Of completed downloads: bytes received but not used (endgame duplicates, bad chunks), and verified bytes by source kind. */
+  wastedBytes: number
+  byKind: Record<string, number>
 }
 /** Milliseconds of each completed download spent in Customer.start (manifest, directive, hosts), download, and stop. */
 interface Phases { start: number[], download: number[], stop: number[] }
@@ -90,10 +98,11 @@ interface Phases { start: number[], download: number[], stop: number[] }
 
 async function worker (planFile: string): Promise<void> {
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as WorkerPlan
-  const { Customer } = await import('../node/client/customer.ts')
+  const { Customer, LaneShare } = await import('../node/client/customer.ts')
+  const laneShare = plan.share ? new LaneShare() : undefined
   const { fromBase64url } = await import('../protocol/encoding.ts')
   const mainKey = fromBase64url(plan.mainKey)
-  const report: WorkerReport = { completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 0, errors: [], maxRssBytes: 0, phases: { start: [], download: [], stop: [] }, cpuMs: 0, endedAt: 0, clients: [] }
+  const report: WorkerReport = { completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 0, errors: [], maxRssBytes: 0, phases: { start: [], download: [], stop: [] }, cpuMs: 0, endedAt: 0, clients: [], wastedBytes: 0, byKind: {} }
   const expected = new Map<string, Buffer>()
   for (const c of plan.clients) if (!expected.has(c.itemFile)) expected.set(c.itemFile, readFileSync(c.itemFile))
   await new Promise(resolve => setTimeout(resolve, Math.max(0, plan.startAt - Date.now())))
@@ -111,7 +120,7 @@ async function worker (planFile: string): Promise<void> {
         const t0 = performance.now()
         customer = await Customer.start({
           mainUrl: plan.mainUrl, token: c.token, mainKey, itemId: c.itemId, licenseId: c.licenseId, licenseExpiresAt: c.licenseExpiresAt,
-          outPath: c.outPath, keyDir: c.keyDir, region: plan.region, signal: stop.signal,
+          outPath: c.outPath, keyDir: c.keyDir, region: plan.region, signal: stop.signal, laneShare,
           onEvent: e => {
             if (e.type === 'chunk') { report.verifiedBytes += e.bytes; got += e.bytes } else if (TRACE) console.error(`[${c.name}] ${JSON.stringify(e)}`)
           },
@@ -119,8 +128,10 @@ async function worker (planFile: string): Promise<void> {
         })
         const t1 = performance.now()
         if (TRACE) console.error(`[${c.name}] started in ${(t1 - t0).toFixed(0)} ms`)
-        await customer.download()
+        const stats = await customer.download()
         const t2 = performance.now()
+        report.wastedBytes += stats.wastedBytes
+        for (const [k, b] of Object.entries(stats.byKind)) report.byKind[k] = (report.byKind[k] ?? 0) + b
         await customer.stop()
         customer = undefined
         report.phases.start.push(t1 - t0)
@@ -154,6 +165,7 @@ async function worker (planFile: string): Promise<void> {
       }
     }
   }))
+  laneShare?.close()
   const cpu = process.cpuUsage(cpu0)
   report.cpuMs = (cpu.user + cpu.system) / 1000
   report.endedAt = Date.now()
@@ -221,7 +233,7 @@ async function runPhase (net: Network, dir: string, label: string, clients: Clie
   const children: Array<ReturnType<typeof spawn>> = []
   try {
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      const plan: WorkerPlan = { mainUrl: net.mainUrl, mainKey: net.mainKeyText, region: REGION, startAt, deadline, downloads, clients: clients.filter((_, i) => i % workers === w) }
+      const plan: WorkerPlan = { mainUrl: net.mainUrl, mainKey: net.mainKeyText, region: REGION, startAt, deadline, downloads, share: SHARE, clients: clients.filter((_, i) => i % workers === w) }
       const planFile = join(dir, `${label}-worker-${w}.json`)
       writeFileSync(planFile, JSON.stringify(plan))
       const child = spawn(process.execPath, ['--import', 'tsx', self, '--worker', planFile], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -233,7 +245,7 @@ async function runPhase (net: Network, dir: string, label: string, clients: Clie
       clearTimeout(killer)
       const line = out.split('\n').find(l => l.startsWith('{"type":"report"'))
       if (line === undefined) {
-        reports.push({ completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 1, errors: [`${label} worker ${w} gave no report (crashed or killed)`], maxRssBytes: 0, phases: { start: [], download: [], stop: [] }, cpuMs: NaN, endedAt: Date.now(), clients: plan.clients.map(() => ({ completed: 0, failures: 0, unfinishedBytes: 0 })) })
+        reports.push({ completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 1, errors: [`${label} worker ${w} gave no report (crashed or killed)`], maxRssBytes: 0, phases: { start: [], download: [], stop: [] }, cpuMs: NaN, endedAt: Date.now(), clients: plan.clients.map(() => ({ completed: 0, failures: 0, unfinishedBytes: 0 })), wastedBytes: 0, byKind: {} })
       } else reports.push(JSON.parse(line) as WorkerReport)
     }))
   } finally {
@@ -286,6 +298,10 @@ function printPhase (title: string, r: PhaseResult, net: Network): void {
   const all = (k: keyof Phases): number[] => r.reports.flatMap(w => w.phases[k])
   console.log(`median per completed download: start ${median(all('start'))} (manifest, directive, hosts), download ${median(all('download'))}, stop ${median(all('stop'))}`)
   const served = (name: string): string => { const b = r.nodeServed.get(name); return b === undefined ? '' : `, served ${(b / MIB).toFixed(0)} MiB` }
+  const byKind: Record<string, number> = {}
+  for (const w of r.reports) for (const [k, b] of Object.entries(w.byKind)) byKind[k] = (byKind[k] ?? 0) + b
+  const wasted = r.reports.reduce((n, w) => n + w.wastedBytes, 0)
+  console.log(`completed downloads' bytes by source: ${Object.entries(byKind).filter(([, b]) => b > 0).map(([k, b]) => `${k} ${(b / MIB).toFixed(0)} MiB`).join(', ')}; received but unused (endgame duplicates) ${(wasted / MIB).toFixed(0)} MiB`)
   console.log(`CPU per MiB: edges ${r.edgeMsPerMiB.toFixed(1)} ms per MiB they served; client workers ${r.workerMsPerMiB.toFixed(1)} ms per MiB they verified`)
   console.log('CPU in the phase:')
   for (const [name, s] of r.nodeCpu) console.log(`  ${name.padEnd(14)} ${s.toFixed(1)} s${served(name)}`)
@@ -337,7 +353,7 @@ export async function run (): Promise<void> {
     }
     const clients: ClientPlan[] = []
     for (let i = 0; i < CLIENTS; i++) clients.push(await plan(`client-${i}`, i))
-    console.log(`setup: main, 1 parent, ${EDGES} edges (every item prepositioned), ${ITEMS} items of ${(SIZE / MIB).toFixed(0)} MiB, ${CLIENTS} clients on ${ACCOUNTS} accounts in ${WORKERS} processes${DOWNLOADS > 0 ? `, at most ${DOWNLOADS} download${DOWNLOADS === 1 ? '' : 's'} each` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+    console.log(`setup: main, 1 parent, ${EDGES} edges (every item prepositioned), ${ITEMS} items of ${(SIZE / MIB).toFixed(0)} MiB, ${CLIENTS} clients on ${ACCOUNTS} accounts in ${WORKERS} processes${DOWNLOADS > 0 ? `, at most ${DOWNLOADS} download${DOWNLOADS === 1 ? '' : 's'} each` : ''}, fast-lane connections ${SHARE ? 'kept across a client\'s downloads' : 'made per download'} (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
 
     let single: PhaseResult | undefined
     if (SINGLE_SECONDS > 0) {

@@ -80,6 +80,36 @@ function laneCredentialsFor (peerId: string, privateKey: PrivateKey): Promise<Fa
   return c
 }
 
+/**
+ * Fast-lane clients kept across the downloads of one process, one per client identity (PeerId). A process that runs
+ * download after download passes one LaneShare to every Customer it starts: each identity's TLS connections to the
+ * edges and peers then outlive a download (they close after CLIENT_IDLE_MS unused), instead of one handshake and
+ * one certificate check per peer per download at both ends. Sound because the server checks the directive on every
+ * request, not per connection. Its owner closes it; `reelnet get` and `play` run one download and pass none.
+ */
+export class LaneShare {
+  readonly #clients = new Map<string, FastLaneClient>()
+  #closed = false
+
+  /** The shared client of `peerId` (made with its credentials on first use). */
+  clientFor (peerId: string, credentials: FastLaneCredentials, log?: (line: string) => void): FastLaneClient {
+    if (this.#closed) throw new Error('this LaneShare is closed')
+    let c = this.#clients.get(peerId)
+    if (c === undefined) {
+      if (this.#clients.size >= MAX_CACHED_LANE_CREDENTIALS) { for (const x of this.#clients.values()) x.close(); this.#clients.clear() }
+      c = new FastLaneClient({ credentials, log })
+      this.#clients.set(peerId, c)
+    }
+    return c
+  }
+
+  close (): void {
+    this.#closed = true
+    for (const c of this.#clients.values()) c.close()
+    this.#clients.clear()
+  }
+}
+
 export interface CustomerOptions {
   mainUrl: string
   token: string
@@ -99,6 +129,8 @@ export interface CustomerOptions {
   log?: (line: string) => void
   /** Fetch over the peers' fast lanes (TLS 1.3) when they have one; false: libp2p only. Default true. */
   fastLane?: boolean
+  /** Keep this client's fast-lane connections for its next download in this process (see LaneShare). */
+  laneShare?: LaneShare
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
   /** How often to ask main's revocation list whether the licence stands (default DEFAULT_REVOCATION_POLL_MS). */
@@ -222,7 +254,7 @@ export class Customer {
         ownRefusal: () => watch.refusal()
       })
       const credentials = opts.fastLane === false ? undefined : await laneCredentialsFor(peerId, key.privateKey)
-      const lanes = credentials === undefined ? undefined : new FastLaneClient({ credentials, log: opts.log })
+      const lanes = credentials === undefined ? undefined : opts.laneShare?.clientFor(peerId, credentials, opts.log) ?? new FastLaneClient({ credentials, log: opts.log })
       // the seeding side's fast lane: what the seeder serves, to whom it admits, under its cap; none if it cannot listen
       if (credentials !== undefined) {
         const { source, authorize, uploadLimiter, onServed } = seeder.served
@@ -361,7 +393,8 @@ export class Customer {
       await Promise.race([Promise.allSettled([...this.reporting]), new Promise(resolve => setTimeout(resolve, REPORT_FLUSH_MS).unref())])
     }
     await this.seeder.stop().catch(() => {})
-    this.transport.close()
+    // a shared fast-lane client stays for this identity's next download (its owner closes it)
+    if (this.opts.laneShare === undefined || this.opts.fastLane === false) this.transport.close()
     await this.lane?.server.close().catch(() => {})
     await Promise.resolve(this.host.stop()).catch(() => {})
     await this.part.close().catch(() => {})
