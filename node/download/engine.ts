@@ -6,15 +6,17 @@
  *
  * - Each source has a window of chunks in flight, sized from its measured
  *   throughput (rate.ts), so fast sources get more.
- * - Chunks go out in play order (queue.ts): urgent ranges first (a seek),
+ * - Chunks go out in play order (priorities.ts): urgent ones first (a seek),
  *   then sequentially from the read head.
  * - When nothing is left unassigned, idle sources duplicate the oldest
  *   stragglers (endgame.ts); the first verified copy wins, the rest are dropped.
  * - A request that stalls past its deadline or fails puts its chunks back and
  *   backs its source off; repeated failures drop the source.
  * - A chunk that fails verification is never stored; its sender gets a strike
- *   and is dropped for the rest of the download after MAX_BAD_CHUNKS.
- *   Dropped sources are kept out through one penalty map (penalties.ts).
+ *   and is dropped for the rest of the download after `maxBadChunks`. A
+ *   failed request's error goes through node/errors.ts penaltyFor: a ban drops
+ *   its sender at once. Dropped sources are kept out through one penalty map
+ *   (penalties.ts).
  * - When no usable source is left, `moreSources` is asked (a new directive).
  * - Request priorities (priorities.ts): a customer's download wants every
  *   chunk at normal priority; an on-demand engine (an edge's fill, a parent's
@@ -189,7 +191,7 @@ export class Scheduler {
     return added
   }
 
-  /** Run until every chunk is verified and stored. */
+  /** Run until every wanted chunk is verified and stored. */
   async run (): Promise<DownloadStats> {
     const signal = this.opts.signal
     if (signal?.aborted === true) {

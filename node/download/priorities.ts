@@ -39,11 +39,14 @@ export class ChunkQueue {
     return was === 0
   }
 
-  /** A seek: chunks [lo, hi] (those `isDone` says are not) go to the front, and the download continues from `lo`. */
+  /**
+   * A seek: chunks [lo, hi] (those wanted that `isDone` says are not) go to the front, and the download continues
+   * from `lo`. Chunks nobody wants stay unwanted (an on-demand engine fetches only what it was asked for).
+   */
   prioritize (lo: number, hi: number, isDone: (i: number) => boolean): void {
     const fresh: number[] = []
     for (let i = lo; i <= hi; i++) {
-      if (isDone(i)) continue
+      if (isDone(i) || this.levels[i] === 0) continue
       fresh.push(i)
       if ((this.levels[i] ?? 0) < LEVEL.urgent) this.levels[i] = LEVEL.urgent
     }
