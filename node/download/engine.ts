@@ -28,7 +28,7 @@
  *   await it, so a slow disk slows the streams instead of filling memory.
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
-import { DownloadAbortedError, NoSourcesError } from '../client/errors.ts'
+import { DownloadAbortedError } from '../client/errors.ts'
 import { penaltyFor, StallError } from '../errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 import type { DownloadSource, SourceKind } from './source.ts'
@@ -41,6 +41,7 @@ import { pickStraggler } from './endgame.ts'
 import { ChunkWaiters } from './waiters.ts'
 import { DownloadCap } from './cap.ts'
 import { StoreGate } from './back-pressure.ts'
+import { Refiller } from './refill.ts'
 
 export interface SchedulerOptions {
   chunkCount: number
@@ -124,9 +125,7 @@ export class Scheduler {
   private wastedBytes = 0
   private resumedChunks = 0
   private resumedBytes = 0
-  private refilling = false
-  private emptyRefills = 0
-  private nextRefillAt = 0
+  private readonly refiller: Refiller
   private timer: TimerHandle | undefined
   private finished: { resolve: () => void, reject: (e: Error) => void } | undefined
   private failed: Error | undefined
@@ -144,6 +143,13 @@ export class Scheduler {
     this.penalties = opts.penalties ?? new PenaltyMap()
     this.cap = new DownloadCap(this.limits.maxRate, opts.chunkLength(0))
     this.gate = new StoreGate(this.limits.maxPendingStoreBytes)
+    this.refiller = new Refiller(opts.moreSources, this.limits, {
+      add: sources => this.addSources(sources),
+      fail: err => { this.fail(err) },
+      done: (reason, added) => { this.emit({ type: 'refill', reason, added }) },
+      now: () => this.now(),
+      signal: this.controller.signal
+    })
     let total = 0
     for (let i = 0; i < opts.chunkCount; i++) total += opts.chunkLength(i)
     this.totalBytes = total
@@ -186,7 +192,7 @@ export class Scheduler {
       })
       added++
     }
-    if (added > 0) this.emptyRefills = 0
+    if (added > 0) this.refiller.sourcesAdded()
     this.pump()
     return added
   }
@@ -382,7 +388,7 @@ export class Scheduler {
       }
       if (s.inFlight > 0 || this.canServeSomething(s, now)) anyUsable = true
     }
-    if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
+    if (!anyUsable && this.failed === undefined) this.refiller.request(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
   }
 
   private isFallback (s: SourceState): boolean {
@@ -591,33 +597,6 @@ export class Scheduler {
       }
     }
     this.pump()
-  }
-
-  private refill (reason: string): void {
-    if (this.refilling || this.failed !== undefined) return
-    const more = this.opts.moreSources
-    if (more === undefined) { this.fail(new NoSourcesError(`${reason}, and nowhere to ask for more`)); return }
-    if (this.now() < this.nextRefillAt) return
-    this.refilling = true
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(30_000)])
-    more(reason, signal).then(sources => {
-      this.refilling = false
-      const added = this.addSources(sources)
-      this.emit({ type: 'refill', reason, added })
-      if (added === 0) {
-        this.emptyRefills++
-        this.nextRefillAt = this.now() + this.limits.refillRetryMs
-        if (this.emptyRefills >= this.limits.maxEmptyRefills) this.fail(new NoSourcesError(`${reason}: ${this.emptyRefills} new directives in a row brought no usable source`))
-      }
-    }, (err: unknown) => {
-      this.refilling = false
-      // main says the region has no source at all: asking again every second cannot help soon
-      if ((err as Error).name === 'RegionUnservedError') { this.fail(err as Error); return }
-      this.emptyRefills++
-      this.nextRefillAt = this.now() + this.limits.refillRetryMs
-      this.emit({ type: 'refill', reason: `${reason} (failed: ${(err as Error).message})`, added: 0 })
-      if (this.emptyRefills >= this.limits.maxEmptyRefills) this.fail(new NoSourcesError(`${reason}; asking main failed: ${(err as Error).message}`))
-    })
   }
 
   private checkFinished (): void {
