@@ -396,13 +396,19 @@ export class Scheduler {
   }
 
   private canServeSomething (s: SourceState, now: number): boolean {
-    for (let i = 0; i < this.opts.chunkCount; i++) {
-      if (this.verified[i] === 0 && this.queue.isWanted(i) && (s.source.has === undefined || s.source.has(i))) {
-        const lack = s.lacks.get(i)
-        if (lack === undefined || lack <= now + this.limits.lackRetryMs) return true
-      }
+    const open = this.queue.open
+    if (open !== undefined) {
+      for (const i of open) if (this.mayServe(s, i, now)) return true
+      return false
     }
+    for (let i = 0; i < this.opts.chunkCount; i++) if (this.mayServe(s, i, now)) return true
     return false
+  }
+
+  private mayServe (s: SourceState, i: number, now: number): boolean {
+    if (this.verified[i] !== 0 || !this.queue.isWanted(i) || (s.source.has !== undefined && !s.source.has(i))) return false
+    const lack = s.lacks.get(i)
+    return lack === undefined || lack <= now + this.limits.lackRetryMs
   }
 
   private issue (s: SourceState, indexes: number[], endgame: boolean, now: number): void {
@@ -493,6 +499,7 @@ export class Scheduler {
       return
     }
     this.verified[index] = 1
+    this.queue.done(index)
     this.remaining--
     s.bytes += bytes.length
     s.chunks++
