@@ -6,15 +6,17 @@
  *
  * - Each source has a window of chunks in flight, sized from its measured
  *   throughput (rate.ts), so fast sources get more.
- * - Chunks go out in play order (queue.ts): urgent ranges first (a seek),
+ * - Chunks go out in play order (priorities.ts): urgent ones first (a seek),
  *   then sequentially from the read head.
  * - When nothing is left unassigned, idle sources duplicate the oldest
  *   stragglers (endgame.ts); the first verified copy wins, the rest are dropped.
  * - A request that stalls past its deadline or fails puts its chunks back and
  *   backs its source off; repeated failures drop the source.
  * - A chunk that fails verification is never stored; its sender gets a strike
- *   and is dropped for the rest of the download after MAX_BAD_CHUNKS.
- *   Dropped sources are kept out through one penalty map (penalties.ts).
+ *   and is dropped for the rest of the download after `maxBadChunks`. A
+ *   failed request's error goes through node/errors.ts penaltyFor: a ban drops
+ *   its sender at once. Dropped sources are kept out through one penalty map
+ *   (penalties.ts).
  * - When no usable source is left, `moreSources` is asked (a new directive).
  * - Request priorities (priorities.ts): a customer's download wants every
  *   chunk at normal priority; an on-demand engine (an edge's fill, a parent's
@@ -26,7 +28,7 @@
  *   await it, so a slow disk slows the streams instead of filling memory.
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
-import { DownloadAbortedError, NoSourcesError } from '../client/errors.ts'
+import { DownloadAbortedError } from '../client/errors.ts'
 import { penaltyFor, StallError } from '../errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 import type { DownloadSource, SourceKind } from './source.ts'
@@ -39,6 +41,7 @@ import { pickStraggler } from './endgame.ts'
 import { ChunkWaiters } from './waiters.ts'
 import { DownloadCap } from './cap.ts'
 import { StoreGate } from './back-pressure.ts'
+import { Refiller } from './refill.ts'
 
 export interface SchedulerOptions {
   chunkCount: number
@@ -122,9 +125,7 @@ export class Scheduler {
   private wastedBytes = 0
   private resumedChunks = 0
   private resumedBytes = 0
-  private refilling = false
-  private emptyRefills = 0
-  private nextRefillAt = 0
+  private readonly refiller: Refiller
   private timer: TimerHandle | undefined
   private finished: { resolve: () => void, reject: (e: Error) => void } | undefined
   private failed: Error | undefined
@@ -142,6 +143,13 @@ export class Scheduler {
     this.penalties = opts.penalties ?? new PenaltyMap()
     this.cap = new DownloadCap(this.limits.maxRate, opts.chunkLength(0))
     this.gate = new StoreGate(this.limits.maxPendingStoreBytes)
+    this.refiller = new Refiller(opts.moreSources, this.limits, {
+      add: sources => this.addSources(sources),
+      fail: err => { this.fail(err) },
+      done: (reason, added) => { this.emit({ type: 'refill', reason, added }) },
+      now: () => this.now(),
+      signal: this.controller.signal
+    })
     let total = 0
     for (let i = 0; i < opts.chunkCount; i++) total += opts.chunkLength(i)
     this.totalBytes = total
@@ -184,12 +192,12 @@ export class Scheduler {
       })
       added++
     }
-    if (added > 0) this.emptyRefills = 0
+    if (added > 0) this.refiller.sourcesAdded()
     this.pump()
     return added
   }
 
-  /** Run until every chunk is verified and stored. */
+  /** Run until every wanted chunk is verified and stored. */
   async run (): Promise<DownloadStats> {
     const signal = this.opts.signal
     if (signal?.aborted === true) {
@@ -380,7 +388,7 @@ export class Scheduler {
       }
       if (s.inFlight > 0 || this.canServeSomething(s, now)) anyUsable = true
     }
-    if (!anyUsable) this.refill(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
+    if (!anyUsable && this.failed === undefined) this.refiller.request(this.states.size === 0 ? 'no sources yet' : 'no usable source left')
   }
 
   private isFallback (s: SourceState): boolean {
@@ -388,13 +396,19 @@ export class Scheduler {
   }
 
   private canServeSomething (s: SourceState, now: number): boolean {
-    for (let i = 0; i < this.opts.chunkCount; i++) {
-      if (this.verified[i] === 0 && this.queue.isWanted(i) && (s.source.has === undefined || s.source.has(i))) {
-        const lack = s.lacks.get(i)
-        if (lack === undefined || lack <= now + this.limits.lackRetryMs) return true
-      }
+    const open = this.queue.open
+    if (open !== undefined) {
+      for (const i of open) if (this.mayServe(s, i, now)) return true
+      return false
     }
+    for (let i = 0; i < this.opts.chunkCount; i++) if (this.mayServe(s, i, now)) return true
     return false
+  }
+
+  private mayServe (s: SourceState, i: number, now: number): boolean {
+    if (this.verified[i] !== 0 || !this.queue.isWanted(i) || (s.source.has !== undefined && !s.source.has(i))) return false
+    const lack = s.lacks.get(i)
+    return lack === undefined || lack <= now + this.limits.lackRetryMs
   }
 
   private issue (s: SourceState, indexes: number[], endgame: boolean, now: number): void {
@@ -485,6 +499,7 @@ export class Scheduler {
       return
     }
     this.verified[index] = 1
+    this.queue.done(index)
     this.remaining--
     s.bytes += bytes.length
     s.chunks++
@@ -589,33 +604,6 @@ export class Scheduler {
       }
     }
     this.pump()
-  }
-
-  private refill (reason: string): void {
-    if (this.refilling || this.failed !== undefined) return
-    const more = this.opts.moreSources
-    if (more === undefined) { this.fail(new NoSourcesError(`${reason}, and nowhere to ask for more`)); return }
-    if (this.now() < this.nextRefillAt) return
-    this.refilling = true
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(30_000)])
-    more(reason, signal).then(sources => {
-      this.refilling = false
-      const added = this.addSources(sources)
-      this.emit({ type: 'refill', reason, added })
-      if (added === 0) {
-        this.emptyRefills++
-        this.nextRefillAt = this.now() + this.limits.refillRetryMs
-        if (this.emptyRefills >= this.limits.maxEmptyRefills) this.fail(new NoSourcesError(`${reason}: ${this.emptyRefills} new directives in a row brought no usable source`))
-      }
-    }, (err: unknown) => {
-      this.refilling = false
-      // main says the region has no source at all: asking again every second cannot help soon
-      if ((err as Error).name === 'RegionUnservedError') { this.fail(err as Error); return }
-      this.emptyRefills++
-      this.nextRefillAt = this.now() + this.limits.refillRetryMs
-      this.emit({ type: 'refill', reason: `${reason} (failed: ${(err as Error).message})`, added: 0 })
-      if (this.emptyRefills >= this.limits.maxEmptyRefills) this.fail(new NoSourcesError(`${reason}; asking main failed: ${(err as Error).message}`))
-    })
   }
 
   private checkFinished (): void {

@@ -21,11 +21,17 @@ export class ChunkQueue {
   private readHead = 0
   /** Per chunk: 0 not wanted, else LEVEL of the highest priority it was wanted at. */
   readonly levels: Uint8Array
+  /**
+   * On demand only: the chunks wanted and not yet done. A fill wants a few chunks of a long item at a time, and
+   * walking every chunk of a 4 GiB item on each pick cost more than the few it was looking for.
+   */
+  readonly open: Set<number> | undefined
 
   /** `wantAll`: every chunk is wanted at normal priority (a customer's download); else none until `want`. */
   constructor (private readonly chunkCount: number, wantAll: boolean) {
     this.levels = new Uint8Array(chunkCount)
     if (wantAll) this.levels.fill(LEVEL.normal)
+    else this.open = new Set()
   }
 
   isWanted (i: number): boolean { return this.levels[i] !== 0 }
@@ -36,14 +42,23 @@ export class ChunkQueue {
     const level = LEVEL[priority]
     if (level > was) this.levels[i] = level
     if (priority === 'urgent' && was !== LEVEL.urgent) this.urgent.push(i)
+    if (was === 0) this.open?.add(i)
     return was === 0
   }
 
-  /** A seek: chunks [lo, hi] (those `isDone` says are not) go to the front, and the download continues from `lo`. */
+  /** Chunk `i` is verified: it is no longer looked for. */
+  done (i: number): void {
+    this.open?.delete(i)
+  }
+
+  /**
+   * A seek: chunks [lo, hi] (those wanted that `isDone` says are not) go to the front, and the download continues
+   * from `lo`. Chunks nobody wants stay unwanted (an on-demand engine fetches only what it was asked for).
+   */
   prioritize (lo: number, hi: number, isDone: (i: number) => boolean): void {
     const fresh: number[] = []
     for (let i = lo; i <= hi; i++) {
-      if (isDone(i)) continue
+      if (isDone(i) || this.levels[i] === 0) continue
       fresh.push(i)
       if ((this.levels[i] ?? 0) < LEVEL.urgent) this.levels[i] = LEVEL.urgent
     }
@@ -80,14 +95,23 @@ export class ChunkQueue {
 
   /** Sequentially from the read head: chunks at `level` or above (urgent ones a source could not be asked for in order). */
   private scan (out: number[], max: number, level: number, taken: (i: number) => boolean, mayAsk: (i: number) => boolean): void {
-    const n = this.chunkCount
-    for (let k = 0; k < n && out.length < max; k++) {
-      const i = (this.readHead + k) % n
-      if ((this.levels[i] ?? 0) < level || out.includes(i) || taken(i) || !mayAsk(i)) continue
+    const take = (i: number): boolean => {
+      if ((this.levels[i] ?? 0) < level || out.includes(i) || taken(i) || !mayAsk(i)) return true
       // keep a batch contiguous: once started, stop at the first gap
-      if (out.length > 0 && i !== (out[out.length - 1] as number) + 1) break
+      if (out.length > 0 && i !== (out[out.length - 1] as number) + 1) return false
       out.push(i)
+      return true
     }
+    if (this.open === undefined) {
+      const n = this.chunkCount
+      for (let k = 0; k < n && out.length < max; k++) if (!take((this.readHead + k) % n)) return
+      return
+    }
+    // on demand, only the open chunks, in the same order: from the read head to the end, then from the start
+    const sorted = [...this.open].sort((a, b) => a - b)
+    let first = sorted.findIndex(i => i >= this.readHead)
+    if (first < 0) first = 0
+    for (let k = 0; k < sorted.length && out.length < max; k++) if (!take(sorted[(first + k) % sorted.length] as number)) return
   }
 
   /** An urgent chunk that nobody is fetching yet and this source may be asked for. */
