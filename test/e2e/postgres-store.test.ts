@@ -1,13 +1,15 @@
 /**
  * The store conformance suite against a real PostgreSQL server this test
  * starts (test/postgres.ts), with two stores open on one database at once as
- * two mains would have them; and the migrations applied once when two stores
- * open a fresh database together.
+ * two mains would have them; the migrations applied once when two stores
+ * open a fresh database together; and device slots carried over by 0007.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { conformance } from '../../main/storage/conformance.ts'
-import { openPostgresStore } from '../../main/storage/postgres.ts'
+import { openPostgresStore, createDb } from '../../main/storage/postgres.ts'
+import { Migrator } from 'kysely/migration'
+import { sql } from 'kysely'
 import { MIGRATIONS } from '../../main/storage/migrations.ts'
 import { startPostgres, freshDatabase } from '../postgres.ts'
 
@@ -33,6 +35,30 @@ if (typeof server === 'string') {
       assert.ok(r.rows.length >= 3)
     } finally {
       for (const s of stores) await s.close()
+    }
+  })
+
+  test('0007 carries device slots over: a licence full under 0004\'s table stays full, expired slots free', async () => {
+    const url = await freshDatabase(server, 'slots_carry')
+    const db = createDb(url)
+    try {
+      const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } })
+      const upTo = await migrator.migrateTo('0006_holdings_and_demand')
+      assert.is(upTo.error, undefined)
+      const T = 1_800_000_000_000
+      await sql`insert into devices (license_id, client_peer_id, expires_at) values
+        ('lic-old', 'p1', ${T + 1000}), ('lic-old', 'p2', ${T + 2000}), ('lic-gone', 'p3', ${T - 1})`.execute(db)
+      const store = await openPostgresStore(url)
+      try {
+        assert.equal((await store.licenseDevices('lic-old', T)).sort(), ['p1', 'p2'])
+        assert.equal(await store.claimDevice('lic-old', 'p4', T + 5000, 2, T), { ok: false, holders: 2, nextFreeAt: T + 1000 })
+        assert.equal(await store.claimDevice('lic-old', 'p2', T + 5000, 2, T), { ok: true, heldUntil: T + 5000 })
+        assert.equal(await store.claimDevice('lic-gone', 'p5', T + 5000, 1, T), { ok: true, heldUntil: T + 5000 }, 'an expired slot carried over frees')
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await db.destroy()
     }
   })
 
