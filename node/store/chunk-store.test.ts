@@ -252,4 +252,24 @@ test('eviction order survives a restart', async () => {
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
+
+test('concurrent writes that evict each other mid-write keep the store within its capacity, every file accounted', async () => {
+  const dir = await tmp()
+  try {
+    const capacity = 4 * 4096
+    const s = await ChunkStore.open(dir, { capacityBytes: capacity, policy: lru(capacity) })
+    // 32 chunks written at once into room for 4: later inserts evict chunks whose files are still being written
+    const chunks = Array.from({ length: 32 }, () => chunk(4096))
+    await Promise.all(chunks.map(async c => await s.put(c.hash, c.bytes)))
+    assert.ok(s.usedBytes <= capacity, `within capacity: ${s.usedBytes} of ${capacity}`)
+    const onDisk: string[] = []
+    for (const sub of await readdir(join(dir, 'chunks'))) onDisk.push(...(await readdir(join(dir, 'chunks', sub))))
+    assert.is(onDisk.length * 4096, s.usedBytes, `every file on disk is counted: ${onDisk.length} files, ${s.usedBytes} bytes`)
+    let held = 0
+    for (const c of chunks) if (await s.get(c.hash) !== null) held++
+    assert.is(held, onDisk.length, 'every file on disk reads back')
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
 test.run()

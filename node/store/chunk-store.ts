@@ -222,6 +222,13 @@ export class ChunkStore {
       this.policy?.remove(h)
       throw err
     }
+    if (this.policy !== null && !this.policy.has(h)) {
+      // another write's insert evicted this chunk while its file was being written (concurrent fills): its drop
+      // found nothing to account and no file yet, so the bytes just renamed into place must go too, or they
+      // would sit on disk and in `used` outside the policy, above the capacity, never to be evicted
+      await rm(path, { force: true })
+      return false
+    }
     this.sizes.set(h, size)
     this.used += size
     // these bytes were hashed on their way in (put, or verifiedChunk for putVerified): the first read within
