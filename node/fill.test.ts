@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { sha256 } from '../protocol/chunking.ts'
 import type { Manifest, NodeEntry } from '../protocol/types.ts'
 import { ChunkStore } from './store/chunk-store.ts'
-import { Filler, PROVIDER_CACHE_MS, type FillerOptions } from './fill.ts'
+import { Filler, ORIGIN_CONCURRENCY, PROVIDER_CACHE_MS, type FillerOptions } from './fill.ts'
 import { FakeClock } from './clock.ts'
 import type { ChunkTransport } from './fast-lane/transport.ts'
 import type { MainClient } from './main-client.ts'
@@ -183,6 +183,40 @@ test('a fill that keeps running looks its sources up again: a parent new in the 
     while (gates.length > 0 || f.missing(manifest).length > 0) { gates.shift()?.(); await tick(); await clock.advance(1) }
     assert.ok(Buffer.from(await first).equals(chunkOf(0)))
     assert.ok(Buffer.from(await later).equals(chunkOf(8)))
+  } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
+})
+
+test('a parent\'s catalog copy comes from main\'s origin through the same engine, at most ORIGIN_CONCURRENCY requests at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'reelnet-fill-'))
+  const store = await ChunkStore.open(dir, { capacityBytes: 1 << 26, policy: null })
+  let open = 0
+  let most = 0
+  const asked: number[] = []
+  const main = {
+    getOriginChunk: async (_id: string, i: number) => {
+      open++
+      most = Math.max(most, open)
+      asked.push(i)
+      await new Promise(resolve => setTimeout(resolve, 2))
+      open--
+      return Buffer.from(chunkOf(i))
+    }
+  } as unknown as MainClient
+  const f = new Filler({
+    host: {} as ReelnetHost, store, main, selfPeerId: 'me', role: 'parent', transport: fakeTransport({}),
+    regionMembers: () => ({ parents: [parent('other-parent')], edges: [] }),
+    signal: new AbortController().signal
+  })
+  try {
+    // run.ts copyItems: PARENT_COPY_WORKERS workers, each asking for the next missing chunk at background priority
+    let next = 0
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < COUNT) { const i = next++; await f.get(manifest, i, AbortSignal.timeout(10_000), 'background') }
+    }))
+    assert.ok(f.isComplete(manifest))
+    assert.is(f.stats.bytes.origin, data.length, 'a parent copies from main only, never from another parent')
+    assert.is(asked.length, COUNT, 'each chunk asked of main once')
+    assert.ok(most <= ORIGIN_CONCURRENCY, `at most ${ORIGIN_CONCURRENCY} origin requests at once (saw ${most})`)
   } finally { await store.close(); await rm(dir, { recursive: true, force: true }) }
 })
 
