@@ -139,6 +139,19 @@ function procCpu (pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 1000 / USER_HZ
 }
 
+/**
+ * SIGTERM, and wait: a worker exits on it through process.exit, so `--cpu-prof` can write its profile (a second
+ * SIGTERM during that write would kill it before the profile is out).
+ */
+async function stop (c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return
+  const gone = new Promise(resolve => c.once('exit', resolve))
+  c.kill('SIGTERM')
+  const t = setTimeout(() => c.kill('SIGKILL'), 10_000)
+  await gone
+  clearTimeout(t)
+}
+
 const ownCpu = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1000 }
 
 async function viaTcp (addr: string, bytes: number): Promise<number> {
@@ -306,7 +319,7 @@ export async function run (): Promise<void> {
     if (wants('cold-lane')) {
       const edgeLane = await start(['edge-lane', dir, String(mib), JSON.stringify(serveEp)]); children.push(edgeLane.child)
       coldLane = await leg('cold parent → edge → requester, fast lane', { edge: edgeLane.child, parent: serve.child }, async () => await viaLane(edgeLane.addr as unknown as Endpoint, manifest))
-      edgeLane.child.kill('SIGTERM')
+      await stop(edgeLane.child)
     }
     let coldP2p: Leg | undefined
     if (wants('cold-p2p')) {
@@ -330,15 +343,7 @@ export async function run (): Promise<void> {
       console.log(`dataplane: warm ${warm.toFixed(0)} MiB/s (${vsNginx}), cold ${cold.toFixed(0)} MiB/s, edge ${warmLane.cpu.edge!.toFixed(2)} ms/MiB, requester ${warmLane.cpu.requester!.toFixed(2)} ms/MiB`)
     }
   } finally {
-    // SIGTERM, and wait: a worker exits on it through process.exit, so `--cpu-prof` can write its profile
-    await Promise.all(children.map(async c => {
-      if (c.exitCode !== null || c.signalCode !== null) return
-      const gone = new Promise(resolve => c.once('exit', resolve))
-      c.kill('SIGTERM')
-      const t = setTimeout(() => c.kill('SIGKILL'), 5_000)
-      await gone
-      clearTimeout(t)
-    }))
+    await Promise.all(children.map(stop))
     if (nginx !== undefined && nginx.proc.exitCode === null) {
       const gone = new Promise(resolve => nginx!.proc.once('exit', resolve))
       nginx.proc.kill('SIGTERM')
@@ -351,7 +356,7 @@ export async function run (): Promise<void> {
 const wi = process.argv.indexOf('--worker')
 if (wi >= 0) {
   const [mode, dir, mib, upstream] = process.argv.slice(wi + 1)
-  process.once('SIGTERM', () => process.exit(0))
+  process.on('SIGTERM', () => process.exit(0))
   process.on('message', m => { if (m === 'cpu') { const c = process.cpuUsage(); process.send!(String((c.user + c.system) / 1000)) } })
   await worker(mode!, dir!, Number(mib), upstream)
 } else if (process.argv[1] === SELF) {

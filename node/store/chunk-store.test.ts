@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, truncate, writeFile, readFile, mkdir } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER, REHASH_AFTER_MS } from './chunk-store.ts'
+import { ChunkStore, sha256, hex, StoreFullError, TEMP_MARKER, REHASH_AFTER_MS, RECENT_CHUNK_BYTES } from './chunk-store.ts'
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { verifiedChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
 import { ChunkHashMismatchError } from '../../protocol/errors.ts'
@@ -190,6 +190,30 @@ test('putVerified trusts a VerifiedChunk from verifiedChunk, and hashes a cast o
     const third = chunk(1000)
     assert.ok(await s.putVerified(third.hash, third.bytes as VerifiedChunk))
     assert.equal(await s.get(third.hash), third.bytes)
+    await s.close()
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('the chunks stored last through putVerified are answered from memory, until deleted or pushed out', async () => {
+  const dir = await tmp()
+  try {
+    const s = await ChunkStore.open(dir, { capacityBytes: 1 << 30, policy: null })
+    const c = chunk(1000)
+    const manifest: Manifest = { itemId: 'x', title: 'x', size: 1000, chunkSize: 1000, chunkCount: 1, chunkHashes: [c.hash], merkleRoot: new Uint8Array(32), version: 1 }
+    const v = verifiedChunk(manifest, 0, c.bytes)
+    await s.putVerified(c.hash, v)
+    assert.is(await s.get(c.hash), v)
+    await s.delete(c.hash)
+    assert.is(await s.get(c.hash), null)
+    // pushed out by RECENT_CHUNK_BYTES of newer chunks: read from disk again (a pooled buffer, equal bytes)
+    await s.putVerified(c.hash, verifiedChunk(manifest, 0, c.bytes))
+    const big = randomBytes(RECENT_CHUNK_BYTES)
+    const bigHash = sha256(big)
+    const bigManifest: Manifest = { itemId: 'y', title: 'y', size: big.length, chunkSize: big.length, chunkCount: 1, chunkHashes: [bigHash], merkleRoot: new Uint8Array(32), version: 1 }
+    await s.putVerified(bigHash, verifiedChunk(bigManifest, 0, big))
+    const again = (await s.get(c.hash))!
+    assert.ok(chunkReadBuffers.owns(again))
+    assert.equal(again, c.bytes)
     await s.close()
   } finally { await rm(dir, { recursive: true, force: true }) }
 })

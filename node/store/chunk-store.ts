@@ -13,7 +13,8 @@
  * crash fails its hash on read (or on adoption at open) and is refetched.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
@@ -29,6 +30,12 @@ export const TEMP_MARKER = '.tmp-'
 export const RECONCILE_CONCURRENCY = 8
 /** Access order is written to the index in batches of this many touched keys (and on close). */
 export const ACCESS_FLUSH_EVERY = 256
+/**
+ * Bytes of the chunks stored last (from verifiedChunk, through putVerified) that get() answers from memory: a
+ * filling edge sends most chunks it just filled right after (its lookahead asks for them before or just after
+ * they land), and reading each back from disk cost it an open, a read and a close.
+ */
+export const RECENT_CHUNK_BYTES = 32 * 1024 * 1024
 
 export class StoreFullError extends Error {
   name = 'StoreFullError'
@@ -72,6 +79,11 @@ const HEX_RE = /^[0-9a-f]{64}$/
  */
 export const REHASH_AFTER_MS = 10 * 60_000
 
+/** writeFile with a callback writes a buffer in one call (the promise API writes it in 512 KiB pieces: one more thread-pool trip per MiB). */
+async function writeWhole (path: string, bytes: Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => { writeFile(path, bytes, err => { if (err === null) resolve(); else reject(err) }) })
+}
+
 /**
  * A file whose size the index knows: open, one read of size + 1 bytes into a
  * pooled buffer (chunk-buffers.ts), close. readFile also stats the file and
@@ -105,6 +117,12 @@ export class ChunkStore {
   private readonly touched = new Set<string>()
   /** When each chunk's bytes were last read back from disk and hashed (see REHASH_AFTER_MS). */
   private readonly checkedAt = new Map<string, number>()
+  /** The chunks stored last, newest at the end, up to RECENT_CHUNK_BYTES (see there). */
+  private readonly recent = new Map<string, Uint8Array>()
+  private recentBytes = 0
+  /** Temporary names: this store's random prefix and a counter (a random suffix per chunk cost 1 % of a filling edge). */
+  private readonly tempPrefix = randomBytes(4).toString('hex')
+  private tempSeq = 0
   /** Subdirectories (`<hh>`) known to exist: a mkdir per chunk written cost 2% of a filling edge's CPU. */
   private readonly subdirs = new Set<string>()
   private seq = 0
@@ -206,15 +224,15 @@ export class ChunkStore {
     const path = this.pathOf(h)
     const sub = h.slice(0, 2)
     if (!this.subdirs.has(sub)) await this.makeSubdir(sub)
-    const tmp = `${path}${TEMP_MARKER}${randomBytes(4).toString('hex')}`
+    const tmp = `${path}${TEMP_MARKER}${this.tempPrefix}${(++this.tempSeq).toString(36)}`
     try {
       try {
-        await writeFile(tmp, bytes)
+        await writeWhole(tmp, bytes)
       } catch (err) {
         // the subdirectory went away behind our back: make it again, once
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
         await this.makeSubdir(sub)
-        await writeFile(tmp, bytes)
+        await writeWhole(tmp, bytes)
       }
       await rename(tmp, path)
     } catch (err) {
@@ -234,14 +252,35 @@ export class ChunkStore {
     // these bytes were hashed on their way in (put, or verifiedChunk for putVerified): the first read within
     // REHASH_AFTER_MS need not hash them again
     this.checkedAt.set(h, this.now())
+    // only a real VerifiedChunk is kept in memory: put's caller may write into its buffer again once put returns
+    if (isVerifiedChunk(bytes)) this.remember(h, bytes)
     await this.db.put(h, { size, seq: ++this.seq })
     return true
+  }
+
+  private remember (h: string, bytes: Uint8Array): void {
+    if (bytes.length > RECENT_CHUNK_BYTES) return
+    this.recent.set(h, bytes)
+    this.recentBytes += bytes.length
+    for (const [k, b] of this.recent) {
+      if (this.recentBytes <= RECENT_CHUNK_BYTES) break
+      this.recent.delete(k)
+      this.recentBytes -= b.length
+    }
+  }
+
+  private forget (h: string): void {
+    const b = this.recent.get(h)
+    if (b === undefined) return
+    this.recent.delete(h)
+    this.recentBytes -= b.length
   }
 
   /** Forget a chunk: index, policy and file. */
   private async drop (h: string): Promise<void> {
     const size = this.sizes.get(h)
     this.checkedAt.delete(h)
+    this.forget(h)
     if (size !== undefined) {
       this.sizes.delete(h)
       this.used -= size
@@ -263,11 +302,14 @@ export class ChunkStore {
    * The chunk's bytes; null when not held or found corrupt (then discarded). Hashed again unless this store
    * hashed them (on the way in or on a read) less than REHASH_AFTER_MS ago. The bytes are the caller's, in a
    * buffer of chunk-buffers.ts's pool: a caller that is done with them may hand them back
-   * (`chunkReadBuffers.recycle`), one that keeps them need do nothing.
+   * (`chunkReadBuffers.recycle`), one that keeps them need do nothing. A chunk stored last comes from memory
+   * (RECENT_CHUNK_BYTES): the very VerifiedChunk stored, shared by every caller, so nobody may write into it.
    */
   async get (hash: Uint8Array | string): Promise<Uint8Array | null> {
     const h = typeof hash === 'string' ? hash : hex(hash)
     if (!this.sizes.has(h)) return null
+    const kept = this.recent.get(h)
+    if (kept !== undefined) { this.touch(h); return kept }
     let bytes: Uint8Array
     try {
       bytes = await readKnownSize(this.pathOf(h), this.sizes.get(h)!)
