@@ -43,10 +43,13 @@ const SECONDS = Number(process.env.REELNET_LOAD_SECONDS ?? 60)
 const SINGLE_SECONDS = Number(process.env.REELNET_LOAD_SINGLE_SECONDS ?? 15)
 const DOWNLOADS = Number(process.env.REELNET_LOAD_DOWNLOADS ?? 0)
 /**
- * REELNET_LOAD_SHARE=0: every download makes its own fast-lane connections. By default a client keeps them for its
- * next download (customer.ts LaneShare, one per worker process), as a process running many downloads would.
+ * REELNET_LOAD_SHARE=0: every download makes its own libp2p host and fast-lane connections. By default a client
+ * keeps them for its next download (customer.ts ClientShare, one per worker process), as a process running many
+ * downloads would.
  */
 const SHARE = process.env.REELNET_LOAD_SHARE !== '0'
+/** Clients listen (libp2p and their seeding fast lane) on loopback only: the bench's traffic stays on 127.0.0.1. */
+const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const SIZE = bytesFlag('REELNET_LOAD_SIZE', process.env.REELNET_LOAD_SIZE, 16 * MIB)
 const ITEMS = Number(process.env.REELNET_LOAD_ITEMS ?? 4)
 /** Clients per worker process by default: 25, as the bench has always run them. */
@@ -98,8 +101,8 @@ interface Phases { start: number[], download: number[], stop: number[] }
 
 async function worker (planFile: string): Promise<void> {
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as WorkerPlan
-  const { Customer, LaneShare } = await import('../node/client/customer.ts')
-  const laneShare = plan.share ? new LaneShare() : undefined
+  const { Customer, ClientShare } = await import('../node/client/customer.ts')
+  const share = plan.share ? new ClientShare() : undefined
   const { fromBase64url } = await import('../protocol/encoding.ts')
   const mainKey = fromBase64url(plan.mainKey)
   const report: WorkerReport = { completed: 0, verifiedBytes: 0, corruptBytes: 0, failures: 0, errors: [], maxRssBytes: 0, phases: { start: [], download: [], stop: [] }, cpuMs: 0, endedAt: 0, clients: [], wastedBytes: 0, byKind: {} }
@@ -120,7 +123,7 @@ async function worker (planFile: string): Promise<void> {
         const t0 = performance.now()
         customer = await Customer.start({
           mainUrl: plan.mainUrl, token: c.token, mainKey, itemId: c.itemId, licenseId: c.licenseId, licenseExpiresAt: c.licenseExpiresAt,
-          outPath: c.outPath, keyDir: c.keyDir, region: plan.region, signal: stop.signal, laneShare,
+          outPath: c.outPath, keyDir: c.keyDir, region: plan.region, signal: stop.signal, share, listen: LOOPBACK_LISTEN,
           onEvent: e => {
             if (e.type === 'chunk') { report.verifiedBytes += e.bytes; got += e.bytes } else if (TRACE) console.error(`[${c.name}] ${JSON.stringify(e)}`)
           },
@@ -165,7 +168,7 @@ async function worker (planFile: string): Promise<void> {
       }
     }
   }))
-  laneShare?.close()
+  await share?.close()
   const cpu = process.cpuUsage(cpu0)
   report.cpuMs = (cpu.user + cpu.system) / 1000
   report.endedAt = Date.now()
@@ -353,7 +356,7 @@ export async function run (): Promise<void> {
     }
     const clients: ClientPlan[] = []
     for (let i = 0; i < CLIENTS; i++) clients.push(await plan(`client-${i}`, i))
-    console.log(`setup: main, 1 parent, ${EDGES} edges (every item prepositioned), ${ITEMS} items of ${(SIZE / MIB).toFixed(0)} MiB, ${CLIENTS} clients on ${ACCOUNTS} accounts in ${WORKERS} processes${DOWNLOADS > 0 ? `, at most ${DOWNLOADS} download${DOWNLOADS === 1 ? '' : 's'} each` : ''}, fast-lane connections ${SHARE ? 'kept across a client\'s downloads' : 'made per download'} (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+    console.log(`setup: main, 1 parent, ${EDGES} edges (every item prepositioned), ${ITEMS} items of ${(SIZE / MIB).toFixed(0)} MiB, ${CLIENTS} clients on ${ACCOUNTS} accounts in ${WORKERS} processes${DOWNLOADS > 0 ? `, at most ${DOWNLOADS} download${DOWNLOADS === 1 ? '' : 's'} each` : ''}, libp2p host and fast-lane connections ${SHARE ? 'kept across a client\'s downloads' : 'made per download'} (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
 
     let single: PhaseResult | undefined
     if (SINGLE_SECONDS > 0) {

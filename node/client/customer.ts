@@ -63,6 +63,8 @@ export const PROVIDE_TIMEOUT_MS = 10_000
 export const DHT_ANNOUNCE_DELAY_MS = 5_000
 /** Fast-lane certificates kept per process (one per client identity); past this the cache starts over. */
 export const MAX_CACHED_LANE_CREDENTIALS = 1_024
+/** Identities whose fast-lane client and idle host one ClientShare keeps; past this it starts over. */
+export const MAX_SHARED_IDENTITIES = 1_024
 
 /**
  * Fast-lane certificates made in this process, by PeerId. Making one costs an ECDSA key and a libp2p signature
@@ -81,32 +83,52 @@ function laneCredentialsFor (peerId: string, privateKey: PrivateKey): Promise<Fa
 }
 
 /**
- * Fast-lane clients kept across the downloads of one process, one per client identity (PeerId). A process that runs
- * download after download passes one LaneShare to every Customer it starts: each identity's TLS connections to the
- * edges and peers then outlive a download (they close after CLIENT_IDLE_MS unused), instead of one handshake and
- * one certificate check per peer per download at both ends. Sound because the server checks the directive on every
- * request, not per connection. Its owner closes it; `reelnet get` and `play` run one download and pass none.
+ * What one process keeps across its downloads, per client identity (PeerId): the fast-lane client with its TLS
+ * connections to edges and peers (they close after CLIENT_IDLE_MS unused), and the libp2p host (its listener, keys
+ * and peer store). A process that runs download after download passes one ClientShare to every Customer it starts,
+ * instead of paying per download a libp2p node, and a TLS handshake and certificate check per peer at both ends.
+ * Sound because every chunk request carries the directive and the server checks it per request, not per connection;
+ * the seeder's protocol handlers go with its download (chunk-server's unhandle). Its owner closes it; `reelnet get`
+ * and `play` run one download each and pass none.
  */
-export class LaneShare {
-  readonly #clients = new Map<string, FastLaneClient>()
+export class ClientShare {
+  readonly #lanes = new Map<string, FastLaneClient>()
+  /** Hosts not in use, by identity, region, listen addresses and main (the announce filter depends on it). */
+  readonly #idleHosts = new Map<string, ReelnetHost>()
   #closed = false
 
-  /** The shared client of `peerId` (made with its credentials on first use). */
-  clientFor (peerId: string, credentials: FastLaneCredentials, log?: (line: string) => void): FastLaneClient {
-    if (this.#closed) throw new Error('this LaneShare is closed')
-    let c = this.#clients.get(peerId)
+  /** The shared fast-lane client of `peerId` (made with its credentials on first use). */
+  laneClientFor (peerId: string, credentials: FastLaneCredentials, log?: (line: string) => void): FastLaneClient {
+    if (this.#closed) throw new Error('this ClientShare is closed')
+    let c = this.#lanes.get(peerId)
     if (c === undefined) {
-      if (this.#clients.size >= MAX_CACHED_LANE_CREDENTIALS) { for (const x of this.#clients.values()) x.close(); this.#clients.clear() }
+      if (this.#lanes.size >= MAX_SHARED_IDENTITIES) { for (const x of this.#lanes.values()) x.close(); this.#lanes.clear() }
       c = new FastLaneClient({ credentials, log })
-      this.#clients.set(peerId, c)
+      this.#lanes.set(peerId, c)
     }
     return c
   }
 
-  close (): void {
+  /** An idle host kept under `key`, now in use by the caller; undefined: make one. */
+  takeHost (key: string): ReelnetHost | undefined {
+    const h = this.#idleHosts.get(key)
+    this.#idleHosts.delete(key)
+    return h
+  }
+
+  /** Keep a host for the next download under `key` (one per key; any other, or after close, is stopped). */
+  async returnHost (key: string, host: ReelnetHost): Promise<void> {
+    if (this.#closed || this.#idleHosts.has(key) || this.#idleHosts.size >= MAX_SHARED_IDENTITIES) { await Promise.resolve(host.stop()).catch(() => {}); return }
+    this.#idleHosts.set(key, host)
+  }
+
+  async close (): Promise<void> {
     this.#closed = true
-    for (const c of this.#clients.values()) c.close()
-    this.#clients.clear()
+    for (const c of this.#lanes.values()) c.close()
+    this.#lanes.clear()
+    const hosts = [...this.#idleHosts.values()]
+    this.#idleHosts.clear()
+    await Promise.all(hosts.map(async h => { await Promise.resolve(h.stop()).catch(() => {}) }))
   }
 }
 
@@ -129,8 +151,8 @@ export interface CustomerOptions {
   log?: (line: string) => void
   /** Fetch over the peers' fast lanes (TLS 1.3) when they have one; false: libp2p only. Default true. */
   fastLane?: boolean
-  /** Keep this client's fast-lane connections for its next download in this process (see LaneShare). */
-  laneShare?: LaneShare
+  /** Keep this client's fast-lane connections and libp2p host for its next download in this process (see ClientShare). */
+  share?: ClientShare
   /** Each directive main issued to this client (the first and every renewal): its ids let an operator follow the download. */
   onDirective?: (d: Directive) => void
   /** How often to ask main's revocation list whether the licence stands (default DEFAULT_REVOCATION_POLL_MS). */
@@ -156,7 +178,7 @@ export class Customer {
   private readonly timers = new Set<NodeJS.Timeout>()
   private lastReportAt = 0
   /** Signs this client's reports of bad sources to main (its own key, the one its directives name). */
-  private reportSigner: (Signer & { peerId: string }) | undefined
+  private reportSigner: (() => Signer & { peerId: string }) | undefined
   /** Sources already reported in this download: one report each is enough. */
   private readonly reported = new Set<string>()
   /** Reports on their way to main: stop() gives them REPORT_FLUSH_MS to arrive. */
@@ -171,6 +193,8 @@ export class Customer {
   readonly transport: ChunkTransport
   /** The seeding side's fast lane, when it listens. */
   private lane: NodeLane | undefined
+  /** What the host is kept under in a ClientShare. */
+  private hostKey = ''
 
   /** Asks main whether the licence still stands; its signal stops the download, playback and seeding (issue 14b). */
   readonly watch: LicenseWatch
@@ -223,6 +247,7 @@ export class Customer {
     if (granted !== manifest.version) manifest = (await api.manifest(opts.itemId, { signal: opts.signal, version: granted })).manifest
     const part = await PartFile.open(opts.outPath, manifest)
     let host: ReelnetHost | undefined
+    let hostKey = ''
     let seeder: Seeder | undefined
     let accountId: string | undefined
     const watch = new LicenseWatch({
@@ -241,7 +266,8 @@ export class Customer {
       await watch.start()
       if (watch.signal.aborted) throw watch.signal.reason
       // a DHT client: customers come and go, so they announce but never sit in the members' routing tables
-      host = await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl), dhtClient: true })
+      hostKey = `${peerId} ${directive.directive.region} ${(opts.listen ?? CUSTOMER_DEFAULT_LISTEN).join(',')} ${opts.mainUrl}`
+      host = opts.share?.takeHost(hostKey) ?? await createHost({ privateKey: key.privateKey, region: directive.directive.region, listen: opts.listen ?? CUSTOMER_DEFAULT_LISTEN, announce: addrs => announceable(addrs, opts.mainUrl), dhtClient: true })
       seeder = await startSeeding({
         host: host as unknown as Libp2p,
         part,
@@ -254,7 +280,7 @@ export class Customer {
         ownRefusal: () => watch.refusal()
       })
       const credentials = opts.fastLane === false ? undefined : await laneCredentialsFor(peerId, key.privateKey)
-      const lanes = credentials === undefined ? undefined : opts.laneShare?.clientFor(peerId, credentials, opts.log) ?? new FastLaneClient({ credentials, log: opts.log })
+      const lanes = credentials === undefined ? undefined : opts.share?.laneClientFor(peerId, credentials, opts.log) ?? new FastLaneClient({ credentials, log: opts.log })
       // the seeding side's fast lane: what the seeder serves, to whom it admits, under its cap; none if it cannot listen
       if (credentials !== undefined) {
         const { source, authorize, uploadLimiter, onServed } = seeder.served
@@ -265,6 +291,7 @@ export class Customer {
       }
       const c = new Customer(opts, api, manifest, part, host, seeder, directive, watch, createChunkTransport({ host: host as unknown as Libp2p, lanes, log: opts.log }))
       c.lane = lane
+      c.hostKey = hostKey
       if (manifest.encryption !== undefined) {
         if (directive.contentKey === undefined) throw new ContentKeyError(`item ${manifest.itemId} is encrypted, but main sent no content key with the directive`)
         try {
@@ -278,7 +305,9 @@ export class Customer {
         })
       }
       c.scheduleExpiry()
-      c.reportSigner = Object.assign(createSigner(key.seed), { peerId })
+      // made on the first report only: a signer costs a key import, and most downloads never report anyone
+      let signer: (Signer & { peerId: string }) | undefined
+      c.reportSigner = () => (signer ??= Object.assign(createSigner(key.seed), { peerId }))
       c.scheduleRenewal()
       c.watchTakedown()
       c.schedule(() => { void c.reportHoldings(false) }, 1_000, true)
@@ -287,7 +316,7 @@ export class Customer {
       watch.close()
       await lane?.server.close().catch(() => {})
       await seeder?.stop().catch(() => {})
-      if (host !== undefined) await Promise.resolve(host.stop()).catch(() => {})
+      if (host !== undefined) await releaseHost(opts.share, hostKey, host)
       await part.close().catch(() => {})
       throw err
     }
@@ -394,9 +423,9 @@ export class Customer {
     }
     await this.seeder.stop().catch(() => {})
     // a shared fast-lane client stays for this identity's next download (its owner closes it)
-    if (this.opts.laneShare === undefined || this.opts.fastLane === false) this.transport.close()
+    if (this.opts.share === undefined || this.opts.fastLane === false) this.transport.close()
     await this.lane?.server.close().catch(() => {})
-    await Promise.resolve(this.host.stop()).catch(() => {})
+    await releaseHost(this.opts.share, this.hostKey, this.host)
     await this.part.close().catch(() => {})
   }
 
@@ -410,7 +439,7 @@ export class Customer {
   private reportBadSource (source: string, chunkIndex: number): void {
     if (this.reportSigner === undefined || this.reported.has(source) || this.reported.size >= MAX_SOURCES_REPORTED) return
     this.reported.add(source)
-    const sent = this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner, { signal: this.opts.signal })
+    const sent = this.api.reportBadSource({ itemId: this.manifest.itemId, source, region: this.region, chunkIndex }, this.reportSigner(), { signal: this.opts.signal })
       .then(r => { this.opts.log?.(`reported ${source} to main for a bad chunk${r.quarantined ? ' (now quarantined)' : ''}`) },
         (err: unknown) => { this.opts.log?.(`reporting ${source} failed: ${(err as Error).message}`) })
     this.reporting.add(sent)
@@ -478,6 +507,12 @@ export class Customer {
       this.opts.log?.(`announcing in the region DHT failed: ${(err as Error).message}`)
     }
   }
+}
+
+/** Stop the host, or keep it for this identity's next download when the caller shares. */
+async function releaseHost (share: ClientShare | undefined, key: string, host: ReelnetHost): Promise<void> {
+  if (share !== undefined) await share.returnHost(key, host)
+  else await Promise.resolve(host.stop()).catch(() => {})
 }
 
 /**

@@ -162,6 +162,8 @@ export class MainApi {
           await new Promise(resolve => setTimeout(resolve, 200 * attempt))
           continue
         }
+        // a main that is up but slow (300 customers starting at once) is not "unreachable": say which it was
+        if (deadline.aborted && signal?.aborted !== true) throw new MainApiError(`${what}: main at ${this.url} did not answer within ${MAIN_CALL_TIMEOUT_MS / 1000} s`, 0, 'timeout')
         const cause = (err as Error & { cause?: Error }).cause
         throw new MainApiError(`${what}: main at ${this.url} is unreachable (${(err as Error).message}${cause !== undefined ? `: ${cause.message}` : ''})`, 0, 'unreachable')
       }
