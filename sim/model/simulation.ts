@@ -120,13 +120,14 @@ export class Simulation {
   // infrastructure state
   private readonly policies: Array<EvictionPolicy<number>> = []
   /**
-   * edge·items + item → 1 while the edge's policy holds the item: a mirror of
-   * `policy.has`, kept in step with every insert (the only way membership
-   * changes here), so the per-chunk path reads a byte instead of the policy's map.
+   * Per edge·items + item, two int32s side by side (one cache line for both,
+   * which the per-chunk path reads together): at 2·key 1 while the edge's
+   * policy holds the item (a mirror of `policy.has`, kept in step with every
+   * insert, the only way membership changes here, so the chunk path reads an
+   * int instead of the policy's map), at 2·key + 1 the fill download in
+   * flight, or NO_FILL.
    */
-  private readonly edgeHeld: Uint8Array
-  /** edge·items + item → the fill download in flight, or NO_FILL. */
-  private readonly edgeFill: Int32Array
+  private readonly edgeState: Int32Array
   /** parent·items + item → 1 once the parent holds the item. */
   private readonly parentHas: Uint8Array
   private readonly parentFill = new Map<number, number>()
@@ -209,8 +210,8 @@ export class Simulation {
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
-    this.edgeHeld = new Uint8Array(w.regions * w.edgesPerRegion * items)
-    this.edgeFill = new Int32Array(w.regions * w.edgesPerRegion * items).fill(NO_FILL)
+    this.edgeState = new Int32Array(2 * w.regions * w.edgesPerRegion * items)
+    for (let i = 1; i < this.edgeState.length; i += 2) this.edgeState[i] = NO_FILL
     this.parentHas = new Uint8Array(w.regions * w.parentsPerRegion * items)
     for (let i = 0; i < items; i++) {
       if (this.catalog.releasedAt[i] === 0) for (let p = 0; p < w.regions * w.parentsPerRegion; p++) this.parentHas[p * items + i] = 1
@@ -589,14 +590,14 @@ export class Simulation {
     if (evicted.length === 1 && evicted[0] === item && !policy.has(item)) return false // larger than the whole cache
     for (const x of evicted) {
       this.totals.edgeEvictions++
-      this.edgeHeld[e * items + x] = 0
-      const f = this.edgeFill[e * items + x]!
-      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
+      this.edgeState[2 * (e * items + x)] = 0
+      const f = this.edgeState[2 * (e * items + x) + 1]!
+      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeState[2 * (e * items + x) + 1] = NO_FILL; this.maybeClose(f) }
     }
-    this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
+    this.edgeState[2 * (e * items + item)] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
     if (onDemand) this.dl.f[d * DL_FIELDS + DL_ON_DEMAND] = 1
-    this.edgeFill[e * items + item] = d
+    this.edgeState[2 * (e * items + item) + 1] = d
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, this.dl.gen[d]!)
@@ -673,8 +674,8 @@ export class Simulation {
       }
       case ROLE_EDGE: {
         const e = n - w.firstEdge
-        if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
-        const f = this.edgeFill[e * items + item]!
+        if (this.edgeState[2 * (e * items + item)] === 0) return HOLD_NONE
+        const f = this.edgeState[2 * (e * items + item) + 1]!
         // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
         if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 1) return HOLD_ALL
         this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
@@ -808,7 +809,7 @@ export class Simulation {
    * fetches k and the next READ_AHEAD_CHUNKS missing chunks from a parent of the region now.
    */
   private fetchThrough (edge: number, item: number, k: number): number {
-    const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
+    const f = this.edgeState[2 * (this.world.edgeIndex(edge) * this.catalog.count + item) + 1]!
     if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 0) return 0
     const dl = this.dl; const at = dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
     const state = dl.chunkState[at + k]
@@ -941,7 +942,7 @@ export class Simulation {
       }
       case DL_EDGE_FILL: {
         const key = w.edgeIndex(node) * items + item
-        if (this.edgeFill[key] === d) this.edgeFill[key] = NO_FILL
+        if (this.edgeState[2 * key + 1] === d) this.edgeState[2 * key + 1] = NO_FILL
         break
       }
       default: {
@@ -973,13 +974,13 @@ export class Simulation {
       const e = w.edgeIndex(node)
       const policy = this.policies[e]!
       for (let i = 0; i < items; i++) {
-        const f = this.edgeFill[e * items + i]!
+        const f = this.edgeState[2 * (e * items + i) + 1]!
         if (f === NO_FILL) continue
         // a partial item is not kept: the restarted edge fetches it again on the next miss
         abort(f)
-        this.edgeFill[e * items + i] = NO_FILL
+        this.edgeState[2 * (e * items + i) + 1] = NO_FILL
         policy.remove(i)
-        this.edgeHeld[e * items + i] = 0
+        this.edgeState[2 * (e * items + i)] = 0
       }
     } else {
       const p = w.parentIndex(node)
