@@ -10,6 +10,8 @@
  * download.
  */
 
+import { MAX_CHUNKS_PER_ITEM } from '../scenario.ts'
+
 export const DL_CLIENT = 0
 export const DL_EDGE_FILL = 1
 export const DL_PARENT_FILL = 2
@@ -52,7 +54,7 @@ export const DL_CHUNKS = 14
 /** 1 once the startup chunks are held (playback could start). */
 export const DL_PLAYABLE = 15
 
-/** The arenas' starting room in chunks (9 bytes each); they double as needed. */
+/** The arenas' starting room in chunks (5 bytes each); they double as needed. */
 export const ARENA_INITIAL_CHUNKS = 1 << 16
 
 export class Downloads {
@@ -66,8 +68,9 @@ export class Downloads {
   sources: Int32Array
   /** Arenas: each chunk's CHUNK_* state; the chunks neither held nor requested, in no order (swap-removal); each chunk's position in that list. */
   chunkState: Uint8Array
-  missList: Int32Array
-  missPos: Int32Array
+  /** Chunk indices and positions are below MAX_CHUNKS_PER_ITEM (2^16), so 16 bits hold them: half the lines a download's block spans. */
+  missList: Uint16Array
+  missPos: Uint16Array
   /** Per chunk, when a request for it arrives (read-through edges wait on their fills' chunks); empty unless enabled. */
   arrival: Float64Array = new Float64Array(0)
   /** Per chunk, how many downloads of the region have asked for it (shared by the region's downloads of the item, for rarest-first); null for fills. */
@@ -87,11 +90,12 @@ export class Downloads {
     this.startedAt = new Float64Array(cap)
     this.sources = new Int32Array(cap * maxSources)
     this.chunkState = new Uint8Array(ARENA_INITIAL_CHUNKS)
-    this.missList = new Int32Array(ARENA_INITIAL_CHUNKS)
-    this.missPos = new Int32Array(ARENA_INITIAL_CHUNKS)
+    this.missList = new Uint16Array(ARENA_INITIAL_CHUNKS)
+    this.missPos = new Uint16Array(ARENA_INITIAL_CHUNKS)
   }
 
   open (node: number, item: number, kind: number, chunks: number, now: number, rarity: Int32Array | null = null): number {
+    if (chunks > MAX_CHUNKS_PER_ITEM) throw new RangeError(`a download of ${chunks} chunks: the arenas hold chunk indices in 16 bits (scenario validation keeps items to ${MAX_CHUNKS_PER_ITEM})`)
     let d = this.free.pop()
     if (d === undefined) {
       if (this.next === this.cap) this.grow()
@@ -155,8 +159,8 @@ export class Downloads {
     let size = this.chunkState.length * 2
     while (size < need) size *= 2
     const u8 = new Uint8Array(size); u8.set(this.chunkState); this.chunkState = u8
-    const miss = new Int32Array(size); miss.set(this.missList); this.missList = miss
-    const pos = new Int32Array(size); pos.set(this.missPos); this.missPos = pos
+    const miss = new Uint16Array(size); miss.set(this.missList); this.missList = miss
+    const pos = new Uint16Array(size); pos.set(this.missPos); this.missPos = pos
     if (this.arrival.length > 0) { const a = new Float64Array(size); a.set(this.arrival); this.arrival = a }
   }
 
