@@ -26,10 +26,11 @@ export const CHUNK_HAVE = 2
  * (`f[d * DL_FIELDS + DL_*]`): the chunk path reads a dozen of them per
  * event, and as sixteen separate columns that was sixteen cache lines per
  * download (hundreds of downloads in flight, each touched about once per
- * thousand events, so nearly every one was a miss); one 64-byte record is
- * one or two lines.
+ * thousand events, so nearly every one was a miss); one 80-byte record is
+ * two lines (at 64 bytes it would be two as well unless the buffer happened
+ * to start on a line, so the stride buys room for more fields for free).
  */
-export const DL_FIELDS = 16
+export const DL_FIELDS = 20
 export const DL_NODE = 0
 export const DL_ITEM = 1
 export const DL_KIND = 2
@@ -53,6 +54,8 @@ export const DL_CHUNK_AT = 13
 export const DL_CHUNKS = 14
 /** 1 once the startup chunks are held (playback could start). */
 export const DL_PLAYABLE = 15
+/** Where its region's per-chunk request counts for the item start in the simulation's swarm arena (rarest-first), or -1 (fills). */
+export const DL_RARITY_AT = 16
 
 /** The arenas' starting room in chunks (5 bytes each); they double as needed. */
 export const ARENA_INITIAL_CHUNKS = 1 << 16
@@ -73,8 +76,6 @@ export class Downloads {
   missPos: Uint16Array
   /** Per chunk, when a request for it arrives (read-through edges wait on their fills' chunks); empty unless enabled. */
   arrival: Float64Array = new Float64Array(0)
-  /** Per chunk, how many downloads of the region have asked for it (shared by the region's downloads of the item, for rarest-first); null for fills. */
-  rarity: Array<Int32Array | null> = []
   private free: number[] = []
   private next = 0
   /** chunk count → arena offsets of closed downloads' blocks. */
@@ -94,7 +95,7 @@ export class Downloads {
     this.missPos = new Uint16Array(ARENA_INITIAL_CHUNKS)
   }
 
-  open (node: number, item: number, kind: number, chunks: number, now: number, rarity: Int32Array | null = null): number {
+  open (node: number, item: number, kind: number, chunks: number, now: number, rarityAt = -1): number {
     if (chunks > MAX_CHUNKS_PER_ITEM) throw new RangeError(`a download of ${chunks} chunks: the arenas hold chunk indices in 16 bits (scenario validation keeps items to ${MAX_CHUNKS_PER_ITEM})`)
     let d = this.free.pop()
     if (d === undefined) {
@@ -118,7 +119,7 @@ export class Downloads {
     const miss = this.missList; const pos = this.missPos
     for (let k = 0; k < chunks; k++) { miss[at + k] = k; pos[at + k] = k }
     f[o + DL_LIVE] = 1; f[o + DL_CHUNK_AT] = at; f[o + DL_CHUNKS] = chunks; f[o + DL_MISS_LEN] = chunks
-    this.rarity[d] = rarity
+    f[o + DL_RARITY_AT] = rarityAt
     return d
   }
 
@@ -129,7 +130,7 @@ export class Downloads {
     let blocks = this.freeBlocks[chunks]
     if (blocks === undefined) { blocks = []; this.freeBlocks[chunks] = blocks }
     blocks.push(this.f[o + DL_CHUNK_AT]!)
-    this.f[o + DL_LIVE] = 0; this.rarity[d] = null
+    this.f[o + DL_LIVE] = 0
     this.free.push(d)
     this.active--
   }

@@ -21,7 +21,7 @@ import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
-import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
+import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RARITY_AT, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
 import { LINK_DOWN, LINK_DOWN_FREE, LINK_FIELDS, LINK_UP, LINK_UP_FREE, ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
 
@@ -49,6 +49,8 @@ const HOLD_SOME = 2
 const HOLD_UNKNOWN = 3
 const NO_FILL = -1
 
+/** The swarm arena's starting room in chunks (it doubles as needed). */
+const SWARM_ARENA_INITIAL = 1 << 16
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
 export const RAREST_SAMPLES = 8
 /** A download that finds no source it may ask (none holds a missing chunk, or all are queued full) looks again after this long (seconds). */
@@ -134,7 +136,10 @@ export class Simulation {
   /** region·items + item → clients that hold it or are fetching it (pruned lazily). */
   private readonly holders = new Map<number, number[]>()
   /** region·items + item → per chunk, how many region downloads have requested it (rarest-first). */
-  private readonly swarm = new Map<number, Int32Array>()
+  private readonly swarm = new Map<number, number>()
+  /** The swarms' counts, one block of the item's chunk count each (offsets in `swarm`, DL_RARITY_AT); doubles as needed. */
+  private swarmArena = new Int32Array(SWARM_ARENA_INITIAL)
+  private swarmUsed = 0
   /** Requests since the last preposition plan, as protocol's planner takes them. */
   private demand: DemandEvent[] = []
 
@@ -693,11 +698,22 @@ export class Simulation {
     }
   }
 
-  private swarmOf (region: number, item: number): Int32Array {
+  /** Where the region's request counts per chunk of item start in swarmArena (a new zeroed block the first time). */
+  private swarmOf (region: number, item: number): number {
     const key = region * this.catalog.count + item
-    let s = this.swarm.get(key)
-    if (s === undefined) { s = new Int32Array(this.catalog.chunks[item]!); this.swarm.set(key, s) }
-    return s
+    let at = this.swarm.get(key)
+    if (at === undefined) {
+      const n = this.catalog.chunks[item]!
+      if (this.swarmUsed + n > this.swarmArena.length) {
+        let size = this.swarmArena.length * 2
+        while (size < this.swarmUsed + n) size *= 2
+        const grown = new Int32Array(size); grown.set(this.swarmArena.subarray(0, this.swarmUsed)); this.swarmArena = grown
+      }
+      at = this.swarmUsed
+      this.swarmUsed += n
+      this.swarm.set(key, at)
+    }
+    return at
   }
 
   /** Keep d's window of chunk requests full. */
@@ -712,7 +728,8 @@ export class Simulation {
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
     const state = dl.chunkState; const miss = dl.missList; const at0 = f[o + DL_CHUNK_AT]!
     const chunks = f[o + DL_CHUNKS]!
-    const swarm = dl.rarity[d] ?? null
+    // the region's request counts for the item's chunks are swarm[sw + k] (sw < 0: none, a fill)
+    const swarm = this.swarmArena; const sw = f[o + DL_RARITY_AT]!
     const base = d * dl.maxSources; const nsrc = f[o + DL_SOURCE_COUNT]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
@@ -751,7 +768,7 @@ export class Simulation {
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         const rng = this.rngChunks
         at = 0
-        if (swarm === null) {
+        if (sw < 0) {
           // no rarity (a fill): the first sample wins, the others are still drawn to keep the stream
           k = n === samples ? miss[at0]! : miss[at0 + Math.floor(rng.next() * n)]!
           if (n !== samples) for (let t = 1; t < samples; t++) rng.next()
@@ -759,7 +776,7 @@ export class Simulation {
           let bestRarity = Infinity
           for (let t = 0; t < samples; t++) {
             const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(rng.next() * n)]!
-            const rarity = swarm[cand]!
+            const rarity = swarm[sw + cand]!
             if (rarity < bestRarity) { bestRarity = rarity; k = cand }
           }
         }
@@ -769,7 +786,7 @@ export class Simulation {
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
           const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(this.rngChunks.next() * n)]!
-          const rarity = swarm === null ? 0 : swarm[cand]!
+          const rarity = sw < 0 ? 0 : swarm[sw + cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
             if (this.sourceHas(base, order[i]!, item, cand)) {
               if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
@@ -783,7 +800,7 @@ export class Simulation {
       const j = order[at]!
       const src = dl.sources[base + j]!
       this.send(d, k, src, node, item)
-      if (swarm !== null) swarm[k]!++
+      if (sw >= 0) swarm[sw + k]!++
       // the chosen source is now busier: move it back in the order, or drop it once full
       const wait = w.link[src * LINK_FIELDS + LINK_UP_FREE]! - now
       if (wait > this.maxQueue) {
