@@ -326,7 +326,8 @@ export class EventQueue {
       slot = this.popHeap()
     }
     const p = this.slots; const o = slot * SLOT_FIELDS
-    this.kind = p[o + SLOT_KIND]!; this.a = p[o + SLOT_A]!; this.b = p[o + SLOT_B]!; this.c = p[o + SLOT_C]!
+    // | 0: the fields stay small integers for the JIT (the record's doubles hold int32 values)
+    this.kind = p[o + SLOT_KIND]! | 0; this.a = p[o + SLOT_A]! | 0; this.b = p[o + SLOT_B]! | 0; this.c = p[o + SLOT_C]! | 0
     this.free[this.nFree++] = slot
     return true
   }
