@@ -27,5 +27,5 @@ for (const name of names) {
   const m = r.metrics
   console.log(`${name.padEnd(12)} metrics.json ${sha(metricsJson(m))}  series.csv ${sha(seriesCsv(r.seriesColumns, r.series))}`)
   console.log(`${''.padEnd(12)} results requests ${m.requests.total}, downloads ${m.requests.downloadsDone}, edge hit ${(m.edge.hitRatioByRequests * 100).toFixed(1)}%, peer offload ${(m.peerOffload * 100).toFixed(1)}%, download p50 ${m.downloadSeconds.p50.toFixed(0)} s, events ${m.events}`)
-  console.error(`${''.padEnd(12)} ${seconds.toFixed(1)} CPU s, ${Math.round(m.events / seconds).toLocaleString('en')} events per CPU second (not part of the comparison)`)
+  console.error(`${''.padEnd(12)} ${seconds.toFixed(1)} CPU s, ${Math.round(m.events / seconds).toLocaleString('en')} events per CPU second, peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (not part of the comparison)`)
 }
