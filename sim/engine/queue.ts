@@ -257,7 +257,7 @@ export class EventQueue {
           const o = slot * SLOT_FIELDS
           this.heapPush(slots[o + SLOT_TIME]!, slot)
           this.fineCount--
-          slot = slots[o + SLOT_NEXT]!
+          slot = slots[o + SLOT_NEXT]! | 0
         }
         return true
       }
@@ -334,11 +334,11 @@ export class EventQueue {
 
   private popHeap (): number {
     const heap = this.heap; const slots = this.slots
-    const top = heap[1]!
+    const top = heap[1]! | 0 // slots are int32 (the heap's doubles hold them): keep them small integers for the JIT
     this.time = this.now = heap[0]!
     const last = --this.n
     if (last === 0) return top
-    const t = heap[2 * last]!; const sl = heap[2 * last + 1]!
+    const t = heap[2 * last]!; const sl = heap[2 * last + 1]! | 0
     // bottom-up: move the hole down along the smaller children to a leaf, then let the last
     // entry rise from there (it came from the bottom, so it rarely rises far); this saves the
     // comparison with it at every level on the way down
