@@ -751,6 +751,7 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
+    // a sample's index below is (r · n) | 0, floor for r in [0, 1) and n < 2^16, as an int32 for the JIT
     while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
@@ -770,12 +771,12 @@ export class Simulation {
         at = 0
         if (sw < 0) {
           // no rarity (a fill): the first sample wins, the others are still drawn to keep the stream
-          k = n === samples ? miss[at0]! : miss[at0 + Math.floor(rng.next() * n)]!
+          k = n === samples ? miss[at0]! : miss[at0 + ((rng.next() * n) | 0)]!
           if (n !== samples) for (let t = 1; t < samples; t++) rng.next()
         } else {
           let bestRarity = Infinity
           for (let t = 0; t < samples; t++) {
-            const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(rng.next() * n)]!
+            const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((rng.next() * n) | 0)]!
             const rarity = swarm[sw + cand]!
             if (rarity < bestRarity) { bestRarity = rarity; k = cand }
           }
@@ -785,7 +786,7 @@ export class Simulation {
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
-          const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(this.rngChunks.next() * n)]!
+          const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((this.rngChunks.next() * n) | 0)]!
           const rarity = sw < 0 ? 0 : swarm[sw + cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
             if (this.sourceHas(base, order[i]!, item, cand)) {
