@@ -20,14 +20,13 @@
  *   into the current far bucket go straight to theirs. Chunk arrivals,
  *   a fraction of a second to seconds ahead, mostly land here. An event
  *   takes its slot (below) when it enters a fine bucket, and a fine bucket
- *   is a list of slots linked through the pool (a next-slot and a time
- *   column beside the payload): a push touches the slot and the bucket's
+ *   is a list of slots linked through the pool (each slot's record holds
+ *   its time, sequence, payload and next slot: 64 bytes): a push touches the slot and the bucket's
  *   tail, not one of 4096 separate buffers (a miss on nearly every push),
  *   and pouring walks the list.
  * - **The heap**: a 4-ary min-heap over typed arrays holding only the
  *   events of the fine buckets that have come up (tens of events, a few
- *   levels deep), and each event's payload (a kind and three integers) and
- *   sequence in a slot pool that never moves. The heap keeps each entry's
+ *   levels deep), and each event's record in a slot pool that never moves. The heap keeps each entry's
  *   time and slot side by side, so a node's four children share a cache
  *   line; the sequence is read only to break a tie in time, which is rare.
  *   The next fine bucket is poured in only when the heap is empty: every
@@ -79,6 +78,20 @@ const ENTRY_FIELDS = 6
  * of a timer minutes to hours ahead (churn, refreshes).
  */
 const FAR_ARRAY_BUCKETS = 1 << 20
+/**
+ * A slot's fields, side by side (64 bytes: an event's whole life in the
+ * pool touches one record, not four columns): its time while in a fine
+ * bucket, its sequence, its payload (kind, a, b, c: int32 values), the next
+ * slot of its fine bucket.
+ */
+const SLOT_FIELDS = 8
+const SLOT_TIME = 0
+const SLOT_SEQ = 1
+const SLOT_KIND = 2
+const SLOT_A = 3
+const SLOT_B = 4
+const SLOT_C = 5
+const SLOT_NEXT = 6
 /** Entries per block of a far bucket (3 KiB): a far bucket of a few timers wastes at most one block. */
 const BLOCK_ENTRIES = 64
 const BLOCK_DOUBLES = BLOCK_ENTRIES * ENTRY_FIELDS
@@ -102,8 +115,7 @@ export class EventQueue {
   private heap: Float64Array
   private n = 0
   // the slot pool, with a free list: kind, a, b, c of each slot side by side, and its sequence number
-  private payload: Int32Array
-  private seqOf: Float64Array
+  private slots: Float64Array
   private slotCap: number
   private free: Int32Array
   private nFree = 0
@@ -114,13 +126,11 @@ export class EventQueue {
   private ringLen = 0
   private nextSeq = 0
   // fine buckets of the current far bucket (position = fine index − fineBase): each a list of
-  // slots linked through slotNext (-1 ends it), the event's time in slotTime
+  // slots linked through their SLOT_NEXT (-1 ends it)
   /** Fine buckets per second (1 / their width). */
   private readonly finePerSecond: number
   private readonly fineHead = new Int32Array(FINE_PER_BUCKET).fill(-1)
   private readonly fineTail = new Int32Array(FINE_PER_BUCKET)
-  private slotNext: Int32Array
-  private slotTime: Float64Array
   private fineCount = 0
   /** Fine index of the current far bucket's first fine bucket. */
   private fineBase = 0
@@ -153,13 +163,10 @@ export class EventQueue {
     this.finePerSecond = FINE_PER_BUCKET / bucketSeconds
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PENDING_EVENTS || (capacity & (capacity - 1)) !== 0) throw new RangeError(`queue capacity must be a power of two in 1..${MAX_PENDING_EVENTS}`)
     this.heap = new Float64Array(capacity * 2)
-    this.payload = new Int32Array(capacity * 4)
-    this.seqOf = new Float64Array(capacity)
+    this.slots = new Float64Array(capacity * SLOT_FIELDS)
     this.slotCap = capacity
     this.free = new Int32Array(capacity)
     this.ring = new Int32Array(capacity)
-    this.slotNext = new Int32Array(capacity)
-    this.slotTime = new Float64Array(capacity)
   }
 
   get size (): number { return this.n + this.ringLen + this.fineCount + this.farCount }
@@ -193,10 +200,11 @@ export class EventQueue {
 
   /** The slot (holding an event at `time`) onto the end of fine bucket `at` of the current far bucket. */
   private pushFine (at: number, time: number, slot: number): void {
-    this.slotTime[slot] = time
-    this.slotNext[slot] = -1
+    const slots = this.slots; const o = slot * SLOT_FIELDS
+    slots[o + SLOT_TIME] = time
+    slots[o + SLOT_NEXT] = -1
     if (this.fineHead[at] === -1) this.fineHead[at] = slot
-    else this.slotNext[this.fineTail[at]!] = slot
+    else slots[this.fineTail[at]! * SLOT_FIELDS + SLOT_NEXT] = slot
     this.fineTail[at] = slot
     this.fineCount++
   }
@@ -244,8 +252,13 @@ export class EventQueue {
         this.cur = this.fineBase + at
         let slot = head[at]!
         head[at] = -1
-        const next = this.slotNext; const time = this.slotTime
-        while (slot !== -1) { this.heapPush(time[slot]!, slot); this.fineCount--; slot = next[slot]! }
+        const slots = this.slots
+        while (slot !== -1) {
+          const o = slot * SLOT_FIELDS
+          this.heapPush(slots[o + SLOT_TIME]!, slot)
+          this.fineCount--
+          slot = slots[o + SLOT_NEXT]! | 0
+        }
         return true
       }
       if (this.farCount === 0) return false
@@ -279,11 +292,11 @@ export class EventQueue {
 
   /** Put (time, slot) into the hole at i, moving later parents down (>> 2: the parent of i, ARITY being 4). */
   private siftUp (i: number, time: number, slot: number): void {
-    const heap = this.heap; const seqOf = this.seqOf
+    const heap = this.heap; const slots = this.slots
     while (i > 0) {
       const p = (i - 1) >> 2
       const pt = heap[2 * p]!
-      if (pt < time || (pt === time && seqOf[heap[2 * p + 1]!]! < seqOf[slot]!)) break
+      if (pt < time || (pt === time && slots[heap[2 * p + 1]! * SLOT_FIELDS + SLOT_SEQ]! < slots[slot * SLOT_FIELDS + SLOT_SEQ]!)) break
       heap[2 * i] = pt; heap[2 * i + 1] = heap[2 * p + 1]!
       i = p
     }
@@ -312,19 +325,20 @@ export class EventQueue {
       if (!(this.heap[0]! <= limit)) return false
       slot = this.popHeap()
     }
-    const p = this.payload; const o = slot * 4
-    this.kind = p[o]!; this.a = p[o + 1]!; this.b = p[o + 2]!; this.c = p[o + 3]!
+    const p = this.slots; const o = slot * SLOT_FIELDS
+    // | 0: the fields stay small integers for the JIT (the record's doubles hold int32 values)
+    this.kind = p[o + SLOT_KIND]! | 0; this.a = p[o + SLOT_A]! | 0; this.b = p[o + SLOT_B]! | 0; this.c = p[o + SLOT_C]! | 0
     this.free[this.nFree++] = slot
     return true
   }
 
   private popHeap (): number {
-    const heap = this.heap; const seqOf = this.seqOf
-    const top = heap[1]!
+    const heap = this.heap; const slots = this.slots
+    const top = heap[1]! | 0 // slots are int32 (the heap's doubles hold them): keep them small integers for the JIT
     this.time = this.now = heap[0]!
     const last = --this.n
     if (last === 0) return top
-    const t = heap[2 * last]!; const sl = heap[2 * last + 1]!
+    const t = heap[2 * last]!; const sl = heap[2 * last + 1]! | 0
     // bottom-up: move the hole down along the smaller children to a leaf, then let the last
     // entry rise from there (it came from the bottom, so it rarely rises far); this saves the
     // comparison with it at every level on the way down
@@ -337,7 +351,7 @@ export class EventQueue {
       const end = first + ARITY < last ? first + ARITY : last
       for (let j = first + 1; j < end; j++) {
         const jt = heap[2 * j]!
-        if (jt < bt || (jt === bt && seqOf[heap[2 * j + 1]!]! < seqOf[heap[2 * best + 1]!]!)) { best = j; bt = jt }
+        if (jt < bt || (jt === bt && slots[heap[2 * j + 1]! * SLOT_FIELDS + SLOT_SEQ]! < slots[heap[2 * best + 1]! * SLOT_FIELDS + SLOT_SEQ]!)) { best = j; bt = jt }
       }
       heap[2 * i] = bt; heap[2 * i + 1] = heap[2 * best + 1]!
       i = best
@@ -371,9 +385,9 @@ export class EventQueue {
       if (this.nextSlot === this.slotCap) this.grow()
       slot = this.nextSlot++
     }
-    const p = this.payload; const o = slot * 4
-    p[o] = kind; p[o + 1] = a; p[o + 2] = b; p[o + 3] = c
-    this.seqOf[slot] = seq
+    // the payload as int32s, as an Int32Array column stored it before (ToInt32 is x | 0)
+    const p = this.slots; const o = slot * SLOT_FIELDS
+    p[o + SLOT_SEQ] = seq; p[o + SLOT_KIND] = kind | 0; p[o + SLOT_A] = a | 0; p[o + SLOT_B] = b | 0; p[o + SLOT_C] = c | 0
     return slot
   }
 
@@ -382,11 +396,8 @@ export class EventQueue {
     if (cap >= MAX_PENDING_EVENTS || this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     const next = Math.min(cap * 2, MAX_PENDING_EVENTS)
     const heap = new Float64Array(next * 2); heap.set(this.heap); this.heap = heap
-    const payload = new Int32Array(next * 4); payload.set(this.payload); this.payload = payload
-    const seqOf = new Float64Array(next); seqOf.set(this.seqOf); this.seqOf = seqOf
+    const slots = new Float64Array(next * SLOT_FIELDS); slots.set(this.slots); this.slots = slots
     const free = new Int32Array(next); free.set(this.free); this.free = free
-    const slotNext = new Int32Array(next); slotNext.set(this.slotNext); this.slotNext = slotNext
-    const slotTime = new Float64Array(next); slotTime.set(this.slotTime); this.slotTime = slotTime
     this.slotCap = next
     // unroll the ring into the bigger one so its order survives
     const ring = new Int32Array(next)

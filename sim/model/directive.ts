@@ -22,8 +22,15 @@ export interface SourceCandidate extends RankCandidate {
 
 const NO_ADDRS: string[] = []
 
+/** Region names built so far (every directive names its region once per candidate). */
+const REGION_NAMES: string[] = []
+
 /** Region names as rankPeers sees them (it compares regions by string). */
-export function regionName (region: number): string { return `r${region}` }
+export function regionName (region: number): string {
+  if (region < 0 || !Number.isInteger(region)) return `r${region}`
+  while (REGION_NAMES.length <= region) REGION_NAMES.push(`r${REGION_NAMES.length}`)
+  return REGION_NAMES[region]!
+}
 
 export function candidateOf (node: number, role: number, region: number, load: number, nowMs: number): SourceCandidate {
   const r: Role = role === ROLE_EDGE ? 'edge' : role === ROLE_CLIENT ? 'peer' : 'parent'

@@ -10,6 +10,8 @@
  * download.
  */
 
+import { MAX_CHUNKS_PER_ITEM } from '../scenario.ts'
+
 export const DL_CLIENT = 0
 export const DL_EDGE_FILL = 1
 export const DL_PARENT_FILL = 2
@@ -24,10 +26,11 @@ export const CHUNK_HAVE = 2
  * (`f[d * DL_FIELDS + DL_*]`): the chunk path reads a dozen of them per
  * event, and as sixteen separate columns that was sixteen cache lines per
  * download (hundreds of downloads in flight, each touched about once per
- * thousand events, so nearly every one was a miss); one 64-byte record is
- * one or two lines.
+ * thousand events, so nearly every one was a miss); one 80-byte record is
+ * two lines (at 64 bytes it would be two as well unless the buffer happened
+ * to start on a line, so the stride buys room for more fields for free).
  */
-export const DL_FIELDS = 16
+export const DL_FIELDS = 20
 export const DL_NODE = 0
 export const DL_ITEM = 1
 export const DL_KIND = 2
@@ -51,8 +54,10 @@ export const DL_CHUNK_AT = 13
 export const DL_CHUNKS = 14
 /** 1 once the startup chunks are held (playback could start). */
 export const DL_PLAYABLE = 15
+/** Where its region's per-chunk request counts for the item start in the simulation's swarm arena (rarest-first), or -1 (fills). */
+export const DL_RARITY_AT = 16
 
-/** The arenas' starting room in chunks (9 bytes each); they double as needed. */
+/** The arenas' starting room in chunks (5 bytes each); they double as needed. */
 export const ARENA_INITIAL_CHUNKS = 1 << 16
 
 export class Downloads {
@@ -66,12 +71,11 @@ export class Downloads {
   sources: Int32Array
   /** Arenas: each chunk's CHUNK_* state; the chunks neither held nor requested, in no order (swap-removal); each chunk's position in that list. */
   chunkState: Uint8Array
-  missList: Int32Array
-  missPos: Int32Array
+  /** Chunk indices and positions are below MAX_CHUNKS_PER_ITEM (2^16), so 16 bits hold them: half the lines a download's block spans. */
+  missList: Uint16Array
+  missPos: Uint16Array
   /** Per chunk, when a request for it arrives (read-through edges wait on their fills' chunks); empty unless enabled. */
   arrival: Float64Array = new Float64Array(0)
-  /** Per chunk, how many downloads of the region have asked for it (shared by the region's downloads of the item, for rarest-first); null for fills. */
-  rarity: Array<Int32Array | null> = []
   private free: number[] = []
   private next = 0
   /** chunk count → arena offsets of closed downloads' blocks. */
@@ -87,11 +91,12 @@ export class Downloads {
     this.startedAt = new Float64Array(cap)
     this.sources = new Int32Array(cap * maxSources)
     this.chunkState = new Uint8Array(ARENA_INITIAL_CHUNKS)
-    this.missList = new Int32Array(ARENA_INITIAL_CHUNKS)
-    this.missPos = new Int32Array(ARENA_INITIAL_CHUNKS)
+    this.missList = new Uint16Array(ARENA_INITIAL_CHUNKS)
+    this.missPos = new Uint16Array(ARENA_INITIAL_CHUNKS)
   }
 
-  open (node: number, item: number, kind: number, chunks: number, now: number, rarity: Int32Array | null = null): number {
+  open (node: number, item: number, kind: number, chunks: number, now: number, rarityAt = -1): number {
+    if (chunks > MAX_CHUNKS_PER_ITEM) throw new RangeError(`a download of ${chunks} chunks: the arenas hold chunk indices in 16 bits (scenario validation keeps items to ${MAX_CHUNKS_PER_ITEM})`)
     let d = this.free.pop()
     if (d === undefined) {
       if (this.next === this.cap) this.grow()
@@ -114,7 +119,7 @@ export class Downloads {
     const miss = this.missList; const pos = this.missPos
     for (let k = 0; k < chunks; k++) { miss[at + k] = k; pos[at + k] = k }
     f[o + DL_LIVE] = 1; f[o + DL_CHUNK_AT] = at; f[o + DL_CHUNKS] = chunks; f[o + DL_MISS_LEN] = chunks
-    this.rarity[d] = rarity
+    f[o + DL_RARITY_AT] = rarityAt
     return d
   }
 
@@ -125,7 +130,7 @@ export class Downloads {
     let blocks = this.freeBlocks[chunks]
     if (blocks === undefined) { blocks = []; this.freeBlocks[chunks] = blocks }
     blocks.push(this.f[o + DL_CHUNK_AT]!)
-    this.f[o + DL_LIVE] = 0; this.rarity[d] = null
+    this.f[o + DL_LIVE] = 0
     this.free.push(d)
     this.active--
   }
@@ -155,8 +160,8 @@ export class Downloads {
     let size = this.chunkState.length * 2
     while (size < need) size *= 2
     const u8 = new Uint8Array(size); u8.set(this.chunkState); this.chunkState = u8
-    const miss = new Int32Array(size); miss.set(this.missList); this.missList = miss
-    const pos = new Int32Array(size); pos.set(this.missPos); this.missPos = pos
+    const miss = new Uint16Array(size); miss.set(this.missList); this.missList = miss
+    const pos = new Uint16Array(size); pos.set(this.missPos); this.missPos = pos
     if (this.arrival.length > 0) { const a = new Float64Array(size); a.set(this.arrival); this.arrival = a }
   }
 

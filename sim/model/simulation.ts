@@ -21,7 +21,7 @@ import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
 import { Clients } from './clients.ts'
 import { candidateOf, rankSources, regionName, type SourceCandidate } from './directive.ts'
-import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
+import { CHUNK_HAVE, CHUNK_MISSING, CHUNK_REQUESTED, DL_CLIENT, DL_EDGE_FILL, DL_FIELDS, DL_PARENT_FILL, DL_ABORTED, DL_CHUNKS, DL_CHUNK_AT, DL_HAVE, DL_ITEM, DL_KIND, DL_LIVE, DL_MISS_LEN, DL_NEXT_IN_ORDER, DL_NODE, DL_ON_DEMAND, DL_OUTSTANDING, DL_PLAYABLE, DL_PREFIX, DL_RARITY_AT, DL_RETRYING, DL_SOURCE_COUNT, Downloads } from './downloads.ts'
 import { Samples, Series, Totals } from './metrics.ts'
 import { LINK_DOWN, LINK_DOWN_FREE, LINK_FIELDS, LINK_UP, LINK_UP_FREE, ROLE_CLIENT, ROLE_EDGE, ROLE_ORIGIN, ROLE_PARENT, World } from './world.ts'
 
@@ -49,6 +49,8 @@ const HOLD_SOME = 2
 const HOLD_UNKNOWN = 3
 const NO_FILL = -1
 
+/** The swarm arena's starting room in chunks (it doubles as needed). */
+const SWARM_ARENA_INITIAL = 1 << 16
 /** Random chunks compared when picking the rarest one (BitTorrent's rarest-first, sampled to stay O(1)). */
 export const RAREST_SAMPLES = 8
 /** A download that finds no source it may ask (none holds a missing chunk, or all are queued full) looks again after this long (seconds). */
@@ -120,20 +122,24 @@ export class Simulation {
   // infrastructure state
   private readonly policies: Array<EvictionPolicy<number>> = []
   /**
-   * edge·items + item → 1 while the edge's policy holds the item: a mirror of
-   * `policy.has`, kept in step with every insert (the only way membership
-   * changes here), so the per-chunk path reads a byte instead of the policy's map.
+   * Per edge·items + item, two int32s side by side (one cache line for both,
+   * which the per-chunk path reads together): at 2·key 1 while the edge's
+   * policy holds the item (a mirror of `policy.has`, kept in step with every
+   * insert, the only way membership changes here, so the chunk path reads an
+   * int instead of the policy's map), at 2·key + 1 the fill download in
+   * flight, or NO_FILL.
    */
-  private readonly edgeHeld: Uint8Array
-  /** edge·items + item → the fill download in flight, or NO_FILL. */
-  private readonly edgeFill: Int32Array
+  private readonly edgeState: Int32Array
   /** parent·items + item → 1 once the parent holds the item. */
   private readonly parentHas: Uint8Array
   private readonly parentFill = new Map<number, number>()
   /** region·items + item → clients that hold it or are fetching it (pruned lazily). */
   private readonly holders = new Map<number, number[]>()
   /** region·items + item → per chunk, how many region downloads have requested it (rarest-first). */
-  private readonly swarm = new Map<number, Int32Array>()
+  private readonly swarm = new Map<number, number>()
+  /** The swarms' counts, one block of the item's chunk count each (offsets in `swarm`, DL_RARITY_AT); doubles as needed. */
+  private swarmArena = new Int32Array(SWARM_ARENA_INITIAL)
+  private swarmUsed = 0
   /** Requests since the last preposition plan, as protocol's planner takes them. */
   private demand: DemandEvent[] = []
 
@@ -209,8 +215,8 @@ export class Simulation {
 
     const items = this.catalog.count
     for (let e = 0; e < w.regions * w.edgesPerRegion; e++) this.policies.push(createEvictionPolicy<number>(s.edge.eviction, s.edge.capacityBytes))
-    this.edgeHeld = new Uint8Array(w.regions * w.edgesPerRegion * items)
-    this.edgeFill = new Int32Array(w.regions * w.edgesPerRegion * items).fill(NO_FILL)
+    this.edgeState = new Int32Array(2 * w.regions * w.edgesPerRegion * items)
+    for (let i = 1; i < this.edgeState.length; i += 2) this.edgeState[i] = NO_FILL
     this.parentHas = new Uint8Array(w.regions * w.parentsPerRegion * items)
     for (let i = 0; i < items; i++) {
       if (this.catalog.releasedAt[i] === 0) for (let p = 0; p < w.regions * w.parentsPerRegion; p++) this.parentHas[p * items + i] = 1
@@ -589,14 +595,14 @@ export class Simulation {
     if (evicted.length === 1 && evicted[0] === item && !policy.has(item)) return false // larger than the whole cache
     for (const x of evicted) {
       this.totals.edgeEvictions++
-      this.edgeHeld[e * items + x] = 0
-      const f = this.edgeFill[e * items + x]!
-      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeFill[e * items + x] = NO_FILL; this.maybeClose(f) }
+      this.edgeState[2 * (e * items + x)] = 0
+      const f = this.edgeState[2 * (e * items + x) + 1]!
+      if (f !== NO_FILL) { this.dl.f[f * DL_FIELDS + DL_ABORTED] = 1; this.edgeState[2 * (e * items + x) + 1] = NO_FILL; this.maybeClose(f) }
     }
-    this.edgeHeld[e * items + item] = policy.has(item) ? 1 : 0
+    this.edgeState[2 * (e * items + item)] = policy.has(item) ? 1 : 0
     const d = this.dl.open(edge, item, DL_EDGE_FILL, this.catalog.chunks[item]!, this.q.now)
     if (onDemand) this.dl.f[d * DL_FIELDS + DL_ON_DEMAND] = 1
-    this.edgeFill[e * items + item] = d
+    this.edgeState[2 * (e * items + item) + 1] = d
     this.direct(d)
     this.pump(d)
     this.q.push(this.q.now + this.refresh, EV_REFRESH, d, this.dl.gen[d]!)
@@ -673,8 +679,8 @@ export class Simulation {
       }
       case ROLE_EDGE: {
         const e = n - w.firstEdge
-        if (this.edgeHeld[e * items + item] === 0) return HOLD_NONE
-        const f = this.edgeFill[e * items + item]!
+        if (this.edgeState[2 * (e * items + item)] === 0) return HOLD_NONE
+        const f = this.edgeState[2 * (e * items + item) + 1]!
         // a read-through edge serves any chunk: what it lacks it fetches first (send waits for it)
         if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 1) return HOLD_ALL
         this.partialAt = this.dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
@@ -692,11 +698,22 @@ export class Simulation {
     }
   }
 
-  private swarmOf (region: number, item: number): Int32Array {
+  /** Where the region's request counts per chunk of item start in swarmArena (a new zeroed block the first time). */
+  private swarmOf (region: number, item: number): number {
     const key = region * this.catalog.count + item
-    let s = this.swarm.get(key)
-    if (s === undefined) { s = new Int32Array(this.catalog.chunks[item]!); this.swarm.set(key, s) }
-    return s
+    let at = this.swarm.get(key)
+    if (at === undefined) {
+      const n = this.catalog.chunks[item]!
+      if (this.swarmUsed + n > this.swarmArena.length) {
+        let size = this.swarmArena.length * 2
+        while (size < this.swarmUsed + n) size *= 2
+        const grown = new Int32Array(size); grown.set(this.swarmArena.subarray(0, this.swarmUsed)); this.swarmArena = grown
+      }
+      at = this.swarmUsed
+      this.swarmUsed += n
+      this.swarm.set(key, at)
+    }
+    return at
   }
 
   /** Keep d's window of chunk requests full. */
@@ -711,7 +728,8 @@ export class Simulation {
     // download d's chunk k is state[at + k], miss[at + i] (no open() below moves the arenas)
     const state = dl.chunkState; const miss = dl.missList; const at0 = f[o + DL_CHUNK_AT]!
     const chunks = f[o + DL_CHUNKS]!
-    const swarm = dl.rarity[d] ?? null
+    // the region's request counts for the item's chunks are swarm[sw + k] (sw < 0: none, a fill)
+    const swarm = this.swarmArena; const sw = f[o + DL_RARITY_AT]!
     const base = d * dl.maxSources; const nsrc = f[o + DL_SOURCE_COUNT]!
     // each source's cost now: queued upload seconds plus its role's penalty; a source whose
     // queue is already maxQueue long is not asked more (a server's bounded request queue)
@@ -733,6 +751,7 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
+    // a sample's index below is (r · n) | 0, floor for r in [0, 1) and n < 2^16, as an int32 for the JIT
     while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
@@ -750,15 +769,15 @@ export class Simulation {
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         const rng = this.rngChunks
         at = 0
-        if (swarm === null) {
+        if (sw < 0) {
           // no rarity (a fill): the first sample wins, the others are still drawn to keep the stream
-          k = n === samples ? miss[at0]! : miss[at0 + Math.floor(rng.next() * n)]!
+          k = n === samples ? miss[at0]! : miss[at0 + ((rng.next() * n) | 0)]!
           if (n !== samples) for (let t = 1; t < samples; t++) rng.next()
         } else {
           let bestRarity = Infinity
           for (let t = 0; t < samples; t++) {
-            const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(rng.next() * n)]!
-            const rarity = swarm[cand]!
+            const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((rng.next() * n) | 0)]!
+            const rarity = swarm[sw + cand]!
             if (rarity < bestRarity) { bestRarity = rarity; k = cand }
           }
         }
@@ -767,8 +786,8 @@ export class Simulation {
         let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         for (let t = 0; t < samples; t++) {
-          const cand = n === samples ? miss[at0 + t]! : miss[at0 + Math.floor(this.rngChunks.next() * n)]!
-          const rarity = swarm === null ? 0 : swarm[cand]!
+          const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((this.rngChunks.next() * n) | 0)]!
+          const rarity = sw < 0 ? 0 : swarm[sw + cand]!
           for (let i = 0; i <= bestAt && i < usable; i++) {
             if (this.sourceHas(base, order[i]!, item, cand)) {
               if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
@@ -782,7 +801,7 @@ export class Simulation {
       const j = order[at]!
       const src = dl.sources[base + j]!
       this.send(d, k, src, node, item)
-      if (swarm !== null) swarm[k]!++
+      if (sw >= 0) swarm[sw + k]!++
       // the chosen source is now busier: move it back in the order, or drop it once full
       const wait = w.link[src * LINK_FIELDS + LINK_UP_FREE]! - now
       if (wait > this.maxQueue) {
@@ -808,7 +827,7 @@ export class Simulation {
    * fetches k and the next READ_AHEAD_CHUNKS missing chunks from a parent of the region now.
    */
   private fetchThrough (edge: number, item: number, k: number): number {
-    const f = this.edgeFill[this.world.edgeIndex(edge) * this.catalog.count + item]!
+    const f = this.edgeState[2 * (this.world.edgeIndex(edge) * this.catalog.count + item) + 1]!
     if (f === NO_FILL || this.dl.f[f * DL_FIELDS + DL_ON_DEMAND] === 0) return 0
     const dl = this.dl; const at = dl.f[f * DL_FIELDS + DL_CHUNK_AT]!
     const state = dl.chunkState[at + k]
@@ -941,7 +960,7 @@ export class Simulation {
       }
       case DL_EDGE_FILL: {
         const key = w.edgeIndex(node) * items + item
-        if (this.edgeFill[key] === d) this.edgeFill[key] = NO_FILL
+        if (this.edgeState[2 * key + 1] === d) this.edgeState[2 * key + 1] = NO_FILL
         break
       }
       default: {
@@ -973,13 +992,13 @@ export class Simulation {
       const e = w.edgeIndex(node)
       const policy = this.policies[e]!
       for (let i = 0; i < items; i++) {
-        const f = this.edgeFill[e * items + i]!
+        const f = this.edgeState[2 * (e * items + i) + 1]!
         if (f === NO_FILL) continue
         // a partial item is not kept: the restarted edge fetches it again on the next miss
         abort(f)
-        this.edgeFill[e * items + i] = NO_FILL
+        this.edgeState[2 * (e * items + i) + 1] = NO_FILL
         policy.remove(i)
-        this.edgeHeld[e * items + i] = 0
+        this.edgeState[2 * (e * items + i)] = 0
       }
     } else {
       const p = w.parentIndex(node)
