@@ -3,28 +3,8 @@
  * CLI can print one clear line and tests can match on them.
  */
 
-export class ClientError extends Error {
-  name = 'ClientError'
-  code = 'client_error'
-}
-
-/** Every source failed or was dropped, and asking main for a new directive brought no usable one. */
-export class NoSourcesError extends ClientError {
-  name = 'NoSourcesError'
-  code = 'no_sources'
-}
-
-/** Main's directive names no source at all in the client's region (every node down or drained, or none): retrying cannot help soon. */
-export class RegionUnservedError extends ClientError {
-  name = 'RegionUnservedError'
-  code = 'region_unserved'
-}
-
-/** The download was stopped by its caller (Ctrl-C, SIGTERM, a test's abort). */
-export class DownloadAbortedError extends ClientError {
-  name = 'DownloadAbortedError'
-  code = 'aborted'
-}
+export { ClientError, NoSourcesError, RegionUnservedError, DownloadAbortedError } from '../download/errors.ts'
+import { ClientError } from '../download/errors.ts'
 
 /** Every chunk verified, yet the Merkle root over their hashes is not the manifest's: never rename such a file into place. */
 export class RootMismatchError extends ClientError {

@@ -221,7 +221,7 @@ test('with no usable source left it asks for more (a new directive), and gives u
 
 test('a new directive that names no source in the region ends the download at once with its reason', async () => {
   let asks = 0
-  const { RegionUnservedError } = await import('../client/errors.ts')
+  const { RegionUnservedError } = await import('./errors.ts')
   const h = harness({
     moreSources: async () => { asks++; throw new RegionUnservedError("no source in region eu: every node of region 'eu' is down or drained (1 parent down; last heartbeat 20 s ago)") },
     limits: { maxEmptyRefills: 20, refillRetryMs: 10, tickMs: 10 }

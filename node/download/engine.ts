@@ -28,7 +28,7 @@
  *   await it, so a slow disk slows the streams instead of filling memory.
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
-import { DownloadAbortedError } from '../client/errors.ts'
+import { DownloadAbortedError } from './errors.ts'
 import { penaltyFor, StallError } from '../errors.ts'
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
 import type { DownloadSource, SourceKind } from './source.ts'

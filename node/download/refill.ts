@@ -4,7 +4,7 @@
  * nothing, and giving up after `maxEmptyRefills` such asks in a row — or at
  * once when main says the region has no source at all.
  */
-import { NoSourcesError } from '../client/errors.ts'
+import { NoSourcesError } from './errors.ts'
 import type { DownloadSource } from './source.ts'
 import type { SchedulerLimits } from './limits.ts'
 
