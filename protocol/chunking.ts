@@ -159,24 +159,6 @@ export function chunkOffset (manifest: Manifest, index: number): number {
   return index * manifest.chunkSize
 }
 
-/** Digests prehashChunk computed, by the very view it hashed (held weakly). */
-const prehashed = new WeakMap<Uint8Array, Uint8Array>()
-
-/**
- * Hash `bytes` on the thread pool (WebCrypto's digest runs off the main thread) and remember the digest, so
- * that verifyChunk and verifiedChunk of this same view compare against it instead of hashing on the caller's
- * thread. For a receiver that just assembled the bytes in a buffer of its own and hands them on unchanged: the
- * digest is of the bytes as they were when this was called (whoever writes into them afterwards defeats the
- * check, as with VerifiedChunk). A view of another length or offset is another key: hashed anew.
- * (issue 17: a cold edge's main thread was saturated, its one SHA-256 per chunk 12 % of it.)
- */
-export async function prehashChunk (bytes: Uint8Array): Promise<void> {
-  const subtle = (globalThis as { crypto?: { subtle?: { digest: (alg: string, data: Uint8Array<ArrayBuffer>) => Promise<ArrayBuffer> } } }).crypto?.subtle
-  if (subtle === undefined) return
-  const d = await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)
-  prehashed.set(bytes, new Uint8Array(d))
-}
-
 /**
  * Check a received chunk against the manifest. Throws RangeError if the
  * manifest has no such chunk (the caller's mistake), and
@@ -193,7 +175,7 @@ export function verifyChunk (manifest: Manifest, index: number, bytes: Uint8Arra
   if (want === undefined || want.length !== HASH_BYTES) {
     throw new RangeError(`manifest of ${manifest.itemId} lacks the hash of chunk ${index}`)
   }
-  const got = prehashed.get(bytes) ?? sha256(bytes)
+  const got = sha256(bytes)
   let diff = 0
   for (let i = 0; i < HASH_BYTES; i++) diff |= (got[i] as number) ^ (want[i] as number)
   if (diff !== 0) throw new ChunkHashMismatchError(`chunk ${index} of ${manifest.itemId} does not match its hash`)

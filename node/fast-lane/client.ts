@@ -4,9 +4,7 @@
  * directive or the rules name (its libp2p certificate); ours proves this
  * node's or client's PeerId to it. Bytes are read with `onread` into one
  * reused buffer and copied once into a buffer per frame (FACTS "Data
- * path": ~2.2 ms/MiB at a requester that hashes); each chunk is hashed on
- * the thread pool as it arrives (protocol/chunking.ts prehashChunk), so
- * the caller's verifyChunk only compares. `fetch` has the contract
+ * path": ~2.2 ms/MiB at a requester that hashes). `fetch` has the contract
  * of node/chunk-client.ts fetchChunks: raw bytes to onChunk (the caller
  * verifies each before use), onChunk awaited in order per request, typed
  * errors; a slow onChunk pauses the socket once CLIENT_MAX_BUFFER_BYTES sit
@@ -19,7 +17,6 @@ import {
   decodeFastLaneFrame, encodeFastLaneRequest, FAST_LANE_ALPN, MAX_FAST_LANE_FRAME_BYTES
 } from '../../protocol/wire/fast-lane.ts'
 import { MAX_INDEXES_PER_REQUEST } from '../../protocol/wire/limits.ts'
-import { prehashChunk } from '../../protocol/chunking.ts'
 import { CLIENT_MAX_BUFFER_BYTES, errorOfFrame, type ChunkFetchOptions, type ChunkFetchRequest } from '../chunk-client.ts'
 import { ChunkNotFoundError, PeerProtocolError } from '../errors.ts'
 import { remotePeerOf, type FastLaneCredentials } from './certificate.ts'
@@ -109,11 +106,7 @@ class LaneConnection {
     if (this.queued > CLIENT_MAX_BUFFER_BYTES) this.socket.pause()
     const index = frame.index
     const bytes = frame.bytes
-    // hashed on the thread pool at once, while earlier chunks are still with onChunk: the caller's
-    // verifyChunk then only compares (the bytes are ours alone until onChunk gets them)
-    const hashed = prehashChunk(bytes).catch(() => {})
     p.chain = p.chain.then(async () => {
-      await hashed
       if (p.failed === undefined) await p.opts.onChunk(index, bytes)
     }).catch((err: unknown) => { p.failed ??= err as Error }).finally(() => {
       this.queued -= n
