@@ -24,7 +24,8 @@
  * REELNET_LOAD_SECONDS (60), REELNET_LOAD_SINGLE_SECONDS (15; 0 skips the
  * baseline), REELNET_LOAD_DOWNLOADS (0: loop until the time is up),
  * REELNET_LOAD_SIZE (16MiB per item), REELNET_LOAD_ITEMS (4),
- * REELNET_LOAD_WORKERS (clients / 25, at least 1), REELNET_LOAD_ACCOUNTS (5);
+ * REELNET_LOAD_WORKERS (clients / 25, at least 1), REELNET_LOAD_ACCOUNTS (5), REELNET_LOAD_SHARE (1: keep a
+ * client's libp2p host and fast-lane connections across its downloads, customer.ts ClientShare; default off);
  * REELNET_LOAD_TRACE=1 prints every client's scheduler events but chunks.
  */
 import { spawn } from 'node:child_process'
@@ -43,11 +44,12 @@ const SECONDS = Number(process.env.REELNET_LOAD_SECONDS ?? 60)
 const SINGLE_SECONDS = Number(process.env.REELNET_LOAD_SINGLE_SECONDS ?? 15)
 const DOWNLOADS = Number(process.env.REELNET_LOAD_DOWNLOADS ?? 0)
 /**
- * REELNET_LOAD_SHARE=0: every download makes its own libp2p host and fast-lane connections. By default a client
- * keeps them for its next download (customer.ts ClientShare, one per worker process), as a process running many
- * downloads would.
+ * REELNET_LOAD_SHARE=1: a client keeps its libp2p host and fast-lane connections for its next download
+ * (customer.ts ClientShare, one per worker process). Off by default, so each download pays what `reelnet get`
+ * pays: measured back to back in one lock slot (2026-12-02 00:00-00:04, others working) it made no difference
+ * beyond the noise (53.7 MiB/s without, 49.9 with; edges 7.6 and 7.8 ms/MiB; workers 21.9 and 21.1).
  */
-const SHARE = process.env.REELNET_LOAD_SHARE !== '0'
+const SHARE = process.env.REELNET_LOAD_SHARE === '1'
 /** Clients listen (libp2p and their seeding fast lane) on loopback only: the bench's traffic stays on 127.0.0.1. */
 const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const SIZE = bytesFlag('REELNET_LOAD_SIZE', process.env.REELNET_LOAD_SIZE, 16 * MIB)
