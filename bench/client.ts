@@ -20,7 +20,7 @@ import { Network, createCustomer, runClient, waitJson, spawnReelnet, nodeStatus,
 import { bytesFlag } from '../cli/command.ts'
 import { Scheduler } from '../node/download/engine.ts'
 import type { DownloadSource } from '../node/download/source.ts'
-import { TokenBucket } from '../node/token-bucket.ts'
+import { TokenBucket } from '../node/net/token-bucket.ts'
 import { sha256 } from '../protocol/chunking.ts'
 
 const MIB = 1024 * 1024

@@ -1,7 +1,7 @@
 /**
  * main's optional separate metrics listener (`reelnet main --metrics-port P`): GET /metrics without a token,
  * for a Prometheus that scrapes on a private address, while /metrics on main's public port needs the operator
- * token. (node/metrics.ts has the node's own; main/ and node/ never import each other.)
+ * token. (node/server/metrics.ts has the node's own; main/ and node/ never import each other.)
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

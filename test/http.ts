@@ -4,4 +4,4 @@
  * before main read it; seen in CI at a suite's first ingest). The kits use
  * the same function rather than a copy.
  */
-export { fetchRetrying } from '../node/main-client.ts'
+export { fetchRetrying } from '../node/control/main-client.ts'

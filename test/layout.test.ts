@@ -47,4 +47,25 @@ for (const part of ['protocol', 'main', 'node', 'sim', 'web']) {
   })
 }
 
+/** node/'s layers, lowest first (node/README.md): a folder imports only lower ones; server/ and client/ share a rank. */
+const NODE_LAYER_RANK: Record<string, number> = { net: 0, control: 1, download: 2, server: 3, client: 3 }
+
+test("node/'s folders import only the layers below them (server/ and client/ never each other)", () => {
+  const offences: string[] = []
+  for (const file of sources('node')) {
+    const layer = file.split('/')[1] ?? ''
+    const rank = NODE_LAYER_RANK[layer]
+    if (rank === undefined) { offences.push(`${file} is in none of node/'s layer folders`); continue }
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+      const spec = m[1] ?? ''
+      if (!spec.startsWith('.')) continue
+      const [part, target] = join(file, '..', spec).split('/')
+      if (part !== 'node' || target === undefined || target === layer) continue
+      const targetRank = NODE_LAYER_RANK[target]
+      if (targetRank === undefined || targetRank >= rank) offences.push(`${file} (${layer}/) imports ${spec}`)
+    }
+  }
+  assert.equal(offences, [])
+})
+
 test.run()

@@ -99,7 +99,7 @@ export const command: Command = {
     const { createLogger } = await import('../log.ts')
     const logger = createLogger('reelnet-node', { base: { role, region: values.region } })
 
-    const { startNode } = await import('../../node/run.ts')
+    const { startNode } = await import('../../node/server/run.ts')
     const log = (line: string): void => { logger.info(line) }
     let node
     try {

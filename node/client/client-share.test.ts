@@ -5,7 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ClientShare } from './customer.ts'
-import type { ReelnetHost } from '../host.ts'
+import type { ReelnetHost } from '../net/host.ts'
 
 const credentials = { cert: 'not used before a connect', key: 'not used before a connect' }
 

@@ -6,7 +6,7 @@
  * then stops too. The same follower answers the seeder about the peers it serves.
  */
 import { ClientError } from './errors.ts'
-import { RevocationsFollower, type RevocationsAnswer } from '../revocations.ts'
+import { RevocationsFollower, type RevocationsAnswer } from '../control/revocations.ts'
 import { DEFAULT_REVOCATION_POLL_MS, MAX_REVOCATION_POLL_MS, MIN_REVOCATION_POLL_MS, DEFAULT_OFFLINE_GRACE_MS } from './license-limits.ts'
 
 export { DEFAULT_REVOCATION_POLL_MS, MAX_REVOCATION_POLL_MS, MIN_REVOCATION_POLL_MS, DEFAULT_OFFLINE_GRACE_MS } from './license-limits.ts'

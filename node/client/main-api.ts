@@ -105,7 +105,7 @@ export class MainApi {
     return JSON.parse(text) as { quarantined: boolean, reporters: number }
   }
 
-  /** The signed revocation list (issue 14b), with an ETag; verified by the caller (node/revocations.ts). */
+  /** The signed revocation list (issue 14b), with an ETag; verified by the caller (node/control/revocations.ts). */
   async revocations (etag: string | undefined, o: { signal?: AbortSignal } = {}): Promise<{ notModified: true } | { notModified: false, etag: string | undefined, bytes: Uint8Array }> {
     const deadline = AbortSignal.timeout(MAIN_CALL_TIMEOUT_MS)
     let res: Response

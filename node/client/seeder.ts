@@ -8,16 +8,16 @@
  * license has expired. Upload is capped when asked.
  */
 import type { Libp2p } from '@libp2p/interface'
-import { serveChunks, type ServeOptions } from '../chunk-server.ts'
-import { createAuthorizer } from '../access.ts'
-import { AccessDeniedError } from '../errors.ts'
-import { TokenBucket } from '../token-bucket.ts'
+import { serveChunks, type ServeOptions } from '../net/chunk-server.ts'
+import { createAuthorizer } from '../net/access.ts'
+import { AccessDeniedError } from '../net/errors.ts'
+import { TokenBucket } from '../net/token-bucket.ts'
 import { Bitfield } from '../../protocol/wire/have.ts'
 import { sha256 } from '../../protocol/chunking.ts'
 import { bytesEqual } from '../../protocol/encoding.ts'
 import type { PartFile } from './resume.ts'
 import { contentKeyOf } from '../../protocol/item-key.ts'
-import type { RevocationGuard } from '../revocations.ts'
+import type { RevocationGuard } from '../control/revocations.ts'
 
 export interface SeederOptions {
   host: Libp2p

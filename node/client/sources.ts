@@ -7,8 +7,8 @@
  * holds part of the item), and the scheduler asks elsewhere.
  */
 import type { Libp2p } from '@libp2p/interface'
-import { fetchChunks } from '../chunk-client.ts'
-import type { ChunkTransport } from '../fast-lane/transport.ts'
+import { fetchChunks } from '../net/chunk-client.ts'
+import type { ChunkTransport } from '../net/fast-lane/transport.ts'
 import type { Directive, DirectivePeer } from '../../protocol/types.ts'
 import type { DownloadSource, SourceKind } from '../download/source.ts'
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Scheduler } from './engine.ts'
 import type { DownloadSource, SourceKind } from './source.ts'
 import type { SchedulerEvent } from './stats.ts'
-import { FakeClock } from '../clock.ts'
+import { FakeClock } from './clock.ts'
 
 const CHUNK = 1024
 const COUNT = 48

@@ -14,7 +14,7 @@
  *   backs its source off; repeated failures drop the source.
  * - A chunk that fails verification is never stored; its sender gets a strike
  *   and is dropped for the rest of the download after `maxBadChunks`. A
- *   failed request's error goes through node/errors.ts penaltyFor: a ban drops
+ *   failed request's error goes through node/net/errors.ts penaltyFor: a ban drops
  *   its sender at once. Dropped sources are kept out through one penalty map
  *   (penalties.ts).
  * - When no usable source is left, `moreSources` is asked (a new directive).
@@ -29,8 +29,8 @@
  */
 import type { VerifiedChunk } from '../../protocol/chunking.ts'
 import { DownloadAbortedError } from './errors.ts'
-import { penaltyFor, StallError } from '../errors.ts'
-import { systemClock, type Clock, type TimerHandle } from '../clock.ts'
+import { penaltyFor, StallError } from '../net/errors.ts'
+import { systemClock, type Clock, type TimerHandle } from './clock.ts'
 import type { DownloadSource, SourceKind } from './source.ts'
 import { DEFAULT_LIMITS, type SchedulerLimits } from './limits.ts'
 import type { DownloadStats, DropReason, SchedulerEvent } from './stats.ts'
@@ -551,7 +551,7 @@ export class Scheduler {
       if (s.dropped === false) {
         s.failures++
         s.consecutiveFailures++
-        // node/errors.ts penaltyFor is the one place that says what an error means for its sender
+        // node/net/errors.ts penaltyFor is the one place that says what an error means for its sender
         const penalty = penaltyFor(err)
         this.emit({ type: 'failure', source: s.source.id, kind: s.source.kind, error: `${err.name}: ${err.message}`, errorName: err.name, penalty, index: left[0] ?? req.asked[0] ?? 0 })
         if (penalty === 'ban') this.drop(s, 'protocol')

@@ -1,6 +1,6 @@
 /** What the download engine reports: events as they happen, and its totals. */
 import type { SourceKind } from './source.ts'
-import type { Penalty } from '../errors.ts'
+import type { Penalty } from '../net/errors.ts'
 
 /** Why a source was dropped: it sent bad chunks, broke the protocol (both banned), or failed too often in a row. */
 export type DropReason = 'bad-chunks' | 'protocol' | 'failures'

@@ -61,7 +61,7 @@ export const PEER_SAMPLE_FACTOR = 2
 export const DHT_BITS_PER_HOP = 4
 /** A source's load for ranking: its queued upload seconds over this horizon, capped at 1. */
 export const LOAD_HORIZON_SECONDS = 10
-/** A read-through edge fetches the missed chunk and up to this many more after it (node/fill.ts FILL_BATCH_CHUNKS: 16 in all). */
+/** A read-through edge fetches the missed chunk and up to this many more after it (node/server/fill.ts FILL_BATCH_CHUNKS: 16 in all). */
 export const READ_AHEAD_CHUNKS = 15
 /** The run checks its progress (and the callback) every this many events. */
 export const PROGRESS_EVERY = 1 << 16
@@ -494,7 +494,7 @@ export class Simulation {
     if (kind !== DL_PARENT_FILL && !ranked.some(n => w.roleOf(n) === ROLE_PARENT)) {
       let p = -1
       for (let j = 0; j < w.parentsPerRegion && p < 0; j++) if (this.listed(w.parent(region, j))) p = w.parent(region, j)
-      // with no parent up, an edge fills from main's origin (node/fill.ts: an edge, else a parent, else the origin)
+      // with no parent up, an edge fills from main's origin (node/server/fill.ts: an edge, else a parent, else the origin)
       if (p < 0 && kind === DL_EDGE_FILL) p = 0
       if (p >= 0) {
         if (ranked.length >= this.maxSources) ranked.pop()
@@ -834,7 +834,7 @@ export class Simulation {
     if (state === CHUNK_HAVE) return 0
     if (state === CHUNK_REQUESTED) return dl.arrival[at + k]!
     const w = this.world; const region = w.regionOf(edge)
-    // a parent of the region, else main's origin (node 0), as node/fill.ts chooses
+    // a parent of the region, else main's origin (node 0), as node/server/fill.ts chooses
     let parent = 0
     for (let j = 0; j < w.parentsPerRegion && parent === 0; j++) if (this.listed(w.parent(region, j))) parent = w.parent(region, j)
     for (let j = k, n = dl.f[f * DL_FIELDS + DL_CHUNKS]!; j < n && j <= k + READ_AHEAD_CHUNKS; j++) if (dl.chunkState[at + j] === CHUNK_MISSING) this.send(f, j, parent, edge, item)

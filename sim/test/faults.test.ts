@@ -67,7 +67,7 @@ test('a region with all its parents down: its edges fill from main\'s origin, an
   const clean = runScenario(parseScenario({ ...s, faults: undefined }), 3)
   assert.is(r.metrics.faults!.failures, 2)
   assert.ok(Math.abs(r.metrics.faults!.nodeDownSeconds - HOUR) < 1e-6)
-  // as node/fill.ts does: an edge, else a parent, else the origin
+  // as node/server/fill.ts does: an edge, else a parent, else the origin
   assert.is(clean.metrics.bytes.fromOrigin, 0)
   assert.ok(r.metrics.bytes.fromOrigin > 2 ** 30, `the edges filled from the origin: ${(r.metrics.bytes.fromOrigin / 2 ** 30).toFixed(1)} GiB`)
   assert.ok(r.metrics.requests.downloadsDone >= clean.metrics.requests.downloadsDone - 10, `done ${r.metrics.requests.downloadsDone} vs ${clean.metrics.requests.downloadsDone}`)

@@ -20,8 +20,8 @@ import { caseOf, step } from './kit.ts'
 import {
   Network, createCustomer, runClient, waitJson, spawnReelnet, waitFor, nodeStatus, NODE_READY_RE, STATUS_FLAGS, OPERATOR_TOKEN, type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
-import { createHost, type ReelnetHost } from '../../node/host.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
+import { createHost, type ReelnetHost } from '../../node/net/host.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
 import { verifyChunk } from '../../protocol/chunking.ts'
 import { verifyDirective, verifyManifest } from '../../protocol/documents.ts'
 import { fromText } from '../../protocol/signing.ts'

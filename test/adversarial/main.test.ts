@@ -16,7 +16,7 @@ import { toText } from '../../protocol/signing.ts'
 import { signNodeAuth } from '../../protocol/node-auth.ts'
 import { peerIdOf } from '../../protocol/keys.ts'
 import { CLOCK_SKEW_MS } from '../../protocol/limits.ts'
-import { createAuthorizer } from '../../node/access.ts'
+import { createAuthorizer } from '../../node/net/access.ts'
 import { startMain, tempDir, cleanup, type Proc } from '../e2e/node-kit.ts'
 
 let kit: Kit

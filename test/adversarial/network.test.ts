@@ -24,10 +24,10 @@ import {
   type CustomerInfo, type Proc, type NodeInfo
 } from '../e2e/client-net.ts'
 import { TEST_SCRYPT_LOG_N } from '../bin.ts'
-import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
-import { serveChunks } from '../../node/chunk-server.ts'
+import { createHost, bareAddrs, type ReelnetHost } from '../../node/net/host.ts'
+import { serveChunks } from '../../node/net/chunk-server.ts'
 import { Bitfield } from '../../protocol/wire/have.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
 import { CHUNK_PROTOCOL } from '../../protocol/wire/chunk.ts'
 import { signDirective } from '../../protocol/documents.ts'
 import { createSigner } from '../../protocol/keys.ts'

@@ -15,11 +15,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection, Stream } from '@libp2p/interface'
 import { caseOf, itemOf } from './kit.ts'
-import { createHost, bareAddrs, dhtProtocol, routingTablePeers, IDENTIFY_PROTOCOL, type HostOptions, type ReelnetHost } from '../../node/host.ts'
-import { serveChunks } from '../../node/chunk-server.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
-import { fetchHave } from '../../node/have-client.ts'
-import { penaltyFor } from '../../node/errors.ts'
+import { createHost, bareAddrs, dhtProtocol, routingTablePeers, IDENTIFY_PROTOCOL, type HostOptions, type ReelnetHost } from '../../node/net/host.ts'
+import { serveChunks } from '../../node/net/chunk-server.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
+import { fetchHave } from '../../node/net/have-client.ts'
+import { penaltyFor } from '../../node/net/errors.ts'
 import { chunkLength, verifyChunk } from '../../protocol/chunking.ts'
 import { CHUNK_PROTOCOL } from '../../protocol/wire/chunk.ts'
 import { Bitfield, HAVE_PROTOCOL } from '../../protocol/wire/have.ts'
@@ -116,7 +116,7 @@ async function honestFetch (client: ReelnetHost, server: ReelnetHost): Promise<n
 }
 
 interface Malformed { peerId: string, protocol: string, err: string }
-/** A real chunk server (node/chunk-server.ts) that serves the item to everyone and records framing violations. */
+/** A real chunk server (node/net/chunk-server.ts) that serves the item to everyone and records framing violations. */
 async function victimServer (): Promise<{ h: ReelnetHost, malformed: Malformed[] }> {
   const malformed: Malformed[] = []
   const h = await host()

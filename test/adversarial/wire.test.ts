@@ -2,7 +2,7 @@
  * Adversarial cases on the wire, in one process with real libp2p hosts on
  * 127.0.0.1 (no process startups): hostile chunk servers against the
  * customer client's download engine (node/download/engine.ts driving
- * node/client/sources.ts over node/chunk-client.ts), an edge's filler
+ * node/client/sources.ts over node/net/chunk-client.ts), an edge's filler
  * against bad region peers and DHT strangers, a property test of who gets
  * penalised, and fuzzing of every wire codec and of a live chunk server.
  * Cases 1–6, 22, 23.
@@ -17,14 +17,14 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { caseOf, itemOf } from './kit.ts'
-import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
-import { serveChunks, type ChunkSource } from '../../node/chunk-server.ts'
-import { createAuthorizer } from '../../node/access.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
-import { Filler, FILL_STALL_TIMEOUT_MS, type FillerOptions } from '../../node/fill.ts'
-import { FakeClock, type Clock } from '../../node/clock.ts'
-import { ChunkStore } from '../../node/store/chunk-store.ts'
-import type { MainClient } from '../../node/main-client.ts'
+import { createHost, bareAddrs, type ReelnetHost } from '../../node/net/host.ts'
+import { serveChunks, type ChunkSource } from '../../node/net/chunk-server.ts'
+import { createAuthorizer } from '../../node/net/access.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
+import { Filler, FILL_STALL_TIMEOUT_MS, type FillerOptions } from '../../node/server/fill.ts'
+import { FakeClock, type Clock } from '../../node/download/clock.ts'
+import { ChunkStore } from '../../node/server/store/chunk-store.ts'
+import type { MainClient } from '../../node/control/main-client.ts'
 import { Scheduler } from '../../node/download/engine.ts'
 import type { DownloadSource, SourceKind } from '../../node/download/source.ts'
 import { DEFAULT_LIMITS, type SchedulerLimits } from '../../node/download/limits.ts'
@@ -76,7 +76,7 @@ function fullBits (): Bitfield {
   return b
 }
 
-/** A chunk server (the real node/chunk-server.ts) whose bytes come from `bytesFor`; everyone is authorized. `paceMs` serializes chunks that far apart. */
+/** A chunk server (the real node/net/chunk-server.ts) whose bytes come from `bytesFor`; everyone is authorized. `paceMs` serializes chunks that far apart. */
 async function server (bytesFor: (i: number) => Uint8Array | null, asked?: number[], paceMs = 0): Promise<ReelnetHost> {
   const h = await host()
   let turn: Promise<void> = Promise.resolve()

@@ -15,7 +15,7 @@ import type { Manifest } from '../../protocol/types.ts'
 import {
   cleanup, customer, fetchItem, ingest, manifestOf, OPERATOR, startMain, startNode, status, tempDir, waitFor, type NodeProc, type Proc
 } from './node-kit.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
 import { fetchRetrying } from '../http.ts'
 
 /** 24 chunks of 1 MiB: at the parents' cap, one parent alone needs about 6 s. */

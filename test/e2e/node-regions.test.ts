@@ -10,8 +10,8 @@ import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createHost } from '../../node/host.ts'
-import { fetchChunks } from '../../node/chunk-client.ts'
+import { createHost } from '../../node/net/host.ts'
+import { fetchChunks } from '../../node/net/chunk-client.ts'
 import type { Manifest } from '../../protocol/types.ts'
 import {
   cleanup, customer, fetchItem, ingest, manifestOf, startMain, startNode, status, tempDir, waitFor, type NodeProc, type Proc

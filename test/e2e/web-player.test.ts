@@ -26,8 +26,8 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { ADMIN, OPERATOR, cleanup, startMain, startNode, status, tempDir, waitFor, type NodeProc, type Proc } from './node-kit.ts'
 import { signHeartbeatRaw } from '../../protocol/documents.ts'
 import { toText } from '../../protocol/signing.ts'
-import { createHost, bareAddrs, type ReelnetHost } from '../../node/host.ts'
-import { serveChunks } from '../../node/chunk-server.ts'
+import { createHost, bareAddrs, type ReelnetHost } from '../../node/net/host.ts'
+import { serveChunks } from '../../node/net/chunk-server.ts'
 
 // page functions run in the browser; the test's own types have no DOM
 declare const document: any
