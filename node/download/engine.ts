@@ -340,7 +340,10 @@ export class Scheduler {
 
   /** Endgame: one straggler that another source has had longest, for `s` to duplicate. */
   private pickStraggler (s: SourceState, now: number): number | undefined {
-    return pickStraggler(this.holders, s, st => st.meter.rate, i => this.verified[i] === 1, i => this.mayAsk(s, i, now), this.limits, now)
+    const chunkBytes = this.opts.chunkLength(0)
+    // what a source has in flight takes this long at its measured rate (0 while it is not measured)
+    const backlogMs = (st: SourceState): number => st.meter.rate > 0 ? st.inFlight * chunkBytes / st.meter.rate * 1000 : 0
+    return pickStraggler(this.holders, s, st => st.meter.rate, backlogMs, i => this.verified[i] === 1, i => this.mayAsk(s, i, now), this.limits, now)
   }
 
   private pump (): void {
