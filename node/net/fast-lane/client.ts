@@ -206,8 +206,7 @@ export class FastLaneClient {
       ...FAST_LANE_TLS,
       host,
       port,
-      cert: this.opts.credentials.cert,
-      key: this.opts.credentials.key,
+      secureContext: secureContextOf(this.opts.credentials),
       onread: {
         buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
         callback: (n: number, buf: Uint8Array) => { conn?.onPiece(buf.subarray(0, n)); return true }
@@ -242,4 +241,18 @@ export class FastLaneClient {
     for (const c of this.conns.values()) void c.then(x => { x.close() }, () => {})
     this.conns.clear()
   }
+}
+
+/**
+ * One TLS context per identity, made once: tls.connect with `cert`/`key` parses both PEMs into a new context on
+ * every connect (a customer connects to every edge of its directive, per download).
+ */
+const contexts = new WeakMap<FastLaneCredentials, tls.SecureContext>()
+function secureContextOf (credentials: FastLaneCredentials): tls.SecureContext {
+  let c = contexts.get(credentials)
+  if (c === undefined) {
+    c = tls.createSecureContext({ cert: credentials.cert, key: credentials.key, minVersion: FAST_LANE_TLS.minVersion, maxVersion: FAST_LANE_TLS.maxVersion })
+    contexts.set(credentials, c)
+  }
+  return c
 }
