@@ -9,6 +9,7 @@ import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import { requireAdmin, requireOperator } from '../auth.ts'
 import type { MainServices } from '../services.ts'
+import { versionedDocument } from './conditional.ts'
 import type { LicenseRecord } from '../store.ts'
 import { validate, peerIdSchema, licenseIdSchema } from '../validate.ts'
 import { ApiError, notFound } from '../errors.ts'
@@ -35,12 +36,7 @@ export function revocationRoutes (s: MainServices): Hono<MainEnv> {
   app.get('/revocations', async (c) => {
     await s.revocations.refreshIfAging()
     const cur = s.revocations.current
-    const etag = `"r${cur.version}"`
-    c.header('ETag', etag)
-    c.header('Cache-Control', 'no-cache')
-    const inm = c.req.header('if-none-match')
-    if (inm !== undefined && inm.split(',').map(x => x.trim().replace(/^W\//, '')).includes(etag)) return c.body(null, 304)
-    return c.json({ version: cur.version, revocations: cur.envelope })
+    return versionedDocument(c, `"r${cur.version}"`, { version: cur.version, revocations: cur.envelope })
   })
 
   app.post('/admin/revoke', requireAdmin(s), validate('json', revokeBody), async (c) => {

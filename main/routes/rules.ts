@@ -7,6 +7,7 @@ import { z } from 'zod'
 import type { MainEnv } from '../auth.ts'
 import { requireOperator } from '../auth.ts'
 import type { MainServices } from '../services.ts'
+import { versionedDocument } from './conditional.ts'
 import { validate, regionSchema, itemIdSchema } from '../validate.ts'
 import { invalid } from '../errors.ts'
 import { toBase64url } from '../../protocol/encoding.ts'
@@ -24,12 +25,7 @@ export function ruleRoutes (s: MainServices): Hono<MainEnv> {
   app.get('/rules', async (c) => {
     await s.rules.refreshIfAging()
     const cur = s.rules.current
-    const etag = `"v${cur.version}"`
-    c.header('ETag', etag)
-    c.header('Cache-Control', 'no-cache')
-    const inm = c.req.header('if-none-match')
-    if (inm !== undefined && inm.split(',').map(x => x.trim().replace(/^W\//, '')).includes(etag)) return c.body(null, 304)
-    return c.json({ version: cur.version, rules: cur.envelope })
+    return versionedDocument(c, `"v${cur.version}"`, { version: cur.version, rules: cur.envelope })
   })
 
   app.put('/regions/:region/preposition', requireOperator(s), validate('param', regionParam), validate('json', prepositionBody), async (c) => {
