@@ -166,6 +166,29 @@ const unitQueue: Job[] = [
   ...(unitFiles.length > 0 ? [batchJob(unitFiles)] : [])
 ]
 const results: Result[] = []
+
+/** A failed job's failures in a few lines each: the file, uvu's FAIL line, its message, the first stack frame outside node_modules. */
+function failureDigest (r: Result): string[] {
+  const lines = r.output.split('\n')
+  const out: string[] = []
+  let file = r.label
+  const isFail = (line: string): boolean => /^\s+FAIL\s/.test(line)
+  for (const [i, head] of lines.entries()) {
+    if (/^\S.*\.test\.ts$/.test(head)) file = head.trim()
+    if (!isFail(head)) continue
+    out.push(`  ${file}: ${head.trim()}`)
+    for (const next of lines.slice(i + 1, i + 40)) {
+      if (isFail(next)) break
+      const line = next.trim()
+      if (line.startsWith('at ')) {
+        if (!line.includes('node_modules')) { out.push(`      ${line}`); break }
+      } else if (line !== '') out.push(`      ${line.slice(0, 300)}`)
+    }
+  }
+  // a suite that crashed or was killed before uvu's summary: its last lines say why
+  if (out.length === 0) out.push(`  ${r.label}:`, ...lines.filter(l => l.trim() !== '').slice(-15).map(l => `      ${l.slice(0, 300)}`))
+  return out
+}
 async function lane (queue: Job[]): Promise<void> {
   for (const job of queue) {
     const r = await runJob(job)
@@ -196,5 +219,9 @@ if (cpus().length < 2) await lane([...rest, ...unitQueue])
 else await Promise.all([lane(rest), lane(unitQueue)])
 const passed = results.reduce((n, r) => n + r.passed, 0)
 const failed = results.reduce((n, r) => n + r.failed, 0)
+// A CI log is often read from its tail, and a failure in the unit batch sits in the middle of 600 lines: name
+// every failed case again, with its message and the first line of its stack in our code, just above the counts.
+const digest = results.filter(r => r.failed > 0).flatMap(failureDigest)
+if (digest.length > 0) console.log(['failures:', ...digest].join('\n'))
 console.log(`${passed} passed, ${failed} failed`)
 process.exitCode = failed === 0 && selected.length > 0 ? 0 : 1

@@ -42,9 +42,12 @@ test('three customers watching one main share one poll, and each hears of a take
   const stops = heard.map((h, i) => watchTakedowns(main.api, key, POLL_MS, removed => { heard[i] = [...removed] }))
   await until(() => main.polls() >= 5, 'five polls')
   const polls = main.polls()
-  // three watchers, yet about one poll per interval (not three)
+  const started = performance.now()
+  // three watchers, yet about one poll per interval (not three); the intervals counted are those that passed,
+  // which on a busy machine may be more than the five slept for
   await new Promise(resolve => setTimeout(resolve, POLL_MS * 5))
-  assert.ok(main.polls() - polls <= 7, `one poll per interval for all watchers, got ${main.polls() - polls} in 5 intervals`)
+  const intervals = Math.ceil((performance.now() - started) / POLL_MS)
+  assert.ok(main.polls() - polls <= intervals + 2, `one poll per interval for all watchers, got ${main.polls() - polls} in ${intervals} intervals`)
   main.remove('item-1')
   await until(() => heard.every(h => h.includes('item-1')), 'every watcher to hear of item-1')
   for (const s of stops) s()
