@@ -219,6 +219,8 @@ export class Customer {
       done: part.resumed,
       verify: (i, bytes) => { try { verifyChunk(manifest, i, bytes); return true } catch { return false } },
       store: async (i, bytes) => { await part.write(i, bytes) },
+      // the part file writes the bytes and keeps no reference: their frame buffer may take the next chunk
+      recycleStored: true,
       moreSources: async (reason, signal) => {
         await this.renewDirective(signal)
         unservedCheck(this.directive)

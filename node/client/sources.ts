@@ -26,6 +26,7 @@ export function sourceOf (ctx: SourceContext, peer: DirectivePeer): DownloadSour
   return {
     id: peer.peerId,
     kind,
+    recycle: ctx.transport === undefined ? undefined : bytes => { ctx.transport?.recycle?.(bytes) },
     async fetch (indexes, { signal, onChunk, onBytes }) {
       try {
         const req = { itemId: ctx.itemId, indexes, credential: ctx.credential() }

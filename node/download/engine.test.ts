@@ -485,4 +485,57 @@ test('back-pressure: a store that blocks pauses requests and holds the sources; 
   assert.equal([...stored].sort((a, b) => a - b), Array.from({ length: COUNT }, (_, i) => i))
 })
 
+
+test('recycle: a stored chunk goes back to its source only after its store and only with recycleStored; bad ones always', async () => {
+  // a recycled buffer is poisoned at once: had the engine handed one back before its store was done with it (or
+  // stored it after), the output would not match
+  const recycled: Array<{ id: string, index: number, storedBefore: boolean }> = []
+  let storedSet = new Set<number>()
+  let unknown = 0
+  const recycling = (src: DownloadSource & { asked: number[] }): DownloadSource & { asked: number[] } => {
+    const seen = new Map<Uint8Array, number>()
+    return {
+      ...src,
+      asked: src.asked,
+      async fetch (indexes, opts) {
+        await src.fetch(indexes, { ...opts, onChunk: (i, b) => { seen.set(b, i); return opts.onChunk(i, b) } })
+      },
+      recycle: b => {
+        const index = seen.get(b)
+        if (index === undefined) { unknown++; return }
+        seen.delete(b)
+        recycled.push({ id: src.id, index, storedBefore: storedSet.has(index) })
+        b.fill(0xee)
+      }
+    }
+  }
+  for (const recycleStored of [true, false]) {
+    recycled.length = 0
+    storedSet = new Set()
+    const out = Buffer.alloc(data.length)
+    const sched = new Scheduler({
+      chunkCount: COUNT,
+      chunkLength,
+      verify,
+      recycleStored,
+      store: async (i, b) => {
+        await new Promise(resolve => setTimeout(resolve, 1))
+        Buffer.from(b).copy(out, i * CHUNK)
+        storedSet.add(i)
+      },
+      limits: { stallMs: 2000, firstChunkMs: 2000, tickMs: 20, backoffMs: 20, refillRetryMs: 20 }
+    })
+    sched.addSources([recycling(fake('good', 'edge', { delayMs: 1 })), recycling(fake('bad', 'edge', { delayMs: 1, corrupt: true }))])
+    await sched.run()
+    assert.ok(out.equals(data), `byte-exact with recycleStored ${recycleStored}`)
+    assert.is(unknown, 0, 'only bytes a source gave are handed back to it, and once')
+    const good = recycled.filter(r => r.id === 'good')
+    assert.ok(recycled.some(r => r.id === 'bad'), 'bad chunks go back')
+    if (recycleStored) {
+      assert.is(good.length, COUNT, 'every stored chunk went back once')
+      assert.ok(good.every(r => r.storedBefore), 'never before its store was done')
+    } else assert.is(good.length, 0, 'a store that keeps chunks gets to keep them')
+  }
+})
+
 test.run()

@@ -52,6 +52,12 @@ export interface SchedulerOptions {
   verify: (index: number, bytes: Uint8Array) => boolean
   /** Persist a verified chunk (only chunks `verify` passed are handed here). A rejection ends the download with that error. */
   store: (index: number, chunk: VerifiedChunk, source: DownloadSource) => Promise<void>
+  /**
+   * `store` keeps no reference to a chunk once its promise resolves (a part file's write): a stored chunk no waiter
+   * was given goes back to its source (`recycle`) for the next one. Default false (an edge's store keeps recent
+   * chunks in memory). Duplicates, bad chunks and chunks not asked for go back always: nobody else ever sees them.
+   */
+  recycleStored?: boolean
   /** Ask for more sources (a new directive); resolve with the ones to add (may repeat current ones). */
   moreSources?: (reason: string, signal: AbortSignal) => Promise<DownloadSource[]>
   signal?: AbortSignal
@@ -468,13 +474,14 @@ export class Scheduler {
   }
 
   private handleChunk (req: Request, index: number, bytes: Uint8Array): void {
-    if (this.failed !== undefined || this.finished === undefined) return
     const s = req.state
+    if (this.failed !== undefined || this.finished === undefined) { s.source.recycle?.(bytes); return }
     const now = this.now()
     this.receivedBytes += bytes.length
     if (!req.indexes.has(index)) {
       // not asked of this request (or already answered): a confused or hostile sender
       this.wastedBytes += bytes.length
+      s.source.recycle?.(bytes)
       return
     }
     req.lastProgressAt = now
@@ -488,6 +495,7 @@ export class Scheduler {
     if (ok && this.verified[index] === 1) {
       // a duplicate from the endgame: good, just late
       this.wastedBytes += bytes.length
+      s.source.recycle?.(bytes)
       this.maybeAbandon(req)
       this.pump()
       return
@@ -495,6 +503,7 @@ export class Scheduler {
     if (!ok) {
       // bad is bad even when the chunk came from elsewhere already: the sender is penalised either way
       this.wastedBytes += bytes.length
+      s.source.recycle?.(bytes)
       s.badChunks++
       this.emit({ type: 'bad-chunk', index, source: s.source.id, kind: s.source.kind, strikes: s.badChunks })
       if (s.badChunks >= this.limits.maxBadChunks) this.drop(s, 'bad-chunks')
@@ -522,7 +531,8 @@ export class Scheduler {
       this.gate.done(chunk.length)
       this.storedFlags[index] = 1
       this.remainingStores--
-      this.waiters.stored(index, chunk)
+      const given = this.waiters.stored(index, chunk)
+      if (!given && this.opts.recycleStored === true) s.source.recycle?.(chunk)
       this.checkFinished()
       this.pump()
     }, (err: unknown) => {

@@ -33,6 +33,11 @@ export interface DownloadSource {
   fetch: (indexes: number[], opts: FetchOptions) => Promise<void>
   /** Whether the source is known to hold chunk `index` (a have-bitfield); absent = assume it does. */
   has?: (index: number) => boolean
+  /**
+   * Bytes this source handed to onChunk are referenced by nobody any more (the engine's caller said its store keeps
+   * nothing, and no waiter was given them): the source may reuse their buffer. Absent: they go to the GC.
+   */
+  recycle?: (bytes: Uint8Array) => void
   /** Release whatever the source holds open (called once when dropped or the download ends). */
   close?: () => void
   /** Requests open to this source at once, if fewer than the engine's `maxRequests` (main's origin: a few HTTP requests). */

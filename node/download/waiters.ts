@@ -18,12 +18,13 @@ export class ChunkWaiters {
     return d.promise
   }
 
-  /** Chunk `index` is stored: its waiters get the bytes. */
-  stored (index: number, chunk: VerifiedChunk): void {
+  /** Chunk `index` is stored: its waiters get the bytes. False: nobody was waiting (the bytes went nowhere). */
+  stored (index: number, chunk: VerifiedChunk): boolean {
     const d = this.byIndex.get(index)
-    if (d === undefined) return
+    if (d === undefined) return false
     this.byIndex.delete(index)
     d.resolve(chunk)
+    return true
   }
 
   /** The engine ended: every waiter hears why. */

@@ -4,7 +4,9 @@
  * directive or the rules name (its libp2p certificate); ours proves this
  * node's or client's PeerId to it. Bytes are read with `onread` into one
  * reused buffer and copied once into a buffer per frame (FACTS "Data
- * path": ~2.2 ms/MiB at a requester that hashes). `fetch` has the contract
+ * path": ~2.2 ms/MiB at a requester that hashes), taken from a FramePool: a
+ * caller that is done with a chunk nobody else holds hands it back with
+ * `recycle` (frame-pool.ts says when that is safe). `fetch` has the contract
  * of node/net/chunk-client.ts fetchChunks: raw bytes to onChunk (the caller
  * verifies each before use), onChunk awaited in order per request, typed
  * errors; a slow onChunk pauses the socket once CLIENT_MAX_BUFFER_BYTES sit
@@ -22,6 +24,7 @@ import { ChunkNotFoundError, PeerProtocolError } from '../errors.ts'
 import { remotePeerOf, type FastLaneCredentials } from './certificate.ts'
 import { FAST_LANE_TLS, HANDSHAKE_TIMEOUT_MS } from './tls-options.ts'
 import { FrameAssembler } from './frame-assembler.ts'
+import { FramePool } from './frame-pool.ts'
 import { parseFastLaneAddr } from './address.ts'
 
 /** The reused read buffer: a TLS record is at most 16 KiB; several fit, so one callback drains a burst. */
@@ -54,8 +57,8 @@ class LaneConnection {
   closedWith: Error | undefined
   private readonly assembler: FrameAssembler
 
-  constructor (private readonly socket: TLSSocket, private readonly onGone: () => void) {
-    this.assembler = new FrameAssembler(MAX_FAST_LANE_FRAME_BYTES, body => { this.onFrame(body) })
+  constructor (private readonly socket: TLSSocket, private readonly onGone: () => void, private readonly pool: FramePool) {
+    this.assembler = new FrameAssembler(MAX_FAST_LANE_FRAME_BYTES, body => { this.onFrame(body) }, length => pool.alloc(length))
     socket.on('error', err => { this.fail(err) })
     socket.on('close', () => { this.fail(new PeerProtocolError('fast-lane connection closed')) })
     this.armIdle()
@@ -88,6 +91,8 @@ class LaneConnection {
     const { requestId, frame } = decoded
     const p = this.pending.get(requestId)
     if (p === undefined) throw new PeerProtocolError(`peer answered request ${requestId}, which is not in flight`)
+    // nothing but a data frame's bytes leave this function: every other body is ours alone
+    if (frame.type !== 'data' || p.failed !== undefined) this.pool.recycle(body)
     if (frame.type === 'end') {
       this.finish(requestId, p, p.wanted.size > 0 ? new PeerProtocolError(`peer ended the response with ${p.wanted.size} chunks missing`) : p.notFound)
       return
@@ -171,9 +176,16 @@ export interface FastLaneClientOptions {
 
 export class FastLaneClient {
   private readonly conns = new Map<string, Promise<LaneConnection>>()
+  private readonly pool = new FramePool()
   private closed = false
 
   constructor (private readonly opts: FastLaneClientOptions) {}
+
+  /**
+   * `bytes`, a chunk this client handed to an onChunk, is no longer referenced anywhere: its frame body may take
+   * the next frame. Only the sole holder may call it (frame-pool.ts); anything else is ignored.
+   */
+  recycle (bytes: Uint8Array): void { this.pool.recycle(bytes) }
 
   /** Fetch `req.indexes` from `peer` over its fast lane; FastLaneUnreachableError when no connection could be made. */
   async fetch (peer: FastLaneTarget, req: ChunkFetchRequest, opts: ChunkFetchOptions): Promise<void> {
@@ -229,7 +241,7 @@ export class FastLaneClient {
     socket.setNoDelay(true)
     socket.removeAllListeners('error')
     socket.removeAllListeners('close')
-    conn = new LaneConnection(socket, onGone)
+    conn = new LaneConnection(socket, onGone, this.pool)
     return conn
   }
 

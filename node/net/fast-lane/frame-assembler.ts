@@ -3,9 +3,10 @@
  * bounded length-prefix decoder of protocol/wire/length-prefix.ts: a prefix
  * that cannot end within the bytes the frame limit needs, or a length above
  * the limit, throws at once (before any body byte is buffered). Each frame
- * body is copied once, into a buffer of its own and of exactly its size, so
- * the pieces handed in may be views into one reused read buffer and a chunk
- * kept from a frame pins nothing else.
+ * body is copied once, into a buffer of its own and of exactly its size
+ * (from `alloc`: the fast-lane client's FramePool), so the pieces handed in
+ * may be views into one reused read buffer and a chunk kept from a frame pins
+ * nothing else.
  */
 import { decodeLengthPrefix, varintLength } from '../../../protocol/wire/length-prefix.ts'
 
@@ -15,7 +16,11 @@ export class FrameAssembler {
   private body: Uint8Array | undefined
   private filled = 0
 
-  constructor (readonly maxDataLength: number, private readonly onFrame: (body: Uint8Array) => void) {
+  constructor (
+    readonly maxDataLength: number,
+    private readonly onFrame: (body: Uint8Array) => void,
+    private readonly alloc: (length: number) => Uint8Array = length => Buffer.allocUnsafeSlow(length)
+  ) {
     this.prefix = new Uint8Array(varintLength(maxDataLength))
   }
 
@@ -51,7 +56,7 @@ export class FrameAssembler {
         }
         this.prefixLen = 0
         // not zero-filled: every byte is overwritten before the frame is handed on
-        this.body = Buffer.allocUnsafeSlow(len)
+        this.body = this.alloc(len)
         this.filled = 0
         if (len === 0) { this.finish(); continue }
       }

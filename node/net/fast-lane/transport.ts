@@ -27,6 +27,8 @@ export interface TransportStats {
 export interface ChunkTransport {
   readonly stats: TransportStats
   fetch: (peer: ChunkPeer, req: ChunkFetchRequest, opts: ChunkFetchOptions) => Promise<void>
+  /** A chunk this transport delivered is referenced nowhere else any more: its buffer may be reused (FastLaneClient.recycle). */
+  recycle?: (bytes: Uint8Array) => void
   close: () => void
 }
 
@@ -62,6 +64,7 @@ export function createChunkTransport (opts: ChunkTransportOptions): ChunkTranspo
       await fetchChunks(opts.host, peer, req, o)
       stats.libp2p++
     },
+    recycle (bytes) { opts.lanes?.recycle(bytes) },
     close () { opts.lanes?.close() }
   }
 }
