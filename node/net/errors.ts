@@ -41,6 +41,15 @@ export class StallError extends Error {
   code = 'stalled'
 }
 
+/**
+ * The connection to a peer closed or reset under a request: a node restarting, a connection pruned, a network
+ * blip. The peer is avoided for a while, never banned (what it sent so far was well-formed).
+ */
+export class ConnectionLostError extends Error {
+  name = 'ConnectionLostError'
+  code = 'connection_lost'
+}
+
 /** No source (edge, parent, main) could provide a chunk. */
 export class NoSourceError extends Error {
   name = 'NoSourceError'
@@ -58,6 +67,7 @@ export function penaltyFor (err: unknown): Penalty {
       return 'ban'
     case 'AccessDeniedError':
     case 'StallError':
+    case 'ConnectionLostError':
       return 'avoid'
     case 'ChunkNotFoundError':
     case 'BusyError':

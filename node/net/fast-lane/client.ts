@@ -20,7 +20,7 @@ import {
 } from '../../../protocol/wire/fast-lane.ts'
 import { MAX_INDEXES_PER_REQUEST } from '../../../protocol/wire/limits.ts'
 import { CLIENT_MAX_BUFFER_BYTES, errorOfFrame, type ChunkFetchOptions, type ChunkFetchRequest } from '../chunk-client.ts'
-import { ChunkNotFoundError, PeerProtocolError } from '../errors.ts'
+import { ChunkNotFoundError, ConnectionLostError, PeerProtocolError } from '../errors.ts'
 import { remotePeerOf, type FastLaneCredentials } from './certificate.ts'
 import { FAST_LANE_TLS, HANDSHAKE_TIMEOUT_MS } from './tls-options.ts'
 import { FrameAssembler } from './frame-assembler.ts'
@@ -59,8 +59,9 @@ class LaneConnection {
 
   constructor (private readonly socket: TLSSocket, private readonly onGone: () => void, private readonly pool: FramePool) {
     this.assembler = new FrameAssembler(MAX_FAST_LANE_FRAME_BYTES, body => { this.onFrame(body) }, length => pool.alloc(length))
-    socket.on('error', err => { this.fail(err) })
-    socket.on('close', () => { this.fail(new PeerProtocolError('fast-lane connection closed')) })
+    // a peer that restarts or prunes us closes the connection: that is no protocol violation (which bans it)
+    socket.on('error', err => { this.fail(new ConnectionLostError(`fast-lane connection failed: ${err.message}`)) })
+    socket.on('close', () => { this.fail(new ConnectionLostError('fast-lane connection closed by the peer')) })
     this.armIdle()
   }
 

@@ -14,6 +14,9 @@ import { fastLaneCredentials, type FastLaneCredentials } from './certificate.ts'
 import { startFastLaneServer, type FastLaneServer } from './server.ts'
 import { FastLaneClient } from './client.ts'
 import { formatFastLaneAddr } from './address.ts'
+import { FAST_LANE_TLS } from './tls-options.ts'
+import { penaltyFor } from '../errors.ts'
+import type { AddressInfo } from 'node:net'
 
 const mainSigner = createSigner(randomBytes(32))
 const ITEM = 'item-1'
@@ -137,7 +140,7 @@ test('a client without a directive gets nothing and is cut off', async () => {
   assert.is(requests.length, before, 'no chunk was read for it')
   // cut off: the next request on the same client fails on a closed connection or reconnects and is refused again
   const again = await errorOf(fetchAll(c, [1]))
-  assert.ok(['AccessDeniedError', 'PeerProtocolError'].includes(again.name), again.name)
+  assert.ok(['AccessDeniedError', 'ConnectionLostError'].includes(again.name), again.name)
   assert.is(requests.length, before)
   c.close()
 })
@@ -204,6 +207,26 @@ test('a request beyond the in-flight limit is answered busy; the node stays up a
   const got = await fetchAll(c2, [0, 23])
   assert.ok(got.get(23)?.equals(chunks[23]!) === true)
   c2.close()
+})
+
+test('a server that closes the connection under a request: a lost connection (the peer avoided), not a protocol error (banned)', async () => {
+  // the server's own certificate and ALPN, so the client's checks pass; it reads the request and hangs up, as a
+  // restarting edge does
+  const raw = tls.createServer({ ...FAST_LANE_TLS, cert: serverParty.creds.cert, key: serverParty.creds.key, requestCert: true }, s => {
+    s.once('data', () => { s.destroy() })
+  })
+  await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', resolve))
+  const c = client(member)
+  try {
+    const err = await errorOf(c.fetch({ peerId: serverParty.peerId, fastLane: formatFastLaneAddr('127.0.0.1', (raw.address() as AddressInfo).port) }, { itemId: ITEM, indexes: [0, 1], credential: directive(member.peerId) }, {
+      signal: AbortSignal.timeout(10_000), onChunk: () => {}
+    }))
+    assert.is(err.name, 'ConnectionLostError', err.message)
+    assert.is(penaltyFor(err), 'avoid')
+  } finally {
+    c.close()
+    await new Promise(resolve => raw.close(resolve))
+  }
 })
 
 test.run()
