@@ -14,6 +14,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { build, stop as stopEsbuild } from 'esbuild'
 
 const ROOTS = ['protocol', 'main', 'node', 'sim', 'cli', 'test']
@@ -38,6 +39,57 @@ function findSuites (dir: string, out: string[]): void {
     if (statSync(path).isDirectory()) findSuites(path, out)
     else if (name.endsWith('.test.ts')) out.push(path)
   }
+}
+
+const USAGE = `usage: node --import tsx test/run.ts [--only TEXT] [FILTER...]
+  Type-checks and runs every suite (*.test.ts under ${ROOTS.join(', ')}); its last line is \`N passed, N failed\`.
+  FILTER...    only the suites whose path contains one of these
+  --only TEXT  only the suites whose path contains TEXT (with FILTERs: and one of them)
+               With either, the type-check is left out.
+  -h, --help   print this
+  VERBOSE=1 in the environment prints every suite's output, passed or failed.`
+
+/**
+ * The command line, read before anything is built: an unknown flag is refused with the usage. It used to count as
+ * no filter at all, and a mistyped `--onyl net` started the whole suite (up to 15 minutes of the shared machine).
+ */
+const OPTIONS = { only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const
+const parse = (argv: string[]) => parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+function readArgs (argv: string[]): { only?: string, filters: string[] } {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    const flag = /'(-[^' ]*)/.exec(e.message)?.[1] ?? ''
+    const why = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      ? `unknown option ${flag}`
+      : e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? '--only needs the TEXT a suite\'s path must contain (--only=TEXT for one starting with -)' : e.message
+    console.error(`test/run.ts: ${why}\n${USAGE.split('\n')[0]!}\n(--help for what each does)`)
+    process.exit(2)
+  }
+  if (parsed.values.help === true) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const only = parsed.values.only
+  if (only === '' || parsed.positionals.includes('')) {
+    console.error(`test/run.ts: an empty filter matches every suite; leave it out to run them all\n${USAGE.split('\n')[0]!}`)
+    process.exit(2)
+  }
+  return { only, filters: parsed.positionals }
+}
+
+const { only, filters } = readArgs(process.argv.slice(2))
+const suites: string[] = []
+for (const root of ROOTS) findSuites(root, suites)
+suites.sort()
+const selected = suites.filter(s =>
+  (only === undefined || s.includes(only)) && (filters.length === 0 || filters.some(f => s.includes(f))))
+if (selected.length === 0) {
+  const asked = [...(only === undefined ? [] : [`--only ${only}`]), ...(filters.length === 0 ? [] : [`FILTER ${filters.join(' ')}`])]
+  console.error(`test/run.ts: no suite matches ${asked.join(' and ')}`)
+  process.exit(1)
 }
 
 /**
@@ -71,17 +123,6 @@ if (process.env.REELNET_BIN === undefined) {
   // esbuild's service process pings every second for as long as it lives (~5 % of a core here): done with it
   await stopEsbuild()
 }
-
-const args = process.argv.slice(2)
-const onlyIdx = args.indexOf('--only')
-const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined
-const filters = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--only')
-
-const suites: string[] = []
-for (const root of ROOTS) findSuites(root, suites)
-suites.sort()
-const selected = suites.filter(s =>
-  (only === undefined || s.includes(only)) && (filters.length === 0 || filters.some(f => s.includes(f))))
 
 /**
  * What a lane runs, one process each: a suite file; a batch of unit suites (everything but the end-to-end

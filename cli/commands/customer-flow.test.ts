@@ -28,6 +28,15 @@ let dir: string
 let main: RunningMain
 const logs: string[] = []
 const realLog = console.log
+/** The batch runs the unit suites in one process: what this suite changes in the environment is put back after it. */
+const ENV_KEYS = ['REELNET_CONFIG_DIR', 'XDG_CONFIG_HOME'] as const
+const savedEnv = Object.fromEntries(ENV_KEYS.map(k => [k, process.env[k]]))
+function restoreEnv (): void {
+  for (const k of ENV_KEYS) {
+    if (savedEnv[k] === undefined) delete process.env[k]
+    else process.env[k] = savedEnv[k]
+  }
+}
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'reelnet-cli-'))
@@ -37,6 +46,7 @@ test.before(async () => {
 })
 test.after(async () => {
   console.log = realLog
+  restoreEnv()
   await main.close()
   await rm(dir, { recursive: true, force: true })
 })
@@ -53,10 +63,16 @@ async function errorOf (p: Promise<unknown>): Promise<Error> {
 test('the config folder follows REELNET_CONFIG_DIR, else XDG_CONFIG_HOME', () => {
   assert.is(configDir(), join(dir, 'config'))
   const saved = process.env.REELNET_CONFIG_DIR
+  const savedXdg = process.env.XDG_CONFIG_HOME
   delete process.env.REELNET_CONFIG_DIR
   process.env.XDG_CONFIG_HOME = '/x/y'
-  assert.is(configDir(), '/x/y/reelnet')
-  process.env.REELNET_CONFIG_DIR = saved
+  try {
+    assert.is(configDir(), '/x/y/reelnet')
+  } finally {
+    process.env.REELNET_CONFIG_DIR = saved
+    if (savedXdg === undefined) delete process.env.XDG_CONFIG_HOME
+    else process.env.XDG_CONFIG_HOME = savedXdg
+  }
 })
 
 test('without a session, rent says to log in', async () => {

@@ -19,6 +19,8 @@ export interface ConformanceTarget {
 }
 
 const T = 1_800_000_000_000
+/** Waits of 2 ms for a store's clock to move on by a millisecond: 10 s of them is a clock that stands still. */
+const CLOCK_WAIT_STEPS = 5_000
 
 function account (username: string): AccountRecord {
   return { accountId: randomUUID(), username, createdAt: T, password: { alg: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2FsdA', hash: 'aGFzaA' } as unknown as AccountRecord['password'] }
@@ -256,8 +258,16 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.ok(all.asOf >= first.asOf, 'the store clock does not go back')
     assert.equal((await store.changedHoldings(T + 10, undefined, 100)).holdings.map(key).sort(), ['h-item/peerA', 'h-other/peerA'], 'expired at now: not listed')
     assert.is((await store.changedHoldings(T, undefined, 2)).holdings.length, 2, 'limit')
-    // changed since: only what was written at or after the clock read
-    const mark = (await store.changedHoldings(T, undefined, 0)).asOf
+    // changed since: only what was written at or after the clock read. The store's clock counts milliseconds, and
+    // the writes above and this read often fall in one (level: 3 of 4 times in a loop here), which would list
+    // h-other as changed since: take the mark once the store's clock has moved past every write above.
+    const wroteBy = (await store.changedHoldings(T, undefined, 0)).asOf
+    let mark = wroteBy
+    for (let k = 0; mark <= wroteBy; k++) {
+      if (k === CLOCK_WAIT_STEPS) throw new Error(`the store's clock stood at ${wroteBy} for ${CLOCK_WAIT_STEPS} waits`)
+      await new Promise(resolve => setTimeout(resolve, 2))
+      mark = (await store.changedHoldings(T, undefined, 0)).asOf
+    }
     await new Promise(resolve => setTimeout(resolve, 5))
     await store.putHolding(holding('h-late', 'peerC', T + 1000))
     const later = await store.changedHoldings(T, mark, 100)
