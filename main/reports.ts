@@ -80,11 +80,35 @@ export class Reports {
   }
 
   async #refresh (): Promise<boolean> {
-    const stored = await this.#store.getQuarantine()
+    return this.#adopt(await this.#store.getQuarantine())
+  }
+
+  /** Take `stored` (the list in force in the store) as ours; true if it differs from what this main held. */
+  #adopt (stored: readonly QuarantineEntry[]): boolean {
     if (JSON.stringify(stored) === JSON.stringify([...this.#quarantined.values()])) return false
     this.#quarantined = new Map(stored.map(e => [e.peerId, e]))
     this.generation++
     return true
+  }
+
+  /**
+   * Add `make()`'s entry for `peerId` unless the list in force already has one, in one step of the store (another
+   * main's addition or clear in between is kept, not overwritten). Resolves with the entry in force and whether it
+   * is the new one.
+   */
+  async #insert (peerId: string, make: () => QuarantineEntry): Promise<{ entry: QuarantineEntry, created: boolean }> {
+    let made: QuarantineEntry | undefined
+    const list = await this.#store.updateQuarantine(current => {
+      made = undefined
+      if (current.some(e => e.peerId === peerId)) return undefined
+      made = make()
+      const next = [...current, made]
+      // the oldest go first beyond the bound, as before
+      return next.slice(Math.max(0, next.length - MAX_QUARANTINED))
+    })
+    this.#adopt(list)
+    const entry = list.find(e => e.peerId === peerId) ?? made!
+    return { entry, created: made !== undefined }
   }
 
   /** Forget pending reports older than the window (periodic work, on one main at a time). */
@@ -195,14 +219,10 @@ export class Reports {
       await this.#store.addSourceReport(r.source, r.reporter, now)
       const agreeing = (await this.#store.sourceReporters(r.source, now - QUARANTINE_WINDOW_MS, MAX_REPORTERS_PER_SOURCE)).reverse()
       if (agreeing.length < QUARANTINE_MIN_REPORTERS) return { quarantined: false, reporters: agreeing.length }
-      // start from the stored list: another main may have changed it since this one last read it
-      await this.#refresh()
-      if (this.#quarantined.has(r.source)) return { quarantined: true, reporters: this.#quarantined.get(r.source)!.reporters.length }
-      const entry: QuarantineEntry = { peerId: r.source, role: r.sourceRole, region: r.region, since: now, reporters: agreeing.map(a => a.reporter), itemId: r.itemId }
-      this.#quarantined.set(r.source, entry)
-      while (this.#quarantined.size > MAX_QUARANTINED) this.#quarantined.delete(this.#quarantined.keys().next().value!)
+      // decided on the stored list: another main may have changed it since this one last read it
+      const { entry, created } = await this.#insert(r.source, () => ({ peerId: r.source, role: r.sourceRole, region: r.region, since: now, reporters: agreeing.map(a => a.reporter), itemId: r.itemId }))
+      if (!created) return { quarantined: true, reporters: entry.reporters.length }
       this.#open.delete(r.source)
-      await this.#save()
       await this.#store.clearSourceReports(r.source)
       this.generation++
       this.onQuarantine(entry)
@@ -214,14 +234,15 @@ export class Reports {
   /** An operator clears a source: directives may name it again, and its old reports are forgotten. */
   async clear (peerId: string): Promise<QuarantineEntry | undefined> {
     return await this.#serial(async () => {
-      await this.#refresh()
       await this.#store.clearSourceReports(peerId)
-      const entry = this.#quarantined.get(peerId)
       this.#open.delete(peerId)
+      let entry: QuarantineEntry | undefined
+      const list = await this.#store.updateQuarantine(current => {
+        entry = current.find(e => e.peerId === peerId)
+        return entry === undefined ? undefined : current.filter(e => e.peerId !== peerId)
+      })
+      this.#adopt(list)
       if (entry === undefined) return undefined
-      this.#quarantined.delete(peerId)
-      await this.#save()
-      this.generation++
       this.onChange()
       return entry
     })
@@ -230,22 +251,13 @@ export class Reports {
   /** An operator quarantines a source by decision (`reelnet admin quarantine NODE`): no reports needed. */
   async quarantine (peerId: string, role: string, region: string): Promise<{ entry: QuarantineEntry, created: boolean }> {
     return await this.#serial(async () => {
-      const existing = this.#quarantined.get(peerId)
-      if (existing !== undefined) return { entry: existing, created: false }
-      const entry: QuarantineEntry = { peerId, role, region, since: this.#now(), reporters: ['operator'], itemId: '' }
-      this.#quarantined.set(peerId, entry)
-      while (this.#quarantined.size > MAX_QUARANTINED) this.#quarantined.delete(this.#quarantined.keys().next().value!)
+      const { entry, created } = await this.#insert(peerId, () => ({ peerId, role, region, since: this.#now(), reporters: ['operator'], itemId: '' }))
+      if (!created) return { entry, created: false }
       this.#open.delete(peerId)
-      await this.#save()
-      this.generation++
       this.onQuarantine(entry)
       this.onChange()
       return { entry, created: true }
     })
-  }
-
-  async #save (): Promise<void> {
-    await this.#store.putQuarantine([...this.#quarantined.values()])
   }
 
   async #serial<T> (fn: () => Promise<T>): Promise<T> {

@@ -222,14 +222,20 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     assert.is((await store.getNodeToken('s1'))?.spentAt, undefined)
   })
 
-  test('quarantine: empty at first, replaced whole', async ({ store }) => {
+  test('quarantine: empty at first, changed in one step; undefined leaves it; concurrent changes all land', async ({ store }) => {
     const before = await store.getQuarantine()
     assert.ok(Array.isArray(before))
     const e = { peerId: 'bad-1', role: 'parent', region: 'eu', since: T, reporters: ['node:a', 'account:b'], itemId: 'i1' }
-    await store.putQuarantine([e, { ...e, peerId: 'bad-2' }])
+    assert.equal(await store.updateQuarantine(() => [e, { ...e, peerId: 'bad-2' }]), [e, { ...e, peerId: 'bad-2' }])
     assert.equal(await store.getQuarantine(), [e, { ...e, peerId: 'bad-2' }])
-    await store.putQuarantine([e])
+    assert.equal(await store.updateQuarantine(() => undefined), [e, { ...e, peerId: 'bad-2' }], 'undefined: unchanged')
+    assert.equal(await store.updateQuarantine(cur => cur.filter(x => x.peerId === 'bad-1')), [e])
     assert.equal(await store.getQuarantine(), [e])
+    // ten additions at once, each from the list it read: none overwrites another
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => await store.updateQuarantine(cur => [...cur, { ...e, peerId: `c-${i}` }])))
+    const after = (await store.getQuarantine()).map(x => x.peerId).sort()
+    assert.equal(after, ['bad-1', ...Array.from({ length: 10 }, (_, i) => `c-${i}`)].sort())
+    await store.updateQuarantine(() => [e])
   })
 
   test('content keys: stored once per keyId, never replaced, found by keyId', async ({ store }) => {
@@ -339,7 +345,7 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
     const rules = await ctx.store.publishRules(rulesAt)
     await ctx.store.putNode(node('peer-p'))
     const q = [{ peerId: 'bad-p', role: 'edge', region: 'eu', since: T, reporters: ['node:x', 'node:y'], itemId: 'i' }]
-    await ctx.store.putQuarantine(q)
+    await ctx.store.updateQuarantine(() => q)
     const item = { itemId: 'persist-item', title: 'P', size: 1, chunkSize: 1, chunkCount: 1, manifest: 'm', createdAt: T, description: 'd', posterType: 'image/png' }
     await ctx.store.putPoster(item, { type: 'image/png', data: 'AAAA' })
     const l: LicenseRecord = { licenseId: randomUUID(), accountId: a.accountId, itemId: item.itemId, notBefore: T, expiresAt: T + 1, license: 'x' }
@@ -476,6 +482,18 @@ export function conformance (target: ConformanceTarget): ReturnType<typeof suite
         await Promise.all([store.addSourceReport('srcS', 'node:a', T), other.addSourceReport('srcS', 'node:b', T)])
         assert.equal((await store.sourceReporters('srcS', 0, 10)).map(r => r.reporter).sort(), ['node:a', 'node:b'])
         await other.clearSourceReports('srcS')
+        // two mains quarantine two sources at the same moment, many times over: both stay quarantined
+        const base = await store.getQuarantine()
+        for (let round = 0; round < 10; round++) {
+          const q = (peerId: string) => ({ peerId, role: 'edge', region: 'eu', since: T, reporters: ['operator'], itemId: '' })
+          await Promise.all([
+            store.updateQuarantine(cur => [...cur, q(`qa-${round}`)]),
+            other.updateQuarantine(cur => [...cur, q(`qb-${round}`)])
+          ])
+          const held = new Set((await other.getQuarantine()).map(e => e.peerId))
+          assert.ok(held.has(`qa-${round}`) && held.has(`qb-${round}`), `round ${round}: both quarantines landed`)
+        }
+        await store.updateQuarantine(() => base)
       } finally {
         await other.close()
       }

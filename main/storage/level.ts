@@ -245,7 +245,13 @@ export async function openLevelStore (location: string): Promise<MainStore> {
       return n
     }),
 
-    putQuarantine: async (entries) => { await meta.put(QUARANTINE_KEY, entries) },
+    updateQuarantine: async (change) => await serial(async () => {
+      const current = (await meta.get(QUARANTINE_KEY) as QuarantineRecord[] | undefined) ?? []
+      const next = change(current)
+      if (next === undefined) return current
+      await meta.put(QUARANTINE_KEY, next)
+      return next
+    }),
     getQuarantine: async () => (await meta.get(QUARANTINE_KEY) as QuarantineRecord[] | undefined) ?? [],
 
     putHolding: async (h) => { await holdings.put(`${h.itemId}/${h.peerId}`, { ...h, changedAt: Date.now() }) },

@@ -284,10 +284,17 @@ export function postgresStore (db: Kysely<Database>): MainStore {
       return Number(r.numAffectedRows ?? 0n)
     },
 
-    putQuarantine: async (entries) => {
-      await db.insertInto('meta').values({ key: QUARANTINE_KEY, value: json(entries) })
-        .onConflict(oc => oc.column('key').doUpdateSet({ value: json(entries) })).execute()
-    },
+    updateQuarantine: async (change) => await db.transaction().execute(async (tx) => {
+      // the row exists before it is locked: FOR UPDATE on a missing row locks nothing, and two first writers would race
+      await tx.insertInto('meta').values({ key: QUARANTINE_KEY, value: json([]) }).onConflict(oc => oc.column('key').doNothing()).execute()
+      // another main's change waits here until this transaction ends, then reads what it wrote (READ COMMITTED)
+      const row = await tx.selectFrom('meta').select('value').where('key', '=', QUARANTINE_KEY).forUpdate().executeTakeFirstOrThrow()
+      const current = (row.value as QuarantineRecord[] | null) ?? []
+      const next = change(current)
+      if (next === undefined) return current
+      await tx.updateTable('meta').set({ value: json(next) }).where('key', '=', QUARANTINE_KEY).execute()
+      return next
+    }),
     getQuarantine: async () => ((await db.selectFrom('meta').select('value').where('key', '=', QUARANTINE_KEY).executeTakeFirst())?.value as QuarantineRecord[] | undefined) ?? [],
 
     putHolding: async (h) => {

@@ -283,8 +283,13 @@ export interface MainStore {
   /** Mark every unspent token bound to this node spent at `now` (its node was removed); returns how many. */
   spendNodeTokens: (peerId: string, now: number) => Promise<number>
 
-  /** The quarantine list, replaced whole; empty before the first. */
-  putQuarantine: (entries: QuarantineRecord[]) => Promise<void>
+  /**
+   * Change the quarantine list in one step that no other main's change can interleave with (PostgreSQL: the row is
+   * locked from read to write): `change` gets the list in force and returns the new one, or undefined to leave it.
+   * Resolves with the list in force afterwards. Two mains quarantining two sources at once both land.
+   */
+  updateQuarantine: (change: (entries: readonly QuarantineRecord[]) => QuarantineRecord[] | undefined) => Promise<QuarantineRecord[]>
+  /** The quarantine list; empty before the first. */
   getQuarantine: () => Promise<QuarantineRecord[]>
 
   limiter: LimiterCounters
