@@ -93,7 +93,11 @@ export const REHASH_AFTER_MS = 10 * 60_000
 
 /** Direct I/O's alignment of the buffer's address, the file offset and the length (the largest logical block size in use). */
 export const DIRECT_IO_ALIGN = 4096
-/** Aligned buffers kept for direct writes (a fill stores a few chunks at once); a write beyond them goes through the page cache. */
+/**
+ * Aligned buffers kept for direct writes; a write that finds none free waits for one (the thread pool runs four
+ * file operations at once anyway). Falling back to the page cache instead sent a third of a cold edge's writes
+ * that way (the fill stores many chunks at once).
+ */
 export const DIRECT_WRITE_BUFFERS = 4
 /** WebAssembly's page: its memories are whole pages, mapped at a page-aligned address (so DIRECT_IO_ALIGN-aligned). */
 const WASM_PAGE_BYTES = 65_536
@@ -113,19 +117,23 @@ const directWrites = {
   made: 0,
   /** Chunk files written directly since start. */
   written: 0,
-  take (size: number): Buffer | null {
+  waiting: [] as Array<(b: Buffer) => void>,
+  async take (size: number): Promise<Buffer | null> {
     if (!this.enabled) return null
     const need = roundUp(size, DIRECT_IO_ALIGN)
     let b = this.free.pop()
+    if (b === undefined && this.made >= DIRECT_WRITE_BUFFERS) b = await new Promise<Buffer>(resolve => { this.waiting.push(resolve) })
     if (b !== undefined && b.length < need) { b = undefined; this.made-- }
     if (b === undefined) {
-      if (this.made >= DIRECT_WRITE_BUFFERS) return null
       b = Buffer.from(new WasmMemory({ initial: Math.ceil(need / WASM_PAGE_BYTES) }).buffer)
       this.made++
     }
     return b
   },
-  give (b: Buffer): void { this.free.push(b) }
+  give (b: Buffer): void {
+    const next = this.waiting.shift()
+    if (next !== undefined) next(b); else this.free.push(b)
+  }
 }
 
 /** Chunk files this process wrote with direct I/O, and whether it still does (for tests and status). */
@@ -164,7 +172,7 @@ async function writeDirect (path: string, bytes: Uint8Array, buf: Buffer): Promi
  * comes from the disk once, then from the page cache.
  */
 async function writeChunkFile (path: string, bytes: Uint8Array, kept: boolean): Promise<void> {
-  const buf = kept ? directWrites.take(bytes.length) : null
+  const buf = kept ? await directWrites.take(bytes.length) : null
   if (buf === null) { await writeWhole(path, bytes); return }
   try {
     await writeDirect(path, bytes, buf)
