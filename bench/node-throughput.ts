@@ -11,7 +11,9 @@
  *
  * The requester verifies every chunk (as a real client does). CPU ms per MiB
  * for every process. Size: 1 GiB, or REELNET_BENCH_MIB. REELNET_BENCH_LEGS=a,b runs only those legs
- * (tcp, nginx, warm-lane, warm-p2p, hot-lane, cold-lane, cold-p2p, relay: for profiling one path). Ends with the line
+ * (tcp, nginx, warm-lane, warm-p2p, hot-lane, cold-lane, cold-p2p, relay: for profiling one path);
+ * REELNET_BENCH_CPU_PROF=mode,… starts those workers (serve, edge-lane, edge-p2p) with --cpu-prof, their profiles
+ * written to REELNET_BENCH_CPU_PROF_DIR (default the working directory). Ends with the line
  * `dataplane: warm W MiB/s (R× nginx-tls), cold C MiB/s, edge E ms/MiB, requester Q ms/MiB`
  * (fast-lane figures). Run: npm run bench -- node-throughput
  */
@@ -111,8 +113,14 @@ async function worker (mode: string, dir: string, mib: number, upstream?: string
 
 // ---- the run -------------------------------------------------------------------------------
 
+/** Worker modes REELNET_BENCH_CPU_PROF may name. */
+const PROFILED_MODES = ['serve', 'edge-lane', 'edge-p2p']
+const profiled = (process.env.REELNET_BENCH_CPU_PROF ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+for (const m of profiled) if (!PROFILED_MODES.includes(m)) throw new RangeError(`REELNET_BENCH_CPU_PROF: no worker ${m} (have ${PROFILED_MODES.join(', ')})`)
+
 function start (args: string[]): Promise<{ child: ChildProcess, addr: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, SELF, '--worker', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+  const prof = profiled.includes(args[0]!) ? ['--cpu-prof', `--cpu-prof-dir=${process.env.REELNET_BENCH_CPU_PROF_DIR ?? process.cwd()}`, `--cpu-prof-name=${args[0]}-${Date.now()}.cpuprofile`] : []
+  const child = spawn(process.execPath, [...process.execArgv, ...prof, SELF, '--worker', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {

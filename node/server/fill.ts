@@ -14,7 +14,7 @@
  * kept out through one penalty map shared by every fill.
  */
 import type { PeerId } from '@libp2p/interface'
-import { verifyChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
+import { verifiedChunk, type VerifiedChunk } from '../../protocol/chunking.ts'
 import { CHUNK_DATA_HEADER_BYTES } from '../../protocol/wire/limits.ts'
 import { REQUEST_ID_BYTES } from '../../protocol/wire/fast-lane.ts'
 import { itemCid } from '../../protocol/cid.ts'
@@ -175,7 +175,10 @@ export class Filler {
       chunkLength: i => i < last ? manifest.chunkSize : manifest.size - manifest.chunkSize * last,
       onDemand: true,
       penalties: this.penalties,
-      verify: (i, bytes) => { try { verifyChunk(manifest, i, bytes); return true } catch { return false } },
+      // verifiedChunk, not verifyChunk: it marks these very bytes as checked, so the store's putVerified takes them
+      // without a second SHA-256 and keeps them in its recent set (the engine hands the same object to `store`; a
+      // bare check left them a cast, which the store hashed again and then read back from disk for the send)
+      verify: (i, bytes) => { try { verifiedChunk(manifest, i, bytes); return true } catch { return false } },
       store: async (i, chunk, source) => { await this.deliver(manifest, i, chunk, source) },
       fallbackKinds: ['origin'],
       signal: this.opts.signal,
