@@ -152,6 +152,9 @@ export class Simulation {
   private readonly srcKind = new Uint8Array(256)
   /** Scratch: the current pick's sampled positions in the missing list. */
   private readonly sampled = new Int32Array(RAREST_SAMPLES)
+  /** Scratch: the current pick's partial sources before the first full one: their places in the cost order, where their chunk states start. */
+  private readonly partPos = new Int32Array(256)
+  private readonly partAt = new Int32Array(256)
   private partialAt = 0
   private readonly window: number
   private readonly prepositionOn: boolean
@@ -753,7 +756,7 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
-    const srcAt = this.srcAt; const samp = this.sampled
+    const srcAt = this.srcAt; const samp = this.sampled; const partPos = this.partPos; const partAt = this.partAt
     while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
@@ -771,7 +774,18 @@ export class Simulation {
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
         if (n === samples) for (let t = 0; t < samples; t++) samp[t] = t
         else this.rngChunks.indices(samp, samples, n)
-        if (this.classify(base, order[0]!, item) === HOLD_ALL) {
+        // the sources in cost order up to the first that holds every chunk (allAt; usable if none):
+        // only those before it that hold part of the item can be a chunk's first holder, so they are
+        // listed with their chunk states (what each holds is looked up once per pump, in this order)
+        let allAt = usable; let partial = 0
+        for (let i = 0; i < usable; i++) {
+          const jj = order[i]!
+          let h = srcKind[jj]!
+          if (h === HOLD_UNKNOWN) h = this.classify(base, jj, item)
+          if (h === HOLD_ALL) { allAt = i; break }
+          if (h === HOLD_SOME) { partPos[partial] = i; partAt[partial++] = srcAt[jj]! }
+        }
+        if (allAt === 0) {
           // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
           // the general search below would find the same, asking every sample of that source
           at = 0
@@ -785,19 +799,20 @@ export class Simulation {
             }
           }
         } else {
+          // each sample's first holder in cost order (a partial source holding it, else allAt);
+          // the sample with the earliest one wins, the rarer on a tie, the first drawn on a full tie
           let bestAt = usable; let bestRarity = 0x7fffffff
           for (let t = 0; t < samples; t++) {
             const cand = miss[at0 + samp[t]!]!
-            const rarity = sw < 0 ? 0 : swarm[sw + cand]!
-            for (let i = 0; i <= bestAt && i < usable; i++) {
-              const jj = order[i]!
-              let h = srcKind[jj]!
-              if (h === HOLD_UNKNOWN) h = this.classify(base, jj, item)
-              if (h === HOLD_ALL || (h === HOLD_SOME && state[srcAt[jj]! + cand] === CHUNK_HAVE)) {
-                if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
-                break
-              }
+            let holder = allAt
+            for (let m = 0; m < partial; m++) {
+              const i = partPos[m]!
+              if (i > bestAt) break
+              if (state[partAt[m]! + cand] === CHUNK_HAVE) { holder = i; break }
             }
+            if (holder > bestAt || holder === usable) continue
+            const rarity = sw < 0 ? 0 : swarm[sw + cand]!
+            if (holder < bestAt || rarity < bestRarity) { bestAt = holder; bestRarity = rarity; k = cand }
           }
           if (bestAt < usable) at = bestAt
         }
