@@ -27,8 +27,10 @@
  * - **The heap**: a 4-ary min-heap over typed arrays holding only the
  *   events of the fine buckets that have come up (tens of events, a few
  *   levels deep), and each event's record in a slot pool that never moves. The heap keeps each entry's
- *   time and slot side by side, so a node's four children share a cache
- *   line; the sequence is read only to break a tie in time, which is rare.
+ *   time in one typed array and its slot in another (an Int32Array: no
+ *   double-to-integer conversion per move; the heap is small enough to stay
+ *   in the first-level cache either way); the sequence is read only to
+ *   break a tie in time, which is rare.
  *   The next fine bucket is poured in only when the heap is empty: every
  *   event outside the heap is in a later fine bucket, hence later.
  *
@@ -81,17 +83,20 @@ const FAR_ARRAY_BUCKETS = 1 << 20
 /**
  * A slot's fields, side by side (64 bytes: an event's whole life in the
  * pool touches one record, not four columns): its time while in a fine
- * bucket, its sequence, its payload (kind, a, b, c: int32 values), the next
- * slot of its fine bucket.
+ * bucket and its sequence as doubles (`slots`), then its payload (kind, a,
+ * b, c) and the next slot of its fine bucket as int32s in the same bytes
+ * (`slotInts`, a second view of the buffer: no conversion on the way in or
+ * out). SLOT_FIELDS doubles per slot, SLOT_INTS int32s.
  */
 const SLOT_FIELDS = 8
+const SLOT_INTS = 2 * SLOT_FIELDS
 const SLOT_TIME = 0
 const SLOT_SEQ = 1
-const SLOT_KIND = 2
-const SLOT_A = 3
-const SLOT_B = 4
-const SLOT_C = 5
-const SLOT_NEXT = 6
+const SLOT_KIND = 4
+const SLOT_A = 5
+const SLOT_B = 6
+const SLOT_C = 7
+const SLOT_NEXT = 8
 /** Entries per block of a far bucket (3 KiB): a far bucket of a few timers wastes at most one block. */
 const BLOCK_ENTRIES = 64
 const BLOCK_DOUBLES = BLOCK_ENTRIES * ENTRY_FIELDS
@@ -111,11 +116,13 @@ interface FarBucket {
 }
 
 export class EventQueue {
-  // the heap: [time, slot] of each pending event, side by side
+  // the heap: each pending event's time, and its slot
   private heap: Float64Array
+  private heapSlot: Int32Array
   private n = 0
-  // the slot pool, with a free list: kind, a, b, c of each slot side by side, and its sequence number
+  // the slot pool, with a free list: each slot's record, as doubles and as int32s (SLOT_*)
   private slots: Float64Array
+  private slotInts: Int32Array
   private slotCap: number
   private free: Int32Array
   private nFree = 0
@@ -162,8 +169,10 @@ export class EventQueue {
     if (!(bucketSeconds > 0) || !Number.isFinite(bucketSeconds)) throw new RangeError('bucketSeconds must be positive and finite')
     this.finePerSecond = FINE_PER_BUCKET / bucketSeconds
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PENDING_EVENTS || (capacity & (capacity - 1)) !== 0) throw new RangeError(`queue capacity must be a power of two in 1..${MAX_PENDING_EVENTS}`)
-    this.heap = new Float64Array(capacity * 2)
+    this.heap = new Float64Array(capacity)
+    this.heapSlot = new Int32Array(capacity)
     this.slots = new Float64Array(capacity * SLOT_FIELDS)
+    this.slotInts = new Int32Array(this.slots.buffer)
     this.slotCap = capacity
     this.free = new Int32Array(capacity)
     this.ring = new Int32Array(capacity)
@@ -200,11 +209,11 @@ export class EventQueue {
 
   /** The slot (holding an event at `time`) onto the end of fine bucket `at` of the current far bucket. */
   private pushFine (at: number, time: number, slot: number): void {
-    const slots = this.slots; const o = slot * SLOT_FIELDS
-    slots[o + SLOT_TIME] = time
-    slots[o + SLOT_NEXT] = -1
+    const ints = this.slotInts
+    this.slots[slot * SLOT_FIELDS + SLOT_TIME] = time
+    ints[slot * SLOT_INTS + SLOT_NEXT] = -1
     if (this.fineHead[at] === -1) this.fineHead[at] = slot
-    else slots[this.fineTail[at]! * SLOT_FIELDS + SLOT_NEXT] = slot
+    else ints[this.fineTail[at]! * SLOT_INTS + SLOT_NEXT] = slot
     this.fineTail[at] = slot
     this.fineCount++
   }
@@ -252,12 +261,11 @@ export class EventQueue {
         this.cur = this.fineBase + at
         let slot = head[at]!
         head[at] = -1
-        const slots = this.slots
+        const slots = this.slots; const ints = this.slotInts
         while (slot !== -1) {
-          const o = slot * SLOT_FIELDS
-          this.heapPush(slots[o + SLOT_TIME]!, slot)
+          this.heapPush(slots[slot * SLOT_FIELDS + SLOT_TIME]!, slot)
           this.fineCount--
-          slot = slots[o + SLOT_NEXT]! | 0
+          slot = ints[slot * SLOT_INTS + SLOT_NEXT]!
         }
         return true
       }
@@ -292,15 +300,15 @@ export class EventQueue {
 
   /** Put (time, slot) into the hole at i, moving later parents down (>> 2: the parent of i, ARITY being 4). */
   private siftUp (i: number, time: number, slot: number): void {
-    const heap = this.heap; const slots = this.slots
+    const heap = this.heap; const hs = this.heapSlot; const slots = this.slots
     while (i > 0) {
       const p = (i - 1) >> 2
-      const pt = heap[2 * p]!
-      if (pt < time || (pt === time && slots[heap[2 * p + 1]! * SLOT_FIELDS + SLOT_SEQ]! < slots[slot * SLOT_FIELDS + SLOT_SEQ]!)) break
-      heap[2 * i] = pt; heap[2 * i + 1] = heap[2 * p + 1]!
+      const pt = heap[p]!
+      if (pt < time || (pt === time && slots[hs[p]! * SLOT_FIELDS + SLOT_SEQ]! < slots[slot * SLOT_FIELDS + SLOT_SEQ]!)) break
+      heap[i] = pt; hs[i] = hs[p]!
       i = p
     }
-    heap[2 * i] = time; heap[2 * i + 1] = slot
+    heap[i] = time; hs[i] = slot
   }
 
   /** Remove the earliest event into this.time/kind/a/b/c; false if the queue is empty. */
@@ -325,20 +333,19 @@ export class EventQueue {
       if (!(this.heap[0]! <= limit)) return false
       slot = this.popHeap()
     }
-    const p = this.slots; const o = slot * SLOT_FIELDS
-    // | 0: the fields stay small integers for the JIT (the record's doubles hold int32 values)
-    this.kind = p[o + SLOT_KIND]! | 0; this.a = p[o + SLOT_A]! | 0; this.b = p[o + SLOT_B]! | 0; this.c = p[o + SLOT_C]! | 0
+    const p = this.slotInts; const o = slot * SLOT_INTS
+    this.kind = p[o + SLOT_KIND]!; this.a = p[o + SLOT_A]!; this.b = p[o + SLOT_B]!; this.c = p[o + SLOT_C]!
     this.free[this.nFree++] = slot
     return true
   }
 
   private popHeap (): number {
-    const heap = this.heap; const slots = this.slots
-    const top = heap[1]! | 0 // slots are int32 (the heap's doubles hold them): keep them small integers for the JIT
+    const heap = this.heap; const hs = this.heapSlot; const slots = this.slots
+    const top = hs[0]!
     this.time = this.now = heap[0]!
     const last = --this.n
     if (last === 0) return top
-    const t = heap[2 * last]!; const sl = heap[2 * last + 1]! | 0
+    const t = heap[last]!; const sl = hs[last]!
     // bottom-up: move the hole down along the smaller children to a leaf, then let the last
     // entry rise from there (it came from the bottom, so it rarely rises far); this saves the
     // comparison with it at every level on the way down
@@ -347,13 +354,13 @@ export class EventQueue {
       const first = i * ARITY + 1
       if (first >= last) break
       let best = first
-      let bt = heap[2 * first]!
+      let bt = heap[first]!
       const end = first + ARITY < last ? first + ARITY : last
       for (let j = first + 1; j < end; j++) {
-        const jt = heap[2 * j]!
-        if (jt < bt || (jt === bt && slots[heap[2 * j + 1]! * SLOT_FIELDS + SLOT_SEQ]! < slots[heap[2 * best + 1]! * SLOT_FIELDS + SLOT_SEQ]!)) { best = j; bt = jt }
+        const jt = heap[j]!
+        if (jt < bt || (jt === bt && slots[hs[j]! * SLOT_FIELDS + SLOT_SEQ]! < slots[hs[best]! * SLOT_FIELDS + SLOT_SEQ]!)) { best = j; bt = jt }
       }
-      heap[2 * i] = bt; heap[2 * i + 1] = heap[2 * best + 1]!
+      heap[i] = bt; hs[i] = hs[best]!
       i = best
     }
     this.siftUp(i, t, sl)
@@ -385,9 +392,9 @@ export class EventQueue {
       if (this.nextSlot === this.slotCap) this.grow()
       slot = this.nextSlot++
     }
-    // the payload as int32s, as an Int32Array column stored it before (ToInt32 is x | 0)
-    const p = this.slots; const o = slot * SLOT_FIELDS
-    p[o + SLOT_SEQ] = seq; p[o + SLOT_KIND] = kind | 0; p[o + SLOT_A] = a | 0; p[o + SLOT_B] = b | 0; p[o + SLOT_C] = c | 0
+    this.slots[slot * SLOT_FIELDS + SLOT_SEQ] = seq
+    const p = this.slotInts; const o = slot * SLOT_INTS
+    p[o + SLOT_KIND] = kind; p[o + SLOT_A] = a; p[o + SLOT_B] = b; p[o + SLOT_C] = c
     return slot
   }
 
@@ -395,8 +402,10 @@ export class EventQueue {
     const cap = this.slotCap
     if (cap >= MAX_PENDING_EVENTS || this.size >= MAX_PENDING_EVENTS) throw new QueueOverflowError(`more than ${MAX_PENDING_EVENTS} events pending at once`)
     const next = Math.min(cap * 2, MAX_PENDING_EVENTS)
-    const heap = new Float64Array(next * 2); heap.set(this.heap); this.heap = heap
+    const heap = new Float64Array(next); heap.set(this.heap); this.heap = heap
+    const hs = new Int32Array(next); hs.set(this.heapSlot); this.heapSlot = hs
     const slots = new Float64Array(next * SLOT_FIELDS); slots.set(this.slots); this.slots = slots
+    this.slotInts = new Int32Array(slots.buffer)
     const free = new Int32Array(next); free.set(this.free); this.free = free
     this.slotCap = next
     // unroll the ring into the bigger one so its order survives

@@ -15,7 +15,7 @@ import type { EvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { createEvictionPolicy } from '../../protocol/policy/eviction.ts'
 import { planPreposition, PREPOSITION_MAX_TOP_N, type DemandEvent } from '../../protocol/policy/preposition.ts'
 import { EventQueue } from '../engine/queue.ts'
-import { createStream, exponential, Zipf, type Rng } from '../engine/streams.ts'
+import { createIndexStream, createStream, exponential, Zipf, type IndexStream, type Rng } from '../engine/streams.ts'
 import { MAX_CHUNKS_PER_ITEM, type Scenario } from '../scenario.ts'
 import type { TraceBatch } from '../trace/read.ts'
 import { Catalog } from './catalog.ts'
@@ -110,7 +110,7 @@ export class Simulation {
   private readonly rngItems: Rng
   private readonly rngClients: Rng
   private readonly rngChurn: Rng
-  private readonly rngChunks: Rng
+  private readonly rngChunks: IndexStream
   private readonly rngPeers: Rng
   private readonly rngSpike: Rng
   private readonly zipf: Zipf
@@ -150,6 +150,11 @@ export class Simulation {
   /** Scratch: per source of the current download, its chunk states (null: holds the whole item). */
   private readonly srcAt = new Int32Array(256)
   private readonly srcKind = new Uint8Array(256)
+  /** Scratch: the current pick's sampled positions in the missing list. */
+  private readonly sampled = new Int32Array(RAREST_SAMPLES)
+  /** Scratch: the current pick's partial sources before the first full one: their places in the cost order, where their chunk states start. */
+  private readonly partPos = new Int32Array(256)
+  private readonly partAt = new Int32Array(256)
   private partialAt = 0
   private readonly window: number
   private readonly prepositionOn: boolean
@@ -202,7 +207,7 @@ export class Simulation {
     this.rngItems = createStream(seed, 'items')
     this.rngClients = createStream(seed, 'clients')
     this.rngChurn = createStream(seed, 'churn')
-    this.rngChunks = createStream(seed, 'chunks')
+    this.rngChunks = createIndexStream(seed, 'chunks')
     this.rngPeers = createStream(seed, 'peers')
     this.rngSpike = createStream(seed, 'spike')
     this.rngFaults = createStream(seed, 'faults')
@@ -751,7 +756,7 @@ export class Simulation {
       order[i] = j
     }
     let failures = 0
-    // a sample's index below is (r · n) | 0, floor for r in [0, 1) and n < 2^16, as an int32 for the JIT
+    const srcAt = this.srcAt; const samp = this.sampled; const partPos = this.partPos; const partAt = this.partAt
     while (usable > 0 && f[o + DL_OUTSTANDING]! < this.window && f[o + DL_MISS_LEN]! > 0 && failures < 2) {
       // choose a chunk and its source together: the startup chunks in order, then among a few
       // random missing chunks the one a source can deliver soonest, the rarer one on a tie
@@ -762,40 +767,55 @@ export class Simulation {
       if (io < this.inOrderChunks && io < chunks && failures === 0) {
         k = io
         for (let i = 0; i < usable; i++) if (this.sourceHas(base, order[i]!, item, k)) { at = i; break }
-      } else if (this.classify(base, order[0]!, item) === HOLD_ALL) {
-        // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
-        // the general search below would find the same, asking every sample of that source
-        const n = f[o + DL_MISS_LEN]!
-        const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
-        const rng = this.rngChunks
-        at = 0
-        if (sw < 0) {
-          // no rarity (a fill): the first sample wins, the others are still drawn to keep the stream
-          k = n === samples ? miss[at0]! : miss[at0 + ((rng.next() * n) | 0)]!
-          if (n !== samples) for (let t = 1; t < samples; t++) rng.next()
-        } else {
-          let bestRarity = Infinity
-          for (let t = 0; t < samples; t++) {
-            const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((rng.next() * n) | 0)]!
-            const rarity = swarm[sw + cand]!
-            if (rarity < bestRarity) { bestRarity = rarity; k = cand }
-          }
-        }
       } else {
+        // the samples: all missing chunks when there are no more than RAREST_SAMPLES, else that
+        // many drawn (positions in the missing list), one batch from the chunk stream
         const n = f[o + DL_MISS_LEN]!
-        let bestAt = usable; let bestRarity = Infinity
         const samples = n < RAREST_SAMPLES ? n : RAREST_SAMPLES
-        for (let t = 0; t < samples; t++) {
-          const cand = n === samples ? miss[at0 + t]! : miss[at0 + ((this.rngChunks.next() * n) | 0)]!
-          const rarity = sw < 0 ? 0 : swarm[sw + cand]!
-          for (let i = 0; i <= bestAt && i < usable; i++) {
-            if (this.sourceHas(base, order[i]!, item, cand)) {
-              if (i < bestAt || rarity < bestRarity) { bestAt = i; bestRarity = rarity; k = cand }
-              break
+        if (n === samples) for (let t = 0; t < samples; t++) samp[t] = t
+        else this.rngChunks.indices(samp, samples, n)
+        // the sources in cost order up to the first that holds every chunk (allAt; usable if none):
+        // only those before it that hold part of the item can be a chunk's first holder, so they are
+        // listed with their chunk states (what each holds is looked up once per pump, in this order)
+        let allAt = usable; let partial = 0
+        for (let i = 0; i < usable; i++) {
+          const jj = order[i]!
+          let h = srcKind[jj]!
+          if (h === HOLD_UNKNOWN) h = this.classify(base, jj, item)
+          if (h === HOLD_ALL) { allAt = i; break }
+          if (h === HOLD_SOME) { partPos[partial] = i; partAt[partial++] = srcAt[jj]! }
+        }
+        if (allAt === 0) {
+          // the cheapest source holds every chunk, so it serves the rarest sample (the first on a tie):
+          // the general search below would find the same, asking every sample of that source
+          at = 0
+          if (sw < 0) k = miss[at0 + samp[0]!]! // no rarity (a fill): the first sample wins
+          else {
+            let bestRarity = 0x7fffffff
+            for (let t = 0; t < samples; t++) {
+              const cand = miss[at0 + samp[t]!]!
+              const rarity = swarm[sw + cand]!
+              if (rarity < bestRarity) { bestRarity = rarity; k = cand }
             }
           }
+        } else {
+          // each sample's first holder in cost order (a partial source holding it, else allAt);
+          // the sample with the earliest one wins, the rarer on a tie, the first drawn on a full tie
+          let bestAt = usable; let bestRarity = 0x7fffffff
+          for (let t = 0; t < samples; t++) {
+            const cand = miss[at0 + samp[t]!]!
+            let holder = allAt
+            for (let m = 0; m < partial; m++) {
+              const i = partPos[m]!
+              if (i > bestAt) break
+              if (state[partAt[m]! + cand] === CHUNK_HAVE) { holder = i; break }
+            }
+            if (holder > bestAt || holder === usable) continue
+            const rarity = sw < 0 ? 0 : swarm[sw + cand]!
+            if (holder < bestAt || rarity < bestRarity) { bestAt = holder; bestRarity = rarity; k = cand }
+          }
+          if (bestAt < usable) at = bestAt
         }
-        if (bestAt < usable) at = bestAt
       }
       if (at < 0) { failures++; continue }
       const j = order[at]!
