@@ -264,7 +264,7 @@ const contexts = new WeakMap<FastLaneCredentials, tls.SecureContext>()
 function secureContextOf (credentials: FastLaneCredentials): tls.SecureContext {
   let c = contexts.get(credentials)
   if (c === undefined) {
-    c = tls.createSecureContext({ cert: credentials.cert, key: credentials.key, minVersion: FAST_LANE_TLS.minVersion, maxVersion: FAST_LANE_TLS.maxVersion })
+    c = tls.createSecureContext({ cert: credentials.cert, key: credentials.key, minVersion: FAST_LANE_TLS.minVersion, maxVersion: FAST_LANE_TLS.maxVersion, ciphers: FAST_LANE_TLS.ciphers })
     contexts.set(credentials, c)
   }
   return c

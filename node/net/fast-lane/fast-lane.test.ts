@@ -183,6 +183,15 @@ test('TLS below 1.3 is refused in the handshake', async () => {
   assert.is(r.received, 0)
 })
 
+test('the lane negotiates the suites it names, AES-128-GCM first (not Node\'s default order)', async () => {
+  const name = await new Promise<string | undefined>((resolve, reject) => {
+    const s = tls.connect({ ...FAST_LANE_TLS, host: '127.0.0.1', port: Number(addr.split('/')[4]), cert: member.creds.cert, key: member.creds.key })
+    s.once('secureConnect', () => { resolve(s.getCipher().name); s.destroy() })
+    s.once('error', reject)
+  })
+  assert.is(name, 'TLS_AES_128_GCM_SHA256')
+})
+
 test('a slowloris request (a prefix, then nothing) is cut off', async () => {
   const r = await raw(member, [Uint8Array.of(0x90)])
   assert.ok(r.closedAfterMs >= REQUEST_TIMEOUT_MS - 50, `cut after ${r.closedAfterMs} ms`)
