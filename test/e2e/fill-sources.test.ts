@@ -78,19 +78,31 @@ test('a cold edge fills from two parents and an edge holding part of the item at
       assert.ok(res.ok, `removed ${n.peerId}: ${res.status}`)
     }
     const rulesNow = ((await (await fetchRetrying(`${main.url}/v1/rules`)).json()) as { version: number }).version
-    lone = await startNode(main.url, 'edge', 'r', join(dir, 'lone'))
-    await waitFor('the new edge to hold the rules without parent 2', async () => ((await status(lone!)).rulesVersion ?? 0) >= rulesNow, 30_000)
-    await waitFor('a directive naming the new edge', async () => {
-      d = await c.directive()
-      return d.directive.peers.some(p => p.peerId === lone!.peerId)
-    }, 30_000, 300)
-    const t1 = performance.now()
-    const again = await fetchItem(c.host, { peerId: lone.peerId, addrs: lone.addrs }, manifest, d.bytes)
-    const one = performance.now() - t1
-    assert.ok(again.equals(item), 'byte-exact through the lone edge')
-    const sl = await status(lone)
-    assert.is(sl.fetched.bySource[p1.peerId] ?? 0, sl.fetched.bytes.parent, `every parent byte from parent 1: ${JSON.stringify(sl.fetched)}`)
-    console.log(`fill-sources: ${SIZE / 1024 / 1024} MiB cold through an edge: ${several.toFixed(0)} ms from 2 parents + 1 edge (${JSON.stringify(Object.fromEntries(Object.entries(by).map(([k, v]) => [k.slice(-6), v])))}), ${one.toFixed(0)} ms from 1 parent`)
+    // "from one parent alone" is checked, not assumed: a fill in which the parent was judged stalled behind its cap
+    // and main's origin stepped in (CI once: 24 MiB in 1.7 s from a 4 MiB/s parent) is no one-parent fill, and is
+    // measured again on a fresh cold edge (at most three)
+    let one = Infinity
+    let sl: Awaited<ReturnType<typeof status>> | undefined
+    const tries: string[] = []
+    for (let attempt = 0; attempt < 3 && one === Infinity; attempt++) {
+      if (lone !== undefined) await lone.proc.kill()
+      lone = await startNode(main.url, 'edge', 'r', join(dir, `lone-${attempt}`))
+      const l = lone
+      await waitFor('the new edge to hold the rules without parent 2', async () => ((await status(l)).rulesVersion ?? 0) >= rulesNow, 30_000)
+      await waitFor('a directive naming the new edge', async () => {
+        d = await c.directive()
+        return d.directive.peers.some(p => p.peerId === l.peerId)
+      }, 30_000, 300)
+      const t1 = performance.now()
+      const again = await fetchItem(c.host, { peerId: l.peerId, addrs: l.addrs }, manifest, d.bytes)
+      const ms = performance.now() - t1
+      assert.ok(again.equals(item), 'byte-exact through the lone edge')
+      sl = await status(l)
+      tries.push(`${ms.toFixed(0)} ms ${JSON.stringify(sl.fetched.bytes)}`)
+      if ((sl.fetched.bySource[p1.peerId] ?? 0) === SIZE) one = ms
+    }
+    assert.ok(one !== Infinity && sl !== undefined, `a fill from parent 1 alone (tries: ${tries.join('; ')})`)
+    console.log(`fill-sources: ${SIZE / 1024 / 1024} MiB cold through an edge: ${several.toFixed(0)} ms from 2 parents + 1 edge (${JSON.stringify(Object.fromEntries(Object.entries(by).map(([k, v]) => [k.slice(-6), v])))}), ${one.toFixed(0)} ms from 1 parent (tries: ${tries.join('; ')})`)
     assert.ok(several < one, `several sources (${several.toFixed(0)} ms) faster than one parent (${one.toFixed(0)} ms)`)
   } finally { await c.host.stop() }
 })
