@@ -76,11 +76,7 @@ export class Reports {
 
   /** Take in quarantine changes another main made in a shared store; bumps the generation on a change. */
   async reload (): Promise<boolean> {
-    return await this.#serial(async () => await this.#refresh())
-  }
-
-  async #refresh (): Promise<boolean> {
-    return this.#adopt(await this.#store.getQuarantine())
+    return await this.#serial(async () => this.#adopt(await this.#store.getQuarantine()))
   }
 
   /** Take `stored` (the list in force in the store) as ours; true if it differs from what this main held. */
@@ -224,7 +220,6 @@ export class Reports {
       if (!created) return { quarantined: true, reporters: entry.reporters.length }
       this.#open.delete(r.source)
       await this.#store.clearSourceReports(r.source)
-      this.generation++
       this.onQuarantine(entry)
       this.onChange()
       return { quarantined: true, reporters: entry.reporters.length }
